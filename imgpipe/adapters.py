@@ -1,0 +1,124 @@
+"""boto3 adapters for the ports. Clients honour ``AWS_ENDPOINT_URL`` (botocore does), which
+is how the same code talks to AWS, to the embedded moto server, or to LocalStack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from imgpipe.errors import TransientError
+from imgpipe.events import PipelineEvent, normalize_etag, to_entry
+from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing
+
+# PutEvents takes at most 10 entries per call.
+_PUT_EVENTS_BATCH = 10
+
+
+@cache
+def client(service: str) -> Any:
+    """One client per service per process (warm Lambda invocations reuse it)."""
+    import boto3
+    from botocore.config import Config
+
+    # Standard mode retries throttling and 5xx with backoff before our own retry layer.
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+class S3Storage:
+    def __init__(self, s3: Any | None = None) -> None:
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        return self._s3 or client("s3")
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            r = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=int(r["ContentLength"]),
+            etag=normalize_etag(r.get("ETag")),
+            metadata=r.get("Metadata", {}),
+            content_type=r.get("ContentType"),
+        )
+
+    def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
+        from botocore.exceptions import ClientError
+
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if etag:
+            kwargs["IfMatch"] = f'"{etag}"'
+        try:
+            return self.s3.get_object(**kwargs)["Body"].read()
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in ("NoSuchKey", "404"):
+                raise ObjectMissing(key) from exc
+            if code in ("PreconditionFailed", "412"):
+                raise ObjectChanged(key) from exc
+            raise
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        cache_control: str | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type,
+            "Metadata": dict(metadata),
+        }
+        if cache_control:
+            kwargs["CacheControl"] = cache_control
+        self.s3.put_object(**kwargs)
+
+
+class EventBridgePublisher:
+    def __init__(self, bus_name: str = "default", events: Any | None = None) -> None:
+        self.bus_name = bus_name
+        self._events = events
+
+    @property
+    def events(self) -> Any:
+        return self._events or client("events")
+
+    def publish(self, source: str, events: Sequence[PipelineEvent]) -> None:
+        entries = []
+        for event in events:
+            detail_type, detail = to_entry(event)
+            entries.append(
+                {
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.bus_name,
+                }
+            )
+        for i in range(0, len(entries), _PUT_EVENTS_BATCH):
+            batch = entries[i : i + _PUT_EVENTS_BATCH]
+            r = self.events.put_events(Entries=batch)
+            # PutEvents succeeds as a call even when entries fail: check each one.
+            if r.get("FailedEntryCount"):
+                failed = [e for e in r.get("Entries", []) if e.get("ErrorCode")]
+                code = failed[0].get("ErrorCode") if failed else "unknown"
+                raise TransientError(f"PutEvents: {r['FailedEntryCount']} of {len(batch)} entries failed ({code})")

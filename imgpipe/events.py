@@ -1,0 +1,164 @@
+"""Typed events: S3 "Object Created" in, "Variant Created" / "Image Rejected" out.
+
+The shapes are documented, with a JSON example each, in ``docs/events.md``.
+Facts coded against (DESIGN.md section 3): real AWS writes ``detail.object.etag``, moto
+writes ``eTag``; the key may or may not be URL-encoded depending on the producer, so it is
+kept exactly as given here and resolved against the bucket later (:mod:`imgpipe.keys`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from imgpipe.manifest import IMAGE_REJECTED, OBJECT_CREATED, VARIANT_CREATED
+
+
+class EventError(ValueError):
+    """The event is not one this code understands (a routing or wiring bug, not bad input)."""
+
+
+def normalize_etag(etag: str | None) -> str:
+    return (etag or "").strip().strip('"')
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Names one upload: bucket + key + etag (+ version id). Never the event id, which moto
+    repeats for every event."""
+
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    upload: Upload
+    size: int | None
+    time: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    processor: str
+    bucket: str
+    key: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class VariantCreated:
+    upload: Upload
+    variant: VariantInfo
+    #: how many variants this processor made for this upload: notify knows it is done once
+    #: it has seen that many distinct variant keys, in any order, duplicates included.
+    variant_count: int
+    settings_hash: str
+
+
+@dataclass(frozen=True)
+class ImageRejected:
+    upload: Upload
+    processor: str
+    reason: str
+    message: str
+
+
+PipelineEvent = VariantCreated | ImageRejected
+
+
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise EventError("event has no 'detail' object")
+    return detail
+
+
+def parse_object_created(event: dict[str, Any]) -> ObjectCreated:
+    if event.get("detail-type") != OBJECT_CREATED:
+        raise EventError(f"expected detail-type {OBJECT_CREATED!r}, got {event.get('detail-type')!r}")
+    detail = _detail(event)
+    try:
+        bucket = detail["bucket"]["name"]
+        obj = detail["object"]
+        key = obj["key"]
+    except (KeyError, TypeError) as exc:
+        raise EventError(f"Object Created event lacks {exc}") from None
+    etag = normalize_etag(obj.get("etag") or obj.get("eTag"))
+    size = obj.get("size")
+    return ObjectCreated(
+        upload=Upload(bucket, key, etag, obj.get("version-id") or obj.get("versionId")),
+        size=int(size) if size is not None else None,
+        time=str(event.get("time", "")),
+        reason=detail.get("reason"),
+    )
+
+
+def _upload_from(detail: dict[str, Any]) -> Upload:
+    return Upload(detail["bucket"], detail["key"], detail["etag"], detail.get("version_id"))
+
+
+def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
+    detail = _detail(event)
+    kind = event.get("detail-type")
+    try:
+        if kind == VARIANT_CREATED:
+            return VariantCreated(
+                upload=_upload_from(detail),
+                variant=VariantInfo(**detail["variant"]),
+                variant_count=int(detail["variant_count"]),
+                settings_hash=detail.get("settings_hash", ""),
+            )
+        if kind == IMAGE_REJECTED:
+            return ImageRejected(
+                upload=_upload_from(detail),
+                processor=detail["processor"],
+                reason=detail["reason"],
+                message=detail["message"],
+            )
+    except (KeyError, TypeError) as exc:
+        raise EventError(f"{kind} event lacks or mistypes {exc}") from None
+    raise EventError(f"not a pipeline event: detail-type {kind!r}")
+
+
+def _upload_detail(upload: Upload) -> dict[str, Any]:
+    detail: dict[str, Any] = {"bucket": upload.bucket, "key": upload.key, "etag": upload.etag}
+    if upload.version_id:
+        detail["version_id"] = upload.version_id
+    return detail
+
+
+def variant_created_detail(event: VariantCreated) -> dict[str, Any]:
+    return {
+        **_upload_detail(event.upload),
+        "processor": event.variant.processor,
+        "variant": asdict(event.variant),
+        "variant_count": event.variant_count,
+        "settings_hash": event.settings_hash,
+    }
+
+
+def image_rejected_detail(event: ImageRejected) -> dict[str, Any]:
+    return {
+        **_upload_detail(event.upload),
+        "processor": event.processor,
+        "reason": event.reason,
+        "message": event.message,
+    }
+
+
+def to_entry(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
+    """(detail-type, detail) for PutEvents."""
+    if isinstance(event, VariantCreated):
+        return VARIANT_CREATED, variant_created_detail(event)
+    return IMAGE_REJECTED, image_rejected_detail(event)

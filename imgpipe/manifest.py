@@ -1,0 +1,251 @@
+"""Processor manifests: what a processor reacts to, how it runs, and its settings.
+
+A manifest is ``services/<name>/manifest.toml``. It is the single source of truth for
+``infra/`` (the Lambda, its rule, retries and DLQs) and for the local runtime (the same
+rules on the emulated bus). Validation is strict and every error names the folder and the
+field, because a bad manifest must fail ``cdk synth`` with a message a newcomer can act on.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_FILE = "manifest.toml"
+
+#: detail-type of the S3 event we react to (moto also emits "Object Tags Added").
+OBJECT_CREATED = "Object Created"
+VARIANT_CREATED = "Variant Created"
+IMAGE_REJECTED = "Image Rejected"
+PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
+#: every pipeline event's source is ``imgpipe.<processor>``.
+PIPELINE_SOURCE_PREFIX = "imgpipe."
+
+# Lambda's own limits: a manifest outside them would fail at deploy time, far from its cause.
+_LIMITS: dict[str, tuple[int, int]] = {
+    "memory_mb": (128, 10240),
+    "timeout_s": (1, 900),
+    "retry_attempts": (0, 2),
+    "max_event_age_s": (60, 21600),
+    "reserved_concurrency": (0, 1000),
+}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+_RESERVED_NAMES = {"imgpipe", "infra", "tests", "services", "bench", "docs"}
+
+
+class ManifestError(ValueError):
+    """A manifest is invalid. The message names the folder and the field."""
+
+    def __init__(self, folder: Path | str, field_name: str, problem: str) -> None:
+        super().__init__(f"services/{Path(folder).name}/{MANIFEST_FILE}: field '{field_name}': {problem}")
+        self.folder = Path(folder)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One EventBridge rule. ``uploads``: S3 Object Created on the uploads bucket, optionally
+    narrowed by key prefixes/suffixes (suffixes match case-insensitively, so ``.jpg`` also
+    matches ``.JPG``). ``pipeline``: imgpipe's own Variant Created / Image Rejected events."""
+
+    source: str  # "uploads" | "pipeline"
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
+
+    def event_pattern(self, uploads_bucket: str) -> dict[str, Any]:
+        """The EventBridge pattern, as a plain dict (CDK and the local runtime both use it)."""
+        if self.source == "pipeline":
+            return {
+                "source": [{"prefix": PIPELINE_SOURCE_PREFIX}],
+                "detail-type": list(self.detail_types),
+            }
+        detail: dict[str, Any] = {"bucket": {"name": [uploads_bucket]}}
+        key_filters: list[Any] = []
+        # EventBridge ORs the filters inside one list; prefixes AND suffixes together would
+        # need $or, so a trigger carries one kind (validated below).
+        key_filters += [{"prefix": p} for p in self.prefixes]
+        key_filters += [{"suffix": {"equals-ignore-case": s}} for s in self.suffixes]
+        if key_filters:
+            detail["object"] = {"key": key_filters}
+        return {"source": ["aws.s3"], "detail-type": [OBJECT_CREATED], "detail": detail}
+
+    def matches_key(self, key: str) -> bool:
+        """Whether an upload with this key reaches this trigger (same logic as the pattern)."""
+        if self.source != "uploads":
+            return False
+        if self.prefixes and not any(key.startswith(p) for p in self.prefixes):
+            return False
+        return not self.suffixes or any(key.lower().endswith(s.lower()) for s in self.suffixes)
+
+    def with_prefixes(self, prefixes: Sequence[str]) -> Trigger:
+        return Trigger(self.source, tuple(prefixes), self.suffixes, self.detail_types)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    folder: Path
+    description: str
+    triggers: tuple[Trigger, ...]
+    memory_mb: int
+    timeout_s: int
+    retry_attempts: int
+    max_event_age_s: int
+    reserved_concurrency: int  # 0: no reservation (shares the account pool)
+    produces_variants: bool
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def handler(self) -> str:
+        """Lambda handler string: the folder is shipped as package ``<name>``."""
+        return f"{self.name}.handler.handler"
+
+    @property
+    def module(self) -> str:
+        """Import path of the handler module from the repository root (local runtime, tests)."""
+        return f"services.{self.name}.handler"
+
+    @property
+    def event_source(self) -> str:
+        return f"{PIPELINE_SOURCE_PREFIX}{self.name}"
+
+    def upload_triggers(self) -> tuple[Trigger, ...]:
+        return tuple(t for t in self.triggers if t.source == "uploads")
+
+    def matches_key(self, key: str) -> bool:
+        return any(t.matches_key(key) for t in self.triggers)
+
+    def effective_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Manifest settings with deployment overrides (CDK context) for known keys only."""
+        merged = dict(self.settings)
+        for k, v in (overrides or {}).items():
+            if k in merged:
+                merged[k] = v
+        return merged
+
+
+def _int_field(folder: Path, raw: Mapping[str, Any], name: str, default: int | None = None) -> int:
+    value = raw.get(name, default)
+    if value is None:
+        raise ManifestError(folder, name, "is required (an integer)")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ManifestError(folder, name, f"must be an integer, got {value!r}")
+    lo, hi = _LIMITS[name]
+    if not lo <= value <= hi:
+        raise ManifestError(folder, name, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _str_list(folder: Path, raw: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
+    value = raw.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ManifestError(folder, f"{where}.{name}", "must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
+    where = f"triggers[{index}]"
+    if not isinstance(raw, dict):
+        raise ManifestError(folder, where, "must be a table")
+    source = raw.get("source")
+    if source not in ("uploads", "pipeline"):
+        raise ManifestError(folder, f"{where}.source", f"must be 'uploads' or 'pipeline', got {source!r}")
+    unknown = set(raw) - {"source", "prefixes", "suffixes", "detail_types"}
+    if unknown:
+        raise ManifestError(folder, f"{where}.{sorted(unknown)[0]}", "is not a known trigger field")
+    prefixes = _str_list(folder, raw, "prefixes", where)
+    suffixes = _str_list(folder, raw, "suffixes", where)
+    if prefixes and suffixes:
+        raise ManifestError(folder, where, "use prefixes or suffixes, not both, in one trigger")
+    if source == "pipeline":
+        if prefixes or suffixes:
+            raise ManifestError(folder, where, "key filters apply to 'uploads' triggers only")
+        types = _str_list(folder, raw, "detail_types", where) or PIPELINE_DETAIL_TYPES
+        bad = [t for t in types if t not in PIPELINE_DETAIL_TYPES]
+        if bad:
+            raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
+        return Trigger("pipeline", detail_types=tuple(types))
+    return Trigger("uploads", prefixes, suffixes)
+
+
+_KNOWN_FIELDS = {
+    "name",
+    "description",
+    "triggers",
+    "memory_mb",
+    "timeout_s",
+    "retry_attempts",
+    "max_event_age_s",
+    "reserved_concurrency",
+    "produces_variants",
+    "settings",
+}
+
+
+def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
+    """Validate a manifest's parsed TOML; raise :class:`ManifestError` on the first problem."""
+    folder = Path(folder)
+    unknown = set(raw) - _KNOWN_FIELDS
+    if unknown:
+        raise ManifestError(folder, sorted(unknown)[0], "is not a known manifest field (typo?)")
+    name = raw.get("name", folder.name)
+    if name != folder.name:
+        raise ManifestError(folder, "name", f"must equal the folder name {folder.name!r}, got {name!r}")
+    if (
+        not isinstance(name, str)
+        or not _NAME.match(name)
+        or keyword.iskeyword(name)
+        or name in sys.stdlib_module_names
+        or name in _RESERVED_NAMES
+    ):
+        raise ManifestError(
+            folder,
+            "name",
+            f"{name!r} must be lowercase [a-z0-9_], 2-31 characters, and not shadow a Python module",
+        )
+    triggers_raw = raw.get("triggers")
+    if not isinstance(triggers_raw, list) or not triggers_raw:
+        raise ManifestError(folder, "triggers", "needs at least one [[triggers]] table")
+    triggers = tuple(_parse_trigger(folder, t, i) for i, t in enumerate(triggers_raw))
+    produces = raw.get("produces_variants", False)
+    if not isinstance(produces, bool):
+        raise ManifestError(folder, "produces_variants", "must be true or false")
+    if produces and not any(t.source == "uploads" for t in triggers):
+        raise ManifestError(folder, "produces_variants", "a variant producer needs an 'uploads' trigger")
+    settings = raw.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ManifestError(folder, "settings", "must be a table")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ManifestError(folder, "description", "must be a string")
+    return Manifest(
+        name=name,
+        folder=folder,
+        description=description,
+        triggers=triggers,
+        memory_mb=_int_field(folder, raw, "memory_mb"),
+        timeout_s=_int_field(folder, raw, "timeout_s"),
+        retry_attempts=_int_field(folder, raw, "retry_attempts", 2),
+        max_event_age_s=_int_field(folder, raw, "max_event_age_s", 3600),
+        reserved_concurrency=_int_field(folder, raw, "reserved_concurrency", 0),
+        produces_variants=produces,
+        settings=settings,
+    )
+
+
+def load_manifest(folder: Path) -> Manifest:
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(folder, "-", f"missing {MANIFEST_FILE}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(folder, "-", f"is not valid TOML: {exc}") from None
+    return parse_manifest(folder, raw)

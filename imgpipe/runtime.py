@@ -1,0 +1,229 @@
+"""The processor runtime: everything an upload processor does around its pure ``process()``.
+
+For one S3 "Object Created" event it: resolves the key, applies the byte caps, skips work
+already done (same source etag and settings), reads the object once, calls ``process``,
+writes each variant with its metadata, writes the done record last, and emits one
+"Variant Created" per variant, or one "Image Rejected" when the input is bad. Rejections
+return normally (never retried, never in a DLQ); everything else raises, so Lambda retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from imgpipe.errors import Reason, Rejection
+from imgpipe.events import (
+    ImageRejected,
+    ObjectCreated,
+    PipelineEvent,
+    Upload,
+    VariantCreated,
+    VariantInfo,
+    parse_object_created,
+)
+from imgpipe.keys import done_record_key, encode_metadata_value, resolve_key, settings_hash, variant_key
+from imgpipe.limits import Limits
+from imgpipe.ports import EventPublisher, ObjectChanged, ObjectMissing, Storage
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+_FORMATS: dict[str, tuple[str, str]] = {
+    # format -> (extension, Content-Type)
+    "jpeg": ("jpg", "image/jpeg"),
+    "png": ("png", "image/png"),
+    "webp": ("webp", "image/webp"),
+    "avif": ("avif", "image/avif"),
+    "gif": ("gif", "image/gif"),
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One variant made by a processor's pure ``process()``."""
+
+    name: str  # e.g. "640w", "300x300"; the file name before the extension
+    format: str  # one of _FORMATS
+    data: bytes
+    width: int
+    height: int
+
+    @property
+    def ext(self) -> str:
+        return _FORMATS[self.format][0]
+
+    @property
+    def content_type(self) -> str:
+        return _FORMATS[self.format][1]
+
+
+#: a processor's pure function: bytes + effective settings -> variants, or raise Rejection.
+ProcessFn = Callable[[bytes, Mapping[str, Any]], list[Output]]
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class _NoMetrics:
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a handler returns (also handy in tests and in the local runtime's logs)."""
+
+    status: str  # "processed" | "skipped" | "rejected"
+    key: str
+    variants: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "key": self.key, "variants": list(self.variants), "reason": self.reason}
+
+
+def _superseded(upload: Upload) -> str:
+    return f"{upload.uri} was overwritten; the newer upload is processed on its own"
+
+
+class UploadProcessor:
+    def __init__(
+        self,
+        *,
+        processor: str,
+        process: ProcessFn,
+        storage: Storage,
+        publisher: EventPublisher,
+        variants_bucket: str,
+        settings: Mapping[str, Any],
+        metrics: MetricsSink | None = None,
+        on_upload: Callable[[Upload], None] | None = None,
+    ) -> None:
+        self.processor = processor
+        self.process = process
+        self.storage = storage
+        self.publisher = publisher
+        self.variants_bucket = variants_bucket
+        self.settings = dict(settings)
+        self.settings_hash = settings_hash(self.settings)
+        self.limits = Limits.from_settings(self.settings)
+        self.metrics = metrics or _NoMetrics()
+        # called once the upload is known (the handler appends key/etag to every log line)
+        self.on_upload = on_upload or (lambda _u: None)
+
+    @property
+    def source(self) -> str:
+        return f"imgpipe.{self.processor}"
+
+    def handle(self, event: dict[str, Any]) -> Result:
+        created = parse_object_created(event)
+        self.on_upload(created.upload)
+        started = time.perf_counter()
+        try:
+            result = self._handle(created)
+        except Rejection as rejection:
+            result = self._reject(created.upload, rejection)
+        self.metrics.add_metric("ProcessingTime", "Milliseconds", (time.perf_counter() - started) * 1000)
+        return result
+
+    def _handle(self, created: ObjectCreated) -> Result:
+        upload = created.upload
+        key = resolve_key(upload.key, lambda k: self.storage.head(upload.bucket, k) is not None)
+        if key is None:
+            raise Rejection(Reason.OBJECT_MISSING, f"s3://{upload.bucket}/{upload.key} does not exist (deleted?)")
+        # From here on the upload is named by the key that exists in the bucket.
+        upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
+        info = self.storage.head(upload.bucket, key)
+        if info is None:
+            raise Rejection(Reason.OBJECT_MISSING, f"{upload.uri} was deleted before it could be read")
+        if upload.etag and info.etag and info.etag != upload.etag:
+            raise Rejection(Reason.SUPERSEDED, _superseded(upload))
+        if info.size == 0:
+            raise Rejection(Reason.EMPTY_OBJECT, f"{upload.uri} is empty (0 bytes)")
+        if info.size > self.limits.max_bytes:
+            raise Rejection(
+                Reason.TOO_LARGE,
+                f"{upload.uri} is {info.size:,} bytes; the limit is {self.limits.max_bytes:,} bytes",
+            )
+
+        done = self._done_record(upload)
+        if done is not None:
+            # Same source, same settings: the variants exist. Re-announce them so a
+            # replayed event still completes notify's round (notify de-duplicates).
+            self.publisher.publish(self.source, done)
+            return Result("skipped", key, tuple(e.variant.key for e in done if isinstance(e, VariantCreated)))
+
+        try:
+            data = self.storage.get(upload.bucket, key, etag=upload.etag or None)
+        except ObjectMissing:
+            raise Rejection(Reason.OBJECT_MISSING, f"{upload.uri} was deleted before it could be read") from None
+        except ObjectChanged:
+            raise Rejection(Reason.SUPERSEDED, _superseded(upload)) from None
+        outputs = self.process(data, self.settings)
+        if not outputs:
+            raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
+        events = self._write(upload, outputs)
+        self.publisher.publish(self.source, events)
+        return Result("processed", key, tuple(e.variant.key for e in events))
+
+    def _metadata(self, upload: Upload) -> dict[str, str]:
+        return {
+            "source-key": encode_metadata_value(upload.key),
+            "source-etag": upload.etag,
+            "processor": self.processor,
+            "settings-hash": self.settings_hash,
+        }
+
+    def _write(self, upload: Upload, outputs: list[Output]) -> list[VariantCreated]:
+        metadata = self._metadata(upload)
+        events: list[VariantCreated] = []
+        for out in outputs:
+            vkey = variant_key(self.processor, upload.key, out.name, out.ext)
+            self.storage.put(
+                self.variants_bucket,
+                vkey,
+                out.data,
+                content_type=out.content_type,
+                metadata=metadata,
+                cache_control=CACHE_CONTROL,
+            )
+            self.metrics.add_metric("VariantBytes", "Bytes", len(out.data))
+            info = VariantInfo(
+                self.processor, self.variants_bucket, vkey, out.format, out.width, out.height, len(out.data)
+            )
+            events.append(VariantCreated(upload, info, len(outputs), self.settings_hash))
+        # Written last: its presence means every variant above is in place.
+        record = {"variants": [e.variant.__dict__ for e in events]}
+        self.storage.put(
+            self.variants_bucket,
+            done_record_key(self.processor, upload.key),
+            json.dumps(record).encode(),
+            content_type="application/json",
+            metadata=metadata,
+        )
+        return events
+
+    def _done_record(self, upload: Upload) -> list[VariantCreated] | None:
+        rkey = done_record_key(self.processor, upload.key)
+        info = self.storage.head(self.variants_bucket, rkey)
+        if info is None:
+            return None
+        if info.metadata.get("source-etag") != upload.etag or info.metadata.get("settings-hash") != self.settings_hash:
+            return None
+        try:
+            record = json.loads(self.storage.get(self.variants_bucket, rkey))
+            variants = [VariantInfo(**v) for v in record["variants"]]
+        except (ObjectMissing, ValueError, KeyError, TypeError):
+            return None  # unreadable record: redo the work, it overwrites deterministically
+        return [VariantCreated(upload, v, len(variants), self.settings_hash) for v in variants]
+
+    def _reject(self, upload: Upload, rejection: Rejection) -> Result:
+        self.metrics.add_metric(f"Rejected_{rejection.reason.value}", "Count", 1)
+        self.metrics.add_metric("Rejections", "Count", 1)
+        events: list[PipelineEvent] = [ImageRejected(upload, self.processor, rejection.reason.value, rejection.message)]
+        self.publisher.publish(self.source, events)
+        return Result("rejected", upload.key, reason=rejection.reason.value)

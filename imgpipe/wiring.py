@@ -1,0 +1,29 @@
+"""Builds a processor's runtime from its configuration: the one place handlers meet AWS."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+
+from imgpipe.adapters import EventBridgePublisher, S3Storage
+from imgpipe.config import current_config
+from imgpipe.events import Upload
+from imgpipe.runtime import ProcessFn, UploadProcessor
+
+
+def upload_processor(process: ProcessFn, *, logger: Logger, metrics: Metrics) -> UploadProcessor:
+    config = current_config()
+
+    def on_upload(upload: Upload) -> None:
+        # every later log line of this invocation names the upload
+        logger.append_keys(source_key=upload.key, etag=upload.etag, bucket=upload.bucket)
+
+    return UploadProcessor(
+        processor=config.processor,
+        process=process,
+        storage=S3Storage(),
+        publisher=EventBridgePublisher(config.event_bus),
+        variants_bucket=config.variants_bucket,
+        settings=config.settings,
+        metrics=metrics,
+        on_upload=on_upload,
+    )
