@@ -1,0 +1,122 @@
+"""The processor contract: manifests validate strictly and name the folder and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgpipe.manifest import ManifestError, Trigger, load_manifest, parse_manifest
+from imgpipe.registry import discover, expected_for_key, expected_producers_spec
+
+VALID = {
+    "memory_mb": 512,
+    "timeout_s": 30,
+    "produces_variants": True,
+    "triggers": [{"source": "uploads"}],
+}
+
+
+def _parse(folder: str = "watermark", **changes: object):
+    raw = {**VALID, **changes}
+    return parse_manifest(Path("services") / folder, raw)
+
+
+def test_valid_manifest_has_safe_defaults() -> None:
+    m = _parse()
+    assert (m.retry_attempts, m.max_event_age_s, m.reserved_concurrency) == (2, 3600, 0)
+    assert m.handler == "watermark.handler.handler"
+    assert m.module == "services.watermark.handler"
+    assert m.event_source == "imgpipe.watermark"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "problem"),
+    [
+        ({"memory_mb": 64}, "memory_mb", "between 128 and 10240"),
+        ({"timeout_s": "30"}, "timeout_s", "integer"),
+        ({"retry_attempts": 3}, "retry_attempts", "between 0 and 2"),
+        ({"memroy_mb": 512}, "memroy_mb", "not a known manifest field"),
+        ({"triggers": []}, "triggers", "at least one"),
+        ({"triggers": [{"source": "sqs"}]}, "triggers[0].source", "'uploads' or 'pipeline'"),
+        ({"triggers": [{"source": "uploads", "suffixes": ".jpg"}]}, "triggers[0].suffixes", "list"),
+        ({"triggers": [{"source": "pipeline"}]}, "produces_variants", "needs an 'uploads' trigger"),
+        ({"name": "other"}, "name", "must equal the folder name"),
+        ({"settings": [1]}, "settings", "must be a table"),
+    ],
+)
+def test_bad_manifest_names_folder_and_field(changes: dict, field: str, problem: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        _parse(**changes)
+    assert err.value.field == field
+    assert "services/watermark/manifest.toml" in str(err.value)
+    assert problem in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["json", "imgpipe", "Resize", "x", "class"])
+def test_names_that_would_shadow_modules_are_refused(name: str) -> None:
+    with pytest.raises(ManifestError, match="field 'name'"):
+        parse_manifest(Path(name), {**VALID})
+
+
+def test_upload_pattern_filters_bucket_and_detail_type() -> None:
+    pattern = Trigger("uploads").event_pattern("up")
+    assert pattern == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["up"]}},
+    }
+
+
+def test_suffixes_match_case_insensitively_in_pattern_and_in_python() -> None:
+    t = Trigger("uploads", suffixes=(".jpg",))
+    assert t.event_pattern("up")["detail"]["object"] == {"key": [{"suffix": {"equals-ignore-case": ".jpg"}}]}
+    assert t.matches_key("a/B.JPG")
+    assert not t.matches_key("a/b.png")
+
+
+def test_pipeline_trigger_matches_imgpipe_sources_only() -> None:
+    pattern = Trigger("pipeline").event_pattern("up")
+    assert pattern["source"] == [{"prefix": "imgpipe."}]
+    assert pattern["detail-type"] == ["Variant Created", "Image Rejected"]
+
+
+def test_effective_settings_only_override_known_keys() -> None:
+    m = _parse(settings={"widths": [320], "quality": 80})
+    assert m.effective_settings({"widths": [100], "bogus": 1}) == {"widths": [100], "quality": 80}
+
+
+def test_repository_processors_are_discovered_and_valid() -> None:
+    names = [m.name for m in discover()]
+    assert names == ["convert", "notify", "resize", "thumbnail"]
+
+
+def test_folder_without_handler_fails(tmp_path: Path) -> None:
+    folder = tmp_path / "watermark"
+    folder.mkdir()
+    (folder / "manifest.toml").write_text('memory_mb = 256\ntimeout_s = 10\n[[triggers]]\nsource = "uploads"\n')
+    with pytest.raises(ManifestError, match=r"no handler\.py"):
+        discover(tmp_path)
+
+
+def test_invalid_toml_names_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "manifest.toml").write_text("memory_mb = = 3")
+    with pytest.raises(ManifestError, match=r"services/broken/manifest\.toml.*not valid TOML"):
+        load_manifest(folder)
+
+
+def test_expected_producers_follow_key_filters() -> None:
+    manifests = [
+        _parse("resize"),
+        _parse("photos_only", triggers=[{"source": "uploads", "prefixes": ["photos/"]}]),
+        _parse("notifier", produces_variants=False),
+    ]
+    spec = expected_producers_spec(manifests)
+    assert expected_for_key(spec, "photos/cat.jpg") == ["photos_only", "resize"]
+    assert expected_for_key(spec, "docs/cat.jpg") == ["resize"]
+    # deployment-wide key prefixes narrow every producer
+    narrowed = expected_producers_spec(manifests, prefixes=["in/"])
+    assert expected_for_key(narrowed, "photos/cat.jpg") == []
+    assert expected_for_key(narrowed, "in/cat.jpg") == ["photos_only", "resize"]

@@ -1,0 +1,141 @@
+"""The processor runtime around a pure process(), with in-memory fakes (no AWS)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from imgpipe.errors import Reason, Rejection
+from imgpipe.events import ImageRejected, VariantCreated
+from imgpipe.fakes import FakePublisher, FakeStorage
+from imgpipe.runtime import Output, UploadProcessor
+from tests.events import object_created
+
+UP, VAR = "uploads", "variants"
+
+
+class Recorder:
+    """A stand-in process(): two variants, or a rejection for data starting with b'bad'."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, data: bytes, settings: Mapping[str, Any]) -> list[Output]:
+        self.calls += 1
+        if data.startswith(b"bad"):
+            raise Rejection(Reason.CORRUPT_IMAGE, "not an image")
+        return [Output("big", "jpeg", b"B" * 10, 200, 100), Output("small", "webp", b"s", 20, 10)]
+
+
+@pytest.fixture
+def parts() -> tuple[FakeStorage, FakePublisher, Recorder]:
+    return FakeStorage(), FakePublisher(), Recorder()
+
+
+def _processor(parts: tuple[FakeStorage, FakePublisher, Recorder], **settings: Any) -> UploadProcessor:
+    storage, publisher, process = parts
+    return UploadProcessor(
+        processor="demo",
+        process=process,
+        storage=storage,
+        publisher=publisher,
+        variants_bucket=VAR,
+        settings={"q": 1, **settings},
+    )
+
+
+def test_variants_written_with_metadata_and_announced(parts) -> None:
+    storage, publisher, _ = parts
+    etag = storage.add(UP, "photos/ü cat.jpg", b"image")
+    result = _processor(parts).handle(object_created(UP, "photos/ü cat.jpg", etag, shape="moto"))
+    assert result.status == "processed"
+    assert storage.keys(VAR) == [
+        "demo/photos/ü cat.jpg/_done.json",
+        "demo/photos/ü cat.jpg/big.jpg",
+        "demo/photos/ü cat.jpg/small.webp",
+    ]
+    big = storage.objects[(VAR, "demo/photos/ü cat.jpg/big.jpg")]
+    assert big.content_type == "image/jpeg"
+    assert big.metadata["source-key"] == "photos/%C3%BC%20cat.jpg"
+    assert big.metadata["source-etag"] == etag
+    assert "immutable" in (big.cache_control or "")
+    # the done record is written after every variant
+    assert storage.puts[-1][1].endswith("_done.json")
+    sent = [e for _, e in publisher.sent]
+    assert all(isinstance(e, VariantCreated) and e.variant_count == 2 for e in sent)
+    assert {e.variant.key for e in sent} == {"demo/photos/ü cat.jpg/big.jpg", "demo/photos/ü cat.jpg/small.webp"}
+    assert {s for s, _ in publisher.sent} == {"imgpipe.demo"}
+
+
+def test_replay_skips_work_but_announces_again(parts) -> None:
+    storage, publisher, process = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+    event = object_created(UP, "a.jpg", etag)
+    _processor(parts).handle(event)
+    puts = len(storage.puts)
+    result = _processor(parts).handle(event)
+    assert result.status == "skipped"
+    assert process.calls == 1
+    assert len(storage.puts) == puts
+    assert len(publisher.sent) == 4  # announced twice: notify de-duplicates
+
+
+def test_changed_settings_redo_the_work(parts) -> None:
+    storage, _, process = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+    _processor(parts).handle(object_created(UP, "a.jpg", etag))
+    _processor(parts, q=2).handle(object_created(UP, "a.jpg", etag))
+    assert process.calls == 2
+
+
+def test_url_encoded_key_is_resolved(parts) -> None:
+    storage, _, _ = parts
+    etag = storage.add(UP, "my photo.jpg", b"image")
+    result = _processor(parts).handle(object_created(UP, "my+photo.jpg", etag))
+    assert result.key == "my photo.jpg"
+    assert "demo/my photo.jpg/big.jpg" in storage.keys(VAR)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"bad bytes", Reason.CORRUPT_IMAGE), (b"", Reason.EMPTY_OBJECT), (b"x" * 101, Reason.TOO_LARGE)],
+)
+def test_bad_input_is_rejected_not_raised(parts, content: bytes, reason: Reason) -> None:
+    storage, publisher, _ = parts
+    etag = storage.add(UP, "x.jpg", content)
+    result = _processor(parts, max_bytes=100).handle(object_created(UP, "x.jpg", etag))
+    assert result.status == "rejected"
+    [(_, event)] = publisher.sent
+    assert isinstance(event, ImageRejected)
+    assert (event.reason, event.processor) == (reason.value, "demo")
+    assert storage.keys(VAR) == []
+
+
+def test_missing_object_is_rejected(parts) -> None:
+    _, publisher, process = parts
+    result = _processor(parts).handle(object_created(UP, "gone.jpg", "abc"))
+    assert result.reason == "object_missing"
+    assert process.calls == 0
+    assert publisher.sent[0][1].reason == "object_missing"
+
+
+def test_overwritten_object_is_superseded(parts) -> None:
+    storage, _, process = parts
+    storage.add(UP, "a.jpg", b"new bytes")
+    result = _processor(parts).handle(object_created(UP, "a.jpg", "etag-of-old-bytes"))
+    assert result.reason == Reason.SUPERSEDED
+    assert process.calls == 0
+
+
+def test_system_failures_raise_for_lambda_to_retry(parts) -> None:
+    storage, publisher, _ = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+
+    def broken_publish(source: str, events: list) -> None:
+        raise ConnectionError("bus unreachable")
+
+    publisher.publish = broken_publish  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        _processor(parts).handle(object_created(UP, "a.jpg", etag))
