@@ -22,8 +22,13 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    from imgpipe import faults
+
     # Standard mode retries throttling and 5xx with backoff before our own retry layer.
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    c = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    # Registers nothing unless IMGPIPE_FAULTS (or a test's faults.inject) turns faults on.
+    faults.install(c)
+    return c
 
 
 def _error_code(exc: Exception) -> str:
