@@ -1,0 +1,379 @@
+"""The ``imgpipe`` command: the local stack, and uploads/status/DLQs on a real stack or a local one.
+
+    imgpipe local up                      serve the pipeline locally until Ctrl-C
+    imgpipe local run FILE_OR_DIR...      process files end to end, print a summary, exit
+    imgpipe upload PATH... [--prefix P]   upload to the uploads bucket (progress, multipart)
+    imgpipe status KEY                    the catalog's record of an upload
+    imgpipe dlq list [PROCESSOR]          what is parked in the DLQs
+    imgpipe dlq redrive PROCESSOR         replay a processor's DLQs
+
+``upload``, ``status`` and ``dlq`` talk to the CloudFormation stack ``--stack`` (default
+``imgpipe``) or, with ``--local``, to the stack ``imgpipe local up`` is serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from imgpipe.local.deployment import Deployment, DeploymentNotFound, from_stack, read_state, state_file, write_state
+
+DEFAULT_STACK = "imgpipe"
+#: files a folder of images usually also holds; they are not uploads
+_SKIPPED_NAMES = ("readme", "license", "licence")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _err(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# -- files ---------------------------------------------------------------------------
+def collect_files(paths: Sequence[str]) -> list[tuple[Path, str]]:
+    """(file, key) for every file to upload. A file is uploaded under its name; a folder's
+    files under their path relative to the folder (so ``photos/`` keeps ``2024/cat.jpg``).
+    Hidden files and README/LICENSE files are skipped."""
+    found: list[tuple[Path, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append((path, path.name))
+        elif path.is_dir():
+            for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                rel = f.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if f.stem.lower() in _SKIPPED_NAMES:
+                    continue
+                found.append((f, rel.as_posix()))
+        else:
+            raise CliError(f"{raw}: no such file or folder")
+    if not found:
+        raise CliError("no files to upload")
+    return found
+
+
+# -- the local stack -----------------------------------------------------------------
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(threadName)s %(message)s" if verbose else "%(message)s",
+    )
+    if not verbose:
+        # A retried transient failure is expected behaviour, not a warning to show by default.
+        logging.getLogger("imgpipe.local").setLevel(logging.ERROR)
+
+
+def _stack(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from imgpipe.local import LocalStack
+
+    return LocalStack.start(
+        port=args.port, outbox=Path(args.outbox), workers=args.workers, verbose=args.verbose, **kwargs
+    )
+
+
+def _fmt_email(email: Any) -> str:
+    where = f" ({email.path})" if email.path else ""
+    return f"--- email{where}\nSubject: {email.subject}\n\n{email.body.rstrip()}\n"
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    _setup_logging(args.verbose)
+
+    def on_terminal(report: Any) -> None:
+        reasons = "; ".join(f"{p}: {r}" for p, r, _ in report.rejections) or ""
+        failed = "; ".join(f"{p} failed ({e})" for p, e in report.failures)
+        extra = " ".join(x for x in (reasons, failed) if x)
+        print(f"[{report.status}] {report.key}: {len(report.variants)} variants {extra}".rstrip(), flush=True)
+
+    def on_email(email: Any) -> None:
+        print(_fmt_email(email), flush=True)
+
+    with _stack(args, on_terminal=on_terminal, on_email=on_email) as stack:
+        path = write_state(stack.deployment)
+        ep, up, var = stack.endpoint_url, stack.uploads_bucket, stack.variants_bucket
+        processors = ", ".join(m.name for m in stack.manifests)
+        print(
+            f"imgpipe local stack ready on {ep}  (processors: {processors})\n"
+            f"  uploads bucket:  {up}\n"
+            f"  variants bucket: {var}\n"
+            f"  outbox:          {stack.outbox.folder}/\n"
+            f"  state file:      {path} (used by `imgpipe --local ...`)\n\n"
+            "Try (in another shell):\n"
+            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
+            f"  aws --endpoint-url {ep} s3 cp photo.jpg s3://{up}/\n"
+            f"  aws --endpoint-url {ep} s3 cp photo.jpg 's3://{up}/holiday 2024/a+b é.jpg'\n"
+            f"  aws --endpoint-url {ep} s3 ls s3://{var}/ --recursive\n"
+            "  imgpipe status photo.jpg --local\n"
+            "  imgpipe dlq list --local\n\n"
+            "Ctrl-C stops.",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            _err("\nstopping")
+        finally:
+            path.unlink(missing_ok=True)
+    return 0
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=out)
+
+
+def _reasons(report: Any) -> str:
+    parts = [f"{p}: {r}" for p, r, _ in report.rejections]
+    parts += [f"{p}: in DLQ ({e[:60]})" for p, e in report.failures]
+    return "; ".join(parts) or "-"
+
+
+def _copy_variants(stack: Any, reports: Sequence[Any], out: Path) -> int:
+    s3, n = stack.client("s3"), 0
+    for report in reports:
+        for v in report.variants:
+            target = out / v.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(stack.variants_bucket, v.key, str(target))
+            n += 1
+    return n
+
+
+def cmd_local_run(args: argparse.Namespace) -> int:
+    _setup_logging(args.verbose)
+    files = collect_files(args.paths)
+    out = Path(args.out)
+    log: TextIO = sys.stderr
+    with _stack(args) as stack:
+        if not args.json:
+            print(f"local stack on {stack.endpoint_url}; uploading {len(files)} file(s)", file=log, flush=True)
+        uploads = [stack.upload_file(path, key) for path, key in files]
+        reports = stack.wait(uploads, timeout=args.timeout)
+        copied = _copy_variants(stack, reports, out)
+        emails = stack.emails
+    if args.json:
+        for r in reports:
+            print(json.dumps(r.as_json(), ensure_ascii=False))
+    else:
+        rows = [["key", "status", "variants", "reasons", "time"]]
+        rows += [[r.key, r.status, str(len(r.variants)), _reasons(r), f"{r.seconds:.1f}s"] for r in reports]
+        _table(rows, sys.stdout)
+        print(f"\n{copied} variant(s) copied to {out}/; {len(emails)} email(s) in {args.outbox}/\n")
+        for email in emails:
+            print(_fmt_email(email))
+    ok = all(r.terminal and r.status != "failed" for r in reports)
+    return 0 if ok else 1
+
+
+# -- a deployment: real stack or local -------------------------------------------------
+def _deployment(args: argparse.Namespace) -> Deployment:
+    if args.local:
+        deployment = read_state()
+        # the local emulator takes any credentials; have some so boto3 does not refuse
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        return deployment
+    return from_stack(args.stack)
+
+
+def _bucket_must_exist(d: Deployment, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        d.client("s3").head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise CliError(f"bucket {bucket} does not exist ({d.origin})") from None
+        if code in ("403", "AccessDenied"):
+            raise CliError(f"no access to bucket {bucket} with these credentials") from None
+        raise
+
+
+class _Progress:
+    """A one-line progress bar on stderr (boto3 calls it from its transfer threads)."""
+
+    def __init__(self, label: str, total: int, out: TextIO) -> None:
+        self.label, self.total, self.out = label, max(total, 1), out
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            frac = min(self.done / self.total, 1.0)
+            bar = "#" * int(frac * 30)
+            self.out.write(f"\r[{bar:<30}] {frac:6.1%} {self.done / 1e6:8.1f}/{self.total / 1e6:.1f} MB {self.label}")
+            self.out.flush()
+
+    def finish(self) -> None:
+        self.out.write("\n")
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from boto3.s3.transfer import TransferConfig
+
+    d = _deployment(args)
+    bucket = args.bucket or d.uploads_bucket
+    _bucket_must_exist(d, bucket)
+    mb = 1024 * 1024
+    config = TransferConfig(multipart_threshold=args.multipart_mb * mb, multipart_chunksize=args.multipart_mb * mb)
+    s3 = d.client("s3")
+    prefix = args.prefix.strip("/") + "/" if args.prefix.strip("/") else ""
+    for path, key in collect_files(args.paths):
+        full_key = prefix + key
+        progress = _Progress(full_key, path.stat().st_size, sys.stderr)
+        s3.upload_file(str(path), bucket, full_key, Config=config, Callback=progress)
+        progress.finish()
+        print(f"s3://{bucket}/{full_key}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from imgpipe.catalog import DynamoCatalog
+
+    d = _deployment(args)
+    if not d.catalog_table:
+        raise CliError(f"{d.origin} has no catalog table output")
+    catalog = DynamoCatalog(d.catalog_table, dynamodb=d.client("dynamodb"))
+    bucket = args.bucket or d.uploads_bucket
+    found: Any = catalog.history(bucket, args.key) if args.all else catalog.latest(bucket, args.key)
+    if not found:
+        raise CliError(f"no record of s3://{bucket}/{args.key} in the catalog (not uploaded yet, or expired)")
+    print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _processor_names(d: Deployment, name: str | None) -> list[str]:
+    return [d.processor(name).name] if name else sorted(d.processors)
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from imgpipe.local import dlq
+
+    d = _deployment(args)
+    total = 0
+    for name in _processor_names(d, args.processor):
+        messages = dlq.list_messages(d, name)
+        total += len(messages)
+        print(f"{name}: {len(messages)} message(s)")
+        for m in messages:
+            print(f"  [{m.queue}] {m.source_key}: {m.error[:120]}")
+    return 0 if total == 0 or not args.fail_if_any else 1
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    from imgpipe.local import dlq
+
+    d = _deployment(args)
+    name = d.processor(args.processor).name
+    counts = dlq.redrive(d, name)
+    how = "to its invoke queue" if d.is_local else f"as async invocations of {d.processors[name].function_name}"
+    print(
+        f"{name}: redrove {counts[dlq.FAILURE]} from the failure DLQ and "
+        f"{counts[dlq.TARGET]} from the target DLQ, {how}"
+    )
+    return 0
+
+
+# -- arguments -----------------------------------------------------------------------
+def _local_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
+    p.add_argument("--outbox", default="outbox", help="folder for the emails, one .eml each (default: outbox)")
+    p.add_argument("--workers", type=int, default=1, help="worker threads per processor (default: 1)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show handler logs and retries")
+
+
+def _target_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stack",
+        default=os.environ.get("IMGPIPE_STACK", DEFAULT_STACK),
+        help="CloudFormation stack name (default: $IMGPIPE_STACK or imgpipe)",
+    )
+    p.add_argument("--local", action="store_true", help=f"the stack `imgpipe local up` serves (reads {state_file()})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgpipe", description="imgpipe: event-driven image pipeline on AWS.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="run the whole pipeline on this machine (moto)")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser("up", help="serve the local stack until Ctrl-C")
+    _local_options(up)
+    up.set_defaults(func=cmd_local_up)
+    run = local_sub.add_parser("run", help="process files end to end and print a summary")
+    run.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    run.add_argument("--out", default="out", help="where to copy the variants (default: out)")
+    run.add_argument("--timeout", type=float, default=120, help="seconds to wait for every upload (default: 120)")
+    run.add_argument("--json", action="store_true", help="one JSON object per upload instead of a table")
+    _local_options(run)
+    run.set_defaults(func=cmd_local_run)
+
+    upload = sub.add_parser("upload", help="upload files to the uploads bucket")
+    upload.add_argument("paths", nargs="+", metavar="PATH")
+    upload.add_argument("--prefix", default="", help="key prefix, e.g. photos/2024")
+    upload.add_argument("--bucket", help="bucket (default: the stack's uploads bucket)")
+    upload.add_argument("--multipart-mb", type=int, default=8, help="multipart above this size, in MiB (default: 8)")
+    _target_options(upload)
+    upload.set_defaults(func=cmd_upload)
+
+    status = sub.add_parser("status", help="the catalog's record of an upload")
+    status.add_argument("key")
+    status.add_argument("--bucket", help="uploads bucket (default: the stack's)")
+    status.add_argument("--all", action="store_true", help="every upload round of the key, newest first")
+    _target_options(status)
+    status.set_defaults(func=cmd_status)
+
+    dlq_parser = sub.add_parser("dlq", help="inspect or replay the dead-letter queues")
+    dlq_sub = dlq_parser.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="messages in the DLQs")
+    dlq_list.add_argument("processor", nargs="?")
+    dlq_list.add_argument("--fail-if-any", action="store_true", help="exit 1 when any DLQ holds a message")
+    _target_options(dlq_list)
+    dlq_list.set_defaults(func=cmd_dlq_list)
+    redrive = dlq_sub.add_parser("redrive", help="replay a processor's DLQs")
+    redrive.add_argument("processor")
+    _target_options(redrive)
+    redrive.set_defaults(func=cmd_dlq_redrive)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, DeploymentNotFound) as exc:
+        _err(f"imgpipe: {exc}")
+        return 2
+    except Exception as exc:
+        from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+        if isinstance(exc, NoCredentialsError):
+            _err("imgpipe: no AWS credentials found (aws configure, AWS_PROFILE, or --local)")
+            return 2
+        if isinstance(exc, EndpointConnectionError):
+            _err(f"imgpipe: cannot reach {exc.kwargs.get('endpoint_url')}: is `imgpipe local up` still running?")
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Where a running imgpipe's resources are: the names the CLI and the tests need.
+
+Two sources give the same :class:`Deployment`: the state file that ``imgpipe local up`` writes
+(the embedded runtime), and a real stack's CloudFormation outputs. The CLI commands
+(``upload``, ``status``, ``dlq``) only ever see a ``Deployment``, so they work on both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: the state file ``imgpipe local up`` writes (relative to the working directory).
+DEFAULT_STATE_FILE = Path(".imgpipe") / "local.json"
+ENV_STATE_FILE = "IMGPIPE_LOCAL_STATE"
+
+
+class DeploymentNotFound(Exception):
+    """No stack (or no running local stack) to talk to; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ProcessorTarget:
+    name: str
+    #: Lambda's on-failure destination: invocation records (event + error) after retries
+    failure_dlq_url: str = ""
+    #: the EventBridge rule target's DLQ: events that could not be delivered at all
+    target_dlq_url: str = ""
+    #: local only: the queue the processor's rules deliver to (its "async invoke")
+    invoke_queue_url: str = ""
+    #: AWS only: the Lambda function
+    function_name: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    uploads_bucket: str
+    variants_bucket: str
+    catalog_table: str = ""
+    topic_arn: str = ""
+    #: None: the real AWS endpoints; else the emulator's URL
+    endpoint_url: str | None = None
+    processors: dict[str, ProcessorTarget] = field(default_factory=dict)
+    #: where these names came from, for messages ("local", "stack imgpipe")
+    origin: str = "local"
+
+    @property
+    def is_local(self) -> bool:
+        return self.origin == "local"
+
+    def processor(self, name: str) -> ProcessorTarget:
+        try:
+            return self.processors[name]
+        except KeyError:
+            known = ", ".join(sorted(self.processors)) or "none"
+            raise DeploymentNotFound(f"no processor {name!r} in {self.origin} (known: {known})") from None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url)
+
+    # -- the local state file -------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Deployment:
+        raw = json.loads(text)
+        raw["processors"] = {k: ProcessorTarget(**v) for k, v in raw.get("processors", {}).items()}
+        return cls(**raw)
+
+
+def state_file() -> Path:
+    return Path(os.environ.get(ENV_STATE_FILE, DEFAULT_STATE_FILE))
+
+
+def write_state(deployment: Deployment, path: Path | None = None) -> Path:
+    path = path or state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(deployment.to_json(), encoding="utf-8")
+    return path
+
+
+def read_state(path: Path | None = None) -> Deployment:
+    path = path or state_file()
+    if not path.is_file():
+        raise DeploymentNotFound(
+            f"no local stack is running here ({path} not found): start one with `imgpipe local up`"
+        )
+    return Deployment.from_json(path.read_text(encoding="utf-8"))
+
+
+# -- a real stack: CloudFormation outputs ---------------------------------------------
+_PROCESSOR_OUTPUT = re.compile(r"^(?P<proc>[A-Za-z0-9]+?)(?P<kind>FailureDlqUrl|TargetDlqUrl|FunctionName)$")
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+
+
+def from_outputs(outputs: dict[str, str], origin: str) -> Deployment:
+    """A deployment from CloudFormation outputs named ``UploadsBucket``, ``VariantsBucket``,
+    ``CatalogTable``, ``NotificationTopic`` and, per processor, ``<Name>FunctionName``,
+    ``<Name>FailureDlqUrl`` and ``<Name>TargetDlqUrl`` (Name in CamelCase)."""
+    missing = [k for k in ("UploadsBucket", "VariantsBucket") if k not in outputs]
+    if missing:
+        raise DeploymentNotFound(f"{origin} has no output {missing[0]} (is it an imgpipe stack?)")
+    parts: dict[str, dict[str, str]] = {}
+    attr = {"FailureDlqUrl": "failure_dlq_url", "TargetDlqUrl": "target_dlq_url", "FunctionName": "function_name"}
+    for key, value in outputs.items():
+        m = _PROCESSOR_OUTPUT.match(key)
+        if m:
+            parts.setdefault(_snake(m["proc"]), {})[attr[m["kind"]]] = value
+    return Deployment(
+        uploads_bucket=outputs["UploadsBucket"],
+        variants_bucket=outputs["VariantsBucket"],
+        catalog_table=outputs.get("CatalogTable", ""),
+        topic_arn=outputs.get("NotificationTopic", ""),
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        processors={name: ProcessorTarget(name, **fields) for name, fields in parts.items()},
+        origin=origin,
+    )
+
+
+def from_stack(stack_name: str) -> Deployment:
+    import boto3
+    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+
+    origin = f"stack {stack_name}"
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except NoCredentialsError:
+        raise DeploymentNotFound(
+            "no AWS credentials: configure them (aws configure / AWS_PROFILE), or use --local for the local stack"
+        ) from None
+    except NoRegionError:
+        raise DeploymentNotFound("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION") from None
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            raise DeploymentNotFound(
+                f"CloudFormation stack {stack_name!r} not found in this account/region "
+                "(deploy it with `make deploy`, pass --stack NAME, or use --local)"
+            ) from None
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return from_outputs(outputs, origin)

@@ -1,0 +1,158 @@
+"""Creates the local stack's resources on an emulator (moto or LocalStack), from the manifests.
+
+The same shape as ``infra/``: an uploads bucket that sends its events to EventBridge, a
+variants bucket, the catalog table, the notification topic and, per processor, one rule per
+manifest trigger (pattern from :meth:`Trigger.event_pattern`, never written here) targeting
+that processor's invoke queue, plus its failure DLQ and target DLQ. Two extra queues serve
+the runtime itself: the outbox (subscribed to the topic: the emails) and the observer (every
+upload and pipeline event, so the runtime can tell when an upload is finished).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from imgpipe.local.deployment import Deployment, ProcessorTarget
+from imgpipe.manifest import Manifest, Trigger
+
+
+@dataclass(frozen=True)
+class Names:
+    """Resource names: ``<prefix>-uploads`` and so on; the prefix keeps two stacks apart."""
+
+    prefix: str = "imgpipe-local"
+
+    @property
+    def uploads_bucket(self) -> str:
+        return f"{self.prefix}-uploads"
+
+    @property
+    def variants_bucket(self) -> str:
+        return f"{self.prefix}-variants"
+
+    @property
+    def catalog_table(self) -> str:
+        return f"{self.prefix}-catalog"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.prefix}-notifications"
+
+    @property
+    def outbox_queue(self) -> str:
+        return f"{self.prefix}-outbox"
+
+    @property
+    def observer_queue(self) -> str:
+        return f"{self.prefix}-observer"
+
+    def invoke_queue(self, processor: str) -> str:
+        return f"{self.prefix}-{processor}-invoke"
+
+    def failure_dlq(self, processor: str) -> str:
+        return f"{self.prefix}-{processor}-failures"
+
+    def target_dlq(self, processor: str) -> str:
+        return f"{self.prefix}-{processor}-target-dlq"
+
+    def rule(self, owner: str, index: int) -> str:
+        return f"{self.prefix}-{owner}-{index}"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    deployment: Deployment
+    outbox_queue_url: str
+    observer_queue_url: str
+
+
+def _queue(sqs: Any, name: str, visibility_s: int = 30) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(visibility_s)})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # What AWS (and LocalStack) need before EventBridge or SNS may send to the queue; moto ignores it.
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["events.amazonaws.com", "sns.amazonaws.com"]},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url, arn
+
+
+def _bucket(s3: Any, name: str) -> None:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=name)
+
+
+def _rule(events: Any, name: str, pattern: dict[str, Any], target_arn: str) -> None:
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=name, Targets=[{"Id": "target", "Arn": target_arn}])
+
+
+def _table(dynamodb: Any, name: str) -> None:
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=name,
+            # the same key schema as the stack's catalog: generic string pk/sk
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def provision(
+    clients: dict[str, Any], manifests: Sequence[Manifest], names: Names, endpoint_url: str | None
+) -> Provisioned:
+    """Create (or reuse) every resource; idempotent, so it also works on a long-lived emulator."""
+    s3, sqs, events, sns = clients["s3"], clients["sqs"], clients["events"], clients["sns"]
+    _bucket(s3, names.uploads_bucket)
+    _bucket(s3, names.variants_bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=names.uploads_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    _table(clients["dynamodb"], names.catalog_table)
+    topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
+    outbox_url, outbox_arn = _queue(sqs, names.outbox_queue)
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=outbox_arn)
+
+    processors: dict[str, ProcessorTarget] = {}
+    for m in manifests:
+        # the worker retries in-process before it deletes the message: keep it hidden meanwhile
+        visibility = m.timeout_s * (m.retry_attempts + 1) + 30
+        invoke_url, invoke_arn = _queue(sqs, names.invoke_queue(m.name), visibility)
+        failure_url, _ = _queue(sqs, names.failure_dlq(m.name))
+        target_url, _ = _queue(sqs, names.target_dlq(m.name))
+        for i, trigger in enumerate(m.triggers):
+            _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket), invoke_arn)
+        processors[m.name] = ProcessorTarget(
+            name=m.name, failure_dlq_url=failure_url, target_dlq_url=target_url, invoke_queue_url=invoke_url
+        )
+
+    observer_url, observer_arn = _queue(sqs, names.observer_queue)
+    # Built by the same Trigger code as every processor's rule: uploads, then pipeline events.
+    for i, trigger in enumerate((Trigger("uploads"), Trigger("pipeline"))):
+        _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket), observer_arn)
+
+    deployment = Deployment(
+        uploads_bucket=names.uploads_bucket,
+        variants_bucket=names.variants_bucket,
+        catalog_table=names.catalog_table,
+        topic_arn=topic_arn,
+        endpoint_url=endpoint_url,
+        processors=processors,
+        origin="local",
+    )
+    return Provisioned(deployment, outbox_url, observer_url)

@@ -1,0 +1,307 @@
+"""The embedded local stack: the whole pipeline on this machine, no AWS account, no Docker.
+
+A moto server on 127.0.0.1 serves S3, EventBridge, SQS, SNS and DynamoDB over real HTTP
+(or, with ``AWS_ENDPOINT_URL`` set, another emulator such as LocalStack is used instead).
+:mod:`imgpipe.local.provision` creates the resources from the manifests; worker threads
+invoke the real handlers (:mod:`imgpipe.local.invoker`); emails land in an outbox folder
+(:mod:`imgpipe.local.outbox`); a tracker says when each upload is finished
+(:mod:`imgpipe.local.tracker`).
+
+In tests and scripts::
+
+    with LocalStack.start(outbox=tmp_path / "outbox") as stack:
+        upload = stack.put("photos/cat.jpg", data)
+        [report] = stack.wait([upload], timeout=60)
+
+One stack per process at a time: moto keeps its state in process-wide backends, and the
+handlers' boto3 clients read the endpoint from the process environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from imgpipe.config import Config
+from imgpipe.local import dlq
+from imgpipe.local.deployment import Deployment
+from imgpipe.local.invoker import Invoker, Outcome, QueueWorker
+from imgpipe.local.outbox import Email, Outbox
+from imgpipe.local.provision import Names, Provisioned, provision
+from imgpipe.local.tracker import Tracker, UploadId, UploadReport
+from imgpipe.manifest import Manifest
+from imgpipe.registry import discover, expected_producers_spec
+
+log = logging.getLogger("imgpipe.local")
+
+#: what the process environment gets while a stack runs (the handlers' clients read it)
+_LOCAL_ENV = {
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+}
+_DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+_RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb")
+
+
+class _Environment:
+    """Sets environment variables and puts the previous values back on ``restore``."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, name: str, value: str) -> None:
+        self._saved.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+
+def _reset_handler_clients() -> None:
+    # The handlers' clients are cached per process; they must see this stack's endpoint.
+    from imgpipe.adapters import client
+
+    client.cache_clear()
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        endpoint_url: str | None = None,
+        services_root: Path | None = None,
+        outbox: Path = Path("outbox"),
+        workers: int = 1,
+        retry_delay_s: float = 0.2,
+        verbose: bool = False,
+        prefix: str = "imgpipe-local",
+        on_terminal: Callable[[UploadReport], None] | None = None,
+        on_email: Callable[[Email], None] | None = None,
+    ) -> None:
+        """``endpoint_url`` (default: ``AWS_ENDPOINT_URL``) uses that emulator instead of
+        starting moto; ``workers`` is the number of threads per processor."""
+        self.port = port
+        self.external_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self.services_root = services_root
+        self.outbox = Outbox(outbox)
+        self.workers = workers
+        self.retry_delay_s = retry_delay_s
+        self.verbose = verbose
+        self.names = Names(prefix)
+        self.on_email = on_email or (lambda _e: None)
+        self.manifests: list[Manifest] = []
+        self.tracker: Tracker | None = None
+        self._on_terminal = on_terminal
+        self._server: Any = None
+        self._endpoint = ""
+        self._env = _Environment()
+        self._stop = threading.Event()
+        self._threads: list[QueueWorker] = []
+        self._provisioned: Provisioned | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, **kwargs: Any) -> Iterator[LocalStack]:
+        """Start a stack for the duration of a ``with`` block (arguments: see ``__init__``)."""
+        stack = cls(**kwargs)
+        stack.open()
+        try:
+            yield stack
+        finally:
+            stack.close()
+
+    def open(self) -> LocalStack:
+        self.manifests = discover(self.services_root)
+        self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
+        self._configure_environment()
+        self._endpoint = self.external_endpoint or self._start_moto()
+        self._env.set("AWS_ENDPOINT_URL", self._endpoint)
+        _reset_handler_clients()
+        clients = {s: self.client(s) for s in _RUNTIME_SERVICES}
+        self._provisioned = provision(clients, self.manifests, self.names, self._endpoint)
+        self._start_workers()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._env.restore()
+        _reset_handler_clients()
+
+    def _configure_environment(self) -> None:
+        for name, value in _LOCAL_ENV.items():
+            self._env.set(name, value)
+        if not self.external_endpoint:
+            # Our own moto: never let real credentials (or a profile) near it.
+            for name, value in _DUMMY_CREDENTIALS.items():
+                self._env.set(name, value)
+            self._env.set("AWS_SESSION_TOKEN", "testing")
+        elif not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+            for name, value in _DUMMY_CREDENTIALS.items():
+                self._env.set(name, value)
+        if not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")) or not self.external_endpoint:
+            self._env.set("AWS_DEFAULT_REGION", "us-east-1")
+            self._env.set("AWS_REGION", "us-east-1")
+        # Powertools warns on every flush of a disabled, empty metric set.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+    def _start_moto(self) -> str:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.ERROR)
+        # moto's state lives in this process: a stack started earlier here must not leak in.
+        request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        return endpoint
+
+    def _config_for(self, m: Manifest) -> Config:
+        """What infra/ puts in each function's environment."""
+        d = self.deployment
+        return Config(
+            processor=m.name,
+            uploads_bucket=d.uploads_bucket,
+            variants_bucket=d.variants_bucket,
+            event_bus="default",
+            settings=m.effective_settings(),
+            catalog_table=d.catalog_table,
+            topic_arn=d.topic_arn,
+            expected_producers=expected_producers_spec(self.manifests),
+        )
+
+    def _start_workers(self) -> None:
+        assert self.tracker is not None and self._provisioned is not None
+        tracker = self.tracker
+        for m in self.manifests:
+            target = self.deployment.processors[m.name]
+            for i in range(self.workers):
+                sqs = self.client("sqs")
+                invoker = Invoker(
+                    m,
+                    self._config_for(m),
+                    sqs=sqs,
+                    failure_dlq_url=target.failure_dlq_url,
+                    retry_delay_s=self.retry_delay_s,
+                    verbose=self.verbose,
+                    on_outcome=self._on_outcome,
+                )
+                self._spawn(f"{m.name}-{i}", sqs, target.invoke_queue_url, invoker.invoke)
+        self._spawn("observer", self.client("sqs"), self._provisioned.observer_queue_url, tracker.on_event)
+        self._spawn("outbox", self.client("sqs"), self._provisioned.outbox_queue_url, self._on_envelope)
+
+    def _spawn(self, name: str, sqs: Any, url: str, handle: Callable[[dict[str, Any]], Any]) -> None:
+        worker = QueueWorker(f"imgpipe-{name}", sqs, url, handle, self._stop)
+        worker.start()
+        self._threads.append(worker)
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        assert self.tracker is not None
+        self.tracker.on_outcome(outcome)
+
+    def _on_envelope(self, envelope: dict[str, Any]) -> None:
+        email = self.outbox.add(envelope)
+        assert self.tracker is not None
+        self.tracker.on_email(email)
+        self.on_email(email)
+
+    # -- what callers use -----------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        return self._endpoint
+
+    @property
+    def deployment(self) -> Deployment:
+        if self._provisioned is None:
+            raise RuntimeError("the stack is not started (use LocalStack.start() or open())")
+        return self._provisioned.deployment
+
+    @property
+    def uploads_bucket(self) -> str:
+        return self.deployment.uploads_bucket
+
+    @property
+    def variants_bucket(self) -> str:
+        return self.deployment.variants_bucket
+
+    @property
+    def emails(self) -> list[Email]:
+        return list(self.outbox.emails)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this stack's endpoint (not subject to fault injection)."""
+        import boto3
+
+        return boto3.session.Session().client(service, endpoint_url=self._endpoint)
+
+    def put(self, key: str, data: bytes) -> UploadId:
+        """Upload bytes under ``key``; returns the upload's (key, etag) for :meth:`wait`."""
+        started = time.monotonic()
+        r = self.client("s3").put_object(Bucket=self.uploads_bucket, Key=key, Body=data)
+        return self._expect(key, r["ETag"], started)
+
+    def upload_file(self, path: Path, key: str) -> UploadId:
+        """Upload a file with the transfer manager (multipart when large)."""
+        started = time.monotonic()
+        s3 = self.client("s3")
+        s3.upload_file(str(path), self.uploads_bucket, key)
+        etag = s3.head_object(Bucket=self.uploads_bucket, Key=key)["ETag"]
+        return self._expect(key, etag, started)
+
+    def _expect(self, key: str, etag: str, started: float) -> UploadId:
+        assert self.tracker is not None
+        upload = (key, etag.strip('"'))
+        self.tracker.expect(*upload, started=started)
+        return upload
+
+    def wait(self, uploads: Iterable[UploadId], timeout: float = 60) -> list[UploadReport]:
+        """Block until each upload is finished (or ``timeout``); one report per upload."""
+        assert self.tracker is not None
+        return self.tracker.wait(uploads, timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 30, poll_s: float = 0.1) -> bool:
+        """Poll ``condition`` until it holds; False on timeout (handy for DLQ depths)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(poll_s)
+        return condition()
+
+    def dlq_messages(self, processor: str) -> list[dlq.DlqMessage]:
+        return dlq.list_messages(self.deployment, processor)
+
+    def dlq_depths(self, processors: Sequence[str] | None = None) -> dict[str, int]:
+        """Messages in each processor's DLQs (failure + target), by processor."""
+        names = processors or [m.name for m in self.manifests]
+        return {name: sum(dlq.depth(self.deployment, name).values()) for name in names}
+
+    def redrive(self, processor: str) -> dict[str, int]:
+        return dlq.redrive(self.deployment, processor)
