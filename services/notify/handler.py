@@ -1,7 +1,25 @@
-"""notify processor (being built: see issue 4)."""
+"""notify: keeps the catalog and sends one email per upload (see manifest.toml, docs/notify.md)."""
+
+from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    raise NotImplementedError("notify is being built")
+from imgpipe.config import current_config
+from imgpipe.observability import powertools
+
+from .service import from_config
+
+logger, tracer, metrics = powertools("notify")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
+    result = from_config(current_config(), metrics).handle(event)
+    logger.append_keys(source_key=result["key"], etag=result["etag"])
+    logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
+    return result
