@@ -1,0 +1,1 @@
+"""The CDK app: imgpipe's AWS stack, built from the processor manifests under services/."""

@@ -1,0 +1,237 @@
+"""One processor, from its manifest: function, rule(s), two DLQs, two alarms, least-privilege role.
+
+Every construct id below is fixed or derived from the manifest (never from a position in a
+list), so adding a processor, or a trigger to another processor, renames nothing here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from imgpipe.manifest import Manifest, Trigger
+from infra.constants import (
+    DLQ_ALARM_EVALUATION_PERIODS,
+    DLQ_ALARM_PERIOD_MINUTES,
+    DLQ_ALARM_THRESHOLD_MESSAGES,
+    DLQ_RETENTION_DAYS,
+    LOG_RETENTION,
+)
+from infra.constructs import nag
+from infra.constructs.bundling import processor_code
+
+
+def rule_id(trigger: Trigger, siblings: tuple[Trigger, ...]) -> str:
+    """``UploadsRule`` / ``PipelineRule``; a processor with several triggers of one kind gets a
+    suffix hashed from the trigger's own filters, so reordering the manifest renames nothing."""
+    base = f"{trigger.source.capitalize()}Rule"
+    if sum(1 for t in siblings if t.source == trigger.source) == 1:
+        return base
+    identity = json.dumps([trigger.prefixes, trigger.suffixes, trigger.detail_types], sort_keys=True)
+    return f"{base}{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+class DeadLetterQueue(Construct):
+    """An encrypted, SSL-only queue kept 14 days, with an alarm on its first message."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, purpose: str, alarm_topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        # SQS-managed keys: EventBridge cannot send to a queue encrypted with the AWS-managed
+        # SQS KMS key, and the target DLQ must accept EventBridge's messages.
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
+        )
+        nag.acknowledge(
+            self.queue,
+            "AwsSolutions-SQS3",
+            f"{self.queue.node.path} is itself a dead-letter queue ({purpose}); its messages are "
+            "replayed with `imgpipe dlq redrive`, not moved to a further queue.",
+        )
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Alarm",
+            alarm_description=f"{purpose}: at least one message is waiting (inspect, then redrive)",
+            metric=self.queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(DLQ_ALARM_PERIOD_MINUTES), statistic="Maximum"
+            ),
+            threshold=DLQ_ALARM_THRESHOLD_MESSAGES,
+            evaluation_periods=DLQ_ALARM_EVALUATION_PERIODS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+
+
+class Processor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        manifest: Manifest,
+        *,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        uploads_bucket: s3.IBucket,
+        variants_bucket: s3.IBucket,
+        alarm_topic: sns.ITopic,
+        triggers: tuple[Trigger, ...],  # the manifest's, possibly narrowed by the deployment
+        environment: Mapping[str, str],
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, manifest.name)
+        name = manifest.name
+        self.manifest = manifest
+        stack = cdk.Stack.of(self)
+
+        # Lambda could not deliver (after its own retries): the record lands here.
+        self.failure_dlq = DeadLetterQueue(
+            self, "FailureDlq", purpose=f"{name}: invocations that failed after retries", alarm_topic=alarm_topic
+        )
+        # EventBridge could not invoke the function (permission, throttling, max event age).
+        self.target_dlq = DeadLetterQueue(
+            self, "TargetDlq", purpose=f"{name}: events EventBridge could not deliver", alarm_topic=alarm_topic
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
+        )
+        # An explicit role: the default one carries the AWS-managed basic execution policy,
+        # which may write to every log group in the account.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"imgpipe processor {name}",
+        )
+        self.log_group.grant_write(self.role)
+        self._grant_pipeline_access(uploads_bucket, variants_bucket, stack)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=manifest.description or f"imgpipe processor {name}",
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=manifest.handler,
+            code=processor_code(manifest.folder, name),
+            layers=[layer],
+            memory_size=manifest.memory_mb,
+            timeout=cdk.Duration.seconds(manifest.timeout_s),
+            reserved_concurrent_executions=manifest.reserved_concurrency or None,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+            role=self.role,
+            environment=dict(environment),
+            retry_attempts=manifest.retry_attempts,
+            max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
+            on_failure=destinations.SqsDestination(self.failure_dlq.queue),
+        )
+        nag.acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{self.role.node.path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
+            "support no resource-level permissions.",
+        )
+
+        target = targets.LambdaFunction(
+            self.function,
+            dead_letter_queue=self.target_dlq.queue,
+            retry_attempts=manifest.retry_attempts,
+            max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
+        )
+        self.rules: list[events.Rule] = []
+        # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.
+        for declared, trigger in zip(manifest.triggers, triggers, strict=True):
+            pattern = trigger.event_pattern(uploads_bucket.bucket_name)
+            rule = events.Rule(
+                self,
+                rule_id(declared, manifest.triggers),
+                description=f"imgpipe {name}: {trigger.source} events",
+                # Placeholder so the L2 validates; the manifest's pattern replaces it below.
+                event_pattern=events.EventPattern(detail_type=list(pattern["detail-type"])),
+            )
+            # The pattern dict from the manifest is used as is (the local runtime uses the same
+            # dict): EventPattern's typed fields cannot hold content filters such as
+            # {"suffix": {"equals-ignore-case": ...}} without rewriting them by hand.
+            cfn_rule = rule.node.default_child
+            assert isinstance(cfn_rule, events.CfnRule)
+            cfn_rule.event_pattern = pattern
+            rule.add_target(target)
+            self.rules.append(rule)
+
+    def _grant_pipeline_access(self, uploads: s3.IBucket, variants: s3.IBucket, stack: cdk.Stack) -> None:
+        name = self.manifest.name
+        path = self.role.node.path
+        statements = [
+            iam.PolicyStatement(sid="ReadUploads", actions=["s3:GetObject"], resources=[uploads.arn_for_objects("*")]),
+            # Without ListBucket a HEAD on a missing key answers 403, not 404, and the runtime
+            # must tell "gone" (a rejection) from "denied" (a failure to retry).
+            iam.PolicyStatement(sid="ListUploads", actions=["s3:ListBucket"], resources=[uploads.bucket_arn]),
+            iam.PolicyStatement(
+                sid="PutOwnEvents",
+                actions=["events:PutEvents"],
+                resources=[
+                    stack.format_arn(service="events", resource="event-bus", resource_name="default"),
+                ],
+                conditions={"StringEquals": {"events:source": self.manifest.event_source}},
+            ),
+        ]
+        acks = [
+            (
+                f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(_cfn(uploads))}.Arn>/*]",
+                f"{path} reads any upload: every object in the uploads bucket is this processor's input.",
+            )
+        ]
+        if self.manifest.produces_variants:
+            statements += [
+                iam.PolicyStatement(
+                    sid="WriteOwnVariants",
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[variants.arn_for_objects(f"{name}/*")],
+                ),
+                # IfExists: a HEAD on a missing key checks ListBucket without any prefix (and
+                # must get 404); an actual listing is held to this processor's prefix when it
+                # names one. Listing reveals only keys derived from upload keys, which this
+                # role may list anyway.
+                iam.PolicyStatement(
+                    sid="ListOwnVariants",
+                    actions=["s3:ListBucket"],
+                    resources=[variants.bucket_arn],
+                    conditions={"StringLikeIfExists": {"s3:prefix": [f"{name}/*"]}},
+                ),
+            ]
+            acks.append(
+                (
+                    f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(_cfn(variants))}.Arn>/{name}/*]",
+                    f"{path} writes only under its own prefix {name}/ of the variants bucket (one key per variant).",
+                )
+            )
+        for statement in statements:
+            self.role.add_to_policy(statement)
+        for finding, reason in acks:
+            nag.acknowledge(self.role, finding, reason)
+
+
+def _cfn(bucket: s3.IBucket) -> cdk.CfnElement:
+    child = bucket.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return child

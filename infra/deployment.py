@@ -1,0 +1,105 @@
+"""Deployment parameters from CDK context, validated before any resource is created.
+
+Context comes either from cdk.json (already typed JSON) or from ``cdk -c key=value`` (always a
+string), so list and object values accept both forms. A wrong value fails synth with a message
+that names the context key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgpipe.manifest import Manifest
+from imgpipe.registry import DEFAULT_ROOT
+from infra.constants import (
+    CTX_CORS_ORIGINS,
+    CTX_KEY_PREFIXES,
+    CTX_NOTIFY_EMAIL,
+    CTX_REMOVAL,
+    CTX_SERVICES_ROOT,
+    CTX_SETTINGS,
+    ENV_SERVICES_ROOT,
+)
+
+
+class ContextError(ValueError):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"context '{key}': {problem}")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    services_root: Path
+    notify_email: str | None = None
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    key_prefixes: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ("*",)
+    retain_data: bool = True
+
+    def settings_for(self, manifest: Manifest) -> dict[str, Any]:
+        return manifest.effective_settings(self.settings.get(manifest.name))
+
+    def check_against(self, manifests: Sequence[Manifest]) -> None:
+        """Overrides must name real processors and settings: a typo would otherwise be ignored."""
+        by_name = {m.name: m for m in manifests}
+        for name, overrides in self.settings.items():
+            if name not in by_name:
+                raise ContextError(CTX_SETTINGS, f"no processor named {name!r} (known: {sorted(by_name)})")
+            unknown = sorted(set(overrides) - set(by_name[name].settings))
+            if unknown:
+                raise ContextError(CTX_SETTINGS, f"{name} has no setting {unknown[0]!r}")
+        if self.key_prefixes:
+            for m in manifests:
+                if any(t.suffixes for t in m.upload_triggers()):
+                    # EventBridge ORs the filters on one field: prefix AND suffix is not expressible.
+                    raise ContextError(
+                        CTX_KEY_PREFIXES,
+                        f"cannot narrow {m.name}'s suffix trigger; put prefixes in its manifest instead",
+                    )
+
+
+def _list(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ContextError(key, f"must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
+def _settings(value: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ContextError(CTX_SETTINGS, f"is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ContextError(CTX_SETTINGS, 'must be an object like {"resize": {"widths": [320, 640]}}')
+    return value
+
+
+def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> Deployment:
+    """``get`` is ``node.try_get_context``; the services root may also come from the environment."""
+    environ = os.environ if environ is None else environ
+    root = get(CTX_SERVICES_ROOT) or environ.get(ENV_SERVICES_ROOT) or DEFAULT_ROOT
+    email = get(CTX_NOTIFY_EMAIL) or None
+    if email is not None and (not isinstance(email, str) or "@" not in email):
+        raise ContextError(CTX_NOTIFY_EMAIL, f"must be an email address, got {email!r}")
+    removal = get(CTX_REMOVAL) or "retain"
+    if removal not in ("retain", "destroy"):
+        raise ContextError(CTX_REMOVAL, f"must be 'retain' or 'destroy', got {removal!r}")
+    prefixes = get(CTX_KEY_PREFIXES)
+    origins = get(CTX_CORS_ORIGINS)
+    return Deployment(
+        services_root=Path(root),
+        notify_email=email,
+        settings=_settings(get(CTX_SETTINGS) or {}),
+        key_prefixes=_list(CTX_KEY_PREFIXES, prefixes) if prefixes else (),
+        cors_origins=_list(CTX_CORS_ORIGINS, origins) if origins else ("*",),
+        retain_data=removal == "retain",
+    )

@@ -1,0 +1,37 @@
+"""Session fixtures for the infra tier: the app is synthesized once (it takes seconds).
+
+Use in any tests/infra test module:
+    def test_something(synthesized: Synthesized) -> None:
+        synthesized.template            # the CloudFormation template, a dict
+        synthesized.of_type("AWS::S3::Bucket")
+        synthesized.stack.processors["resize"].role   # the constructs, for logical ids
+    def test_other(template: dict) -> None: ...  # just the template
+For CDK's matchers: aws_cdk.assertions.Template.from_json(template).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.synth import Synthesized, snapshot_services, synthesize
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def services_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot_services(tmp_path_factory.mktemp("services") / "services")
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), services_snapshot)
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> dict[str, Any]:
+    return synthesized.template
