@@ -80,15 +80,25 @@ class SnsSender:
         return str(r["MessageId"])
 
 
+#: SigV4 presigned URLs are valid for at most 7 days.
+MAX_LINK_EXPIRY_S = 7 * 86400
+
+
 def s3_links(expiry_s: int, s3: Any | None = None) -> LinkFn:
-    """Presigned GET links. Signing is local (no request), so it cannot fail on the network;
-    a link never outlives the credentials that signed it (see docs/notify.md)."""
+    """Presigned GET links, signed locally (no request). A link never outlives the credentials
+    that signed it: in Lambda those are the role's session credentials (docs/notify.md)."""
+    signer: list[Any] = [s3] if s3 is not None else []
 
     def link(bucket: str, key: str) -> str:
-        from imgpipe.adapters import client
+        if not signer:
+            import boto3
+            from botocore.config import Config as BotoConfig
 
-        return (s3 or client("s3")).generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expiry_s
+            # SigV4 explicitly: botocore still presigns S3 with the legacy SigV2 by default in
+            # some regions. Created on first use: only an invocation that sends an email signs.
+            signer.append(boto3.client("s3", config=BotoConfig(signature_version="s3v4")))
+        return signer[0].generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=min(expiry_s, MAX_LINK_EXPIRY_S)
         )
 
     return link
