@@ -1,0 +1,39 @@
+"""imgpipe's imaging core: the one place that knows Pillow.
+
+Processors compose these steps and never call Pillow's open/save themselves, so the safety
+checks, colour handling and metadata policy are the same for every output:
+
+1. :func:`open_image` sniffs, allow-lists and header-checks the bytes (no pixels decoded);
+2. :meth:`SourceImage.decode` decodes once, at the smallest JPEG scale that covers the largest
+   output, to upright 8-bit sRGB (:meth:`SourceImage.frames` for animations);
+3. :mod:`geometry` sizes and resizes (never enlarging), :func:`crop_to_aspect` crops by content;
+4. :func:`encode` writes JPEG / PNG / WebP / AVIF with only the kept metadata.
+
+Swapping the engine (say, for libvips) means re-implementing this package behind the same names.
+"""
+
+from imgpipe.imaging.crop import STRATEGIES, crop_to_aspect
+from imgpipe.imaging.decode import SourceImage, open_image
+from imgpipe.imaging.encode import EncodeOptions, encode, encode_animation, flatten, has_alpha
+from imgpipe.imaging.formats import ALLOWED, sniff
+from imgpipe.imaging.geometry import cover_size, crop_size, fit_long_edge, fit_pixels, fit_width, resize
+
+__all__ = [
+    "ALLOWED",
+    "STRATEGIES",
+    "EncodeOptions",
+    "SourceImage",
+    "cover_size",
+    "crop_size",
+    "crop_to_aspect",
+    "encode",
+    "encode_animation",
+    "fit_long_edge",
+    "fit_pixels",
+    "fit_width",
+    "flatten",
+    "has_alpha",
+    "open_image",
+    "resize",
+    "sniff",
+]

@@ -1,0 +1,228 @@
+"""Safe opening and decoding: every check that can be made from the header is made before a
+single pixel is decoded, and every way Pillow can fail on bad bytes becomes a :class:`Rejection`.
+
+Order of checks (cheapest first): empty, byte cap, format sniffed from the bytes, allowlist,
+header parse, pixel cap (ours, and Pillow's bomb guard set from the same cap), frame cap and the
+total pixels of an animation. Only then is the image decoded, at the smallest JPEG DCT scale that
+still covers what the caller needs (``draft``), and brought to 8-bit sRGB, upright.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from PIL import Image
+
+from imgpipe.errors import Reason, Rejection
+from imgpipe.imaging.color import to_srgb
+from imgpipe.imaging.formats import ALLOWED, PILLOW_FORMAT, ensure_plugin, sniff
+from imgpipe.imaging.geometry import orient, oriented_size
+from imgpipe.imaging.metadata import kept_exif, orientation_of
+from imgpipe.limits import Limits
+
+#: formats whose extra frames are an animation (a multi-page TIFF or a HEIF collection is not).
+ANIMATED_FORMATS = frozenset({"gif", "webp", "png", "avif"})
+#: an animation may decode at most this many times the pixel cap across all its frames: a GIF of
+#: 300 frames at the full cap would take minutes to decode, i.e. hang the handler.
+ANIMATION_PIXEL_FACTOR = 10
+
+# Everything Pillow's decoders raise on malformed data (truncation, bad chunks, bad LZW codes...).
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+)
+
+# Pillow warns above MAX_IMAGE_PIXELS and raises above twice that. Make the warning an error too,
+# so the guard and our own cap agree; it is only a backstop behind the explicit check below.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+_guard_lock = threading.Lock()
+
+
+def _set_bomb_guard(max_pixels: int) -> None:
+    with _guard_lock:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+@dataclass
+class SourceImage:
+    """An opened, header-checked upload whose pixels are not decoded yet."""
+
+    _image: Image.Image | None
+    format: str  # imgpipe name, e.g. "jpeg"
+    mode: str  # Pillow mode as stored, e.g. "CMYK", "I;16", "P"
+    stored_size: tuple[int, int]  # as stored, before EXIF orientation
+    orientation: int  # EXIF orientation 1..8
+    n_frames: int
+    exif: Image.Exif | None  # what survives metadata stripping (copyright, artist), to embed in outputs
+    _loop: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height as displayed (after orientation)."""
+        return oriented_size(self.stored_size, self.orientation)
+
+    @property
+    def animated(self) -> bool:
+        return self.n_frames > 1 and self.format in ANIMATED_FORMATS
+
+    def decode(self, min_size: tuple[int, int] | None = None) -> Image.Image:
+        """The first frame as an upright 8-bit sRGB image, RGB or RGBA (RGBA only when some pixel
+        is not opaque). With ``min_size`` (displayed width, height) a JPEG is decoded at the
+        smallest DCT scale (1/2, 1/4, 1/8) that is still at least that large."""
+        im = self._take()
+        if min_size and self.format == "jpeg":
+            stored_target = oriented_size(min_size, self.orientation)  # orientation swaps are symmetric
+            if stored_target[0] < im.width and stored_target[1] < im.height:
+                im.draft(None, (max(1, stored_target[0]), max(1, stored_target[1])))
+        try:
+            im.load()
+        except DECODE_ERRORS as exc:
+            raise Rejection(
+                Reason.CORRUPT_IMAGE, f"the {self.format} data cannot be decoded: {_describe(exc)}"
+            ) from None
+        if self.format == "jpeg" and im.mode == "CMYK" and "adobe" not in im.info:
+            im = _uninvert_cmyk(im)
+        return self._finish(im)
+
+    def frames(self) -> Iterator[tuple[Image.Image, int]]:
+        """Every frame of an animation, composited, upright, 8-bit sRGB RGBA, with its duration
+        in milliseconds. Frames are produced one at a time so a caller can shrink each before
+        the next is decoded."""
+        im = self._take()
+        for index in range(self.n_frames):
+            try:
+                im.seek(index)
+                im.load()
+                duration = int(im.info.get("duration") or 100)
+                frame = to_srgb(im).convert("RGBA")
+            except DECODE_ERRORS as exc:
+                raise Rejection(
+                    Reason.CORRUPT_IMAGE, f"frame {index} of the {self.format} cannot be decoded: {_describe(exc)}"
+                ) from None
+            frame.info = {}
+            yield orient(frame, self.orientation), duration
+
+    @property
+    def loop(self) -> int:
+        """How many times an animation repeats (0: forever)."""
+        return self._loop
+
+    def _take(self) -> Image.Image:
+        """Hand the opened image over, once: the source keeps no reference to decoded pixels (so
+        a caller that moves on to a smaller image frees the big one), and a second decode of the
+        same upload is a bug this makes loud."""
+        if self._image is None:
+            raise RuntimeError("this SourceImage was already decoded; decode once and derive from it")
+        im, self._image = self._image, None
+        return im
+
+    def _finish(self, im: Image.Image) -> Image.Image:
+        try:
+            out = to_srgb(im)
+        except DECODE_ERRORS as exc:
+            raise Rejection(
+                Reason.UNSUPPORTED_FORMAT, f"colour mode {im.mode} cannot be converted: {_describe(exc)}"
+            ) from None
+        if out.mode == "RGBA" and out.getchannel("A").getextrema()[0] == 255:
+            # an alpha channel that hides nothing: treat the image as opaque (JPEG-able)
+            out = out.convert("RGB")
+        out = orient(out, self.orientation)
+        out.info = {}
+        return out
+
+
+def _uninvert_cmyk(im: Image.Image) -> Image.Image:
+    """Pillow reads every CMYK JPEG as Photoshop writes them: inverted, as the "Adobe" APP14
+    marker announces. Files without that marker store plain ink values; undo the inversion."""
+    from PIL import ImageChops
+
+    plain = ImageChops.invert(im)
+    plain.info = dict(im.info)
+    return plain
+
+
+def open_image(data: bytes, limits: Limits | None = None, allowed: Iterable[str] | None = None) -> SourceImage:
+    """Open ``data`` lazily and check everything the header tells. Raises :class:`Rejection`."""
+    limits = limits or Limits()
+    allowed_set = frozenset(allowed) if allowed is not None else ALLOWED
+    if not data:
+        raise Rejection(Reason.EMPTY_OBJECT, "the object is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise Rejection(Reason.TOO_LARGE, f"{len(data):,} bytes; the limit is {limits.max_bytes:,} bytes")
+    fmt = sniff(data)
+    if fmt is None:
+        names = ", ".join(sorted(f.upper() for f in allowed_set))
+        raise Rejection(Reason.UNSUPPORTED_FORMAT, f"not an image in a supported format ({names})")
+    if fmt not in allowed_set:
+        raise Rejection(Reason.UNSUPPORTED_FORMAT, f"{fmt.upper()} images are not accepted")
+    ensure_plugin(fmt)
+    _set_bomb_guard(limits.max_pixels)
+    try:
+        im = Image.open(io.BytesIO(data), formats=[PILLOW_FORMAT[fmt]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Rejection(
+            Reason.TOO_MANY_PIXELS, f"{_describe(exc)}; the limit is {limits.max_pixels:,} pixels"
+        ) from None
+    except DECODE_ERRORS as exc:
+        raise Rejection(Reason.CORRUPT_IMAGE, f"the {fmt} header cannot be read: {_describe(exc)}") from None
+
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise Rejection(Reason.CORRUPT_IMAGE, f"the header claims a {width}x{height} image")
+    if width * height > limits.max_pixels:
+        raise Rejection(
+            Reason.TOO_MANY_PIXELS,
+            f"{width}x{height} is {width * height:,} pixels; the limit is {limits.max_pixels:,}",
+        )
+
+    n_frames = 1
+    if fmt in ANIMATED_FORMATS:
+        try:
+            # GIF counts frames by skipping their data blocks, without decoding them.
+            n_frames = int(getattr(im, "n_frames", 1))
+        except DECODE_ERRORS as exc:
+            raise Rejection(Reason.CORRUPT_IMAGE, f"the {fmt} frames cannot be read: {_describe(exc)}") from None
+        if n_frames > limits.max_frames:
+            raise Rejection(Reason.TOO_MANY_FRAMES, f"{n_frames} frames; the limit is {limits.max_frames}")
+        total = n_frames * width * height
+        budget = ANIMATION_PIXEL_FACTOR * limits.max_pixels
+        if n_frames > 1 and total > budget:
+            raise Rejection(
+                Reason.TOO_MANY_PIXELS,
+                f"{n_frames} frames of {width}x{height} are {total:,} pixels; the limit is {budget:,}",
+            )
+        if n_frames > 1:
+            im.seek(0)
+
+    try:
+        exif = im.getexif()
+    except DECODE_ERRORS:
+        exif = Image.Exif()  # broken metadata is not a broken image: ignore it
+    return SourceImage(
+        _image=im,
+        format=fmt,
+        mode=im.mode,
+        stored_size=(width, height),
+        orientation=orientation_of(exif),
+        n_frames=n_frames,
+        exif=kept_exif(exif),
+        _loop=int(im.info.get("loop", 0) or 0),
+    )
