@@ -1,0 +1,154 @@
+"""The real processor handlers, invoked directly under moto, with everything they talk to.
+
+For tests that need the handlers themselves (not the local stack's workers and queues): hostile
+inputs, duplicated and shuffled deliveries, memory and time. Pipeline events the handlers put on
+the default bus are captured by a catch-all rule into an SQS queue, as a subscriber would see them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from imgpipe.adapters import client
+from imgpipe.config import Config, use_config
+from imgpipe.local.invoker import LambdaContext, load_handler
+from imgpipe.manifest import Manifest
+from imgpipe.registry import discover, expected_producers_spec
+from tests.events import object_created
+
+UPLOADS = "imgpipe-uploads"
+VARIANTS = "imgpipe-variants"
+TABLE = "imgpipe-catalog"
+
+
+@dataclass
+class Invocation:
+    processor: str
+    result: dict[str, Any]
+    seconds: float
+
+
+@dataclass
+class MotoPipeline:
+    manifests: dict[str, Manifest]
+    events_queue: str
+    topic_arn: str = ""
+    emails_queue: str = ""
+    captured: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
+    def config(self, name: str) -> Config:
+        m = self.manifests[name]
+        return Config(
+            processor=name,
+            uploads_bucket=UPLOADS,
+            variants_bucket=VARIANTS,
+            event_bus="default",
+            settings=dict(m.settings),
+            catalog_table=TABLE if name == "notify" else "",
+            topic_arn=self.topic_arn if name == "notify" else "",
+            expected_producers=expected_producers_spec(list(self.manifests.values())),
+        )
+
+    def upload(self, key: str, data: bytes) -> str:
+        etag = self.s3.put_object(Bucket=UPLOADS, Key=key, Body=data)["ETag"].strip('"')
+        return etag
+
+    def created_event(self, key: str, etag: str, size: int) -> dict[str, Any]:
+        event = object_created(UPLOADS, key, etag, size=size, shape="moto")
+        event["resources"] = [f"arn:aws:s3:::{UPLOADS}"]
+        return event
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
+        """One invocation of the real handler with the processor's own config and a Lambda context."""
+        manifest = self.manifests[name]
+        handler = load_handler(manifest)
+        started = time.perf_counter()
+        with use_config(self.config(name)):
+            result = handler(event, LambdaContext(manifest))
+        return Invocation(name, result, time.perf_counter() - started)
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """Pipeline events put on the bus since the last call (also kept in ``captured``)."""
+        sqs = boto3.client("sqs")
+        new: list[dict[str, Any]] = []
+        while True:
+            r = sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            msgs = r.get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                new.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=m["ReceiptHandle"])
+        self.captured.extend(new)
+        return new
+
+    def variant_keys(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=VARIANTS, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(keys)
+
+    def emails(self) -> list[dict[str, Any]]:
+        """Messages published to the notification topic (through an SQS subscription)."""
+        sqs = boto3.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            r = sqs.receive_message(QueueUrl=self.emails_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            msgs = r.get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.emails_queue, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _queue(name: str) -> tuple[str, str]:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+@contextmanager
+def moto_pipeline(*, with_notify: bool = False) -> Iterator[MotoPipeline]:
+    """Buckets, a bus subscriber for pipeline events and (optionally) notify's table and topic."""
+    client.cache_clear()  # the adapters' cached clients must be moto's for the duration
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=UPLOADS)
+        s3.create_bucket(Bucket=VARIANTS)
+        events_url, events_arn = _queue("pipeline-events")
+        events = boto3.client("events")
+        events.put_rule(Name="capture-pipeline-events", EventPattern=json.dumps({"source": [{"prefix": "imgpipe."}]}))
+        events.put_targets(Rule="capture-pipeline-events", Targets=[{"Id": "q", "Arn": events_arn}])
+        pipeline = MotoPipeline({m.name: m for m in discover()}, events_url)
+        if with_notify:
+            # the local stack provisions the same table (imgpipe.local.provision): one reused here
+            from imgpipe.local.provision import _table
+
+            _table(boto3.client("dynamodb"), TABLE)
+            sns = boto3.client("sns")
+            pipeline.topic_arn = sns.create_topic(Name="imgpipe-notifications")["TopicArn"]
+            pipeline.emails_queue, emails_arn = _queue("emails")
+            sns.subscribe(
+                TopicArn=pipeline.topic_arn,
+                Protocol="sqs",
+                Endpoint=emails_arn,
+                Attributes={"RawMessageDelivery": "false"},
+            )
+        try:
+            yield pipeline
+        finally:
+            client.cache_clear()
