@@ -22,6 +22,7 @@ Two implementations of the same port: :class:`DynamoCatalog` (boto3) and
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -112,6 +113,11 @@ class ProcessorState:
     rejection: RejectionRecord | None = None
 
 
+def _natural(v: VariantInfo) -> list[str | int]:
+    """Sort key that puts 320w before 1280w (split strictly alternates text and digits)."""
+    return [int(t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+)", v.key))]
+
+
 @dataclass(frozen=True)
 class Round:
     """A catalog item, typed. The processor states are derived from the recorded events, so
@@ -141,7 +147,7 @@ class Round:
         return RoundRef(self.bucket, self.key, self.etag)
 
     def processor(self, name: str) -> ProcessorState:
-        variants = tuple(sorted((v for v in self.variants if v.processor == name), key=lambda v: v.key))
+        variants = tuple(sorted((v for v in self.variants if v.processor == name), key=_natural))
         rejection = next((r for r in self.rejections if r.processor == name), None)
         count = max((v.variant_count for v in variants), default=None)
         expected = name in self.expected

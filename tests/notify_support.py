@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from imgpipe.keys import variant_key
 from imgpipe.manifest import parse_manifest
 from imgpipe.registry import expected_producers_spec
 
-FIXTURES = Path(__file__).parent / "fixtures" / "events" / "notify"
+ROOT = Path(__file__).parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "events" / "notify"
 UPLOADS, VARIANTS = "imgpipe-uploads", "imgpipe-variants"
 
 #: the three producers of these tests and how many variants each makes (7 in all)
@@ -101,3 +103,15 @@ class Sent:
     subject: str
     body: str
     attributes: dict[str, Any]
+
+
+def json_blocks(markdown: str) -> list[str]:
+    """The bodies of the ```json blocks of a Markdown text, in order."""
+    return re.findall(r"^```json\n(.*?)^```$", markdown, flags=re.S | re.M)
+
+
+def documented_filter_policies() -> list[dict[str, Any]]:
+    """The filter policies docs/notify.md shows, so its examples are the tested ones."""
+    text = (ROOT / "docs" / "notify.md").read_text(encoding="utf-8")
+    section = text.split("## Filtering emails", 1)[1].split("\n## ", 1)[0]
+    return [json.loads(block) for block in json_blocks(section)]

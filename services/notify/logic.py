@@ -191,7 +191,8 @@ def render_email(
             "",
             f"Download links expire after {_duration(link_expiry_s)} (at {expires:%Y-%m-%d %H:%M} UTC) at the latest.",
         ]
-    attributes: dict[str, str | list[str]] = {"status": status, "prefix": key_prefix(r.key)}
+    # "key" lets a subscriber (or the local outbox) match an email to its upload exactly.
+    attributes: dict[str, str | list[str]] = {"status": status, "prefix": key_prefix(r.key), "key": r.key}
     if failed:
         attributes["processor"] = sorted(s.name for s in failed)
         attributes["reason"] = _reasons(failed)

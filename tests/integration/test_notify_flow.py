@@ -31,6 +31,7 @@ from tests.notify_support import (
     VARIANTS,
     Sent,
     all_variant_keys,
+    documented_filter_policies,
     producers_spec,
     rejected_event,
     upload_event,
@@ -133,7 +134,8 @@ def assert_ready_email(sent: list[Sent], upload: Upload) -> Sent:
 
 
 def _prefix(key: str) -> dict[str, Any]:
-    return {"prefix": {"Type": "String", "Value": key.split("/")[0] if "/" in key else "/"}}
+    prefix = key.split("/")[0] if "/" in key else "/"
+    return {"prefix": {"Type": "String", "Value": prefix}, "key": {"Type": "String", "Value": key}}
 
 
 def test_happy_path_email_catalog_and_working_links(stack: Stack) -> None:
@@ -209,6 +211,7 @@ def test_partial_when_one_processor_rejects(stack: Stack) -> None:
     assert email.attributes == {
         "status": {"Type": "String", "Value": "partial"},
         "prefix": {"Type": "String", "Value": "anim"},
+        "key": {"Type": "String", "Value": gif.key},
         "processor": {"Type": "String.Array", "Value": '["convert"]'},
         "reason": {"Type": "String.Array", "Value": '["too_many_frames"]'},
     }
@@ -289,10 +292,9 @@ def _received(stack: Stack, url: str) -> list[str]:
 
 
 def test_documented_filter_policies_select_emails(stack: Stack) -> None:
-    # the examples in docs/notify.md
-    rejections = _subscribe(stack, "rejections", {"status": ["rejected", "partial"]})
-    photos = _subscribe(stack, "photos", {"prefix": ["photos"]})
-    convert = _subscribe(stack, "convert-problems", {"processor": ["convert"]})
+    policies = documented_filter_policies()
+    assert policies == [{"status": ["rejected", "partial"]}, {"prefix": ["photos"]}, {"processor": ["convert"]}]
+    rejections, photos, convert = (_subscribe(stack, f"q{i}", p) for i, p in enumerate(policies))
     ok = stack.upload("photos/ok.jpg", b"ok")
     bad = stack.upload("scans/bad.tif", b"bad")
     for group in round_events(ok).values():

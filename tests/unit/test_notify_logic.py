@@ -106,9 +106,11 @@ def test_completed_email_lists_every_variant_with_uri_link_and_size() -> None:
         block = f"  {v.key}\n    webp, 640x480, 12,345 bytes\n    s3://variants/{v.key}\n    {link}\n"
         assert block in email.body
     assert "s3://uploads/photos/cat.jpg" in email.body
+    positions = [email.body.index(f"a/photos/cat.jpg/{w}w.webp") for w in (320, 640, 1280)]
+    assert positions == sorted(positions)  # natural order: 320w before 1280w
     assert "2,345,678 bytes; image/jpeg; uploaded 2026-11-22T18:43:48Z" in email.body
     assert "expire after 1 day (at 2026-11-23 19:00 UTC)" in email.body
-    assert email.attributes == {"status": "completed", "prefix": "photos"}
+    assert email.attributes == {"status": "completed", "prefix": "photos", "key": "photos/cat.jpg"}
 
 
 def test_rejected_email_names_every_reason_and_message() -> None:
@@ -127,6 +129,7 @@ def test_rejected_email_names_every_reason_and_message() -> None:
     assert email.attributes == {
         "status": "rejected",
         "prefix": "photos",
+        "key": "photos/cat.txt",
         "processor": ["a", "b"],
         "reason": ["unsupported_format"],
     }

@@ -96,7 +96,7 @@ def assert_one_ready_email(sender: FakeSender, upload: Upload = CAT) -> None:
     assert email.subject == f"imgpipe: {upload.key} is ready (7 variants)"
     for vkey in all_variant_keys(upload):
         assert f"s3://imgpipe-variants/{vkey}" in email.body
-    assert email.attributes == {"status": "completed", "prefix": "photos"}
+    assert email.attributes == {"status": "completed", "prefix": "photos", "key": upload.key}
 
 
 @settings(max_examples=60, deadline=None)
@@ -160,6 +160,7 @@ def test_partial_when_one_producer_rejects() -> None:
     assert email.attributes == {
         "status": PARTIAL,
         "prefix": "photos",
+        "key": CAT.key,
         "processor": ["convert"],
         "reason": ["too_many_frames"],
     }
