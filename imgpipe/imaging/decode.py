@@ -45,9 +45,6 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
 )
 
-# Pillow warns above MAX_IMAGE_PIXELS and raises above twice that. Make the warning an error too,
-# so the guard and our own cap agree; it is only a backstop behind the explicit check below.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 _guard_lock = threading.Lock()
 
 
@@ -176,7 +173,11 @@ def open_image(data: bytes, limits: Limits | None = None, allowed: Iterable[str]
     ensure_plugin(fmt)
     _set_bomb_guard(limits.max_pixels)
     try:
-        im = Image.open(io.BytesIO(data), formats=[PILLOW_FORMAT[fmt]])
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that: make both an error,
+            # so its guard and our cap agree (it is a backstop behind the explicit check below).
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=[PILLOW_FORMAT[fmt]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Rejection(
             Reason.TOO_MANY_PIXELS, f"{_describe(exc)}; the limit is {limits.max_pixels:,} pixels"
