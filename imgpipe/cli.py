@@ -139,7 +139,11 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def _reasons(report: Any) -> str:
-    parts = [f"{p}: {r}" for p, r, _ in report.rejections]
+    # "unsupported_format (convert, resize, thumbnail)": one entry per reason, not per processor
+    by_reason: dict[str, list[str]] = {}
+    for processor, reason, _ in report.rejections:
+        by_reason.setdefault(reason, []).append(processor)
+    parts = [f"{r} ({', '.join(ps)})" for r, ps in by_reason.items()]
     parts += [f"{p}: in DLQ ({e[:60]})" for p, e in report.failures]
     return "; ".join(parts) or "-"
 
@@ -230,6 +234,8 @@ class _Progress:
 def cmd_upload(args: argparse.Namespace) -> int:
     from boto3.s3.transfer import TransferConfig
 
+    from imgpipe.local.stack import upload_args
+
     d = _deployment(args)
     bucket = args.bucket or d.uploads_bucket
     _bucket_must_exist(d, bucket)
@@ -240,7 +246,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     for path, key in collect_files(args.paths):
         full_key = prefix + key
         progress = _Progress(full_key, path.stat().st_size, sys.stderr)
-        s3.upload_file(str(path), bucket, full_key, Config=config, Callback=progress)
+        s3.upload_file(str(path), bucket, full_key, ExtraArgs=upload_args(path), Config=config, Callback=progress)
         progress.finish()
         print(f"s3://{bucket}/{full_key}")
     return 0

@@ -12,7 +12,7 @@ its rules deliver to) and deletes each message only after that succeeded.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,13 +106,19 @@ def reinvoke(deployment: Deployment, processor: str, event: dict[str, Any]) -> N
         raise ValueError(f"{deployment.origin} names no function or invoke queue for {processor}")
 
 
-def redrive(deployment: Deployment, processor: str) -> dict[str, int]:
-    """Replay every message of both DLQs; returns how many per queue."""
+def redrive(
+    deployment: Deployment, processor: str, before_replay: Callable[[DlqMessage], None] | None = None
+) -> dict[str, int]:
+    """Replay every message of both DLQs; returns how many per queue. ``before_replay`` sees
+    each message just before it is replayed (the local tracker reopens the upload)."""
     sqs = deployment.client("sqs")
     counts = {FAILURE: 0, TARGET: 0}
     for queue, url in _queues(deployment, processor):
         for message in _receive_all(sqs, url, hide_s=300):
-            reinvoke(deployment, processor, _parse(processor, queue, message).event)
+            parsed = _parse(processor, queue, message)
+            if before_replay:
+                before_replay(parsed)
+            reinvoke(deployment, processor, parsed.event)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             counts[queue] += 1
     return counts

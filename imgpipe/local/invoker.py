@@ -74,6 +74,8 @@ def load_handler(manifest: Manifest) -> Handler:
 def _quiet_powertools(manifest: Manifest, verbose: bool) -> None:
     # Powertools loggers are named after the service (= processor name).
     logging.getLogger(manifest.name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # Tracer logs every handler exception with its traceback; the invoker reports failures itself.
+    logging.getLogger("aws_lambda_powertools").setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
 def _clear_metrics() -> None:
@@ -140,8 +142,9 @@ class Invoker:
         self.failure_dlq_url = failure_dlq_url
         self.retry_delay_s = retry_delay_s
         self.on_outcome = on_outcome or (lambda _o: None)
-        _quiet_powertools(manifest, verbose)
         self.handler = load_handler(manifest)
+        # after the import: Powertools sets its logger's level when the handler module loads
+        _quiet_powertools(manifest, verbose)
 
     def _call(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.manifest)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mimetypes
 import os
 import threading
 import time
@@ -74,6 +75,13 @@ class _Environment:
         self._saved.clear()
 
 
+def upload_args(path: Path) -> dict[str, str]:
+    """S3 upload arguments for a file: its Content-Type, guessed from the name (the pipeline
+    itself trusts only the bytes; this is for people browsing the bucket)."""
+    content_type, _ = mimetypes.guess_type(path.name)
+    return {"ContentType": content_type or "application/octet-stream"}
+
+
 def _reset_handler_clients() -> None:
     # The handlers' clients are cached per process; they must see this stack's endpoint.
     from imgpipe.adapters import client
@@ -116,6 +124,9 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[QueueWorker] = []
         self._provisioned: Provisioned | None = None
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------
     @classmethod
@@ -150,6 +161,7 @@ class LocalStack:
             self._server.stop()
             self._server = None
         self._env.restore()
+        self._clients.clear()
         _reset_handler_clients()
 
     def _configure_environment(self) -> None:
@@ -256,10 +268,19 @@ class LocalStack:
         return list(self.outbox.emails)
 
     def client(self, service: str) -> Any:
-        """A boto3 client for this stack's endpoint (not subject to fault injection)."""
-        import boto3
+        """A boto3 client for this stack's endpoint (not subject to fault injection). One per
+        service, shared by the runtime's threads (boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config as BotoConfig
 
-        return boto3.session.Session().client(service, endpoint_url=self._endpoint)
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                # every worker long-polls through the one SQS client: room for all of them
+                config = BotoConfig(max_pool_connections=64, retries={"mode": "standard"})
+                self._clients[service] = self._session.client(service, endpoint_url=self._endpoint, config=config)
+            return self._clients[service]
 
     def put(self, key: str, data: bytes) -> UploadId:
         """Upload bytes under ``key``; returns the upload's (key, etag) for :meth:`wait`."""
@@ -271,7 +292,7 @@ class LocalStack:
         """Upload a file with the transfer manager (multipart when large)."""
         started = time.monotonic()
         s3 = self.client("s3")
-        s3.upload_file(str(path), self.uploads_bucket, key)
+        s3.upload_file(str(path), self.uploads_bucket, key, ExtraArgs=upload_args(path))
         etag = s3.head_object(Bucket=self.uploads_bucket, Key=key)["ETag"]
         return self._expect(key, etag, started)
 
@@ -304,4 +325,7 @@ class LocalStack:
         return {name: sum(dlq.depth(self.deployment, name).values()) for name in names}
 
     def redrive(self, processor: str) -> dict[str, int]:
-        return dlq.redrive(self.deployment, processor)
+        """Replay the processor's DLQs; the replayed uploads count as pending again."""
+        assert self.tracker is not None
+        tracker = self.tracker
+        return dlq.redrive(self.deployment, processor, lambda m: tracker.reopen(processor, m.event))

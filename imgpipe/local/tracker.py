@@ -167,6 +167,16 @@ class Tracker:
                 upload.failures[outcome.processor] = f"{outcome.error_type}: {outcome.error_message}"
             self._refresh(upload)
 
+    def reopen(self, processor: str, event: dict[str, Any]) -> None:
+        """The event is being replayed from ``processor``'s DLQ: its failure no longer stands."""
+        u = _upload_of(event)
+        if u is None:
+            return
+        with self._changed:
+            upload = self._get(u.key, u.etag)
+            upload.failures.pop(processor, None)
+            self._refresh(upload)
+
     def on_email(self, email: Email) -> None:
         with self._changed:
             self._emails.append(email)

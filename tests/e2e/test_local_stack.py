@@ -1,0 +1,128 @@
+"""The whole pipeline on the embedded local stack: real handlers, moto over HTTP, boto3 clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from imgpipe.local import LocalStack
+from imgpipe.local.dlq import FAILURE
+from tests.e2e.conftest import PRODUCERS, SAMPLES, FailingProcess
+
+PHOTO = (SAMPLES / "coffee.jpg").read_bytes()
+NOT_AN_IMAGE = (SAMPLES / "not-a-photo.jpg").read_bytes()
+TIMEOUT = 60
+
+
+def _assert_dlqs_empty(stack: LocalStack) -> None:
+    assert stack.dlq_depths() == {m.name: 0 for m in stack.manifests}
+
+
+def test_a_photo_gets_every_variant_and_one_email(local_stack: LocalStack) -> None:
+    upload = local_stack.put("photos/coffee.jpg", PHOTO)
+    [report] = local_stack.wait([upload], timeout=TIMEOUT)
+
+    assert report.status == "completed", report
+    assert sorted({v.processor for v in report.variants}) == PRODUCERS
+    s3 = local_stack.client("s3")
+    for v in report.variants:
+        assert v.key.startswith(f"{v.processor}/photos/coffee.jpg/")
+        head = s3.head_object(Bucket=local_stack.variants_bucket, Key=v.key)
+        assert head["ContentLength"] == v.bytes
+        assert head["ContentType"].startswith("image/")
+        assert head["Metadata"]["source-etag"] == upload[1]
+    assert report.emails == 1
+    [email] = local_stack.emails
+    assert "photos/coffee.jpg" in email.subject
+    assert email.path is not None and email.path.read_text(encoding="utf-8").startswith("From:")
+    _assert_dlqs_empty(local_stack)
+
+
+def test_a_rejected_file_gets_a_rejection_email_and_nothing_in_a_dlq(local_stack: LocalStack) -> None:
+    upload = local_stack.put("docs/report.jpg", NOT_AN_IMAGE)
+    [report] = local_stack.wait([upload], timeout=TIMEOUT)
+
+    assert report.status == "rejected", report
+    assert sorted(p for p, _, _ in report.rejections) == PRODUCERS
+    assert {reason for _, reason, _ in report.rejections} == {"unsupported_format"}
+    assert report.variants == ()
+    [email] = local_stack.emails
+    assert "rejected" in email.subject
+    assert "unsupported_format" in email.body
+    _assert_dlqs_empty(local_stack)
+
+
+def test_a_transient_failure_is_retried_and_the_upload_completes(
+    local_stack: LocalStack, fail_processor: Callable[[str, int | None], FailingProcess]
+) -> None:
+    failing = fail_processor("thumbnail", 1)
+    upload = local_stack.put("retry/coffee.jpg", PHOTO)
+    [report] = local_stack.wait([upload], timeout=TIMEOUT)
+
+    assert report.status == "completed", report
+    assert failing.calls == 2  # failed once, succeeded on Lambda's first retry
+    assert any(v.processor == "thumbnail" for v in report.variants)
+    assert report.emails == 1
+    _assert_dlqs_empty(local_stack)
+
+
+def test_a_processor_that_keeps_failing_lands_in_its_dlq_and_redrive_completes_it(
+    local_stack: LocalStack, fail_processor: Callable[[str, int | None], FailingProcess]
+) -> None:
+    failing = fail_processor("thumbnail", None)
+    retries = next(m.retry_attempts for m in local_stack.manifests if m.name == "thumbnail")
+    upload = local_stack.put("broken/coffee.jpg", PHOTO)
+    [report] = local_stack.wait([upload], timeout=TIMEOUT)
+
+    assert report.status == "failed", report
+    assert failing.calls == retries + 1
+    assert [p for p, _ in report.failures] == ["thumbnail"]
+    [parked] = local_stack.dlq_messages("thumbnail")
+    assert parked.queue == FAILURE
+    assert parked.source_key == "broken/coffee.jpg"
+    assert parked.error.startswith("TransientError: injected failure")
+    # The other processors finished; notify waits for thumbnail, so no email yet.
+    assert {v.processor for v in report.variants} == set(PRODUCERS) - {"thumbnail"}
+    assert report.emails == 0
+    assert local_stack.dlq_depths(["resize", "convert", "notify"]) == {"resize": 0, "convert": 0, "notify": 0}
+
+    failing.failing = False  # the fault clears
+    assert local_stack.redrive("thumbnail") == {"failure": 1, "target": 0}
+    [report] = local_stack.wait([upload], timeout=TIMEOUT)
+
+    assert report.status == "completed", report
+    assert report.emails == 1
+    _assert_dlqs_empty(local_stack)
+
+
+def test_keys_with_spaces_plus_percent_and_unicode(local_stack: LocalStack) -> None:
+    keys = ["holiday 2024/beach day.jpg", "a+b/c+d.jpg", "100%20real.jpg", "фото/café ☕.jpg"]
+    uploads = [local_stack.put(key, PHOTO) for key in keys]
+    reports = local_stack.wait(uploads, timeout=TIMEOUT)
+
+    s3 = local_stack.client("s3")
+    for key, report in zip(keys, reports, strict=True):
+        assert report.key == key
+        assert report.status == "completed", report
+        assert report.emails == 1
+        for v in report.variants:
+            assert v.key.startswith(f"{v.processor}/{key}/")
+            s3.head_object(Bucket=local_stack.variants_bucket, Key=v.key)
+    _assert_dlqs_empty(local_stack)
+
+
+def test_the_failure_record_has_lambdas_on_failure_shape(
+    local_stack: LocalStack, fail_processor: Callable[[str, int | None], FailingProcess]
+) -> None:
+    fail_processor("resize", None)
+    upload = local_stack.put("shape/coffee.jpg", PHOTO)
+    local_stack.wait([upload], timeout=TIMEOUT)
+
+    url = local_stack.deployment.processor("resize").failure_dlq_url
+    [message] = local_stack.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"]["detail"]["object"]["key"] == "shape/coffee.jpg"
+    assert record["responsePayload"]["errorType"] == "TransientError"
+    assert "injected failure" in record["responsePayload"]["errorMessage"]
