@@ -1,0 +1,103 @@
+"""Deployment parameters (CDK context) reach the right resources; bad values fail synth early."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imgpipe.manifest import parse_manifest
+from imgpipe.registry import discover
+from infra.deployment import ContextError, from_context
+from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
+
+
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path) -> Synthesized:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out-configured"),
+        services_snapshot,
+        notify_email="ops@example.com",
+        key_prefixes="incoming/, photos/",  # as `-c key_prefixes=...` passes it
+        settings=context_json({"resize": {"widths": [100, 200]}}),
+        cors_origins=context_json(["https://app.example.com"]),
+        removal="destroy",
+    )
+
+
+def _env(s: Synthesized, name: str) -> dict[str, Any]:
+    return s.resources[s.logical_id(s.stack.processors[name].function)]["Properties"]["Environment"]["Variables"]
+
+
+def test_settings_override_reaches_only_its_processor(configured: Synthesized, synthesized: Synthesized) -> None:
+    assert json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])["widths"] == [100, 200]
+    assert json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])["jpeg_quality"] == json.loads(
+        _env(synthesized, "resize")["IMGPIPE_SETTINGS"]
+    )["jpeg_quality"]
+    assert _env(configured, "thumbnail")["IMGPIPE_SETTINGS"] == _env(synthesized, "thumbnail")["IMGPIPE_SETTINGS"]
+
+
+def test_key_prefixes_narrow_uploads_rules_and_notify_expectations(configured: Synthesized) -> None:
+    for name, processor in configured.stack.processors.items():
+        for rule in processor.rules:
+            pattern = configured.resources[configured.logical_id(rule)]["Properties"]["EventPattern"]
+            if pattern["source"] == ["aws.s3"]:
+                assert pattern["detail"]["object"] == {"key": [{"prefix": "incoming/"}, {"prefix": "photos/"}]}, name
+            else:
+                assert "detail" not in pattern, name
+    spec = json.loads(_env(configured, "notify")["IMGPIPE_EXPECTED_PRODUCERS"])
+    assert spec and all(t["prefixes"] == ["incoming/", "photos/"] for e in spec for t in e["triggers"])
+
+
+def test_narrowing_does_not_rename_rules(configured: Synthesized, synthesized: Synthesized) -> None:
+    rule_ids = {k for k, r in synthesized.resources.items() if r["Type"] == "AWS::Events::Rule"}
+    assert rule_ids == {k for k, r in configured.resources.items() if r["Type"] == "AWS::Events::Rule"}
+
+
+def test_email_subscription_cors_and_removal(configured: Synthesized) -> None:
+    (subscription,) = configured.of_type("AWS::SNS::Subscription").values()
+    topic_id = configured.logical_id(configured.stack.node.find_child("Notification").topic)
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+    uploads = configured.resources[configured.logical_id(configured.stack.node.find_child("Storage").uploads)]
+    assert uploads["Properties"]["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == ["https://app.example.com"]
+    assert uploads["DeletionPolicy"] == "Delete"
+    (table,) = configured.of_type("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Delete"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"settings": '{"resise": {"widths": [1]}}'}, "no processor named 'resise'"),
+        ({"settings": '{"resize": {"width": [1]}}'}, "resize has no setting 'width'"),
+        ({"settings": "{not json"}, "is not valid JSON"),
+        ({"settings": '{"resize": 3}'}, "must be an object"),
+        ({"notify_email": "nobody"}, "must be an email address"),
+        ({"removal": "keep"}, "must be 'retain' or 'destroy'"),
+        ({"key_prefixes": '["a/", ""]'}, "list of non-empty strings"),
+    ],
+)
+def test_bad_context_names_the_key(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ContextError, match=message):
+        deployment = from_context(context.get, environ={})
+        deployment.check_against(discover(REPO_SERVICES))
+
+
+def test_key_prefixes_cannot_narrow_a_suffix_trigger() -> None:
+    suffixed = parse_manifest(
+        Path("services/pngonly"),
+        {"memory_mb": 128, "timeout_s": 3, "triggers": [{"source": "uploads", "suffixes": [".png"]}]},
+    )
+    deployment = from_context({"key_prefixes": "a/"}.get, environ={})
+    with pytest.raises(ContextError, match="pngonly's suffix trigger"):
+        deployment.check_against([suffixed])
+
+
+def test_services_root_from_context_then_environment(tmp_path: Path) -> None:
+    assert from_context({"services_root": str(tmp_path)}.get, environ={}).services_root == tmp_path
+    assert from_context({}.get, environ={"IMGPIPE_SERVICES_ROOT": "/x"}).services_root == Path("/x")
+    assert from_context({}.get, environ={}).services_root == REPO_SERVICES
