@@ -33,9 +33,10 @@ def _env(s: Synthesized, name: str) -> dict[str, Any]:
 
 def test_settings_override_reaches_only_its_processor(configured: Synthesized, synthesized: Synthesized) -> None:
     assert json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])["widths"] == [100, 200]
-    assert json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])["jpeg_quality"] == json.loads(
-        _env(synthesized, "resize")["IMGPIPE_SETTINGS"]
-    )["jpeg_quality"]
+    assert (
+        json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])["jpeg_quality"]
+        == json.loads(_env(synthesized, "resize")["IMGPIPE_SETTINGS"])["jpeg_quality"]
+    )
     assert _env(configured, "thumbnail")["IMGPIPE_SETTINGS"] == _env(synthesized, "thumbnail")["IMGPIPE_SETTINGS"]
 
 

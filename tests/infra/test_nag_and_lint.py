@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint_all
+from constructs import IConstruct
 
 import infra.constructs.nag as nag
 from infra.app import build_app, cdk_json_context
@@ -45,12 +46,14 @@ def test_every_acknowledgment_is_needed_and_names_its_resource(
     """Without the acknowledgments, the findings are exactly the acknowledged ones: none is
     stale, none too broad, and each reason names the construct it is about."""
     recorded: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(nag, "acknowledge", lambda scope, finding, reason: recorded.append((scope.node.path, finding, reason)))
+
+    def record(scope: IConstruct, finding: str, reason: str) -> None:
+        recorded.append((scope.node.path, finding, reason))
+
+    monkeypatch.setattr(nag, "acknowledge", record)
     app, _ = build_app(_context(services_snapshot))
     result = AwsSolutionsChecks(app).validate_scope(app)
-    findings = {
-        (resource.construct_path, v.rule_name) for v in result.violations for resource in v.violating_resources
-    }
+    findings = {(resource.construct_path, v.rule_name) for v in result.violations for resource in v.violating_resources}
     acknowledged = {(path, finding) for path, finding, _ in recorded}
     assert findings and acknowledged
     # A finding is reported on the L1 resource under (or at) the acknowledged construct.
