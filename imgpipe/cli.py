@@ -8,7 +8,7 @@
     imgpipe dlq redrive PROCESSOR         replay a processor's DLQs
 
 ``upload``, ``status`` and ``dlq`` talk to the CloudFormation stack ``--stack`` (default
-``imgpipe``) or, with ``--local``, to the stack ``imgpipe local up`` is serving.
+``Imgpipe``) or, with ``--local``, to the stack ``imgpipe local up`` is serving.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any, TextIO
 
 from imgpipe.local.deployment import Deployment, DeploymentNotFound, from_stack, read_state, state_file, write_state
 
-DEFAULT_STACK = "imgpipe"
+#: the CloudFormation stack name infra/ deploys (infra/constants.py STACK_NAME)
+DEFAULT_STACK = "Imgpipe"
 #: files a folder of images usually also holds; they are not uploads
 _SKIPPED_NAMES = ("readme", "license", "licence")
 
@@ -311,7 +312,7 @@ def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stack",
         default=os.environ.get("IMGPIPE_STACK", DEFAULT_STACK),
-        help="CloudFormation stack name (default: $IMGPIPE_STACK or imgpipe)",
+        help="CloudFormation stack name (default: $IMGPIPE_STACK or Imgpipe)",
     )
     p.add_argument("--local", action="store_true", help=f"the stack `imgpipe local up` serves (reads {state_file()})")
 

@@ -104,10 +104,11 @@ def _snake(camel: str) -> str:
 
 
 def from_outputs(outputs: dict[str, str], origin: str) -> Deployment:
-    """A deployment from CloudFormation outputs named ``UploadsBucket``, ``VariantsBucket``,
-    ``CatalogTable``, ``NotificationTopic`` and, per processor, ``<Name>FunctionName``,
-    ``<Name>FailureDlqUrl`` and ``<Name>TargetDlqUrl`` (Name in CamelCase)."""
-    missing = [k for k in ("UploadsBucket", "VariantsBucket") if k not in outputs]
+    """A deployment from the stack's outputs (``infra/stack.py``): ``UploadsBucketName``,
+    ``VariantsBucketName``, ``CatalogTableName``, ``NotificationTopicArn`` and, per processor,
+    ``<Name>FunctionName``, ``<Name>FailureDlqUrl`` and ``<Name>TargetDlqUrl`` (Name in CamelCase:
+    ``my_proc`` -> ``MyProc``)."""
+    missing = [k for k in ("UploadsBucketName", "VariantsBucketName") if k not in outputs]
     if missing:
         raise DeploymentNotFound(f"{origin} has no output {missing[0]} (is it an imgpipe stack?)")
     parts: dict[str, dict[str, str]] = {}
@@ -117,10 +118,10 @@ def from_outputs(outputs: dict[str, str], origin: str) -> Deployment:
         if m:
             parts.setdefault(_snake(m["proc"]), {})[attr[m["kind"]]] = value
     return Deployment(
-        uploads_bucket=outputs["UploadsBucket"],
-        variants_bucket=outputs["VariantsBucket"],
-        catalog_table=outputs.get("CatalogTable", ""),
-        topic_arn=outputs.get("NotificationTopic", ""),
+        uploads_bucket=outputs["UploadsBucketName"],
+        variants_bucket=outputs["VariantsBucketName"],
+        catalog_table=outputs.get("CatalogTableName", ""),
+        topic_arn=outputs.get("NotificationTopicArn", ""),
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         processors={name: ProcessorTarget(name, **fields) for name, fields in parts.items()},
         origin=origin,

@@ -138,7 +138,8 @@ class Tracker:
                     u = parse_object_created(event).upload
                 except EventError:
                     return
-                self._get(u.key, u.etag)
+                # an upload no producer handles is finished as soon as it exists
+                self._refresh(self._get(u.key, u.etag))
             else:
                 try:
                     parsed = parse_pipeline_event(event)
