@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 CDK_VERSION := 2.1148.1
-CDK := npx --yes aws-cdk@$(CDK_VERSION)
+NODE_STAMP := node_modules/.bin/cdk
+# The CLI pinned in package-lock.json (npx finds it in node_modules); no telemetry, no
+# instance-metadata probing for credentials, no notices fetch: synth needs no network.
+CDK := CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true npx --yes aws-cdk@$(CDK_VERSION)
+CDK_CONTEXT = $(if $(NOTIFY_EMAIL),-c notify_email=$(NOTIFY_EMAIL)) $(if $(KEY_PREFIXES),-c key_prefixes=$(KEY_PREFIXES)) $(if $(SETTINGS),-c 'settings=$(SETTINGS)')
 QUICK ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PYTHONPATH := $(CURDIR)
@@ -38,11 +42,17 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest tests
 
-synth: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet $(if $(NOTIFY_EMAIL),-c notify_email=$(NOTIFY_EMAIL))
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
-deploy: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --require-approval broadening $(if $(NOTIFY_EMAIL),-c notify_email=$(NOTIFY_EMAIL))
+# Synth runs cdk-nag (fails on any unacknowledged finding), then cfn-lint (fails on errors).
+synth: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet --no-notices $(CDK_CONTEXT)
+	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+deploy: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --no-notices --require-approval broadening $(CDK_CONTEXT)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.infra.synth import Synthesized, snapshot_services, synthesize
-
+# Before aws_cdk starts its node process: the machine's node 20 is supported for this use.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from tests.infra.synth import Synthesized, snapshot_services, synthesize
 
 
 @pytest.fixture(scope="session")
