@@ -57,8 +57,9 @@ def test_local_run_json_gives_a_terminal_status_per_file_and_copies_variants(
 
 
 def test_local_run_exits_non_zero_when_an_upload_lands_in_a_dlq(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the default ./outbox
     # thumbnail's reads always break half way (injected inside its boto3 client): retries, then its DLQ
     with faults.inject("s3.get_object:1.0:body_timeout", only=["thumbnail"]) as plan:
         code = main(["local", "run", str(SAMPLES / "coffee.jpg"), "--json", "--out", str(tmp_path / "out")])
@@ -70,7 +71,10 @@ def test_local_run_exits_non_zero_when_an_upload_lands_in_a_dlq(
     assert {v["processor"] for v in line["variants"]} == set(PRODUCERS) - {"thumbnail"}
 
 
-def test_local_run_reports_a_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_local_run_reports_a_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     code = main(["local", "run", str(SAMPLES / "coffee.jpg"), "--timeout", "0", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 1
@@ -160,6 +164,19 @@ def test_the_aws_cli_uploads_to_local_up_and_the_variants_appear(local_up: tuple
     missing = cli("status", "never-uploaded.jpg", "--local")
     assert missing.returncode == 2
     assert "no record" in missing.stderr
+    redrive = cli("dlq", "redrive", "thumbnail", "--local")
+    assert "thumbnail: redrove 0 from the failure DLQ and 0 from the target DLQ" in redrive.stdout
+
+    # imgpipe upload: multipart above --multipart-mb still makes one "Object Created" (6 MiB of noise: rejected)
+    big = cwd / "noise.jpg"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    upload = cli("upload", str(big), "--prefix", "cli upload/", "--multipart-mb", "5", "--local")
+    assert upload.returncode == 0, upload.stderr
+    assert upload.stdout.strip() == "s3://imgpipe-local-uploads/cli upload/noise.jpg"
+    assert "100.0%" in upload.stderr  # the progress bar
+    head = s3.head_object(Bucket="imgpipe-local-uploads", Key="cli upload/noise.jpg")
+    assert head["ETag"].strip('"').endswith("-2")  # two parts
+    assert _wait_for(lambda: len(list((cwd / "outbox").glob("*noise-jpg-was-rejected*.eml"))) == 1)
 
 
 def test_cli_errors_are_clear_without_a_stack(

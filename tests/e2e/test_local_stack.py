@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from imgpipe.local import LocalStack
 from imgpipe.local.dlq import FAILURE
@@ -126,3 +135,34 @@ def test_the_failure_record_has_lambdas_on_failure_shape(
     assert record["requestPayload"]["detail"]["object"]["key"] == "shape/coffee.jpg"
     assert record["responsePayload"]["errorType"] == "TransientError"
     assert "injected failure" in record["responsePayload"]["errorMessage"]
+
+
+def test_an_external_emulator_is_used_when_aws_endpoint_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A moto server in another process stands in for LocalStack: the runtime must use it, not start its own.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                break
+            time.sleep(0.2)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        with LocalStack.start(outbox=tmp_path / "outbox", prefix="imgpipe-ext") as stack:
+            assert stack.endpoint_url == endpoint
+            assert stack.uploads_bucket == "imgpipe-ext-uploads"
+            [report] = stack.wait([stack.put("external/coffee.jpg", PHOTO)], timeout=TIMEOUT)
+        assert report.status == "completed", report
+        assert report.emails == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
