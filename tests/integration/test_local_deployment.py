@@ -1,0 +1,74 @@
+"""The CLI finds a real stack by its CloudFormation outputs, and says clearly when it cannot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from imgpipe.cli import main
+from imgpipe.local.deployment import DeploymentNotFound, from_stack
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def _deploy_fake_stack(name: str = "Imgpipe") -> None:
+    """A stack with the outputs infra/ declares (values made by moto, not by CDK)."""
+    template = {
+        "Resources": {
+            "Uploads": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "real-uploads"}},
+            "ResizeFailures": {"Type": "AWS::SQS::Queue"},
+        },
+        "Outputs": {
+            "UploadsBucketName": {"Value": {"Ref": "Uploads"}},
+            "VariantsBucketName": {"Value": "real-variants"},
+            "CatalogTableName": {"Value": "real-catalog"},
+            "ResizeFunctionName": {"Value": "Imgpipe-Resize"},
+            "ResizeFailureDlqUrl": {"Value": {"Ref": "ResizeFailures"}},
+        },
+    }
+    boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+def test_a_stack_is_read_from_its_outputs(aws: None) -> None:
+    _deploy_fake_stack()
+    d = from_stack("Imgpipe")
+    assert (d.uploads_bucket, d.variants_bucket, d.catalog_table) == ("real-uploads", "real-variants", "real-catalog")
+    assert d.processor("resize").function_name == "Imgpipe-Resize"
+    assert d.processor("resize").failure_dlq_url.startswith("https://")
+    assert d.origin == "stack Imgpipe"
+
+
+def test_a_missing_stack_is_a_clear_error(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(DeploymentNotFound, match="stack 'Nope' not found"):
+        from_stack("Nope")
+    assert main(["dlq", "list", "--stack", "Nope"]) == 2
+    assert "not found in this account/region" in capsys.readouterr().err
+
+
+def test_a_missing_bucket_is_a_clear_error(aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _deploy_fake_stack()
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    assert main(["upload", str(photo), "--bucket", "no-such-bucket"]) == 2
+    assert "bucket no-such-bucket does not exist" in capsys.readouterr().err
+
+
+def test_missing_credentials_are_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["status", "a.jpg"]) == 2
+    assert "no AWS credentials" in capsys.readouterr().err
