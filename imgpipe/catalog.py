@@ -136,6 +136,9 @@ class Round:
     uploaded_at: str | None = None
     size: int | None = None
     content_type: str | None = None
+    format: str | None = None  # sniffed from the first bytes
+    width: int | None = None  # upright (EXIF orientation applied)
+    height: int | None = None
     email_sent_at: str | None = None
     email_claim: str | None = None
     email_message_id: str | None = None
@@ -177,6 +180,9 @@ class Round:
             "uploaded_at": self.uploaded_at,
             "size": self.size,
             "content_type": self.content_type,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
             "first_seen_at": self.first_seen_at,
             "updated_at": self.updated_at,
             "expected": list(self.expected),
@@ -237,6 +243,9 @@ class Round:
             uploaded_at=opt("uploaded_at"),
             size=opt("size"),
             content_type=opt("content_type"),
+            format=opt("format"),
+            width=opt("width"),
+            height=opt("height"),
             email_sent_at=opt("email_sent_at"),
             email_claim=opt("email_claim"),
             email_message_id=opt("email_message_id"),
@@ -255,12 +264,15 @@ class Recorded:
 
 @dataclass(frozen=True)
 class UploadFacts:
-    """What the "Object Created" event (and a HEAD of the object) tell about the upload."""
+    """What the "Object Created" event, a HEAD and the first bytes of the object tell."""
 
     uploaded_at: str | None = None
     size: int | None = None
     content_type: str | None = None
     version_id: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
 
     def attributes(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

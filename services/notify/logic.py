@@ -167,6 +167,8 @@ def render_email(
     }[status]
     lines = [headline, "", "Upload", f"  s3://{r.bucket}/{r.key}"]
     facts = [f"etag {r.etag}", _fmt_bytes(r.size)]
+    if r.format:
+        facts.append(f"{r.format} {r.width}x{r.height}" if r.width and r.height else r.format)
     if r.content_type:
         facts.append(r.content_type)
     if r.uploaded_at:

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from imgpipe.ports import Storage
 from imgpipe.registry import expected_for_key
 
 from .logic import EMAIL, END, WAIT, Email, LinkFn, next_step, render_email
+from .probe import HEAD_BYTES, SourceFacts, probe
 
 #: metric per final status of a round that sent its email
 _ROUND_METRIC = {COMPLETED: "RoundsCompleted", PARTIAL: "RoundsPartial", REJECTED: "RoundsRejected"}
@@ -104,6 +105,30 @@ def s3_links(expiry_s: int, s3: Any | None = None) -> LinkFn:
     return link
 
 
+#: (bucket, key, etag) -> the object's first bytes, or None
+HeadReader = Callable[[str, str, str], bytes | None]
+
+
+def s3_head_reader(s3: Any | None = None) -> HeadReader:
+    """Reads the first HEAD_BYTES of an upload with a ranged GET, only if it still has the
+    event's etag. Any error gives None: these facts are optional, never worth a retry."""
+
+    def read(bucket: str, key: str, etag: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from imgpipe.adapters import client
+
+        try:
+            r = (s3 or client("s3")).get_object(
+                Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}", IfMatch=f'"{etag}"'
+            )
+            return r["Body"].read()
+        except (BotoCoreError, ClientError):
+            return None
+
+    return read
+
+
 def _event_time(raw: Any) -> str | None:
     """ISO 8601 UTC; EventBridge gives ISO, some emulators epoch seconds."""
     if raw in (None, ""):
@@ -123,6 +148,8 @@ class Notifier:
     expected_spec: str
     #: HEAD of the uploaded object (key resolution, content type); None: trust the event
     uploads: Storage | None = None
+    #: (bucket, key, etag) -> the object's first bytes, or None (format and dimensions)
+    read_head: HeadReader | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     metrics: MetricsSink = field(default_factory=_NoMetrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -171,17 +198,21 @@ class Notifier:
         """Names the upload by the key that exists in the bucket, as the processors do, so the
         upload event and the pipeline events land in the same round whatever the key encoding."""
         version = upload.version_id if upload.version_id not in (None, "", "null") else None
-        content_type = None
-        if self.uploads is not None:
-            uploads = self.uploads
-            key = resolve_key(upload.key, lambda k: uploads.head(upload.bucket, k) is not None)
-            if key is not None:
-                info = uploads.head(upload.bucket, key)
-                upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
-                # Only describe the object if it is still this upload (not overwritten since).
-                if info is not None and info.etag == upload.etag:
-                    content_type = info.content_type
-        return upload, UploadFacts(_event_time(time_), size, content_type, version)
+        facts = UploadFacts(_event_time(time_), size, None, version)
+        if self.uploads is None:
+            return upload, facts
+        uploads = self.uploads
+        key = resolve_key(upload.key, lambda k: uploads.head(upload.bucket, k) is not None)
+        if key is None:
+            return upload, facts  # deleted since: the processors report object_missing
+        upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
+        info = uploads.head(upload.bucket, key)
+        # Only describe the object if it is still this upload (not overwritten since).
+        if info is None or info.etag != upload.etag:
+            return upload, facts
+        head = self.read_head(upload.bucket, key, upload.etag) if self.read_head else None
+        source = probe(head) if head else SourceFacts()
+        return upload, replace(facts, content_type=info.content_type, **asdict(source))
 
     # --- the round ------------------------------------------------------------------------
     def _advance(self, r: Round) -> dict[str, Any]:
@@ -246,6 +277,7 @@ def from_config(config: Config, metrics: MetricsSink) -> Notifier:
         link=s3_links(int(settings.get("link_expiry_s", 86400))),
         expected_spec=config.expected_producers,
         uploads=S3Storage(),
+        read_head=s3_head_reader(),
         settings=settings,
         metrics=metrics,
     )

@@ -6,6 +6,7 @@ published to the topic) and their content.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import random
@@ -19,6 +20,7 @@ import requests
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
+from PIL import Image
 
 from imgpipe import adapters
 from imgpipe.catalog import DynamoCatalog
@@ -138,13 +140,19 @@ def _prefix(key: str) -> dict[str, Any]:
     return {"prefix": {"Type": "String", "Value": prefix}, "key": {"Type": "String", "Value": key}}
 
 
+def _jpeg(size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 200)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
 def test_happy_path_email_catalog_and_working_links(stack: Stack) -> None:
-    cat = stack.upload("photos/cat.jpg", b"jpeg bytes v1")
+    cat = stack.upload("photos/cat.jpg", _jpeg((800, 600)))
     stack.put_variants(cat)
     results = [stack.deliver(e) for events in round_events(cat).values() for e in events]
     assert [r["step"] for r in results] == ["wait"] * 7 + ["email"]
     email = assert_ready_email(stack.sent(), cat)
-    assert "1,234 bytes; image/jpeg; uploaded 2026-11-22T18:43:48Z" in email.body
+    assert "1,234 bytes; jpeg 800x600; image/jpeg; uploaded 2026-11-22T18:43:48Z" in email.body
     # every presigned link downloads its variant
     links = [line.strip() for line in email.body.splitlines() if line.strip().startswith("https://")]
     assert len(links) == 7
@@ -157,6 +165,7 @@ def test_happy_path_email_catalog_and_working_links(stack: Stack) -> None:
     status = DynamoCatalog(TABLE).latest(UPLOADS, "photos/cat.jpg")
     assert status is not None
     assert (status["status"], status["etag"], status["size"]) == ("completed", cat.etag, 1234)
+    assert (status["format"], status["width"], status["height"]) == ("jpeg", 800, 600)
     assert {n: p["state"] for n, p in status["processors"].items()} == dict.fromkeys(PRODUCERS, "done")
     assert len(status["processors"]["resize"]["variants"]) == 3
     assert status["email"]["subject"] == email.subject and status["email"]["message_id"]

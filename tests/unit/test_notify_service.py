@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import random
 from collections import Counter
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from imgpipe.catalog import COMPLETED, PARTIAL, PROCESSING, REJECTED, SUPERSEDED, MemoryCatalog, RoundRef
 from imgpipe.errors import TransientError
@@ -73,12 +75,18 @@ class Parts:
     sleeps: list[float] = field(default_factory=list)
 
     def notifier(self, spec: str | None = None, uploads: FakeStorage | None = None) -> Notifier:
+        def read_head(bucket: str, key: str, etag: str) -> bytes | None:
+            assert uploads is not None
+            obj = uploads.objects.get((bucket, key))
+            return obj.data[:100] if obj is not None and obj.etag == etag else None
+
         return Notifier(
             catalog=self.catalog,
             sender=self.sender,
             link=lambda b, k: f"https://{b}.s3.example/{k}?X-Amz-Signature=abc",
             expected_spec=spec or producers_spec(),
             uploads=uploads,
+            read_head=read_head if uploads is not None else None,
             settings={"link_expiry_s": 3600, "email_claim_timeout_s": 45, "email_claim_wait_s": 1},
             metrics=self.metrics,
             clock=self.clock,
@@ -264,14 +272,31 @@ def test_upload_event_with_an_encoded_key_joins_the_processors_round(stored_key:
 
     parts = Parts()
     storage = FakeStorage()
-    etag = storage.add(UPLOADS, stored_key, b"jpeg bytes", content_type="image/jpeg")
+    # a PNG header (what the first bytes say) under a declared JPEG content type
+    png = io.BytesIO()
+    Image.new("RGB", (320, 240)).save(png, "PNG")
+    etag = storage.add(UPLOADS, stored_key, png.getvalue(), content_type="image/jpeg")
     upload = Upload(UPLOADS, stored_key, etag)
     notifier = parts.notifier(uploads=storage)
     encoded = quote_plus(stored_key, safe="/")
     assert notifier.handle(upload_event(upload, key=encoded))["step"] == "wait"
     stored = parts.catalog.load(RoundRef.of(upload))
     assert stored is not None and stored.content_type == "image/jpeg" and stored.uploaded_at == "2026-11-22T18:43:48Z"
+    assert (stored.format, stored.width, stored.height) == ("png", 320, 240)
     assert parts.catalog.rounds(UPLOADS, encoded) == []
+
+
+def test_an_upload_overwritten_before_notify_saw_it_is_not_described_with_the_new_bytes() -> None:
+    parts = Parts()
+    storage = FakeStorage()
+    old_etag = storage.add(UPLOADS, "photos/x.jpg", b"first")
+    storage.add(UPLOADS, "photos/x.jpg", b"\x89PNG\r\n\x1a\n second")
+    notifier = parts.notifier(uploads=storage)
+    old = Upload(UPLOADS, "photos/x.jpg", old_etag)
+    notifier.handle(upload_event(old, size=5))
+    stored = parts.catalog.load(RoundRef.of(old))
+    assert stored is not None and stored.size == 5
+    assert (stored.content_type, stored.format) == (None, None)
 
 
 def test_every_order_of_three_processors_and_the_upload() -> None:
