@@ -1,0 +1,1 @@
+"""imgpipe benchmarks: ``python -m bench`` (``make bench``). Method: docs/benchmarks.md."""

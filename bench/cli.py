@@ -1,0 +1,89 @@
+"""``python -m bench [--quick]``: run every bench, write bench/results/, print the targets.
+
+Order: image bench, per-processor cost, cold start, package, then the local stack's
+throughput (it loads both cores, so it runs last and never overlaps a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, cost, imaging, package, report, throughput
+from imgpipe.registry import discover
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ALL_PARTS = ("imaging", "cost", "coldstart", "package", "throughput")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and uploads (under 3 minutes)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
+    parser.add_argument("--workers", type=int, default=2, help="local stack worker threads per processor")
+    parser.add_argument("--uploads", type=int, default=None, help="uploads for the throughput run (50 quick, 500 full)")
+    parser.add_argument("--only", choices=ALL_PARTS, action="append", help="run only these parts (repeatable)")
+    args = parser.parse_args(argv)
+    parts = args.only or list(ALL_PARTS)
+
+    started = time.perf_counter()
+    manifests = discover()
+    repeats = {"imaging": 2, "cost": 1, "coldstart": 5} if args.quick else {"imaging": 5, "cost": 3, "coldstart": 15}
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "imaging": lambda: imaging.run(manifests, repeats["imaging"], _log),
+        "cost": lambda: cost.run(manifests, repeats["cost"], _log),
+        "coldstart": lambda: coldstart.run(manifests, repeats["coldstart"], _log),
+        "package": lambda: package.run(_log),
+        "throughput": lambda: throughput.run(args.uploads or (50 if args.quick else 500), args.workers, _log),
+    }
+    result: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": machine(),
+        "elapsed_s_by_part": {},
+    }
+    for part in ALL_PARTS:
+        if part in parts:
+            t0 = time.perf_counter()
+            result[part] = runners[part]()
+            result["elapsed_s_by_part"][part] = round(time.perf_counter() - t0, 1)
+    result["elapsed_s"] = round(time.perf_counter() - started, 1)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    (args.out / "latest.md").write_text(report.markdown(result))
+    if "imaging" in result:
+        report.chart(result, args.out / "latest.png")
+    print(report.console_summary(result))
+    _log(f"wrote {args.out}/latest.json, latest.md, latest.png in {result['elapsed_s']} s")
+    return 0

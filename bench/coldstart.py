@@ -1,0 +1,113 @@
+"""Cold start: how long importing each handler module takes in a fresh interpreter, against
+a bare ``python -c pass``, with the environment Lambda gives a function.
+
+The environment matters: the X-Ray SDK (Powertools Tracer) checks ``LAMBDA_TASK_ROOT`` and
+outside Lambda builds a botocore X-Ray client for centralised sampling, which would add
+about 0.1 s that Lambda never pays. The import is what the layer costs before the first
+event; creating boto3 clients happens on the first event and is not counted here.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench import measure
+from imgpipe.config import Config
+from imgpipe.manifest import Manifest
+
+TARGET_MS = 300.0
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def lambda_env(m: Manifest) -> dict[str, str]:
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": f"imgpipe-{m.name}",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(m.memory_mb),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": m.name,
+    }
+    env.update(Config(processor=m.name, settings=m.settings).as_env())
+    return env
+
+
+def _timed(code: str, env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds of a whole interpreter run, and its VmHWM (KiB) after the import."""
+    script = f"{code}\nprint(open('/proc/self/status').read())"
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=measure.ROOT)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit status {proc.returncode}")
+    hwm = re.search(r"VmHWM:\s+(\d+)", proc.stdout)
+    return seconds, int(hwm.group(1)) if hwm else 0
+
+
+def import_profile(module: str, env: dict[str, str], top: int = 8) -> list[dict[str, Any]]:
+    """Self import time summed per top-level package (``python -X importtime``), slowest first."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=measure.ROOT,
+    )
+    per_package: dict[str, int] = defaultdict(int)
+    for line in proc.stderr.splitlines():
+        m = _IMPORT_LINE.match(line)
+        if m:
+            per_package[m.group(4).split(".")[0]] += int(m.group(1))
+    ranked = sorted(per_package.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return [{"package": name, "self_ms": round(us / 1000, 1)} for name, us in ranked]
+
+
+def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+    log(f"cold start: {len(manifests)} handlers x {repeats} repeats")
+    envs = {m.name: measure.child_env(lambda_env(m)) for m in manifests}
+    bare_env = measure.child_env()
+    samples: dict[str, list[tuple[float, int]]] = {"(bare python)": []}
+    errors: dict[str, str] = {}
+    for _ in range(repeats):
+        samples["(bare python)"].append(_timed("pass", bare_env))
+        for m in manifests:
+            if m.name in errors:
+                continue
+            try:
+                samples.setdefault(m.name, []).append(_timed(f"import {m.module}", envs[m.name]))
+            except RuntimeError as exc:
+                errors[m.name] = str(exc)
+                log(f"  {m.name}: ERROR {exc}")
+
+    bare_s = measure.median([s for s, _ in samples["(bare python)"]])
+    handlers: dict[str, Any] = {}
+    for m in manifests:
+        if m.name in errors:
+            handlers[m.name] = {"error": errors[m.name], "met": None}
+            continue
+        wall = measure.median([s for s, _ in samples[m.name]])
+        import_ms = (wall - bare_s) * 1000
+        handlers[m.name] = {
+            "module": m.module,
+            "process_ms": round(wall * 1000, 1),
+            "import_ms": round(import_ms, 1),
+            "import_ms_all": sorted(round((s - bare_s) * 1000, 1) for s, _ in samples[m.name]),
+            "peak_mib_after_import": round(measure.median([k for _, k in samples[m.name]]) / 1024, 1),
+            "met": import_ms <= TARGET_MS,
+            "slowest_packages": import_profile(m.module, envs[m.name]),
+        }
+    return {
+        "target_ms": TARGET_MS,
+        "repeats": repeats,
+        "bare_python_ms": round(bare_s * 1000, 1),
+        "bare_python_peak_mib": round(measure.median([k for _, k in samples["(bare python)"]]) / 1024, 1),
+        "handlers": handlers,
+    }

@@ -1,0 +1,188 @@
+"""Per-processor cost: time and peak memory per upload, the memory size to configure, and
+what a million uploads cost.
+
+Each processor runs in a fresh process that first imports its whole handler module (the
+layer: Pillow, Powertools, boto3), so the peak is what the function holds, not only the
+image work. Local time stands in for Lambda time: Lambda gives CPU in proportion to memory
+(one full vCPU at 1,769 MB), so below that a function runs slower than here, above it no
+faster for single-threaded Pillow work. S3 transfer time is not included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bench import inputs, measure
+from imgpipe.manifest import Manifest
+
+INPUTS = (inputs.JPEG12, inputs.JPEG24, inputs.PNG12_ALPHA)
+TYPICAL = inputs.JPEG12.name
+CAP_MEGAPIXELS = 50.0  # Limits.max_pixels default: the largest upload a processor must survive
+
+# Prices, us-east-1, as published by AWS in 2024-2025 (checked against the pricing pages then).
+PRICES: dict[str, Any] = {
+    "date": "2024-2025 (AWS public pricing pages, us-east-1)",
+    "lambda_arm64_gb_s": 0.0000133334,
+    "lambda_request": 0.20 / 1e6,
+    "eventbridge_custom_event": 1.00 / 1e6,
+    "s3_put": 0.005 / 1000,  # PUT, COPY, POST, LIST
+    "s3_get": 0.0004 / 1000,  # GET, HEAD and other reads
+    "sns_publish": 0.50 / 1e6,
+    "sns_email": 2.00 / 100_000,
+}
+
+#: notify is not an image processor and is not timed here: it does a few small DynamoDB writes
+#: per event. This is an *assumption* for the estimate, shown as such in the report.
+NOTIFY_ASSUMED_S = 0.05
+
+# Requests per processor per upload, from imgpipe/runtime.py: HEAD to resolve the key, HEAD
+# for size and etag, HEAD of the done record, one GET of the source; one PUT per variant and
+# one for the done record.
+S3_READS_PER_PROCESSOR = 4
+S3_EXTRA_PUTS_PER_PROCESSOR = 1
+
+#: Lambda's memory is configurable in 1 MB steps; these are the sizes people actually pick.
+MEMORY_STEPS = (128, 256, 384, 512, 640, 768, 1024, 1280, 1536, 1769, 2048, 2560, 3008, 4096, 5120, 6144, 8192, 10240)
+#: headroom over the measured peak: the runtime client, boto3's response buffers and the
+#: variance between images of the same size.
+HEADROOM_FACTOR = 1.3
+HEADROOM_MIB = 64
+
+
+def recommend_memory(peak_mib: float) -> int:
+    need = peak_mib * HEADROOM_FACTOR + HEADROOM_MIB
+    return next((s for s in MEMORY_STEPS if s >= need), MEMORY_STEPS[-1])
+
+
+def measure_processors(
+    manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    producers = [m for m in manifests if m.produces_variants]
+    for spec in INPUTS:
+        inputs.ensure(spec)
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in producers for s in INPUTS}
+    for round_no in range(repeats):
+        log(f"per-processor cost: round {round_no + 1}/{repeats}")
+        for m in producers:
+            for spec in INPUTS:
+                job = {
+                    "op": "processor",
+                    "processor": m.name,
+                    "whole_handler": True,
+                    "input": str(inputs.path_for(spec)),
+                    "settings": dict(m.settings),
+                }
+                result = measure.run_job(job)
+                if "error" in result and round_no == 0:
+                    log(f"  {m.name} {spec.name}: ERROR {result['error']}")
+                runs[(m.name, spec.name)].append(result)
+    out: dict[str, dict[str, Any]] = {}
+    for m in producers:
+        per_input = {}
+        for spec in INPUTS:
+            s = measure.summarise(runs[(m.name, spec.name)])
+            if "error" not in s:
+                # the function must hold the import peak and the work peak
+                s["function_peak_mib"] = max(s["peak_mib"], s["setup_peak_mib"])
+                s["megapixels"] = round(spec.megapixels, 1)
+            per_input[spec.name] = s
+        out[m.name] = {"manifest_memory_mb": m.memory_mb, "inputs": per_input}
+    return out
+
+
+def _at_cap(s: Mapping[str, Any]) -> float:
+    """Peak extrapolated to the pixel cap: the work's memory grows with the pixels decoded,
+    the interpreter and layer do not."""
+    base = s["function_peak_mib"] - s["op_mib"]
+    return base + s["op_mib"] * CAP_MEGAPIXELS / s["megapixels"]
+
+
+def sizing(measured: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for name, entry in measured.items():
+        ok = {k: v for k, v in entry["inputs"].items() if "error" not in v}
+        if not ok:
+            out[name] = {"error": "no successful measurement"}
+            continue
+        peak = max(v["function_peak_mib"] for v in ok.values())
+        cap = max(_at_cap(v) for v in ok.values())
+        out[name] = {
+            "measured_peak_mib": round(peak, 1),
+            "recommended_memory_mb": recommend_memory(peak),
+            "peak_at_cap_mib_estimate": round(cap, 1),
+            "recommended_memory_mb_at_cap": recommend_memory(cap),
+            "manifest_memory_mb": entry["manifest_memory_mb"],
+        }
+    return out
+
+
+def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any]) -> dict[str, Any]:
+    """Dollars per million uploads of the typical photo, by line item."""
+    p = PRICES
+    lines: list[dict[str, Any]] = []
+    variants_total = 0
+    for name, entry in measured.items():
+        typical = entry["inputs"].get(TYPICAL, {})
+        if "error" in typical or name not in sizes or "error" in sizes[name]:
+            lines.append({"item": f"Lambda {name}", "usd": None, "note": "not measured"})
+            continue
+        mem_gb = sizes[name]["recommended_memory_mb"] / 1024
+        seconds = math.ceil(typical["seconds"] * 1000) / 1000  # billed per 1 ms
+        variants = len(typical["outputs"])
+        variants_total += variants
+        lines.append(
+            {
+                "item": f"Lambda {name}",
+                "usd": 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"]),
+                "note": f"{seconds * 1000:.0f} ms x {sizes[name]['recommended_memory_mb']} MB, 1 request",
+            }
+        )
+        lines.append(
+            {
+                "item": f"S3 requests {name}",
+                "usd": 1e6
+                * (S3_READS_PER_PROCESSOR * p["s3_get"] + (variants + S3_EXTRA_PUTS_PER_PROCESSOR) * p["s3_put"]),
+                "note": f"{S3_READS_PER_PROCESSOR} GET/HEAD, {variants + S3_EXTRA_PUTS_PER_PROCESSOR} PUT",
+            }
+        )
+    notify_invocations = 1 + variants_total  # the upload itself and every Variant Created
+    lines += [
+        {"item": "S3 upload PUT", "usd": 1e6 * p["s3_put"], "note": "the upload itself"},
+        {
+            "item": "EventBridge",
+            "usd": 1e6 * variants_total * p["eventbridge_custom_event"],
+            "note": f"{variants_total} Variant Created events; S3 events to the default bus are free",
+        },
+        {
+            "item": "Lambda notify",
+            "usd": 1e6
+            * notify_invocations
+            * (NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"]),
+            "note": f"{notify_invocations} invocations x {NOTIFY_ASSUMED_S * 1000:.0f} ms (assumed) x 256 MB",
+        },
+        {"item": "SNS publish", "usd": 1e6 * p["sns_publish"], "note": "one message per upload"},
+        {"item": "SNS email delivery", "usd": 1e6 * p["sns_email"], "note": "one email per upload"},
+    ]
+    known = [ln["usd"] for ln in lines if ln["usd"] is not None]
+    total = sum(known)
+    without_email = total - 1e6 * p["sns_email"]
+    for ln in lines:
+        if ln["usd"] is not None:
+            ln["usd"] = round(ln["usd"], 2)
+    return {
+        "basis": f"{TYPICAL} ({inputs.JPEG12.label}), recommended memory per processor",
+        "prices": p,
+        "lines": lines,
+        "total_usd": round(total, 2),
+        "total_without_email_usd": round(without_email, 2),
+        "complete": len(known) == len(lines),
+        "not_included": "DynamoDB catalog writes, CloudWatch Logs and metrics, data transfer, S3 storage",
+    }
+
+
+def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+    measured = measure_processors(manifests, repeats, log)
+    sizes = sizing(measured)
+    return {"processors": measured, "sizing": sizes, "cost": cost_per_million(measured, sizes), "repeats": repeats}

@@ -1,0 +1,74 @@
+"""Runs measurements in fresh processes and summarises repeats.
+
+Every job is a new interpreter (``python -m bench.child``), so no operation inherits
+another's heap, caches or imported modules, and each one's ``VmHWM`` is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    # Pillow works on one core; Lambda below 1769 MB has less than one vCPU. libvips would
+    # otherwise use every core of the bench machine, which would not be a like-for-like race.
+    env["VIPS_CONCURRENCY"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(extra or {})
+    return env
+
+
+def run_job(job: Mapping[str, Any], timeout_s: float = 300) -> dict[str, Any]:
+    """One measurement. Failures come back as ``{"error": ...}``: a bench never hides them."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.child"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=child_env(),
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Median time and peak over the successful repeats; the first run's outputs and quality."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[0]["error"] if runs else "not run", "repeats": 0}
+    first = ok[0]
+    summary: dict[str, Any] = {
+        "repeats": len(ok),
+        "seconds": median([r["seconds"] for r in ok]),
+        "seconds_all": [round(r["seconds"], 4) for r in ok],
+        "peak_mib": median([r["peak_kib"] for r in ok]) / 1024,
+        "op_mib": median([r["peak_kib"] - r["rss_before_kib"] for r in ok]) / 1024,
+        "setup_peak_mib": median([r["setup_peak_kib"] for r in ok]) / 1024,
+        "outputs": first["outputs"],
+    }
+    failed = [r["error"] for r in runs if "error" in r]
+    if failed:
+        summary["failed_repeats"] = failed
+    return summary

@@ -1,0 +1,310 @@
+"""Turns the bench's JSON into the markdown table, the console summary and the chart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+OP_LABELS = {"processor": "imgpipe", "naive": "naive", "floor": "floor (decode)", "pyvips": "pyvips"}
+
+
+def _verdict(met: bool | None) -> str:
+    return "met" if met else ("MISSED" if met is False else "not measured")
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def check_lines(report: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(what, value, limit, verdict) for every target across the benches."""
+    lines = []
+    for c in report.get("imaging", {}).get("checks", []):
+        op = "<=" if c["at_most"] else ">="
+        lines.append((c["check"], _fmt(c["value"], 3), f"{op} {c['limit']}", _verdict(c["met"])))
+    cold = report.get("coldstart", {})
+    for name, h in cold.get("handlers", {}).items():
+        value = h.get("error") or f"{h['import_ms']:.0f} ms"
+        lines.append((f"cold import {name}", value, f"<= {cold['target_ms']:.0f} ms", _verdict(h.get("met"))))
+    pkg = report.get("package", {})
+    if pkg:
+        value = pkg.get("error") or f"{pkg['unzipped_bytes'] / 1e6:.1f} MB"
+        lines.append(("layer unzipped", value, "<= 262 MB (250 MiB)", _verdict(pkg.get("met"))))
+    thr = report.get("throughput", {})
+    if thr:
+        value = thr.get("error") or f"{thr['statuses']}"
+        lines.append(
+            (
+                "local stack: every upload completed",
+                value,
+                f"{thr.get('n')} completed",
+                _verdict(thr.get("all_completed")),
+            )
+        )
+    return lines
+
+
+def console_summary(report: Mapping[str, Any]) -> str:
+    rows = check_lines(report)
+    width = max(len(r[0]) for r in rows) if rows else 10
+    out = [f"{'target':<{width}}  {'value':>12}  {'limit':>18}  verdict"]
+    out += [f"{a:<{width}}  {b:>12}  {c:>18}  {d}" for a, b, c, d in rows]
+    missed = sum(1 for r in rows if r[3] == "MISSED")
+    unmeasured = sum(1 for r in rows if r[3] == "not measured")
+    out.append(f"\n{len(rows) - missed - unmeasured} met, {missed} MISSED, {unmeasured} not measured")
+    cost = report.get("cost", {}).get("cost", {})
+    if cost:
+        out.append(
+            f"cost per million uploads ({cost['basis']}): ${cost['total_usd']:.2f}"
+            f" (${cost['total_without_email_usd']:.2f} without the email delivery)"
+        )
+    thr = report.get("throughput", {})
+    if thr and "error" not in thr:
+        out.append(
+            f"local stack: {thr['uploads_per_s']} uploads/s, latency p50 {thr['latency_p50_s']} s,"
+            f" p95 {thr['latency_p95_s']} s ({thr['n']} uploads, {thr['workers_per_processor']} workers/processor)"
+        )
+    return "\n".join(out)
+
+
+def _image_section(img: Mapping[str, Any]) -> list[str]:
+    out = ["## Image processors against naive, floor and pyvips (issue 3)", ""]
+    out.append(
+        f"Median of {img['repeats']} runs, each in a fresh process. Peak is the process's VmHWM during the"
+        " operation (interpreter, Pillow and the input bytes included); *work* is that peak minus the RSS just"
+        " before the operation. SSIM / PSNR: the worst output against a full-decode Lanczos reference."
+    )
+    out.append("")
+    for name, info in img["inputs"].items():
+        out.append(f"### {info['label']} ({info['width']}x{info['height']}, {info['bytes'] / 1e6:.1f} MB)")
+        out.append("")
+        rows = []
+        for key, case in img["cases"].items():
+            s, p, op = key.split("/")
+            if s != name:
+                continue
+            if "error" in case:
+                rows.append([p, OP_LABELS[op], "error: " + case["error"], "", "", "", "", ""])
+                continue
+            q = case.get("quality", [])
+            rows.append(
+                [
+                    p,
+                    OP_LABELS[op],
+                    f"{case['seconds'] * 1000:.0f}",
+                    f"{case['peak_mib']:.0f}",
+                    f"{case['op_mib']:.0f}",
+                    f"{min(x['ssim'] for x in q):.4f}" if q else "-",
+                    f"{min(x['psnr_db'] for x in q):.1f}" if q else "-",
+                    f"{sum(o['bytes'] for o in case['outputs']) / 1024:.0f}" if case["outputs"] else "-",
+                ]
+            )
+        out += _table(
+            ["processor", "operation", "ms", "peak MiB", "work MiB", "worst SSIM", "worst PSNR dB", "KiB out"], rows
+        )
+        out.append("")
+    return out
+
+
+def _cold_section(cold: Mapping[str, Any]) -> list[str]:
+    out = ["## Cold start (issue 7)", ""]
+    out.append(
+        f'Wall time of `python -c "import services.<name>.handler"` minus a bare `python -c pass`'
+        f" ({cold['bare_python_ms']:.0f} ms), median of {cold['repeats']}, with Lambda's environment variables"
+        f" (so the X-Ray SDK takes its Lambda path). Target <= {cold['target_ms']:.0f} ms."
+    )
+    out.append("")
+    rows = []
+    for name, h in cold["handlers"].items():
+        if "error" in h:
+            rows.append([name, "error: " + h["error"], "", "", ""])
+            continue
+        top = ", ".join(f"{x['package']} {x['self_ms']:.0f}" for x in h["slowest_packages"][:4])
+        rows.append([name, f"{h['import_ms']:.0f}", f"{h['peak_mib_after_import']:.0f}", _verdict(h["met"]), top])
+    out += _table(["handler", "import ms", "RSS after import MiB", "target", "slowest packages (self ms)"], rows)
+    return [*out, ""]
+
+
+def _cost_section(cost: Mapping[str, Any]) -> list[str]:
+    out = ["## Per-processor cost and memory sizing (issue 7)", ""]
+    out.append(
+        "Each run imports the whole handler (the layer) first, then times `process()` on the input; peak is the"
+        " function's (max of import and work). Recommended memory = peak x 1.3 + 64 MiB, rounded up to a usual"
+        " Lambda size; *at cap* extrapolates the work's memory to the 50 MP pixel cap."
+    )
+    out.append("")
+    rows = []
+    for name, entry in cost["processors"].items():
+        for inp, s in entry["inputs"].items():
+            if "error" in s:
+                rows.append([name, inp, "error: " + s["error"], "", ""])
+            else:
+                rows.append(
+                    [name, inp, f"{s['seconds'] * 1000:.0f}", f"{s['function_peak_mib']:.0f}", len(s["outputs"])]
+                )
+    out += _table(["processor", "input", "ms", "peak MiB", "variants"], rows)
+    out.append("")
+    rows = []
+    for name, z in cost["sizing"].items():
+        if "error" in z:
+            rows.append([name, z["error"], "", "", "", ""])
+            continue
+        rows.append(
+            [
+                name,
+                f"{z['measured_peak_mib']:.0f}",
+                z["recommended_memory_mb"],
+                f"{z['peak_at_cap_mib_estimate']:.0f}",
+                z["recommended_memory_mb_at_cap"],
+                z["manifest_memory_mb"],
+            ]
+        )
+    out += _table(
+        ["processor", "peak MiB", "recommended MB", "peak at 50 MP (est.) MiB", "recommended at cap MB", "manifest MB"],
+        rows,
+    )
+    out.append("")
+    c = cost["cost"]
+    p = c["prices"]
+    out.append(f"### Cost per million uploads ({c['basis']})")
+    out.append("")
+    out.append(
+        f"Prices {p['date']}: Lambda arm64 ${p['lambda_arm64_gb_s']} per GB-s and ${p['lambda_request'] * 1e6:.2f} per"
+        f" million requests; EventBridge ${p['eventbridge_custom_event'] * 1e6:.2f} per million custom events; S3"
+        f" ${p['s3_put'] * 1000} per 1,000 PUT and ${p['s3_get'] * 1000} per 1,000 GET/HEAD; SNS"
+        f" ${p['sns_publish'] * 1e6:.2f} per million publishes and ${p['sns_email'] * 1e5:.2f} per 100,000 emails."
+        " Lambda time is the local time: Lambda's CPU share grows with memory (a full vCPU at 1,769 MB), so below"
+        " that size a function runs slower than here and costs about the same GB-s."
+    )
+    out.append("")
+    out += _table(["item", "USD", "basis"], [[ln["item"], _fmt(ln["usd"]), ln["note"]] for ln in c["lines"]])
+    out.append(f"| **total** | **{c['total_usd']:.2f}** | {c['total_without_email_usd']:.2f} without email delivery |")
+    out.append("")
+    out.append(f"Not included: {c['not_included']}.")
+    return [*out, ""]
+
+
+def _head(title: str, data: Mapping[str, Any], intro: Callable[[], str]) -> list[str]:
+    """A section's title and intro, or why it was not measured."""
+    if "error" in data:
+        return [f"## {title}", "", f"Not measured: {data['error']}", ""]
+    return [f"## {title}", "", intro(), ""]
+
+
+def _throughput_section(thr: Mapping[str, Any]) -> list[str]:
+    out = _head(
+        "Local stack throughput (issue 7)",
+        thr,
+        lambda: (
+            f"{thr['n']} uploads of a {thr['photo']} through `imgpipe local run --json`,"
+            f" {thr['workers_per_processor']} worker(s) per processor; start-up measured with one upload and"
+            " subtracted. Latency: from the start of an upload to its email."
+        ),
+    )
+    if "error" in thr:
+        return out
+    keys = ("uploads_per_s", "latency_p50_s", "latency_p95_s", "latency_max_s", "statuses", "variants_per_upload")
+    out += _table(["uploads/s", "p50 s", "p95 s", "max s", "statuses", "variants/upload"], [[thr[k] for k in keys]])
+    return [*out, ""]
+
+
+def _package_section(pkg: Mapping[str, Any]) -> list[str]:
+    out = _head(
+        "Layer size (issue 7)",
+        pkg,
+        lambda: (
+            f"Built with the stack's bundling code for Python {pkg['python_version']} on"
+            f" {', '.join(pkg['platforms'])}: {', '.join(pkg['requirements'])}, plus imgpipe."
+        ),
+    )
+    if "error" in pkg:
+        return out
+    out += _table(
+        ["unzipped MB", "zipped MB", "limit (unzipped, function + layers)", "share", "largest"],
+        [
+            [
+                f"{pkg['unzipped_bytes'] / 1e6:.1f}",
+                f"{pkg['zipped_bytes'] / 1e6:.1f}",
+                f"{pkg['unzipped_limit_bytes'] / 1e6:.0f} MB",
+                f"{pkg['share_of_limit'] * 100:.0f}%",
+                ", ".join(f"{x['package']} {x['bytes'] / 1e6:.1f}" for x in pkg["largest"][:4]),
+            ]
+        ],
+    )
+    return [*out, ""]
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    m = report["machine"]
+    out = [
+        "# imgpipe benchmark results",
+        "",
+        f"Generated {report['generated_at']} by `make bench{' QUICK=1' if report['quick'] else ''}` in"
+        f" {report['elapsed_s']:.0f} s on {m['cpu']} ({m['cores']} cores, {m['arch']}), Python {m['python']},"
+        f" {m['system']}. Method: [docs/benchmarks.md](../../docs/benchmarks.md). Chart: [latest.png](latest.png).",
+        "",
+        "## Targets",
+        "",
+    ]
+    out += _table(["target", "value", "limit", "verdict"], check_lines(report))
+    out.append("")
+    if "imaging" in report:
+        out += _image_section(report["imaging"])
+    if "coldstart" in report:
+        out += _cold_section(report["coldstart"])
+    if "cost" in report:
+        out += _cost_section(report["cost"])
+    if "throughput" in report:
+        out += _throughput_section(report["throughput"])
+    if "package" in report:
+        out += _package_section(report["package"])
+    return "\n".join(out) + "\n"
+
+
+def chart(report: Mapping[str, Any], path: Path) -> None:
+    """Time and peak memory per processor and input: imgpipe against naive, pyvips and the floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img = report["imaging"]
+    groups: list[tuple[str, str]] = []
+    for key in img["cases"]:
+        s, p, _ = key.split("/")
+        if (s, p) not in groups:
+            groups.append((s, p))
+    ops = [op for op in ("naive", "processor", "pyvips", "floor")]
+    colours = {"naive": "#c44e52", "processor": "#4c72b0", "pyvips": "#8c8c8c", "floor": "#dddddd"}
+    fig, axes = plt.subplots(2, 1, figsize=(14, 8), sharex=True)
+    width = 0.8 / len(ops)
+    for ax, metric, label in ((axes[0], "seconds", "time (s, log scale)"), (axes[1], "peak_mib", "peak RSS (MiB)")):
+        for i, op in enumerate(ops):
+            xs, ys = [], []
+            for g, (s, p) in enumerate(groups):
+                case = img["cases"].get(f"{s}/{p}/{op}")
+                if case and "error" not in case:
+                    xs.append(g + (i - (len(ops) - 1) / 2) * width)
+                    ys.append(case[metric])
+            ax.bar(xs, ys, width, label=OP_LABELS[op], color=colours[op], edgecolor="#444444", linewidth=0.4)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[0].legend(ncol=4, loc="upper left")
+    axes[1].set_xticks(range(len(groups)), [f"{p}\n{s}" for s, p in groups], fontsize=8)
+    m = report["machine"]
+    fig.suptitle(f"imgpipe processors vs naive Pillow, pyvips and the decode floor ({m['cpu']}, 1 core each)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
