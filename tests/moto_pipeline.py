@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -44,9 +45,13 @@ class MotoPipeline:
     emails_queue: str = ""
     captured: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def s3(self) -> Any:
         return boto3.client("s3")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return boto3.client("sqs")
 
     def config(self, name: str) -> Config:
         m = self.manifests[name]
@@ -81,16 +86,7 @@ class MotoPipeline:
 
     def drain_events(self) -> list[dict[str, Any]]:
         """Pipeline events put on the bus since the last call (also kept in ``captured``)."""
-        sqs = boto3.client("sqs")
-        new: list[dict[str, Any]] = []
-        while True:
-            r = sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            msgs = r.get("Messages", [])
-            if not msgs:
-                break
-            for m in msgs:
-                new.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=m["ReceiptHandle"])
+        new = _drain(self.sqs, self.events_queue)
         self.captured.extend(new)
         return new
 
@@ -101,17 +97,19 @@ class MotoPipeline:
         return sorted(keys)
 
     def emails(self) -> list[dict[str, Any]]:
-        """Messages published to the notification topic (through an SQS subscription)."""
-        sqs = boto3.client("sqs")
-        out: list[dict[str, Any]] = []
-        while True:
-            r = sqs.receive_message(QueueUrl=self.emails_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            msgs = r.get("Messages", [])
-            if not msgs:
-                return out
-            for m in msgs:
-                out.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=self.emails_queue, ReceiptHandle=m["ReceiptHandle"])
+        """Messages published to the notification topic since the last call (SQS subscription)."""
+        return _drain(self.sqs, self.emails_queue)
+
+
+def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _queue(name: str) -> tuple[str, str]:
