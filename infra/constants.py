@@ -24,6 +24,10 @@ LAYER_PYTHON_BUDGET_BYTES = 200 * 1024 * 1024
 LOG_RETENTION = "ONE_MONTH"  # a member of aws_logs.RetentionDays
 POWERTOOLS_METRICS_NAMESPACE = "imgpipe"
 POWERTOOLS_LOG_LEVEL = "INFO"
+LAMBDA_DESCRIPTION_MAX_CHARS = 256
+LAMBDA_ENVIRONMENT_MAX_BYTES = 4096  # Lambda's limit for all variables of a function together
+# Resolved at deploy time (bucket names, ARNs): counted at this size when checking the limit.
+UNRESOLVED_TOKEN_BYTES = 256
 
 # Queues and alarms
 DLQ_RETENTION_DAYS = 14

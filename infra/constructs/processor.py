@@ -30,7 +30,10 @@ from infra.constants import (
     DLQ_ALARM_PERIOD_MINUTES,
     DLQ_ALARM_THRESHOLD_MESSAGES,
     DLQ_RETENTION_DAYS,
+    LAMBDA_DESCRIPTION_MAX_CHARS,
+    LAMBDA_ENVIRONMENT_MAX_BYTES,
     LOG_RETENTION,
+    UNRESOLVED_TOKEN_BYTES,
 )
 from infra.constructs import nag
 from infra.constructs.bundling import processor_code
@@ -44,6 +47,15 @@ def rule_id(trigger: Trigger, siblings: tuple[Trigger, ...]) -> str:
         return base
     identity = json.dumps([trigger.prefixes, trigger.suffixes, trigger.detail_types], sort_keys=True)
     return f"{base}{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def environment_size_bytes(environment: Mapping[str, str]) -> int:
+    """Lambda's measure of an environment, with each unresolved token counted generously."""
+    size = 0
+    for key, value in environment.items():
+        literal = value if not cdk.Token.is_unresolved(value) else "x" * UNRESOLVED_TOKEN_BYTES
+        size += len(key.encode()) + len(literal.encode())
+    return size
 
 
 class DeadLetterQueue(Construct):
@@ -99,6 +111,13 @@ class Processor(Construct):
         super().__init__(scope, manifest.name)
         name = manifest.name
         self.manifest = manifest
+        size = environment_size_bytes(environment)
+        if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
+            # Deploy would fail late with a generic error; name the cause at synth.
+            raise ValueError(
+                f"services/{name}: the function's environment would be about {size} bytes, over Lambda's "
+                f"{LAMBDA_ENVIRONMENT_MAX_BYTES}; shrink [settings] (they travel in IMGPIPE_SETTINGS)"
+            )
         stack = cdk.Stack.of(self)
 
         # Lambda could not deliver (after its own retries): the record lands here.
@@ -127,7 +146,7 @@ class Processor(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=manifest.description or f"imgpipe processor {name}",
+            description=(manifest.description or f"imgpipe processor {name}")[:LAMBDA_DESCRIPTION_MAX_CHARS],
             runtime=runtime,
             architecture=lambda_.Architecture.ARM_64,
             handler=manifest.handler,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from imgpipe.manifest import parse_manifest
 from imgpipe.registry import discover
+from infra.app import build_app, cdk_json_context
 from infra.deployment import ContextError, from_context
 from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
 
@@ -102,3 +104,17 @@ def test_services_root_from_context_then_environment(tmp_path: Path) -> None:
     assert from_context({"services_root": str(tmp_path)}.get, environ={}).services_root == tmp_path
     assert from_context({}.get, environ={"IMGPIPE_SERVICES_ROOT": "/x"}).services_root == Path("/x")
     assert from_context({}.get, environ={}).services_root == REPO_SERVICES
+
+
+def test_an_oversized_environment_fails_synth_naming_the_folder(tmp_path: Path, services_snapshot: Path) -> None:
+    root = tmp_path / "services"
+    shutil.copytree(services_snapshot, root)
+    (root / "bloated").mkdir()
+    (root / "bloated" / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    big = ", ".join(f'"{i:04d}-{"x" * 40}"' for i in range(100))
+    (root / "bloated" / "manifest.toml").write_text(
+        f'memory_mb = 128\ntimeout_s = 3\n[[triggers]]\nsource = "uploads"\n[settings]\nlabels = [{big}]\n'
+    )
+    context = {**cdk_json_context(), "aws:cdk:bundling-stacks": [], "services_root": str(root)}
+    with pytest.raises(Exception, match=r"services/bloated: the function's environment would be about \d+ bytes"):
+        build_app(context, outdir=str(tmp_path / "out"))

@@ -122,6 +122,32 @@ def test_rules_come_from_the_manifest_and_target_the_function(synthesized: Synth
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_eventbridge_may_invoke_the_function_and_fill_the_target_dlq_only_from_its_rules(
+    synthesized: Synthesized, name: str
+) -> None:
+    p = synthesized.stack.processors[name]
+    rule_arns = sorted(json.dumps(_arn(synthesized.logical_id(r))) for r in p.rules)
+    function_arn = _arn(synthesized.logical_id(p.function))
+    permissions = [
+        x["Properties"]
+        for x in synthesized.of_type("AWS::Lambda::Permission").values()
+        if x["Properties"]["FunctionName"] == function_arn
+    ]
+    assert all(x["Principal"] == "events.amazonaws.com" and x["Action"] == "lambda:InvokeFunction" for x in permissions)
+    assert sorted(json.dumps(x["SourceArn"]) for x in permissions) == rule_arns
+
+    queue_id = synthesized.logical_id(p.target_dlq.queue)
+    (statements,) = [
+        q["Properties"]["PolicyDocument"]["Statement"]
+        for q in synthesized.of_type("AWS::SQS::QueuePolicy").values()
+        if _ref(queue_id) in q["Properties"]["Queues"]
+    ]
+    from_events = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert all(s["Action"] == "sqs:SendMessage" and s["Resource"] == _arn(queue_id) for s in from_events)
+    assert sorted(json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in from_events) == rule_arns
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_async_invocation_retries_then_lands_in_the_failure_dlq(synthesized: Synthesized, name: str) -> None:
     m = _manifest(synthesized, name)
     p = synthesized.stack.processors[name]
