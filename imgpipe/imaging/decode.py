@@ -15,7 +15,7 @@ import threading
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -70,6 +70,7 @@ class SourceImage:
     n_frames: int
     exif: Image.Exif | None  # what survives metadata stripping (copyright, artist), to embed in outputs
     _loop: int = 0
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -102,14 +103,34 @@ class SourceImage:
     def frames(self) -> Iterator[tuple[Image.Image, int]]:
         """Every frame of an animation, composited, upright, 8-bit sRGB RGBA, with its duration
         in milliseconds. Frames are produced one at a time so a caller can shrink each before
-        the next is decoded."""
+        the next is decoded.
+
+        A GIF frame may lie outside the canvas its header declares, and Pillow then grows the
+        canvas: the header checks cannot see that, so every frame's canvas is checked against
+        the pixel cap, and the running total against the animation budget, before decoding."""
         im = self._take()
+        budget = ANIMATION_PIXEL_FACTOR * self.limits.max_pixels
+        total = 0
         for index in range(self.n_frames):
             try:
-                im.seek(index)
-                im.load()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    im.seek(index)
+                    width, height = im.size
+                    total += width * height
+                    if width * height > self.limits.max_pixels or total > budget:
+                        raise Image.DecompressionBombError(
+                            f"frame {index} is {width}x{height}, {total:,} pixels decoded so far"
+                        )
+                    im.load()
                 duration = int(im.info.get("duration") or 100)
                 frame = to_srgb(im).convert("RGBA")
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise Rejection(
+                    Reason.TOO_MANY_PIXELS,
+                    f"{_describe(exc)}; the limits are {self.limits.max_pixels:,} pixels a frame "
+                    f"and {budget:,} for the whole animation",
+                ) from None
             except DECODE_ERRORS as exc:
                 raise Rejection(
                     Reason.CORRUPT_IMAGE, f"frame {index} of the {self.format} cannot be decoded: {_describe(exc)}"
@@ -226,4 +247,5 @@ def open_image(data: bytes, limits: Limits | None = None, allowed: Iterable[str]
         n_frames=n_frames,
         exif=kept_exif(exif),
         _loop=int(im.info.get("loop", 0) or 0),
+        limits=limits,
     )
