@@ -377,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err("imgpipe: no AWS credentials found (aws configure, AWS_PROFILE, or --local)")
             return 2
         if isinstance(exc, EndpointConnectionError):
-            _err(f"imgpipe: cannot reach {exc.kwargs.get('endpoint_url')}: is `imgpipe local up` still running?")
+            _err(f"imgpipe: cannot reach {exc.kwargs.get('endpoint_url')} (no network, or `imgpipe local up` stopped?)")
             return 2
         raise
 

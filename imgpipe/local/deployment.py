@@ -62,7 +62,8 @@ class Deployment:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint_url)
+        # a fresh session: credentials are resolved now, not taken from an earlier cache
+        return boto3.session.Session().client(service, endpoint_url=self.endpoint_url)
 
     # -- the local state file -------------------------------------------------------
     def to_json(self) -> str:
@@ -134,7 +135,8 @@ def from_stack(stack_name: str) -> Deployment:
 
     origin = f"stack {stack_name}"
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        cloudformation = boto3.session.Session().client("cloudformation")
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except NoCredentialsError:
         raise DeploymentNotFound(
             "no AWS credentials: configure them (aws configure / AWS_PROFILE), or use --local for the local stack"

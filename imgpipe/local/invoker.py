@@ -71,13 +71,6 @@ def load_handler(manifest: Manifest) -> Handler:
     return importlib.import_module(f"{package}.handler").handler
 
 
-def _quiet_powertools(manifest: Manifest, verbose: bool) -> None:
-    # Powertools loggers are named after the service (= processor name).
-    logging.getLogger(manifest.name).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    # Tracer logs every handler exception with its traceback; the invoker reports failures itself.
-    logging.getLogger("aws_lambda_powertools").setLevel(logging.WARNING if verbose else logging.CRITICAL)
-
-
 def _clear_metrics() -> None:
     """Metrics are disabled locally, but Powertools still accumulates them in a set shared by
     every instance (and prints it once it holds 100 values): drop them after each invocation."""
@@ -133,7 +126,6 @@ class Invoker:
         sqs: Any,
         failure_dlq_url: str,
         retry_delay_s: float = 0.2,
-        verbose: bool = False,
         on_outcome: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.manifest = manifest
@@ -143,8 +135,6 @@ class Invoker:
         self.retry_delay_s = retry_delay_s
         self.on_outcome = on_outcome or (lambda _o: None)
         self.handler = load_handler(manifest)
-        # after the import: Powertools sets its logger's level when the handler module loads
-        _quiet_powertools(manifest, verbose)
 
     def _call(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.manifest)

@@ -52,6 +52,7 @@ _LOCAL_ENV = {
 _DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
 }
 _RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb")
 
@@ -65,6 +66,10 @@ class _Environment:
     def set(self, name: str, value: str) -> None:
         self._saved.setdefault(name, os.environ.get(name))
         os.environ[name] = value
+
+    def unset(self, name: str) -> None:
+        self._saved.setdefault(name, os.environ.get(name))
+        os.environ.pop(name, None)
 
     def restore(self) -> None:
         for name, value in self._saved.items():
@@ -127,6 +132,7 @@ class LocalStack:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._log_levels: dict[str, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     @classmethod
@@ -143,13 +149,18 @@ class LocalStack:
     def open(self) -> LocalStack:
         self.manifests = discover(self.services_root)
         self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
-        self._configure_environment()
-        self._endpoint = self.external_endpoint or self._start_moto()
-        self._env.set("AWS_ENDPOINT_URL", self._endpoint)
-        _reset_handler_clients()
-        clients = {s: self.client(s) for s in _RUNTIME_SERVICES}
-        self._provisioned = provision(clients, self.manifests, self.names, self._endpoint)
-        self._start_workers()
+        try:
+            self._configure_environment()
+            self._endpoint = self.external_endpoint or self._start_moto()
+            self._env.set("AWS_ENDPOINT_URL", self._endpoint)
+            _reset_handler_clients()
+            clients = {s: self.client(s) for s in _RUNTIME_SERVICES}
+            self._provisioned = provision(clients, self.manifests, self.names, self._endpoint)
+            self._start_workers()
+            self._quiet_handler_logs()
+        except BaseException:
+            self.close()  # no server, thread or environment change outlives a failed start
+            raise
         return self
 
     def close(self) -> None:
@@ -161,21 +172,24 @@ class LocalStack:
             self._server.stop()
             self._server = None
         self._env.restore()
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels.clear()
         self._clients.clear()
         _reset_handler_clients()
 
     def _configure_environment(self) -> None:
         for name, value in _LOCAL_ENV.items():
             self._env.set(name, value)
-        if not self.external_endpoint:
-            # Our own moto: never let real credentials (or a profile) near it.
+        own_moto = not self.external_endpoint
+        has_credentials = os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")
+        if own_moto or not has_credentials:
+            # moto takes any credentials; with our own moto, real ones are never used at all
             for name, value in _DUMMY_CREDENTIALS.items():
                 self._env.set(name, value)
-            self._env.set("AWS_SESSION_TOKEN", "testing")
-        elif not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
-            for name, value in _DUMMY_CREDENTIALS.items():
-                self._env.set(name, value)
-        if not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")) or not self.external_endpoint:
+        if own_moto:
+            self._env.unset("AWS_PROFILE")
+        if own_moto or not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")):
             self._env.set("AWS_DEFAULT_REGION", "us-east-1")
             self._env.set("AWS_REGION", "us-east-1")
         # Powertools warns on every flush of a disabled, empty metric set.
@@ -188,12 +202,26 @@ class LocalStack:
         self._server.start()
         host, port = self._server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        logging.getLogger("werkzeug").setLevel(logging.INFO if self.verbose else logging.ERROR)
+        self._set_log_level("werkzeug", logging.INFO if self.verbose else logging.ERROR)
         # moto's state lives in this process: a stack started earlier here must not leak in.
         request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
         return endpoint
+
+    def _set_log_level(self, name: str, level: int) -> None:
+        logger = logging.getLogger(name)
+        self._log_levels.setdefault(name, logger.level)
+        logger.setLevel(level)
+
+    def _quiet_handler_logs(self) -> None:
+        """Handler logs only with ``verbose``. Powertools names its logger after the service
+        (the processor) and sets its level when the handler module is imported, so this runs
+        after the handlers are loaded; ``close`` puts every level back."""
+        for m in self.manifests:
+            self._set_log_level(m.name, logging.DEBUG if self.verbose else logging.WARNING)
+        # The tracer logs each handler exception with its traceback; the invoker reports failures.
+        self._set_log_level("aws_lambda_powertools", logging.WARNING if self.verbose else logging.CRITICAL)
 
     def _config_for(self, m: Manifest) -> Config:
         """What infra/ puts in each function's environment."""
@@ -222,7 +250,6 @@ class LocalStack:
                     sqs=sqs,
                     failure_dlq_url=target.failure_dlq_url,
                     retry_delay_s=self.retry_delay_s,
-                    verbose=self.verbose,
                     on_outcome=self._on_outcome,
                 )
                 self._spawn(f"{m.name}-{i}", sqs, target.invoke_queue_url, invoker.invoke)
