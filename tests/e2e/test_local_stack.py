@@ -166,3 +166,34 @@ def test_an_external_emulator_is_used_when_aws_endpoint_url_is_set(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_browser_upload_with_a_presigned_post_is_processed(local_stack: LocalStack) -> None:
+    key = "browser/coffee.jpg"
+    post = local_stack.client("s3").generate_presigned_post(local_stack.uploads_bucket, key)
+    boundary = "imgpipe-boundary"
+    fields = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in post["fields"].items()
+    ]
+    file_part = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="coffee.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + PHOTO
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        post["url"],
+        data=b"".join(fields) + file_part,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 204
+
+    etag = local_stack.client("s3").head_object(Bucket=local_stack.uploads_bucket, Key=key)["ETag"].strip('"')
+    [report] = local_stack.wait([(key, etag)], timeout=TIMEOUT)
+    assert report.status == "completed", report
+    assert report.emails == 1
