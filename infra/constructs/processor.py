@@ -171,20 +171,26 @@ class Processor(Construct):
             "support no resource-level permissions.",
         )
 
+        self.rules = self._route(triggers, uploads_bucket)
+
+    def _route(self, triggers: tuple[Trigger, ...], uploads_bucket: s3.IBucket) -> list[events.Rule]:
+        """One rule per trigger, all with the same target: the function, its retry policy and
+        its target DLQ."""
+        manifest = self.manifest
         target = targets.LambdaFunction(
             self.function,
             dead_letter_queue=self.target_dlq.queue,
             retry_attempts=manifest.retry_attempts,
             max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
         )
-        self.rules: list[events.Rule] = []
+        rules: list[events.Rule] = []
         # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.
         for declared, trigger in zip(manifest.triggers, triggers, strict=True):
             pattern = trigger.event_pattern(uploads_bucket.bucket_name)
             rule = events.Rule(
                 self,
                 rule_id(declared, manifest.triggers),
-                description=f"imgpipe {name}: {trigger.source} events",
+                description=f"imgpipe {manifest.name}: {trigger.source} events",
                 # Placeholder so the L2 validates; the manifest's pattern replaces it below.
                 event_pattern=events.EventPattern(detail_type=list(pattern["detail-type"])),
             )
@@ -195,7 +201,8 @@ class Processor(Construct):
             assert isinstance(cfn_rule, events.CfnRule)
             cfn_rule.event_pattern = pattern
             rule.add_target(target)
-            self.rules.append(rule)
+            rules.append(rule)
+        return rules
 
     def _grant_pipeline_access(self, uploads: s3.IBucket, variants: s3.IBucket, stack: cdk.Stack) -> None:
         name = self.manifest.name
