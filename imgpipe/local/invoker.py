@@ -145,25 +145,23 @@ class Invoker:
                 _clear_metrics()
 
     def invoke(self, event: dict[str, Any]) -> Outcome:
-        attempts = self.manifest.retry_attempts + 1
-        for attempt in range(1, attempts + 1):
+        """One asynchronous invocation: the first try and ``retry_attempts`` retries."""
+        name, attempts = self.manifest.name, self.manifest.retry_attempts + 1
+        attempt = 1
+        while True:
             try:
-                result = self._call(event)
+                outcome = Outcome(name, event, True, attempt, self._call(event))
+                break
             except Exception as exc:
-                log.warning(
-                    "%s: attempt %d/%d failed: %s: %s", self.manifest.name, attempt, attempts, type(exc).__name__, exc
-                )
-                if attempt < attempts:
-                    # Lambda waits about 1 then 2 minutes; the same doubling, much shorter.
-                    time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
-                    continue
-                record = failure_record(self.manifest, event, attempts, exc, str(uuid.uuid4()))
-                self.sqs.send_message(QueueUrl=self.failure_dlq_url, MessageBody=json.dumps(record))
-                outcome = Outcome(self.manifest.name, event, False, attempts, None, type(exc).__name__, str(exc))
-                break
-            else:
-                outcome = Outcome(self.manifest.name, event, True, attempt, result)
-                break
+                log.warning("%s: attempt %d/%d failed: %s: %s", name, attempt, attempts, type(exc).__name__, exc)
+                if attempt == attempts:
+                    record = failure_record(self.manifest, event, attempts, exc, str(uuid.uuid4()))
+                    self.sqs.send_message(QueueUrl=self.failure_dlq_url, MessageBody=json.dumps(record))
+                    outcome = Outcome(name, event, False, attempts, None, type(exc).__name__, str(exc))
+                    break
+                # Lambda waits about 1 then 2 minutes; the same doubling, much shorter.
+                time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
+                attempt += 1
         self.on_outcome(outcome)
         return outcome
 
