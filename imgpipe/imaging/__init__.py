@@ -6,13 +6,13 @@ checks, colour handling and metadata policy are the same for every output:
 1. :func:`open_image` sniffs, allow-lists and header-checks the bytes (no pixels decoded);
 2. :meth:`SourceImage.decode` decodes once, at the smallest JPEG scale that covers the largest
    output, to upright 8-bit sRGB (:meth:`SourceImage.frames` for animations);
-3. :mod:`geometry` sizes and resizes (never enlarging), :func:`crop_to_aspect` crops by content;
+3. :mod:`geometry` sizes and resizes (never enlarging), :func:`aspect_box` places a crop by content;
 4. :func:`encode` writes JPEG / PNG / WebP / AVIF with only the kept metadata.
 
 Swapping the engine (say, for libvips) means re-implementing this package behind the same names.
 """
 
-from imgpipe.imaging.crop import STRATEGIES, crop_to_aspect
+from imgpipe.imaging.crop import STRATEGIES, aspect_box, crop_to_aspect
 from imgpipe.imaging.decode import SourceImage, open_image
 from imgpipe.imaging.encode import EncodeOptions, encode, encode_animation, flatten, has_alpha
 from imgpipe.imaging.formats import ALLOWED, sniff
@@ -23,6 +23,7 @@ __all__ = [
     "STRATEGIES",
     "EncodeOptions",
     "SourceImage",
+    "aspect_box",
     "cover_size",
     "crop_size",
     "crop_to_aspect",

@@ -68,16 +68,23 @@ def aspect_window(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int
     return max(1, min(size[0], round(box[0] * scale))), max(1, min(size[1], round(box[1] * scale)))
 
 
-def crop_to_aspect(im: Image.Image, box: tuple[int, int], strategy: str = "content") -> Image.Image:
-    """The largest window of ``im`` with ``box``'s aspect ratio, placed by ``strategy``.
-    Cropping before the final resize means only the kept pixels are resampled."""
+def aspect_box(im: Image.Image, box: tuple[int, int], strategy: str = "content") -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the largest window of ``im`` with ``box``'s aspect ratio,
+    placed by ``strategy``. Hand it to :func:`imgpipe.imaging.resize` to resample only the kept
+    pixels, with no intermediate copy of the window."""
     if strategy not in STRATEGIES:
         raise ValueError(f"crop strategy must be one of {STRATEGIES}, not {strategy!r}")
     size = aspect_window(im.size, box)
     if size == im.size:
-        return im
+        return 0, 0, im.width, im.height
     if strategy == "center":
         left, top = (im.width - size[0]) // 2, (im.height - size[1]) // 2
     else:
         left, top = content_offset(im, size)
-    return im.crop((left, top, left + size[0], top + size[1]))
+    return left, top, left + size[0], top + size[1]
+
+
+def crop_to_aspect(im: Image.Image, box: tuple[int, int], strategy: str = "content") -> Image.Image:
+    """The window of :func:`aspect_box`, cropped out."""
+    window = aspect_box(im, box, strategy)
+    return im if window == (0, 0, im.width, im.height) else im.crop(window)

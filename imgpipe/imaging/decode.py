@@ -159,7 +159,7 @@ class SourceImage:
             raise Rejection(
                 Reason.UNSUPPORTED_FORMAT, f"colour mode {im.mode} cannot be converted: {_describe(exc)}"
             ) from None
-        if out.mode == "RGBA" and out.getchannel("A").getextrema()[0] == 255:
+        if out.mode == "RGBA" and out.getextrema()[3][0] == 255:
             # an alpha channel that hides nothing: treat the image as opaque (JPEG-able)
             out = out.convert("RGB")
         out = orient(out, self.orientation)

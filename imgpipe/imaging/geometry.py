@@ -68,8 +68,9 @@ def crop_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     return max(1, min(size[0], round(box[0] * scale))), max(1, min(size[1], round(box[1] * scale)))
 
 
-def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Lanczos resampling (Pillow premultiplies alpha itself), with the integer pre-shrink."""
-    if im.size == size:
+def resize(im: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int] | None = None) -> Image.Image:
+    """Lanczos resampling (Pillow premultiplies alpha itself), with the integer pre-shrink.
+    ``box`` resamples only that region, without first copying it out as a crop would."""
+    if im.size == size and box in (None, (0, 0, *im.size)):
         return im
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)

@@ -12,9 +12,9 @@ from typing import Any
 from imgpipe.imaging import (
     STRATEGIES,
     EncodeOptions,
+    aspect_box,
     cover_size,
     crop_size,
-    crop_to_aspect,
     encode,
     open_image,
     resize,
@@ -49,6 +49,6 @@ def process(data: bytes, settings: Mapping[str, Any]) -> list[Output]:
     # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale, still covering the box: a 24 MP
     # photo becomes ~0.4 MP here. The window is chosen on that, and only it is resampled.
     image = source.decode(min_size=cover_size(source.size, box))
-    image = resize(crop_to_aspect(image, box, strategy), crop_size(source.size, box))
+    image = resize(image, crop_size(source.size, box), box=aspect_box(image, box, strategy))
     name = f"{box[0]}x{box[1]}"
     return [Output(name, fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in formats]
