@@ -110,7 +110,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             f"  uploads bucket:  {up}\n"
             f"  variants bucket: {var}\n"
             f"  outbox:          {stack.outbox.folder}/\n"
-            f"  state file:      {path} (used by `imgpipe --local ...`)\n\n"
+            f"  state file:      {path} (what --local reads: imgpipe status/dlq/upload ... --local)\n\n"
             "Try (in another shell):\n"
             "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
             f"  aws --endpoint-url {ep} s3 cp photo.jpg s3://{up}/\n"

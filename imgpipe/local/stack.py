@@ -267,9 +267,9 @@ class LocalStack:
 
     def _on_envelope(self, envelope: dict[str, Any]) -> None:
         email = self.outbox.add(envelope)
-        assert self.tracker is not None
-        self.tracker.on_email(email)
         self.on_email(email)
+        assert self.tracker is not None
+        self.tracker.on_email(email)  # may finish an upload: after the email itself was shown
 
     # -- what callers use -----------------------------------------------------------
     @property
