@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from imgpipe.cli import main
-from imgpipe.local.deployment import DeploymentNotFound, from_stack
+from imgpipe.local import dlq
+from imgpipe.local.deployment import Deployment, DeploymentNotFound, ProcessorTarget, from_stack
 
 
 @pytest.fixture
@@ -72,3 +75,55 @@ def test_missing_credentials_are_a_clear_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["status", "a.jpg"]) == 2
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+class _RecordingLambda:
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.invocations.append(kwargs)
+        return {"StatusCode": 202}
+
+
+@dataclass(frozen=True)
+class _AwsDeployment(Deployment):
+    """A real stack's deployment whose Lambda client records instead of invoking."""
+
+    recorder: _RecordingLambda = field(default_factory=_RecordingLambda)
+
+    def client(self, service: str) -> Any:
+        return self.recorder if service == "lambda" else boto3.client(service)
+
+
+def test_redrive_on_aws_reinvokes_the_function_with_each_parked_event(aws: None) -> None:
+    sqs = boto3.client("sqs")
+    failures = sqs.create_queue(QueueName="resize-failures")["QueueUrl"]
+    target = sqs.create_queue(QueueName="resize-target-dlq")["QueueUrl"]
+    failed_event = {"detail-type": "Object Created", "detail": {"object": {"key": "a.jpg"}}}
+    undelivered = {"detail-type": "Object Created", "detail": {"object": {"key": "b.jpg"}}}
+    record = {
+        "requestPayload": failed_event,
+        "responsePayload": {"errorType": "TimeoutError", "errorMessage": "S3 read timed out"},
+    }
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(record))
+    sqs.send_message(
+        QueueUrl=target,
+        MessageBody=json.dumps(undelivered),
+        MessageAttributes={"ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"}},
+    )
+    d = _AwsDeployment(
+        "up", "var", processors={"resize": ProcessorTarget("resize", failures, target, function_name="fn")}, origin="x"
+    )
+
+    listed = dlq.list_messages(d, "resize")
+    assert [(m.queue, m.source_key, m.error) for m in listed] == [
+        ("failure", "a.jpg", "TimeoutError: S3 read timed out"),
+        ("target", "b.jpg", "SDK_CLIENT_ERROR"),
+    ]
+    assert dlq.depth(d, "resize") == {"failure": 1, "target": 1}  # listing leaves them in place
+
+    assert dlq.redrive(d, "resize") == {"failure": 1, "target": 1}
+    assert [json.loads(i["Payload"]) for i in d.recorder.invocations] == [failed_event, undelivered]
+    assert {(i["FunctionName"], i["InvocationType"]) for i in d.recorder.invocations} == {("fn", "Event")}
+    assert dlq.depth(d, "resize") == {"failure": 0, "target": 0}
