@@ -7,6 +7,7 @@ STACK_NAME = "Imgpipe"
 # Context keys (cdk -c key=value, or cdk.json "context").
 CTX_SERVICES_ROOT = "services_root"
 CTX_NOTIFY_EMAIL = "notify_email"
+CTX_OPS_EMAIL = "ops_email"  # subscribed to the ops topic (DLQ alarms)
 CTX_SETTINGS = "settings"  # JSON object: {"resize": {"widths": [320, 640]}}
 CTX_KEY_PREFIXES = "key_prefixes"  # JSON list or comma-separated: narrows every uploads trigger
 CTX_REMOVAL = "removal"  # "retain" (default) or "destroy" (throwaway stacks only)
@@ -42,6 +43,7 @@ ACCESS_LOGS_EXPIRY_DAYS = 365
 UPLOADS_ACCESS_LOG_PREFIX = "uploads/"
 VARIANTS_ACCESS_LOG_PREFIX = "variants/"
 CORS_MAX_AGE_SECONDS = 3000
+MINIMUM_TLS_VERSION = 1.2  # bucket policies deny older TLS
 
 # Catalog (the notify processor defines what goes in pk/sk)
 CATALOG_PARTITION_KEY = "pk"

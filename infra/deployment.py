@@ -20,6 +20,7 @@ from infra.constants import (
     CTX_CORS_ORIGINS,
     CTX_KEY_PREFIXES,
     CTX_NOTIFY_EMAIL,
+    CTX_OPS_EMAIL,
     CTX_REMOVAL,
     CTX_SERVICES_ROOT,
     CTX_SETTINGS,
@@ -36,6 +37,7 @@ class ContextError(ValueError):
 class Deployment:
     services_root: Path
     notify_email: str | None = None
+    ops_email: str | None = None
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     key_prefixes: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
@@ -72,6 +74,14 @@ def _list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _email(key: str, value: Any) -> str | None:
+    if not value:
+        return None
+    if not isinstance(value, str) or "@" not in value:
+        raise ContextError(key, f"must be an email address, got {value!r}")
+    return value
+
+
 def _settings(value: Any) -> dict[str, dict[str, Any]]:
     if isinstance(value, str):
         try:
@@ -87,9 +97,7 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
     """``get`` is ``node.try_get_context``; the services root may also come from the environment."""
     environ = os.environ if environ is None else environ
     root = get(CTX_SERVICES_ROOT) or environ.get(ENV_SERVICES_ROOT) or DEFAULT_ROOT
-    email = get(CTX_NOTIFY_EMAIL) or None
-    if email is not None and (not isinstance(email, str) or "@" not in email):
-        raise ContextError(CTX_NOTIFY_EMAIL, f"must be an email address, got {email!r}")
+    emails = {key: _email(key, get(key)) for key in (CTX_NOTIFY_EMAIL, CTX_OPS_EMAIL)}
     removal = get(CTX_REMOVAL) or "retain"
     if removal not in ("retain", "destroy"):
         raise ContextError(CTX_REMOVAL, f"must be 'retain' or 'destroy', got {removal!r}")
@@ -97,7 +105,8 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
     origins = get(CTX_CORS_ORIGINS)
     return Deployment(
         services_root=Path(root),
-        notify_email=email,
+        notify_email=emails[CTX_NOTIFY_EMAIL],
+        ops_email=emails[CTX_OPS_EMAIL],
         settings=_settings(get(CTX_SETTINGS) or {}),
         key_prefixes=_list(CTX_KEY_PREFIXES, prefixes) if prefixes else (),
         cors_origins=_list(CTX_CORS_ORIGINS, origins) if origins else ("*",),

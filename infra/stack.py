@@ -47,7 +47,7 @@ class ImgpipeStack(cdk.Stack):
         removal = cdk.RemovalPolicy.RETAIN if deployment.retain_data else cdk.RemovalPolicy.DESTROY
 
         storage = Storage(self, "Storage", removal_policy=removal, cors_origins=deployment.cors_origins)
-        monitoring = Monitoring(self, "Monitoring", removal_policy=removal)
+        monitoring = Monitoring(self, "Monitoring", ops_email=deployment.ops_email, removal_policy=removal)
         notification = Notification(
             self,
             "Notification",

@@ -6,11 +6,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 
 class Monitoring(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, ops_email: str | None, removal_policy: cdk.RemovalPolicy
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         # A customer-managed key, because CloudWatch cannot publish to a topic encrypted with the
@@ -59,3 +62,5 @@ class Monitoring(Construct):
                 },
             )
         )
+        if ops_email:
+            self.ops_topic.add_subscription(subscriptions.EmailSubscription(ops_email))

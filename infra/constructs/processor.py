@@ -90,7 +90,9 @@ class DeadLetterQueue(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # OK too: after a redrive empties the queue, ops hear that it is resolved.
         self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        self.alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
 
 
 class Processor(Construct):

@@ -16,6 +16,7 @@ from infra.constants import (
     ABORT_INCOMPLETE_MULTIPART_DAYS,
     ACCESS_LOGS_EXPIRY_DAYS,
     CORS_MAX_AGE_SECONDS,
+    MINIMUM_TLS_VERSION,
     UPLOADS_ACCESS_LOG_PREFIX,
     UPLOADS_NONCURRENT_VERSION_EXPIRY_DAYS,
     VARIANTS_ACCESS_LOG_PREFIX,
@@ -27,6 +28,7 @@ def _private_bucket_props(removal_policy: cdk.RemovalPolicy) -> dict[str, object
         "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
         "encryption": s3.BucketEncryption.S3_MANAGED,
         "enforce_ssl": True,
+        "minimum_tls_version": MINIMUM_TLS_VERSION,
         "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         "removal_policy": removal_policy,
     }

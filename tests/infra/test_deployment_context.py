@@ -21,7 +21,8 @@ def configured(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path
     return synthesize(
         tmp_path_factory.mktemp("cdk.out-configured"),
         services_snapshot,
-        notify_email="ops@example.com",
+        notify_email="uploader@example.com",
+        ops_email="oncall@example.com",
         key_prefixes="incoming/, photos/",  # as `-c key_prefixes=...` passes it
         settings=context_json({"resize": {"widths": [100, 200]}}),
         cors_origins=context_json(["https://app.example.com"]),
@@ -60,11 +61,16 @@ def test_narrowing_does_not_rename_rules(configured: Synthesized, synthesized: S
 
 
 def test_email_subscription_cors_and_removal(configured: Synthesized) -> None:
-    (subscription,) = configured.of_type("AWS::SNS::Subscription").values()
+    subscriptions = {
+        s["Properties"]["Endpoint"]: s["Properties"] for s in configured.of_type("AWS::SNS::Subscription").values()
+    }
     topic_id = configured.logical_id(configured.stack.node.find_child("Notification").topic)
-    assert subscription["Properties"]["Protocol"] == "email"
-    assert subscription["Properties"]["Endpoint"] == "ops@example.com"
-    assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ops_id = configured.logical_id(configured.stack.node.find_child("Monitoring").ops_topic)
+    assert set(subscriptions) == {"uploader@example.com", "oncall@example.com"}
+    assert subscriptions["uploader@example.com"]["Protocol"] == "email"
+    assert subscriptions["uploader@example.com"]["TopicArn"] == {"Ref": topic_id}
+    assert subscriptions["oncall@example.com"]["Protocol"] == "email"
+    assert subscriptions["oncall@example.com"]["TopicArn"] == {"Ref": ops_id}
     uploads = configured.resources[configured.logical_id(configured.stack.node.find_child("Storage").uploads)]
     assert uploads["Properties"]["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == ["https://app.example.com"]
     assert uploads["DeletionPolicy"] == "Delete"
@@ -79,7 +85,8 @@ def test_email_subscription_cors_and_removal(configured: Synthesized) -> None:
         ({"settings": '{"resize": {"width": [1]}}'}, "resize has no setting 'width'"),
         ({"settings": "{not json"}, "is not valid JSON"),
         ({"settings": '{"resize": 3}'}, "must be an object"),
-        ({"notify_email": "nobody"}, "must be an email address"),
+        ({"notify_email": "nobody"}, "notify_email': must be an email address"),
+        ({"ops_email": "nobody"}, "ops_email': must be an email address"),
         ({"removal": "keep"}, "must be 'retain' or 'destroy'"),
         ({"key_prefixes": '["a/", ""]'}, "list of non-empty strings"),
     ],

@@ -184,6 +184,7 @@ def test_both_dlqs_are_encrypted_kept_14_days_and_alarmed(synthesized: Synthesiz
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["AlarmActions"] == [ops_topic_ref]
+        assert alarm["OKActions"] == [ops_topic_ref]
         policies = [
             q["Properties"]["PolicyDocument"]["Statement"]
             for q in synthesized.of_type("AWS::SQS::QueuePolicy").values()

@@ -20,6 +20,12 @@ def _denies_plain_http(statements: list[dict[str, Any]]) -> bool:
     )
 
 
+def _denies_old_tls(statements: list[dict[str, Any]]) -> bool:
+    return any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in statements
+    )
+
+
 def _resource_policy(synthesized: Synthesized, cfn_type: str, key: str, logical_id: str) -> list[dict[str, Any]]:
     for policy in synthesized.of_type(cfn_type).values():
         target = policy["Properties"][key]
@@ -64,7 +70,8 @@ def test_uploads_bucket(synthesized: Synthesized) -> None:
     assert sorted(cors["AllowedMethods"]) == ["POST", "PUT"]
     assert "ETag" in cors["ExposedHeaders"]
     assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
-    assert _denies_plain_http(_resource_policy(synthesized, "AWS::S3::BucketPolicy", "Bucket", logical_id))
+    bucket_policy = _resource_policy(synthesized, "AWS::S3::BucketPolicy", "Bucket", logical_id)
+    assert _denies_plain_http(bucket_policy) and _denies_old_tls(bucket_policy)
 
 
 def test_variants_bucket_is_separate_private_and_never_emits_events(synthesized: Synthesized) -> None:
@@ -78,7 +85,8 @@ def test_variants_bucket_is_separate_private_and_never_emits_events(synthesized:
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
     assert "CorsConfiguration" not in props
     assert bucket["DeletionPolicy"] == "Retain"
-    assert _denies_plain_http(_resource_policy(synthesized, "AWS::S3::BucketPolicy", "Bucket", logical_id))
+    bucket_policy = _resource_policy(synthesized, "AWS::S3::BucketPolicy", "Bucket", logical_id)
+    assert _denies_plain_http(bucket_policy) and _denies_old_tls(bucket_policy)
     # Rules match only the uploads bucket.
     for rule in synthesized.of_type("AWS::Events::Rule").values():
         bucket_filter = rule["Properties"]["EventPattern"].get("detail", {}).get("bucket")
