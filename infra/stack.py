@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -19,7 +18,6 @@ from infra.constants import (
     POWERTOOLS_LOG_LEVEL,
     POWERTOOLS_METRICS_NAMESPACE,
 )
-from infra.constructs import nag
 from infra.constructs.bundling import SharedLayer
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notification import Notification
@@ -94,40 +92,10 @@ class ImgpipeStack(cdk.Stack):
                 removal_policy=removal,
             )
             if is_notify:
-                self._grant_notify(processor.role, storage, notification, monitoring)
+                notification.grant_notify(processor.role, storage.variants)
             self.processors[manifest.name] = processor
 
         self._outputs(storage, monitoring, notification)
-
-    def _grant_notify(
-        self, role: iam.Role, storage: Storage, notification: Notification, monitoring: Monitoring
-    ) -> None:
-        notification.catalog.grant_read_write_data(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PublishNotifications", actions=["sns:Publish"], resources=[notification.topic.topic_arn]
-            )
-        )
-        # Publishing to a KMS-encrypted topic needs the key (exact actions, not the grant_* wildcards).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseTopicsKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[monitoring.topics_key.key_arn],
-            )
-        )
-        # Presigned links in the email are signed with this role's credentials.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PresignVariants", actions=["s3:GetObject"], resources=[storage.variants.arn_for_objects("*")]
-            )
-        )
-        variants_id = self.get_logical_id(storage.variants.node.default_child)  # type: ignore[arg-type]
-        nag.acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::<{variants_id}.Arn>/*]",
-            f"{role.node.path} presigns download links for every processor's variants of an upload.",
-        )
 
     def _outputs(self, storage: Storage, monitoring: Monitoring, notification: Notification) -> None:
         values = {

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.constants import CATALOG_PARTITION_KEY, CATALOG_SORT_KEY, CATALOG_TTL_ATTRIBUTE
+from infra.constructs import nag
 
 
 class Notification(Construct):
@@ -23,6 +26,7 @@ class Notification(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.topics_key = topics_key
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -43,4 +47,31 @@ class Notification(Construct):
             ),
             time_to_live_attribute=CATALOG_TTL_ATTRIBUTE,
             removal_policy=removal_policy,
+        )
+
+    def grant_notify(self, role: iam.IRole, variants_bucket: s3.IBucket) -> None:
+        """What the notify processor does beyond any processor: keep the catalog, publish the
+        email, and presign links to the variants."""
+        self.catalog.grant_read_write_data(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="PublishNotifications", actions=["sns:Publish"], resources=[self.topic.topic_arn])
+        )
+        # Publishing to a KMS-encrypted topic needs the key (exact actions, not the grant_* wildcards).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="UseTopicsKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.topics_key.key_arn]
+            )
+        )
+        # Presigned links in the email are signed with this role's credentials.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PresignVariants", actions=["s3:GetObject"], resources=[variants_bucket.arn_for_objects("*")]
+            )
+        )
+        bucket = variants_bucket.node.default_child
+        assert isinstance(bucket, cdk.CfnElement)
+        nag.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(bucket)}.Arn>/*]",
+            f"{role.node.path} presigns download links for every processor's variants of an upload.",
         )
