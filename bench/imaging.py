@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from bench import inputs, measure, ops, quality
+from bench import inputs, measure, ops
 from imgpipe.manifest import Manifest
 
 #: the operations raced per processor. Convert has no pyvips twin: thumbnail_buffer does not
@@ -112,6 +112,8 @@ def _score(
     results: dict[str, dict[str, Any]],
 ) -> None:
     """Quality of every kept output of this input; one full decode, one reference per size."""
+    from bench import quality  # numpy (bench extra)
+
     source = quality.reference_source(inputs.path_for(spec).read_bytes())
     references: dict[tuple[int, int], Any] = {}
     for (s, p, op), case_runs in runs.items():

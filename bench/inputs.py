@@ -12,9 +12,12 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: bump when the pictures change, so stale cached files are not measured.
 GENERATOR_VERSION = 3
@@ -59,6 +62,8 @@ def cache_dir() -> Path:
 
 def _smooth_field(rng: np.random.Generator, size: tuple[int, int], cells: tuple[int, int], amp: float) -> Image.Image:
     """Random colours on a coarse grid, upscaled with bicubic: smooth gradients at full size."""
+    import numpy as np
+
     grid = rng.normal(128, amp, size=(cells[1], cells[0], 3)).clip(0, 255).astype(np.uint8)
     return Image.fromarray(grid, "RGB").resize(size, Image.Resampling.BICUBIC)
 
@@ -83,6 +88,8 @@ def _shapes(rng: np.random.Generator, img: Image.Image, count: int) -> None:
 
 def _add_noise(rng: np.random.Generator, img: Image.Image, sigma: float) -> Image.Image:
     """Per-pixel luminance noise, like a camera sensor at moderate ISO (row bands bound memory)."""
+    import numpy as np
+
     arr = np.asarray(img).copy()
     band = 256
     for y in range(0, arr.shape[0], band):
@@ -94,6 +101,8 @@ def _add_noise(rng: np.random.Generator, img: Image.Image, sigma: float) -> Imag
 
 def render(spec: InputSpec) -> Image.Image:
     """The pixels of one input (deterministic for a given spec and seed)."""
+    import numpy as np  # bench extra: only needed to make inputs, not to import the bench
+
     rng = np.random.default_rng([SEED, spec.width, spec.height])
     size = (spec.width, spec.height)
     img = _smooth_field(rng, size, (12, 8), 60)

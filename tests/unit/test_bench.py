@@ -1,0 +1,184 @@
+"""The bench's own arithmetic: target verdicts, memory sizing, cost lines, quality scores.
+
+The bench itself (`make bench`) is not run here: it takes minutes and measures the machine.
+These tests pin the parts whose mistakes would silently print a wrong verdict.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bench import cost, imaging, ops, procstat, report
+
+
+def _case(cpu_s: float, peak_mib: float, ssim: float | None = None) -> dict[str, Any]:
+    case: dict[str, Any] = {"seconds": cpu_s, "cpu_seconds": cpu_s, "peak_mib": peak_mib, "outputs": []}
+    if ssim is not None:
+        case["quality"] = [{"name": "x", "ssim": ssim, "psnr_db": 40.0}]
+    return case
+
+
+def _checks(cases: dict[str, dict[str, Any]], processor: str) -> dict[str, dict[str, Any]]:
+    out = imaging.checks({f"jpeg24/{processor}/{op}": c for op, c in cases.items()}, [processor])
+    return {c["check"].split(": ", 1)[1]: c for c in out if c["check"].startswith("jpeg24 ")}
+
+
+def test_thumbnail_checks_compare_against_naive_floor_and_pyvips() -> None:
+    got = _checks(
+        {
+            "processor": _case(0.10, 40, ssim=0.96),
+            "naive": _case(0.50, 130, ssim=0.965),
+            "floor": _case(0.09, 33),
+            "pyvips": _case(0.08, 50),
+        },
+        "thumbnail",
+    )
+    assert got["speed-up over naive"]["value"] == pytest.approx(5.0)
+    assert got["speed-up over naive"]["met"] is True
+    assert got["time / floor"]["met"] is True  # 1.11 <= 1.25
+    assert got["time / pyvips"]["met"] is False  # 1.25 > 1.0: slower than pyvips is a miss
+    assert got["peak RSS / naive"]["met"] is True
+    assert got["worst SSIM - naive's"]["met"] is True  # 0.005 lower is within the tolerance
+
+
+def test_a_quality_loss_beyond_the_tolerance_is_a_miss() -> None:
+    got = _checks({"processor": _case(0.1, 40, ssim=0.90), "naive": _case(0.5, 130, ssim=0.96)}, "convert")
+    assert got["worst SSIM - naive's"]["met"] is False
+
+
+def test_a_target_the_floor_cannot_reach_is_flagged_and_still_missed() -> None:
+    # a PNG: no reduced-scale decode, so naive is barely slower than decoding alone
+    got = _checks(
+        {"processor": _case(0.6, 140, 0.99), "naive": _case(0.8, 135, 0.99), "floor": _case(0.5, 85)}, "thumbnail"
+    )
+    speedup = got["speed-up over naive"]
+    assert speedup["met"] is False
+    assert speedup["bound"] == pytest.approx(1.6)
+    assert speedup["floor_meets_it"] is False
+    verdicts = {line[0]: line[3] for line in report.check_lines({"imaging": {"checks": list(got.values())}})}
+    assert verdicts["jpeg24 thumbnail: speed-up over naive"] == "MISSED (the decode floor misses it too)"
+
+
+def test_an_operation_that_failed_is_not_measured_never_met() -> None:
+    got = _checks({"processor": {"error": "NotImplementedError"}, "naive": _case(0.5, 130)}, "resize")
+    assert got["speed-up over naive"]["met"] is None
+    assert got["peak RSS / naive"]["met"] is None
+
+
+@pytest.mark.parametrize(
+    ("peak_mib", "expected_mb"),
+    [(40, 128), (50, 256), (100, 256), (200, 384), (400, 640), (900, 1280), (20000, 10240)],
+)
+def test_recommended_memory_is_peak_plus_headroom_rounded_up(peak_mib: float, expected_mb: int) -> None:
+    assert cost.recommend_memory(peak_mib) == expected_mb
+    assert expected_mb >= min(peak_mib * cost.HEADROOM_FACTOR + cost.HEADROOM_MIB, cost.MEMORY_STEPS[-1])
+
+
+def _measured(cpu_s: float, variants: int) -> dict[str, Any]:
+    typical = {
+        "cpu_seconds": cpu_s,
+        "seconds": cpu_s,
+        "outputs": [{}] * variants,
+        "function_peak_mib": 100.0,
+        "op_mib": 50.0,
+        "megapixels": 12.2,
+    }
+    return {"manifest_memory_mb": 1024, "inputs": {cost.TYPICAL: typical}}
+
+
+def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
+    measured = {"resize": _measured(0.5, 4), "thumbnail": _measured(0.1, 1)}
+    sizes = cost.sizing(measured)
+    assert sizes["resize"]["recommended_memory_mb"] == 256
+    result = cost.cost_per_million(measured, sizes)
+    lines = {ln["item"]: ln["usd"] for ln in result["lines"]}
+    # 0.5 s x 0.25 GB x price + one request, per million uploads
+    assert lines["Lambda resize"] == pytest.approx(1e6 * (0.5 * 0.25 * 0.0000133334 + 0.2e-6), abs=0.01)
+    # 3 HEAD + 1 GET, 4 variants + 1 done record
+    assert lines["S3 requests resize"] == pytest.approx(4 * 0.4 + 5 * 5.0, abs=0.01)
+    assert lines["EventBridge"] == pytest.approx(5.0)  # 5 Variant Created events, $1 per million
+    assert lines["SNS email delivery"] == pytest.approx(20.0)
+    assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
+    # at 256 MB a function has a seventh of a vCPU: CPU-bound work costs more than at local speed
+    assert result["total_cpu_scaled_usd"] > result["total_usd"]
+
+
+def test_a_processor_without_measurement_leaves_the_cost_incomplete() -> None:
+    measured = {"resize": {"manifest_memory_mb": 1024, "inputs": {cost.TYPICAL: {"error": "boom"}}}}
+    result = cost.cost_per_million(measured, cost.sizing(measured))
+    assert result["complete"] is False
+
+
+def test_floor_decodes_just_large_enough_to_cover_every_output() -> None:
+    plan = [ops.Target("300x300", "webp", 300, 300)]
+    assert ops.floor_size((6000, 4000), plan) == (450, 300)
+    widths = ops.default_plan("resize", {"widths": [320, 640, 1920, 8000]}, (6000, 4000), alpha=False)
+    assert [t.width for t in widths] == [1920, 640, 320]
+    assert ops.floor_size((6000, 4000), widths) == (1920, 1280)
+
+
+def test_naive_makes_the_planned_outputs() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 30, 30)).save(buf, "JPEG")
+    plan = [ops.Target("100x100", "webp", 100, 100)]
+    made = ops.naive(buf.getvalue(), "thumbnail", plan)
+    with Image.open(io.BytesIO(made[0].data)) as img:
+        assert (img.format, img.size) == ("WEBP", (100, 100))
+
+
+def test_peak_memory_is_read_and_reset_in_this_process() -> None:
+    block = bytearray(64 * 1024 * 1024)
+    block[::4096] = b"\1" * len(block[::4096])  # touch every page so it is resident
+    peak_with_block = procstat.peak_rss_kib()
+    del block
+    assert procstat.reset_peak()
+    assert procstat.peak_rss_kib() < peak_with_block - 32 * 1024
+    assert procstat.peak_rss_kib() >= procstat.rss_kib() - 1024
+
+
+@pytest.fixture
+def np() -> Any:
+    """Quality scoring uses numpy, which comes with the bench extra (matplotlib), not the dev
+    extra; only the two tests below need it."""
+    return pytest.importorskip("numpy", reason="numpy comes with the bench extra: pip install -e '.[bench]'")
+
+
+def _photo(np: Any, size: tuple[int, int] = (400, 240)) -> Image.Image:
+    rng = np.random.default_rng(7)
+    coarse = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8), "RGB")
+    return coarse.resize(size, Image.Resampling.BICUBIC)
+
+
+def _webp(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", lossless=True)
+    return buf.getvalue()
+
+
+def test_ssim_and_psnr_are_perfect_for_identical_planes_and_drop_with_noise(np: Any) -> None:
+    from bench import quality
+
+    a = np.asarray(_photo(np).convert("L"), dtype=np.float64)
+    noisy = np.clip(a + np.random.default_rng(1).normal(0, 20, a.shape), 0, 255)
+    assert quality.ssim(a, a) == pytest.approx(1.0)
+    assert quality.psnr(a, a) == 99.0
+    assert quality.ssim(a, noisy) < 0.9
+    assert quality.psnr(a, noisy) < 25
+
+
+def test_score_finds_an_off_centre_crop_in_the_reference(np: Any) -> None:
+    from bench import quality
+
+    source = _photo(np)
+    # a square crop from the right-hand side, as a content-positioned thumbnail would take
+    cover = source.resize((200, 120), Image.Resampling.LANCZOS)
+    crop = cover.crop((75, 0, 195, 120))
+    good = quality.score("crop", source, _webp(crop))
+    assert good.ssim > 0.99
+    # the same crop mirrored is not that part of the picture: it must score clearly lower
+    bad = quality.score("mirrored", source, _webp(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    assert bad.ssim < good.ssim - 0.1
