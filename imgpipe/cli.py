@@ -14,9 +14,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -24,7 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from imgpipe.local import LocalStack
 from imgpipe.local.deployment import Deployment, DeploymentNotFound, from_stack, read_state, state_file, write_state
+from imgpipe.local.outbox import Email
+from imgpipe.local.tracker import UploadReport
 
 #: the CloudFormation stack name infra/ deploys (infra/constants.py STACK_NAME)
 DEFAULT_STACK = "Imgpipe"
@@ -67,39 +72,40 @@ def collect_files(paths: Sequence[str]) -> list[tuple[Path, str]]:
 
 # -- the local stack -----------------------------------------------------------------
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(threadName)s %(message)s" if verbose else "%(message)s",
-    )
-    if not verbose:
-        # A retried transient failure is expected behaviour, not a warning to show by default.
-        logging.getLogger("imgpipe.local").setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
+    # Retries of transient failures are expected behaviour: shown with --verbose only. (The
+    # handlers' own Powertools logs are switched by the stack, see LocalStack(verbose=...).)
+    logging.getLogger("imgpipe.local").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def _stack(args: argparse.Namespace, **kwargs: Any) -> Any:
-    from imgpipe.local import LocalStack
-
+def _stack(args: argparse.Namespace, **kwargs: Any) -> contextlib.AbstractContextManager[LocalStack]:
     return LocalStack.start(
         port=args.port, outbox=Path(args.outbox), workers=args.workers, verbose=args.verbose, **kwargs
     )
 
 
-def _fmt_email(email: Any) -> str:
+def _fmt_email(email: Email) -> str:
     where = f" ({email.path})" if email.path else ""
     return f"--- email{where}\nSubject: {email.subject}\n\n{email.body.rstrip()}\n"
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
 
-    def on_terminal(report: Any) -> None:
-        reasons = "; ".join(f"{p}: {r}" for p, r, _ in report.rejections) or ""
-        failed = "; ".join(f"{p} failed ({e})" for p, e in report.failures)
-        extra = " ".join(x for x in (reasons, failed) if x)
-        print(f"[{report.status}] {report.key}: {len(report.variants)} variants {extra}".rstrip(), flush=True)
+    def on_terminal(report: UploadReport) -> None:
+        reasons = _reasons(report)
+        extra = f" ({reasons})" if reasons != "-" else ""
+        print(f"[{report.status}] {report.key}: {len(report.variants)} variants{extra}", flush=True)
 
-    def on_email(email: Any) -> None:
+    def on_email(email: Email) -> None:
         print(_fmt_email(email), flush=True)
+
+    # `kill` (SIGTERM) stops as cleanly as Ctrl-C: the state file must not outlive the stack
+    signal.signal(signal.SIGTERM, _interrupt)
 
     with _stack(args, on_terminal=on_terminal, on_email=on_email) as stack:
         path = write_state(stack.deployment)
@@ -139,7 +145,7 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
             print("  ".join("-" * w for w in widths), file=out)
 
 
-def _reasons(report: Any) -> str:
+def _reasons(report: UploadReport) -> str:
     # "unsupported_format (convert, resize, thumbnail)": one entry per reason, not per processor
     by_reason: dict[str, list[str]] = {}
     for processor, reason, _ in report.rejections:
@@ -149,7 +155,7 @@ def _reasons(report: Any) -> str:
     return "; ".join(parts) or "-"
 
 
-def _copy_variants(stack: Any, reports: Sequence[Any], out: Path) -> int:
+def _copy_variants(stack: LocalStack, reports: Sequence[UploadReport], out: Path) -> int:
     s3, n = stack.client("s3"), 0
     for report in reports:
         for v in report.variants:

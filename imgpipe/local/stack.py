@@ -54,6 +54,8 @@ _DUMMY_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+#: the processor that keeps the catalog and sends the emails (infra/constants.py NOTIFY_PROCESSOR)
+NOTIFY_PROCESSOR = "notify"
 _RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb")
 
 
@@ -202,7 +204,7 @@ class LocalStack:
         self._server.start()
         host, port = self._server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        self._set_log_level("werkzeug", logging.INFO if self.verbose else logging.ERROR)
+        self._set_log_level("werkzeug", logging.ERROR)  # one line per HTTP request otherwise
         # moto's state lives in this process: a stack started earlier here must not leak in.
         request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):
@@ -219,22 +221,24 @@ class LocalStack:
         (the processor) and sets its level when the handler module is imported, so this runs
         after the handlers are loaded; ``close`` puts every level back."""
         for m in self.manifests:
-            self._set_log_level(m.name, logging.DEBUG if self.verbose else logging.WARNING)
+            self._set_log_level(m.name, logging.INFO if self.verbose else logging.WARNING)
         # The tracer logs each handler exception with its traceback; the invoker reports failures.
         self._set_log_level("aws_lambda_powertools", logging.WARNING if self.verbose else logging.CRITICAL)
 
     def _config_for(self, m: Manifest) -> Config:
-        """What infra/ puts in each function's environment."""
+        """What infra/stack.py puts in each function's environment: the catalog, the topic and
+        the expected producers only in notify's."""
         d = self.deployment
+        is_notify = m.name == NOTIFY_PROCESSOR
         return Config(
             processor=m.name,
             uploads_bucket=d.uploads_bucket,
             variants_bucket=d.variants_bucket,
             event_bus="default",
             settings=m.effective_settings(),
-            catalog_table=d.catalog_table,
-            topic_arn=d.topic_arn,
-            expected_producers=expected_producers_spec(self.manifests),
+            catalog_table=d.catalog_table if is_notify else "",
+            topic_arn=d.topic_arn if is_notify else "",
+            expected_producers=expected_producers_spec(self.manifests) if is_notify else "[]",
         )
 
     def _start_workers(self) -> None:
