@@ -152,6 +152,8 @@ def _reasons(report: UploadReport) -> str:
         by_reason.setdefault(reason, []).append(processor)
     parts = [f"{r} ({', '.join(ps)})" for r, ps in by_reason.items()]
     parts += [f"{p}: in DLQ ({e[:60]})" for p, e in report.failures]
+    if report.waiting_for:
+        parts.append(f"waiting for {', '.join(report.waiting_for)}")
     return "; ".join(parts) or "-"
 
 

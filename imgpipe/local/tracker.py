@@ -49,6 +49,8 @@ class UploadReport:
     failures: tuple[tuple[str, str], ...] = ()  # (processor, error)
     emails: int = 0
     seconds: float = 0.0
+    #: what a pending upload still waits for: processor names, or "email" (notify's)
+    waiting_for: tuple[str, ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -189,33 +191,45 @@ class Tracker:
     def _emails_for(self, key: str) -> int:
         return sum(1 for e in self._emails if e.mentions(key))
 
-    def _verdict(self, u: _Upload) -> str:
-        states = []
+    def _processor_states(self, u: _Upload) -> dict[str, str]:
+        """Each expected producer: failed (in its DLQ), rejected, completed, or "" (pending)."""
+        states = {}
         for proc in u.expected:
             if proc in u.failures:
-                states.append(FAILED)
+                states[proc] = FAILED
             elif proc in u.rejections:
-                states.append(REJECTED)
+                states[proc] = REJECTED
             elif proc in u.counts and len(u.variants.get(proc, {})) >= u.counts[proc]:
-                states.append(COMPLETED)
+                states[proc] = COMPLETED
             else:
-                return TIMEOUT  # still pending
-        if FAILED in states or u.failures:
-            return FAILED
+                states[proc] = ""
+        return states
+
+    def _needs_email(self, u: _Upload, states: dict[str, str]) -> bool:
         # notify stays silent when no producer handles the key, or when the object was
         # overwritten before processing (the newer upload gets the email)
-        superseded = states == [REJECTED] * len(states) and all(
-            r == Reason.SUPERSEDED for r, _ in u.rejections.values()
+        superseded = bool(states) and all(
+            s == REJECTED and u.rejections[p][0] == Reason.SUPERSEDED for p, s in states.items()
         )
-        silent = not u.expected or superseded
-        if self.notifies and not silent and self._emails_for(u.key) == 0:
-            return TIMEOUT  # every processor is done; notify has not told the uploader yet
-        if states and all(s == REJECTED for s in states):
-            return REJECTED
-        return PARTIAL if REJECTED in states else COMPLETED
+        return self.notifies and bool(u.expected) and not superseded and self._emails_for(u.key) == 0
+
+    def _verdict(self, u: _Upload) -> tuple[str, tuple[str, ...]]:
+        """The status, and what it still waits for (processor names, or "email")."""
+        states = self._processor_states(u)
+        pending = tuple(p for p, s in states.items() if not s)
+        if pending:
+            return TIMEOUT, pending
+        if FAILED in states.values() or u.failures:
+            return FAILED, ()
+        if self._needs_email(u, states):
+            return TIMEOUT, ("email",)  # every processor is done; notify has not told the uploader yet
+        values = set(states.values())
+        if values == {REJECTED}:
+            return REJECTED, ()
+        return (PARTIAL if REJECTED in values else COMPLETED), ()
 
     def _refresh(self, upload: _Upload) -> None:
-        status = self._verdict(upload)
+        status, _ = self._verdict(upload)
         if status == upload.status:
             return
         upload.status = status
@@ -236,6 +250,7 @@ class Tracker:
             failures=tuple(sorted(u.failures.items())),
             emails=self._emails_for(u.key),
             seconds=end - u.started,
+            waiting_for=self._verdict(u)[1],
         )
 
     def report(self, key: str, etag: str) -> UploadReport:

@@ -150,3 +150,13 @@ def test_email_matching_without_a_key_attribute_needs_the_whole_key() -> None:
     assert email.mentions("x/cat.jpg")
     assert not email.mentions("cat.jpg")
     assert not email.mentions("x/cat.jp")
+
+
+def test_a_pending_upload_says_what_it_waits_for() -> None:
+    t = Tracker(MANIFESTS)
+    t.on_event(_variant("a.jpg", "resize", "320w", 1))
+    assert t.report("a.jpg", "e1").waiting_for == ("thumbnail",)
+    t.on_event(_variant("a.jpg", "thumbnail", "300x300", 1))
+    assert t.report("a.jpg", "e1").waiting_for == ("email",)
+    t.on_email(_email("a.jpg"))
+    assert t.report("a.jpg", "e1").waiting_for == ()
