@@ -111,6 +111,13 @@ def _table(dynamodb: Any, name: str) -> None:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+    # like the stack's table: rounds expire (notify writes expires_at). Enabling it twice is an
+    # error on AWS and LocalStack, and a long-lived emulator may already have it.
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
 
 
 def provision(
