@@ -290,9 +290,11 @@ def markdown(report: Mapping[str, Any]) -> str:
         f" {report['elapsed_s']:.0f} s on {m['cpu']} ({m['cores']} cores, {m['arch']}), Python {m['python']},"
         f" {m['system']}. Method: [docs/benchmarks.md](../../docs/benchmarks.md). Chart: [latest.png](latest.png).",
         "",
-        "## Targets",
-        "",
     ]
+    runs = report.get("generated_at_by_part", {})
+    if len(set(runs.values())) > 1:
+        out += ["Parts run separately (`--only ... --merge`): " + ", ".join(f"{k} {v}" for k, v in runs.items()), ""]
+    out += ["## Targets", ""]
     out.append(
         "*floor*: the same ratio with the decode floor in imgpipe's place, i.e. the best any code could reach"
         " that decodes with Pillow; where the floor misses the limit too, the target needs a different decoder."
