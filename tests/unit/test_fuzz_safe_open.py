@@ -24,6 +24,12 @@ from imgpipe.limits import Limits
 from imgpipe.registry import discover
 from tests import imagegen
 
+# Pillow warns about each broken EXIF block it skips: expected on mutated files, and noise here.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Corrupt EXIF data"),
+    pytest.mark.filterwarnings("ignore:Tag data larger than file"),
+    pytest.mark.filterwarnings("ignore:Possibly corrupt EXIF"),
+]
 EXAMPLES = int(os.environ.get("IMGPIPE_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
     max_examples=EXAMPLES,
