@@ -61,6 +61,9 @@ def big_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["jpeg"].write_bytes(imagegen.jpeg(im, quality=90))
     im.putalpha(128)
     paths["png-alpha"].write_bytes(imagegen.encode(im, "PNG", compress_level=1))
+    # WebP cannot be decoded at a reduced scale: the whole canvas is decoded, alpha included.
+    paths["webp-alpha"] = folder / "cap.webp"
+    paths["webp-alpha"].write_bytes(imagegen.encode(im, "WEBP", quality=80, method=0))
     paths["gif-10-frames"] = folder / "cap.gif"
     paths["gif-10-frames"].write_bytes(_animation_at_the_cap(10))
     return paths
@@ -94,7 +97,7 @@ def _measure(processor: str, image: Path, timeout_s: int) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("kind", ["jpeg", "png-alpha", "gif-10-frames"])
+@pytest.mark.parametrize("kind", ["jpeg", "png-alpha", "webp-alpha", "gif-10-frames"])
 @pytest.mark.parametrize("manifest", PRODUCERS, ids=[m.name for m in PRODUCERS])
 def test_an_image_at_the_pixel_cap_fits_the_manifest_memory_and_timeout(
     big_images: dict[str, Path], manifest, kind: str
