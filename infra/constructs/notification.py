@@ -52,7 +52,15 @@ class Notification(Construct):
     def grant_notify(self, role: iam.IRole, variants_bucket: s3.IBucket) -> None:
         """What the notify processor does beyond any processor: keep the catalog, publish the
         email, and presign links to the variants."""
-        self.catalog.grant_read_write_data(role)
+        # Exactly the calls the catalog adapter makes (imgpipe/catalog.py): grant_read_write_data
+        # would add Scan, BatchWriteItem, DeleteItem and stream reads that notify never needs.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="KeepCatalog",
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                resources=[self.catalog.table_arn],
+            )
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="PublishNotifications", actions=["sns:Publish"], resources=[self.topic.topic_arn])
         )

@@ -236,8 +236,10 @@ def test_role_is_scoped_to_the_processor(synthesized: Synthesized, name: str) ->
     table_arn = _arn(synthesized.logical_id(notification.catalog))
     if name == "notify":
         assert granted("sns:Publish") == [_ref(synthesized.logical_id(notification.topic))]
-        assert table_arn in granted("dynamodb:PutItem")
-        assert table_arn in granted("dynamodb:Query")
+        for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+            assert granted(action) == [table_arn], action
+        for action in ("dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem"):
+            assert granted(action) == [], action
     else:
         assert granted("sns:Publish") == [] and granted("dynamodb:PutItem") == []
 
