@@ -21,6 +21,7 @@ Two implementations of the same port: :class:`DynamoCatalog` (boto3) and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import threading
@@ -639,3 +640,24 @@ class MemoryCatalog(_CatalogBase):
         pk = round_pk(bucket, key)
         with self._lock:
             return [Round.from_item(copy.deepcopy(i)) for (p, _), i in self.items.items() if p == pk]
+
+
+def create_table(dynamodb: Any, name: str) -> None:
+    """Create the catalog table as the stack does (string ``pk``/``sk``, TTL on ``expires_at``),
+    for the local stack and tests. Idempotent: a long-lived emulator may already have it, and
+    enabling TTL twice is an error on AWS and LocalStack."""
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )

@@ -19,6 +19,7 @@ import boto3
 from moto import mock_aws
 
 from imgpipe.adapters import client
+from imgpipe.catalog import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.local.invoker import LambdaContext, load_handler
 from imgpipe.manifest import Manifest
@@ -133,10 +134,7 @@ def moto_pipeline(*, with_notify: bool = False) -> Iterator[MotoPipeline]:
         events.put_targets(Rule="capture-pipeline-events", Targets=[{"Id": "q", "Arn": events_arn}])
         pipeline = MotoPipeline({m.name: m for m in discover()}, events_url)
         if with_notify:
-            # the local stack provisions the same table (imgpipe.local.provision): one reused here
-            from imgpipe.local.provision import _table
-
-            _table(boto3.client("dynamodb"), TABLE)
+            create_catalog_table(boto3.client("dynamodb"), TABLE)
             sns = boto3.client("sns")
             pipeline.topic_arn = sns.create_topic(Name="imgpipe-notifications")["TopicArn"]
             pipeline.emails_queue, emails_arn = _queue("emails")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imgpipe.catalog import create_table as create_catalog_table
 from imgpipe.local.deployment import Deployment, ProcessorTarget
 from imgpipe.manifest import Manifest, Trigger
 
@@ -99,27 +100,6 @@ def _rule(events: Any, name: str, pattern: dict[str, Any], target_arn: str) -> N
     events.put_targets(Rule=name, Targets=[{"Id": "target", "Arn": target_arn}])
 
 
-def _table(dynamodb: Any, name: str) -> None:
-    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
-        dynamodb.create_table(
-            TableName=name,
-            # the same key schema as the stack's catalog: generic string pk/sk
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    # like the stack's table: rounds expire (notify writes expires_at). Enabling it twice is an
-    # error on AWS and LocalStack, and a long-lived emulator may already have it.
-    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        dynamodb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )
-
-
 def provision(
     clients: dict[str, Any], manifests: Sequence[Manifest], names: Names, endpoint_url: str | None
 ) -> Provisioned:
@@ -130,7 +110,7 @@ def provision(
     s3.put_bucket_notification_configuration(
         Bucket=names.uploads_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    _table(clients["dynamodb"], names.catalog_table)
+    create_catalog_table(clients["dynamodb"], names.catalog_table)
     topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
     outbox_url, outbox_arn = _queue(sqs, names.outbox_queue)
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=outbox_arn)

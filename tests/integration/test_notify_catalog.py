@@ -23,6 +23,7 @@ from imgpipe.catalog import (
     RoundRef,
     UploadFacts,
 )
+from imgpipe.catalog import create_table as create_catalog_table
 from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
@@ -44,15 +45,7 @@ def catalog(request: pytest.FixtureRequest) -> Iterator[DynamoCatalog | MemoryCa
         return
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="catalog",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_catalog_table(ddb, "catalog")
         yield DynamoCatalog("catalog", dynamodb=ddb)
 
 

@@ -24,6 +24,7 @@ from PIL import Image
 
 from imgpipe import adapters
 from imgpipe.catalog import DynamoCatalog
+from imgpipe.catalog import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload
 from services.notify.handler import handler
@@ -91,19 +92,7 @@ def stack() -> Iterator[Stack]:
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (UPLOADS, VARIANTS):
             s3.create_bucket(Bucket=bucket)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.update_time_to_live(
-            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )
+        create_catalog_table(boto3.client("dynamodb", region_name=REGION), TABLE)
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="imgpipe-notifications")["TopicArn"]
         config = Config(
