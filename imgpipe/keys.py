@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote_plus
+
+T = TypeVar("T")
 
 #: small record written last, after every variant: its presence with the same source etag
 #: and settings hash means the work is done (idempotent skip, DESIGN.md section 4).
@@ -37,13 +39,14 @@ def encode_metadata_value(value: str) -> str:
     return quote(value, safe="/")
 
 
-def resolve_key(key: str, exists: Callable[[str], bool]) -> str | None:
-    """The key as given if that object exists; else its URL-decoded form if different and
-    existing (classic S3 notifications encode keys, EventBridge and moto do not). ``None``
-    when neither exists. Decoding blindly would corrupt keys that contain ``+`` or ``%``."""
-    if exists(key):
-        return key
-    decoded = unquote_plus(key)
-    if decoded != key and exists(decoded):
-        return decoded
-    return None
+def find_object(key: str, head: Callable[[str], T | None]) -> T | None:
+    """What ``head`` finds for the key as given; else for its URL-decoded form if different
+    (classic S3 notifications encode keys, EventBridge and moto do not). ``None`` when neither
+    exists. Decoding blindly would corrupt keys that contain ``+`` or ``%``. Returning the head
+    result itself (which names the key found) saves callers a second HEAD of the same object."""
+    found = head(key)
+    if found is None:
+        decoded = unquote_plus(key)
+        if decoded != key:
+            found = head(decoded)
+    return found

@@ -25,7 +25,7 @@ from imgpipe.events import (
     VariantInfo,
     parse_object_created,
 )
-from imgpipe.keys import done_record_key, encode_metadata_value, resolve_key, settings_hash, variant_key
+from imgpipe.keys import done_record_key, encode_metadata_value, find_object, settings_hash, variant_key
 from imgpipe.limits import Limits
 from imgpipe.ports import EventPublisher, ObjectChanged, ObjectMissing, Storage
 
@@ -132,14 +132,12 @@ class UploadProcessor:
 
     def _handle(self, created: ObjectCreated) -> Result:
         upload = created.upload
-        key = resolve_key(upload.key, lambda k: self.storage.head(upload.bucket, k) is not None)
-        if key is None:
+        info = find_object(upload.key, lambda k: self.storage.head(upload.bucket, k))
+        if info is None:
             raise Rejection(Reason.OBJECT_MISSING, f"s3://{upload.bucket}/{upload.key} does not exist (deleted?)")
         # From here on the upload is named by the key that exists in the bucket.
+        key = info.key
         upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
-        info = self.storage.head(upload.bucket, key)
-        if info is None:
-            raise Rejection(Reason.OBJECT_MISSING, f"{upload.uri} was deleted before it could be read")
         if upload.etag and info.etag and info.etag != upload.etag:
             raise Rejection(Reason.SUPERSEDED, _superseded(upload))
         if info.size == 0:

@@ -29,7 +29,7 @@ from imgpipe.catalog import (
 from imgpipe.config import Config
 from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload, parse_object_created, parse_pipeline_event
-from imgpipe.keys import resolve_key
+from imgpipe.keys import find_object
 from imgpipe.manifest import OBJECT_CREATED
 from imgpipe.ports import Storage
 from imgpipe.registry import expected_for_key
@@ -202,13 +202,13 @@ class Notifier:
         if self.uploads is None:
             return upload, facts
         uploads = self.uploads
-        key = resolve_key(upload.key, lambda k: uploads.head(upload.bucket, k) is not None)
-        if key is None:
+        info = find_object(upload.key, lambda k: uploads.head(upload.bucket, k))
+        if info is None:
             return upload, facts  # deleted since: the processors report object_missing
+        key = info.key
         upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
-        info = uploads.head(upload.bucket, key)
         # Only describe the object if it is still this upload (not overwritten since).
-        if info is None or info.etag != upload.etag:
+        if info.etag != upload.etag:
             return upload, facts
         head = self.read_head(upload.bucket, key, upload.etag) if self.read_head else None
         source = probe(head) if head else SourceFacts()

@@ -14,7 +14,7 @@ from imgpipe.events import (
     parse_pipeline_event,
     to_entry,
 )
-from imgpipe.keys import resolve_key, settings_hash, variant_key
+from imgpipe.keys import find_object, settings_hash, variant_key
 from tests.events import load
 
 
@@ -80,5 +80,5 @@ def test_settings_hash_is_order_independent_and_sensitive() -> None:
         ("gone.jpg", set(), None),
     ],
 )
-def test_resolve_key(given: str, stored: set[str], expected: str | None) -> None:
-    assert resolve_key(given, stored.__contains__) == expected
+def test_find_object_resolves_the_key(given: str, stored: set[str], expected: str | None) -> None:
+    assert find_object(given, lambda k: k if k in stored else None) == expected
