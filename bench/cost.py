@@ -39,10 +39,10 @@ PRICES: dict[str, Any] = {
 #: per event. This is an *assumption* for the estimate, shown as such in the report.
 NOTIFY_ASSUMED_S = 0.05
 
-# Requests per processor per upload, from imgpipe/runtime.py: HEAD to resolve the key, HEAD
-# for size and etag, HEAD of the done record, one GET of the source; one PUT per variant and
+# Requests per processor per upload, from imgpipe/runtime.py: HEAD to resolve the key (it also
+# gives size and etag), HEAD of the done record, one GET of the source; one PUT per variant and
 # one for the done record.
-S3_READS_PER_PROCESSOR = 4
+S3_READS_PER_PROCESSOR = 3
 S3_EXTRA_PUTS_PER_PROCESSOR = 1
 
 #: the memory size at which a Lambda function has one full vCPU (AWS documentation)

