@@ -1,6 +1,6 @@
 """Layer size, zipped and unzipped, against Lambda's 250 MB limit.
 
-The layer is built with the stack's own bundling code (``infra/constructs/bundling.py``: the
+The layer is built with the stack's own bundling code (``infra/components/bundling.py``: the
 pinned requirements, pip with ``--platform`` for Lambda's arm64 runtime, the files it ships of
 the imgpipe package), so the bench measures what ``cdk deploy`` uploads. The wheels are cached
 under the temp dir by requirements, Python version and platforms: the first run downloads them
@@ -36,14 +36,14 @@ def _zip_size(folder: Path) -> int:
 
 def run(log: Callable[[str], None]) -> dict[str, Any]:
     try:
-        from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
-        from infra.constructs.bundling import (
+        from infra.components.bundling import (
             SHARED_PACKAGE,
             copy_tree,
             folder_size_bytes,
             layer_requirements,
             pip_install_command,
         )
+        from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
     except ImportError as exc:
         return {"error": f"the stack's layer bundler could not be imported: {exc}"}
 

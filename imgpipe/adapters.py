@@ -4,7 +4,7 @@ is how the same code talks to AWS, to the embedded moto server, or to LocalStack
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -15,6 +15,17 @@ from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing
 # PutEvents takes at most 10 entries per call.
 _PUT_EVENTS_BATCH = 10
 
+#: called with every new client; empty in Lambda. Developer tooling that must reach inside
+#: the clients (fault injection, which never ships in the layer) adds itself here.
+_client_hooks: list[Callable[[Any], None]] = []
+
+
+def add_client_hook(hook: Callable[[Any], None]) -> None:
+    """Run ``hook(client)`` on every client made from now on (drops the cached ones)."""
+    if hook not in _client_hooks:
+        _client_hooks.append(hook)
+    client.cache_clear()
+
 
 @cache
 def client(service: str) -> Any:
@@ -22,12 +33,10 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    from imgpipe import faults
-
     # Standard mode retries throttling and 5xx with backoff before our own retry layer.
     c = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
-    # Registers nothing unless IMGPIPE_FAULTS (or a test's faults.inject) turns faults on.
-    faults.install(c)
+    for hook in _client_hooks:
+        hook(c)
     return c
 
 

@@ -1,5 +1,5 @@
 """The I/O the processors need, as small ports. Adapters: :mod:`imgpipe.adapters` (boto3);
-in-memory fakes for unit tests: :mod:`imgpipe.fakes`."""
+in-memory fakes for unit tests: :mod:`imgpipe_tools.testing.fakes`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.constants import STACK_NAME
-from infra.deployment import from_context
+from infra.params import from_context
 from infra.stack import ImgpipeStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"

@@ -11,6 +11,11 @@ from constructs import Construct
 from imgpipe.config import Config
 from imgpipe.manifest import Manifest, Trigger
 from imgpipe.registry import discover, expected_producers_spec
+from infra.components.bundling import SharedLayer
+from infra.components.monitoring import Monitoring
+from infra.components.notification import Notification
+from infra.components.processor import Processor
+from infra.components.storage import Storage
 from infra.constants import (
     DEFAULT_EVENT_BUS,
     LAMBDA_PYTHON_VERSION,
@@ -18,12 +23,7 @@ from infra.constants import (
     POWERTOOLS_LOG_LEVEL,
     POWERTOOLS_METRICS_NAMESPACE,
 )
-from infra.constructs.bundling import SharedLayer
-from infra.constructs.monitoring import Monitoring
-from infra.constructs.notification import Notification
-from infra.constructs.processor import Processor
-from infra.constructs.storage import Storage
-from infra.deployment import Deployment
+from infra.params import DeployParams
 
 # The newest Python runtime aws-cdk-lib offers for which every layer dependency has aarch64
 # wheels; LAMBDA_PYTHON_VERSION must name the same version (the layer's wheels follow it).
@@ -36,7 +36,7 @@ def output_id(*words: str) -> str:
 
 
 class ImgpipeStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, deployment: Deployment, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, deployment: DeployParams, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}":
             raise ValueError(f"LAMBDA_PYTHON_VERSION {LAMBDA_PYTHON_VERSION} does not match {RUNTIME.name}")

@@ -21,9 +21,9 @@ from moto import mock_aws
 from imgpipe.adapters import client
 from imgpipe.catalog import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
-from imgpipe.local.invoker import LambdaContext, load_handler
 from imgpipe.manifest import Manifest
 from imgpipe.registry import discover, expected_producers_spec
+from imgpipe_tools.local.invoker import LambdaContext, load_handler
 from tests.events import object_created
 
 UPLOADS = "imgpipe-uploads"

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from imgpipe.errors import TransientError
-from imgpipe.local import LocalStack
 from imgpipe.registry import discover
+from imgpipe_tools.local import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"

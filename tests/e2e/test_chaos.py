@@ -5,7 +5,7 @@ Two layers of faults, both on every processor (resize, thumbnail, convert and no
 - **invocations**: 30% of handler invocations fail, half of them before doing anything and half
   *after* doing all their work (a Lambda that times out after its side effects), so retries
   repeat writes, events and email attempts;
-- **AWS calls** (:mod:`imgpipe.faults`, inside the handlers' boto3 clients): 30% of S3 reads and
+- **AWS calls** (:mod:`imgpipe_tools.testing.faults`, inside the handlers' boto3 clients): 30% of S3 reads and
   writes (503 SlowDown, 500, timeouts, a body that stalls half way), 30% of PutEvents calls (partial
   failure: some entries not delivered), 30% of SNS publishes (throttled or 500).
 
@@ -35,12 +35,12 @@ from typing import Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from imgpipe import faults
 from imgpipe.catalog import COMPLETED, DynamoCatalog
 from imgpipe.errors import TransientError
 from imgpipe.keys import DONE_RECORD
-from imgpipe.local import LocalStack
 from imgpipe.registry import discover
+from imgpipe_tools.local import LocalStack
+from imgpipe_tools.testing import faults
 from tests import imagegen
 from tests.e2e.conftest import StartStack
 

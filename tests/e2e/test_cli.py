@@ -16,8 +16,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from imgpipe import faults
-from imgpipe.cli import main
+from imgpipe_tools.cli import main
+from imgpipe_tools.testing import faults
 from tests.e2e.conftest import PRODUCERS, REPO, SAMPLES
 
 BIN = Path(sys.executable).parent

@@ -28,7 +28,7 @@ def test_every_hostile_file_reaches_a_terminal_status_through_the_cli(tmp_path: 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f.data)
 
-    command = [sys.executable, "-W", "ignore", "-m", "imgpipe.cli", "local", "run", str(folder), "--json"]
+    command = [sys.executable, "-W", "ignore", "-m", "imgpipe_tools.cli", "local", "run", str(folder), "--json"]
     command += ["--out", str(tmp_path / "out"), "--timeout", "400"]
     proc = subprocess.run(
         command,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.local import LocalStack
-from imgpipe.local.dlq import FAILURE
+from imgpipe_tools.dlq import FAILURE
+from imgpipe_tools.local import LocalStack
 from tests.e2e.conftest import PRODUCERS, SAMPLES, FailingProcess
 
 PHOTO = (SAMPLES / "coffee.jpg").read_bytes()

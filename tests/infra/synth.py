@@ -12,8 +12,8 @@ from typing import Any
 import aws_cdk as cdk
 
 from infra.app import build_app, cdk_json_context
+from infra.components.bundling import SHARED_PACKAGE, tree_hash
 from infra.constants import CTX_SERVICES_ROOT, STACK_NAME
-from infra.constructs.bundling import SHARED_PACKAGE, tree_hash
 from infra.stack import ImgpipeStack
 
 REPO_SERVICES = Path(__file__).resolve().parents[2] / "services"

@@ -10,14 +10,14 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
-from infra.constructs.bundling import (
+from infra.components.bundling import (
     LayerBundler,
     PackageCopier,
     folder_size_bytes,
     layer_requirements,
     tree_hash,
 )
+from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
 from infra.stack import RUNTIME
 from tests.infra.synth import REPO_SERVICES
 

@@ -12,7 +12,7 @@ import pytest
 from imgpipe.manifest import parse_manifest
 from imgpipe.registry import discover
 from infra.app import build_app, cdk_json_context
-from infra.deployment import ContextError, from_context
+from infra.params import ContextError, from_context
 from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
 
 

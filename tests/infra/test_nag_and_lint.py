@@ -11,7 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint_all
 from constructs import IConstruct
 
-import infra.constructs.nag as nag
+import infra.components.nag as nag
 from infra.app import build_app, cdk_json_context
 from infra.constants import CTX_SERVICES_ROOT
 from tests.infra.synth import Synthesized

@@ -10,10 +10,10 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
-from imgpipe import faults
 from imgpipe.adapters import EventBridgePublisher, S3Storage, client
 from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload
+from imgpipe_tools.testing import faults
 
 BUCKET = "faults-test"
 

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from imgpipe.cli import main
-from imgpipe.local import dlq
-from imgpipe.local.deployment import Deployment, DeploymentNotFound, ProcessorTarget, from_stack
+from imgpipe_tools import dlq
+from imgpipe_tools.cli import main
+from imgpipe_tools.resources import ServiceResources, StackNotFound, StackResources, from_stack
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_a_stack_is_read_from_its_outputs(aws: None) -> None:
 
 
 def test_a_missing_stack_is_a_clear_error(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(DeploymentNotFound, match="stack 'Nope' not found"):
+    with pytest.raises(StackNotFound, match="stack 'Nope' not found"):
         from_stack("Nope")
     assert main(["dlq", "list", "--stack", "Nope"]) == 2
     assert "not found in this account/region" in capsys.readouterr().err
@@ -87,7 +87,7 @@ class _RecordingLambda:
 
 
 @dataclass(frozen=True)
-class _AwsDeployment(Deployment):
+class _AwsDeployment(StackResources):
     """A real stack's deployment whose Lambda client records instead of invoking."""
 
     recorder: _RecordingLambda = field(default_factory=_RecordingLambda)
@@ -113,7 +113,7 @@ def test_redrive_on_aws_reinvokes_the_function_with_each_parked_event(aws: None)
         MessageAttributes={"ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"}},
     )
     d = _AwsDeployment(
-        "up", "var", processors={"resize": ProcessorTarget("resize", failures, target, function_name="fn")}, origin="x"
+        "up", "var", processors={"resize": ServiceResources("resize", failures, target, function_name="fn")}, origin="x"
     )
 
     listed = dlq.list_messages(d, "resize")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from imgpipe.config import Config, use_config
-from imgpipe.faults import CALL_KINDS, HTTP_KINDS, FaultPlan, FaultRule, FaultSpecError, parse_spec, plan_from_env
+from imgpipe_tools.testing.faults import (
+    CALL_KINDS,
+    HTTP_KINDS,
+    FaultPlan,
+    FaultRule,
+    FaultSpecError,
+    parse_spec,
+    plan_from_env,
+)
 
 
 def test_parse_spec_reads_targets_probabilities_and_kinds() -> None:

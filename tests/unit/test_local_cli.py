@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.cli import CliError, build_parser, collect_files
-from imgpipe.local.deployment import (
-    Deployment,
-    DeploymentNotFound,
-    ProcessorTarget,
+from imgpipe.registry import discover
+from imgpipe_tools.cli import CliError, build_parser, collect_files
+from imgpipe_tools.local.invoker import failure_record
+from imgpipe_tools.local.outbox import Outbox
+from imgpipe_tools.resources import (
+    ServiceResources,
+    StackNotFound,
+    StackResources,
     from_outputs,
     read_state,
     write_state,
 )
-from imgpipe.local.invoker import failure_record
-from imgpipe.local.outbox import Outbox
-from imgpipe.registry import discover
 
 
 def test_files_keep_their_path_below_the_folder_and_notes_are_skipped(tmp_path: Path) -> None:
@@ -48,22 +48,24 @@ def test_a_real_stacks_outputs_name_every_processors_queues() -> None:
     }
     d = from_outputs(outputs, "stack Imgpipe")
     assert (d.uploads_bucket, d.variants_bucket, d.catalog_table, d.topic_arn) == ("up", "var", "cat", "arn:topic")
-    assert d.processor("resize") == ProcessorTarget(
+    assert d.processor("resize") == ServiceResources(
         "resize", "https://sqs/resize-failures", "https://sqs/resize-target", "", "fn-resize"
     )
     assert d.processor("my_proc").failure_dlq_url == "https://sqs/my-proc-failures"
     assert not d.is_local
-    with pytest.raises(DeploymentNotFound, match="no processor 'rotate'"):
+    with pytest.raises(StackNotFound, match="no processor 'rotate'"):
         d.processor("rotate")
-    with pytest.raises(DeploymentNotFound, match="UploadsBucketName"):
+    with pytest.raises(StackNotFound, match="UploadsBucketName"):
         from_outputs({"VariantsBucketName": "var"}, "stack Other")
 
 
 def test_the_local_state_file_round_trips(tmp_path: Path) -> None:
-    d = Deployment("up", "var", endpoint_url="http://127.0.0.1:1", processors={"resize": ProcessorTarget("resize")})
+    d = StackResources(
+        "up", "var", endpoint_url="http://127.0.0.1:1", processors={"resize": ServiceResources("resize")}
+    )
     path = write_state(d, tmp_path / ".imgpipe" / "local.json")
     assert read_state(path) == d
-    with pytest.raises(DeploymentNotFound, match="imgpipe local up"):
+    with pytest.raises(StackNotFound, match="imgpipe local up"):
         read_state(tmp_path / "nothing.json")
 
 

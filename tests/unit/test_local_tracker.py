@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo, to_entry
-from imgpipe.local.invoker import Outcome
-from imgpipe.local.outbox import Email
-from imgpipe.local.tracker import Tracker, UploadReport
 from imgpipe.manifest import Manifest, parse_manifest
+from imgpipe_tools.local.invoker import Outcome
+from imgpipe_tools.local.outbox import Email
+from imgpipe_tools.local.tracker import Tracker, UploadReport
 from tests.events import object_created
 
 BUCKET = "uploads"

@@ -20,7 +20,7 @@ from PIL import Image
 from imgpipe.catalog import COMPLETED, PARTIAL, PROCESSING, REJECTED, SUPERSEDED, MemoryCatalog, RoundRef
 from imgpipe.errors import TransientError
 from imgpipe.events import Upload
-from imgpipe.fakes import FakeStorage
+from imgpipe_tools.testing.fakes import FakeStorage
 from services.notify.logic import Email
 from services.notify.service import Notifier
 from tests.notify_support import (

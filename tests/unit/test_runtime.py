@@ -9,8 +9,8 @@ import pytest
 
 from imgpipe.errors import Reason, Rejection
 from imgpipe.events import ImageRejected, VariantCreated
-from imgpipe.fakes import FakePublisher, FakeStorage
 from imgpipe.runtime import Output, UploadProcessor
+from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from tests.events import object_created
 
 UP, VAR = "uploads", "variants"

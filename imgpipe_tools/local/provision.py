@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog import create_table as create_catalog_table
-from imgpipe.local.deployment import Deployment, ProcessorTarget
 from imgpipe.manifest import Manifest, Trigger
+from imgpipe_tools.resources import ServiceResources, StackResources
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Names:
 
 @dataclass(frozen=True)
 class Provisioned:
-    deployment: Deployment
+    deployment: StackResources
     outbox_queue_url: str
     observer_queue_url: str
 
@@ -115,7 +115,7 @@ def provision(
     outbox_url, outbox_arn = _queue(sqs, names.outbox_queue)
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=outbox_arn)
 
-    processors: dict[str, ProcessorTarget] = {}
+    processors: dict[str, ServiceResources] = {}
     for m in manifests:
         # the worker retries in-process before it deletes the message: keep it hidden meanwhile
         visibility = m.timeout_s * (m.retry_attempts + 1) + 30
@@ -124,7 +124,7 @@ def provision(
         target_url, _ = _queue(sqs, names.target_dlq(m.name))
         for i, trigger in enumerate(m.triggers):
             _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket), invoke_arn)
-        processors[m.name] = ProcessorTarget(
+        processors[m.name] = ServiceResources(
             name=m.name, failure_dlq_url=failure_url, target_dlq_url=target_url, invoke_queue_url=invoke_url
         )
 
@@ -133,7 +133,7 @@ def provision(
     for i, trigger in enumerate((Trigger("uploads"), Trigger("pipeline"))):
         _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket), observer_arn)
 
-    deployment = Deployment(
+    deployment = StackResources(
         uploads_bucket=names.uploads_bucket,
         variants_bucket=names.variants_bucket,
         catalog_table=names.catalog_table,

@@ -23,8 +23,9 @@ partial         PutEvents answers 200 with ``FailedEntryCount > 0``;     the cal
 
 The faults are applied inside real boto3 clients through botocore's event hooks, so the
 production retry stack (botocore standard retries, the adapters' checks, Lambda's retries and
-DLQs) is what gets exercised. :func:`install` is called by :func:`imgpipe.adapters.client`;
-it registers nothing unless faults are configured, so production clients carry no hook.
+DLQs) is what gets exercised. :func:`install` is added to :func:`imgpipe.adapters.client`'s hooks when this module is
+imported (by a test or by the local stack); it registers nothing unless faults are configured.
+This module is not in the Lambda layer, so a deployed function cannot turn faults on.
 HTTP-level kinds are drawn per HTTP attempt (botocore's retries are fresh draws); ``partial``
 and ``body_timeout`` once per API call. An entry's probability is shared between its kinds.
 """
@@ -40,6 +41,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from imgpipe import adapters
 
 ENV_FAULTS = "IMGPIPE_FAULTS"
 ENV_SEED = "IMGPIPE_FAULTS_SEED"
@@ -202,7 +205,7 @@ def inject(
     Clients cached by :func:`imgpipe.adapters.client` are dropped on entry and exit, so the
     code under test gets clients with the hooks installed, and later tests get clean ones."""
     global _plan
-    from imgpipe.adapters import client
+    client = adapters.client
 
     rules = parse_spec(spec) if isinstance(spec, str) else list(spec)
     plan = FaultPlan(rules, seed=seed, only=frozenset(only) if only is not None else None)
@@ -270,7 +273,7 @@ def _http_fault(kind: str, service: str, protocol: str, url: str) -> Any:
     from botocore.exceptions import ReadTimeoutError
 
     if kind == "timeout":
-        raise ReadTimeoutError(endpoint_url=url, error="injected read timeout (imgpipe.faults)")
+        raise ReadTimeoutError(endpoint_url=url, error="injected read timeout (imgpipe_tools.testing.faults)")
     if kind == "slowdown":
         status, code = 503, "SlowDown" if service == "s3" else "ServiceUnavailable"
     elif kind == "internal":
@@ -278,7 +281,7 @@ def _http_fault(kind: str, service: str, protocol: str, url: str) -> Any:
     else:  # throttle
         status, code = 400, {"sns": "Throttling", "sqs": "RequestThrottled"}.get(service, "ThrottlingException")
     content_type = "application/x-amz-json-1.1" if protocol == "json" else "text/xml"
-    body = _error_body(protocol, code, f"injected {kind} (imgpipe.faults)")
+    body = _error_body(protocol, code, f"injected {kind} (imgpipe_tools.testing.faults)")
     headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "x-amz-request-id": "imgpipe-fault"}
     return AWSResponse(url, status, headers, _Raw(body))
 
@@ -294,7 +297,7 @@ class _TimingOutBody:
         from botocore.exceptions import ReadTimeoutError
 
         self._body.read(1)  # some bytes arrive before the connection stalls
-        raise ReadTimeoutError(endpoint_url=self._url, error="injected body read timeout (imgpipe.faults)")
+        raise ReadTimeoutError(endpoint_url=self._url, error="injected body read timeout (faults)")
 
     def close(self) -> None:
         self._body.close()
@@ -386,3 +389,7 @@ def install(client: Any) -> None:
     events.register(f"before-call.{sid}.PutEvents", before_call, unique_id=f"imgpipe-faults-bc-{sid}")
     events.register_first(f"before-send.{sid}", before_send, unique_id=f"imgpipe-faults-bs-{sid}")
     events.register(f"after-call.{sid}", after_call, unique_id=f"imgpipe-faults-ac-{sid}")
+
+
+# Every client made from now on gets the hooks (they do nothing while no plan is active).
+adapters.add_client_hook(install)

@@ -40,7 +40,7 @@ _SKIP_SUFFIXES = {".pyc", ".pyo"}
 # Bump when the bundlers change what they write, so existing assets are rebuilt.
 _BUNDLER_VERSION = "1"
 # Named because BundlingOptions requires an image; local bundling always succeeds first.
-_UNUSED_IMAGE = "imgpipe/local-bundling-only"
+_UNUSED_IMAGE = "imgpipe_tools/local-bundling-only"
 
 
 def _shipped_files(root: Path) -> list[Path]:

@@ -2,10 +2,10 @@
 
 A moto server on 127.0.0.1 serves S3, EventBridge, SQS, SNS and DynamoDB over real HTTP
 (or, with ``AWS_ENDPOINT_URL`` set, another emulator such as LocalStack is used instead).
-:mod:`imgpipe.local.provision` creates the resources from the manifests; worker threads
-invoke the real handlers (:mod:`imgpipe.local.invoker`); emails land in an outbox folder
-(:mod:`imgpipe.local.outbox`); a tracker says when each upload is finished
-(:mod:`imgpipe.local.tracker`).
+:mod:`imgpipe_tools.local.provision` creates the resources from the manifests; worker threads
+invoke the real handlers (:mod:`imgpipe_tools.local.invoker`); emails land in an outbox folder
+(:mod:`imgpipe_tools.local.outbox`); a tracker says when each upload is finished
+(:mod:`imgpipe_tools.local.tracker`).
 
 In tests and scripts::
 
@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from imgpipe.config import Config
-from imgpipe.local import dlq
-from imgpipe.local.deployment import Deployment
-from imgpipe.local.invoker import Invoker, Outcome, QueueWorker
-from imgpipe.local.outbox import Email, Outbox
-from imgpipe.local.provision import Names, Provisioned, provision
-from imgpipe.local.tracker import Tracker, UploadId, UploadReport
 from imgpipe.manifest import Manifest
 from imgpipe.registry import discover, expected_producers_spec
+from imgpipe_tools import dlq
+from imgpipe_tools.local.invoker import Invoker, Outcome, QueueWorker
+from imgpipe_tools.local.outbox import Email, Outbox
+from imgpipe_tools.local.provision import Names, Provisioned, provision
+from imgpipe_tools.local.tracker import Tracker, UploadId, UploadReport
+from imgpipe_tools.resources import StackResources
 
-log = logging.getLogger("imgpipe.local")
+log = logging.getLogger("imgpipe_tools.local")
 
 #: what the process environment gets while a stack runs (the handlers' clients read it)
 _LOCAL_ENV = {
@@ -149,6 +149,10 @@ class LocalStack:
             stack.close()
 
     def open(self) -> LocalStack:
+        if os.environ.get("IMGPIPE_FAULTS"):
+            # Fault injection is developer tooling: it hooks the handlers' clients only here.
+            import imgpipe_tools.testing.faults  # noqa: F401
+
         self.manifests = discover(self.services_root)
         self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
         try:
@@ -281,7 +285,7 @@ class LocalStack:
         return self._endpoint
 
     @property
-    def deployment(self) -> Deployment:
+    def deployment(self) -> StackResources:
         if self._provisioned is None:
             raise RuntimeError("the stack is not started (use LocalStack.start() or open())")
         return self._provisioned.deployment

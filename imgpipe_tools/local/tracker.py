@@ -29,10 +29,10 @@ from imgpipe.events import (
     parse_object_created,
     parse_pipeline_event,
 )
-from imgpipe.local.invoker import Outcome
-from imgpipe.local.outbox import Email
 from imgpipe.manifest import OBJECT_CREATED, Manifest
 from imgpipe.registry import expected_for_key, expected_producers_spec
+from imgpipe_tools.local.invoker import Outcome
+from imgpipe_tools.local.outbox import Email
 
 COMPLETED, REJECTED, PARTIAL, FAILED, TIMEOUT = "completed", "rejected", "partial", "failed", "timeout"
 

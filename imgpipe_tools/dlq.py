@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.local.deployment import Deployment
+from imgpipe_tools.resources import StackResources
 
 FAILURE, TARGET = "failure", "target"
 
@@ -49,7 +49,7 @@ def _parse(processor: str, queue: str, message: dict[str, Any]) -> DlqMessage:
     return DlqMessage(processor, queue, message["MessageId"], event, error)
 
 
-def _queues(deployment: Deployment, processor: str) -> list[tuple[str, str]]:
+def _queues(deployment: StackResources, processor: str) -> list[tuple[str, str]]:
     target = deployment.processor(processor)
     return [(q, url) for q, url in ((FAILURE, target.failure_dlq_url), (TARGET, target.target_dlq_url)) if url]
 
@@ -69,7 +69,7 @@ def _receive_all(sqs: Any, url: str, hide_s: int) -> Iterator[dict[str, Any]]:
         yield from batch
 
 
-def list_messages(deployment: Deployment, processor: str) -> list[DlqMessage]:
+def list_messages(deployment: StackResources, processor: str) -> list[DlqMessage]:
     """The messages in both DLQs, left in place (made visible again right away)."""
     sqs = deployment.client("sqs")
     found: list[DlqMessage] = []
@@ -85,7 +85,7 @@ def list_messages(deployment: Deployment, processor: str) -> list[DlqMessage]:
     return found
 
 
-def depth(deployment: Deployment, processor: str) -> dict[str, int]:
+def depth(deployment: StackResources, processor: str) -> dict[str, int]:
     sqs = deployment.client("sqs")
     out = {}
     for queue, url in _queues(deployment, processor):
@@ -94,7 +94,7 @@ def depth(deployment: Deployment, processor: str) -> dict[str, int]:
     return out
 
 
-def reinvoke(deployment: Deployment, processor: str, event: dict[str, Any]) -> None:
+def reinvoke(deployment: StackResources, processor: str, event: dict[str, Any]) -> None:
     target = deployment.processor(processor)
     if target.invoke_queue_url:
         deployment.client("sqs").send_message(QueueUrl=target.invoke_queue_url, MessageBody=json.dumps(event))
@@ -107,7 +107,7 @@ def reinvoke(deployment: Deployment, processor: str, event: dict[str, Any]) -> N
 
 
 def redrive(
-    deployment: Deployment, processor: str, before_replay: Callable[[DlqMessage], None] | None = None
+    deployment: StackResources, processor: str, before_replay: Callable[[DlqMessage], None] | None = None
 ) -> dict[str, int]:
     """Replay every message of both DLQs; returns how many per queue. ``before_replay`` sees
     each message just before it is replayed (the local tracker reopens the upload)."""

@@ -1,8 +1,8 @@
 """Where a running imgpipe's resources are: the names the CLI and the tests need.
 
-Two sources give the same :class:`Deployment`: the state file that ``imgpipe local up`` writes
+Two sources give the same :class:`StackResources`: the state file that ``imgpipe local up`` writes
 (the embedded runtime), and a real stack's CloudFormation outputs. The CLI commands
-(``upload``, ``status``, ``dlq``) only ever see a ``Deployment``, so they work on both.
+(``upload``, ``status``, ``dlq``) only ever see a ``StackResources``, so they work on both.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ DEFAULT_STATE_FILE = Path(".imgpipe") / "local.json"
 ENV_STATE_FILE = "IMGPIPE_LOCAL_STATE"
 
 
-class DeploymentNotFound(Exception):
+class StackNotFound(Exception):
     """No stack (or no running local stack) to talk to; the message says what to do."""
 
 
 @dataclass(frozen=True)
-class ProcessorTarget:
+class ServiceResources:
     name: str
     #: Lambda's on-failure destination: invocation records (event + error) after retries
     failure_dlq_url: str = ""
@@ -37,14 +37,14 @@ class ProcessorTarget:
 
 
 @dataclass(frozen=True)
-class Deployment:
+class StackResources:
     uploads_bucket: str
     variants_bucket: str
     catalog_table: str = ""
     topic_arn: str = ""
     #: None: the real AWS endpoints; else the emulator's URL
     endpoint_url: str | None = None
-    processors: dict[str, ProcessorTarget] = field(default_factory=dict)
+    processors: dict[str, ServiceResources] = field(default_factory=dict)
     #: where these names came from, for messages ("local", "stack imgpipe")
     origin: str = "local"
 
@@ -52,12 +52,12 @@ class Deployment:
     def is_local(self) -> bool:
         return self.origin == "local"
 
-    def processor(self, name: str) -> ProcessorTarget:
+    def processor(self, name: str) -> ServiceResources:
         try:
             return self.processors[name]
         except KeyError:
             known = ", ".join(sorted(self.processors)) or "none"
-            raise DeploymentNotFound(f"no processor {name!r} in {self.origin} (known: {known})") from None
+            raise StackNotFound(f"no processor {name!r} in {self.origin} (known: {known})") from None
 
     def client(self, service: str) -> Any:
         import boto3
@@ -70,9 +70,9 @@ class Deployment:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Deployment:
+    def from_json(cls, text: str) -> StackResources:
         raw = json.loads(text)
-        raw["processors"] = {k: ProcessorTarget(**v) for k, v in raw.get("processors", {}).items()}
+        raw["processors"] = {k: ServiceResources(**v) for k, v in raw.get("processors", {}).items()}
         return cls(**raw)
 
 
@@ -80,20 +80,18 @@ def state_file() -> Path:
     return Path(os.environ.get(ENV_STATE_FILE, DEFAULT_STATE_FILE))
 
 
-def write_state(deployment: Deployment, path: Path | None = None) -> Path:
+def write_state(deployment: StackResources, path: Path | None = None) -> Path:
     path = path or state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(deployment.to_json(), encoding="utf-8")
     return path
 
 
-def read_state(path: Path | None = None) -> Deployment:
+def read_state(path: Path | None = None) -> StackResources:
     path = path or state_file()
     if not path.is_file():
-        raise DeploymentNotFound(
-            f"no local stack is running here ({path} not found): start one with `imgpipe local up`"
-        )
-    return Deployment.from_json(path.read_text(encoding="utf-8"))
+        raise StackNotFound(f"no local stack is running here ({path} not found): start one with `imgpipe local up`")
+    return StackResources.from_json(path.read_text(encoding="utf-8"))
 
 
 # -- a real stack: CloudFormation outputs ---------------------------------------------
@@ -104,32 +102,32 @@ def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
 
-def from_outputs(outputs: dict[str, str], origin: str) -> Deployment:
+def from_outputs(outputs: dict[str, str], origin: str) -> StackResources:
     """A deployment from the stack's outputs (``infra/stack.py``): ``UploadsBucketName``,
     ``VariantsBucketName``, ``CatalogTableName``, ``NotificationTopicArn`` and, per processor,
     ``<Name>FunctionName``, ``<Name>FailureDlqUrl`` and ``<Name>TargetDlqUrl`` (Name in CamelCase:
     ``my_proc`` -> ``MyProc``)."""
     missing = [k for k in ("UploadsBucketName", "VariantsBucketName") if k not in outputs]
     if missing:
-        raise DeploymentNotFound(f"{origin} has no output {missing[0]} (is it an imgpipe stack?)")
+        raise StackNotFound(f"{origin} has no output {missing[0]} (is it an imgpipe stack?)")
     parts: dict[str, dict[str, str]] = {}
     attr = {"FailureDlqUrl": "failure_dlq_url", "TargetDlqUrl": "target_dlq_url", "FunctionName": "function_name"}
     for key, value in outputs.items():
         m = _PROCESSOR_OUTPUT.match(key)
         if m:
             parts.setdefault(_snake(m["proc"]), {})[attr[m["kind"]]] = value
-    return Deployment(
+    return StackResources(
         uploads_bucket=outputs["UploadsBucketName"],
         variants_bucket=outputs["VariantsBucketName"],
         catalog_table=outputs.get("CatalogTableName", ""),
         topic_arn=outputs.get("NotificationTopicArn", ""),
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        processors={name: ProcessorTarget(name, **fields) for name, fields in parts.items()},
+        processors={name: ServiceResources(name, **fields) for name, fields in parts.items()},
         origin=origin,
     )
 
 
-def from_stack(stack_name: str) -> Deployment:
+def from_stack(stack_name: str) -> StackResources:
     import boto3
     from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
@@ -138,14 +136,14 @@ def from_stack(stack_name: str) -> Deployment:
         cloudformation = boto3.session.Session().client("cloudformation")
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except NoCredentialsError:
-        raise DeploymentNotFound(
+        raise StackNotFound(
             "no AWS credentials: configure them (aws configure / AWS_PROFILE), or use --local for the local stack"
         ) from None
     except NoRegionError:
-        raise DeploymentNotFound("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION") from None
+        raise StackNotFound("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION") from None
     except ClientError as exc:
         if "does not exist" in str(exc):
-            raise DeploymentNotFound(
+            raise StackNotFound(
                 f"CloudFormation stack {stack_name!r} not found in this account/region "
                 "(deploy it with `make deploy`, pass --stack NAME, or use --local)"
             ) from None

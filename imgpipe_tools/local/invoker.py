@@ -27,7 +27,7 @@ from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
 from imgpipe.registry import DEFAULT_ROOT
 
-log = logging.getLogger("imgpipe.local")
+log = logging.getLogger("imgpipe_tools.local")
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

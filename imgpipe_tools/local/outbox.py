@@ -16,8 +16,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-SENDER = "imgpipe <no-reply@imgpipe.local>"
-RECIPIENT = "uploader@imgpipe.local"
+SENDER = "imgpipe <no-reply@imgpipe_tools.local>"
+RECIPIENT = "uploader@imgpipe_tools.local"
 
 
 @dataclass(frozen=True)

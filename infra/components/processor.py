@@ -25,6 +25,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from imgpipe.manifest import Manifest, Trigger
+from infra.components import nag
+from infra.components.bundling import processor_code
 from infra.constants import (
     DLQ_ALARM_EVALUATION_PERIODS,
     DLQ_ALARM_PERIOD_MINUTES,
@@ -35,8 +37,6 @@ from infra.constants import (
     LOG_RETENTION,
     UNRESOLVED_TOKEN_BYTES,
 )
-from infra.constructs import nag
-from infra.constructs.bundling import processor_code
 
 
 def rule_id(trigger: Trigger, siblings: tuple[Trigger, ...]) -> str:

@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from imgpipe.local import LocalStack
-from imgpipe.local.deployment import Deployment, DeploymentNotFound, from_stack, read_state, state_file, write_state
-from imgpipe.local.outbox import Email
-from imgpipe.local.tracker import UploadReport
+from imgpipe_tools.local import LocalStack
+from imgpipe_tools.local.outbox import Email
+from imgpipe_tools.local.tracker import UploadReport
+from imgpipe_tools.resources import StackNotFound, StackResources, from_stack, read_state, state_file, write_state
 
 #: the CloudFormation stack name infra/ deploys (infra/constants.py STACK_NAME)
 DEFAULT_STACK = "Imgpipe"
@@ -75,7 +75,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
     # Retries of transient failures are expected behaviour: shown with --verbose only. (The
     # handlers' own Powertools logs are switched by the stack, see LocalStack(verbose=...).)
-    logging.getLogger("imgpipe.local").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("imgpipe_tools.local").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _stack(args: argparse.Namespace, **kwargs: Any) -> contextlib.AbstractContextManager[LocalStack]:
@@ -195,7 +195,7 @@ def cmd_local_run(args: argparse.Namespace) -> int:
 
 
 # -- a deployment: real stack or local -------------------------------------------------
-def _deployment(args: argparse.Namespace) -> Deployment:
+def _deployment(args: argparse.Namespace) -> StackResources:
     if args.local:
         deployment = read_state()
         # the local emulator takes any credentials; have some so boto3 does not refuse
@@ -206,7 +206,7 @@ def _deployment(args: argparse.Namespace) -> Deployment:
     return from_stack(args.stack)
 
 
-def _bucket_must_exist(d: Deployment, bucket: str) -> None:
+def _bucket_must_exist(d: StackResources, bucket: str) -> None:
     from botocore.exceptions import ClientError
 
     try:
@@ -243,7 +243,7 @@ class _Progress:
 def cmd_upload(args: argparse.Namespace) -> int:
     from boto3.s3.transfer import TransferConfig
 
-    from imgpipe.local.stack import upload_args
+    from imgpipe_tools.local.stack import upload_args
 
     d = _deployment(args)
     bucket = args.bucket or d.uploads_bucket
@@ -276,12 +276,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _processor_names(d: Deployment, name: str | None) -> list[str]:
+def _processor_names(d: StackResources, name: str | None) -> list[str]:
     return [d.processor(name).name] if name else sorted(d.processors)
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from imgpipe.local import dlq
+    from imgpipe_tools import dlq
 
     d = _deployment(args)
     total = 0
@@ -295,7 +295,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
-    from imgpipe.local import dlq
+    from imgpipe_tools import dlq
 
     d = _deployment(args)
     name = d.processor(args.processor).name
@@ -375,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, DeploymentNotFound) as exc:
+    except (CliError, StackNotFound) as exc:
         _err(f"imgpipe: {exc}")
         return 2
     except Exception as exc:

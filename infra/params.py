@@ -34,7 +34,7 @@ class ContextError(ValueError):
 
 
 @dataclass(frozen=True)
-class Deployment:
+class DeployParams:
     services_root: Path
     notify_email: str | None = None
     ops_email: str | None = None
@@ -93,7 +93,7 @@ def _settings(value: Any) -> dict[str, dict[str, Any]]:
     return value
 
 
-def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> Deployment:
+def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> DeployParams:
     """``get`` is ``node.try_get_context``; the services root may also come from the environment."""
     environ = os.environ if environ is None else environ
     root = get(CTX_SERVICES_ROOT) or environ.get(ENV_SERVICES_ROOT) or DEFAULT_ROOT
@@ -103,7 +103,7 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
         raise ContextError(CTX_REMOVAL, f"must be 'retain' or 'destroy', got {removal!r}")
     prefixes = get(CTX_KEY_PREFIXES)
     origins = get(CTX_CORS_ORIGINS)
-    return Deployment(
+    return DeployParams(
         services_root=Path(root),
         notify_email=emails[CTX_NOTIFY_EMAIL],
         ops_email=emails[CTX_OPS_EMAIL],
