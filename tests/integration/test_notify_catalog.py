@@ -19,12 +19,12 @@ from imgpipe.catalog import (
     PROCESSING,
     SUPERSEDED,
     DynamoCatalog,
-    MemoryCatalog,
     RoundRef,
     UploadFacts,
 )
-from imgpipe.catalog import create_table as create_catalog_table
+from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo
+from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)

@@ -17,15 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from imgpipe.catalog import COMPLETED, PARTIAL, PROCESSING, REJECTED, SUPERSEDED, MemoryCatalog, RoundRef
+from imgpipe.catalog import COMPLETED, PARTIAL, PROCESSING, REJECTED, SUPERSEDED, RoundRef
 from imgpipe.errors import TransientError
 from imgpipe.events import Upload
 from imgpipe_tools.testing.fakes import FakeStorage
+from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 from services.notify.logic import Email
-from services.notify.service import Notifier
+from services.notify.notifier import Notifier
 from tests.notify_support import (
     PRODUCERS,
     UPLOADS,
+    VARIANTS,
     all_variant_keys,
     etag_of,
     producers_spec,
@@ -74,7 +76,9 @@ class Parts:
     clock: Clock = field(default_factory=Clock)
     sleeps: list[float] = field(default_factory=list)
 
-    def notifier(self, spec: str | None = None, uploads: FakeStorage | None = None) -> Notifier:
+    def notifier(
+        self, spec: str | None = None, uploads: FakeStorage | None = None, variants: FakeStorage | None = None
+    ) -> Notifier:
         def read_head(bucket: str, key: str, etag: str) -> bytes | None:
             assert uploads is not None
             obj = uploads.objects.get((bucket, key))
@@ -85,8 +89,11 @@ class Parts:
             sender=self.sender,
             link=lambda b, k: f"https://{b}.s3.example/{k}?X-Amz-Signature=abc",
             expected_spec=spec or producers_spec(),
+            uploads_bucket=UPLOADS,
+            variants_bucket=VARIANTS,
             uploads=uploads,
             read_head=read_head if uploads is not None else None,
+            variants=variants,
             settings={"link_expiry_s": 3600, "email_claim_timeout_s": 45, "email_claim_wait_s": 1},
             metrics=self.metrics,
             clock=self.clock,
@@ -299,6 +306,21 @@ def test_an_upload_overwritten_before_notify_saw_it_is_not_described_with_the_ne
     assert (stored.content_type, stored.format) == (None, None)
 
 
+def test_a_customer_encrypted_upload_is_recorded_without_facts_and_rejected_by_the_processors() -> None:
+    """notify cannot HEAD an SSE-C object (S3 answers 400): it records the round without the
+    object's facts instead of failing, and the processors' rejections end it with one email."""
+    parts = Parts()
+    storage = FakeStorage()
+    etag = storage.add(UPLOADS, "photos/secret.jpg", b"\xff\xd8 sealed", sse_c=True)
+    upload = Upload(UPLOADS, "photos/secret.jpg", etag)
+    notifier = parts.notifier(uploads=storage)
+    assert notifier.handle(upload_event(upload, size=11))["step"] == "wait"
+    for name in sorted(PRODUCERS):
+        notifier.handle(rejected_event(upload, name, "customer_encrypted", "is encrypted with SSE-C"))
+    [email] = parts.sender.sent
+    assert "was rejected (customer_encrypted)" in email.subject
+
+
 def test_every_order_of_three_processors_and_the_upload() -> None:
     for order in itertools.permutations(["upload", *sorted(PRODUCERS)]):
         parts = Parts()
@@ -310,3 +332,49 @@ def test_every_order_of_three_processors_and_the_upload() -> None:
         assert_one_ready_email(parts.sender)
         stored = parts.catalog.load(RoundRef.of(CAT))
         assert stored is not None and stored.status != PROCESSING
+
+
+class FlakyConfirms(MemoryCatalog):
+    """A catalog whose next ``failures`` confirm writes raise (DynamoDB throttling that
+    botocore's retries did not absorb)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def confirm_email(self, ref: RoundRef, **kw: Any) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("ProvisionedThroughputExceededException")
+        return super().confirm_email(ref, **kw)
+
+
+def test_a_confirm_write_that_fails_is_tried_again_so_no_second_email_follows() -> None:
+    parts = Parts(catalog=FlakyConfirms(failures=3))
+    notifier = parts.notifier()
+    for e in round_events(CAT):
+        notifier.handle(e)
+    stored = parts.catalog.load(RoundRef.of(CAT))
+    assert stored is not None and stored.email_message_id == "msg-1"
+    assert parts.sleeps == [0.25, 0.5, 1.0]
+    # a later replay, even once the claim would be stale, sends nothing: it was confirmed
+    parts.clock.now += timedelta(minutes=5)
+    for e in round_events(CAT):
+        notifier.handle(e)
+    assert_one_ready_email(parts.sender)
+
+
+def test_a_confirm_that_fails_for_good_raises_and_the_email_may_go_out_twice() -> None:
+    """The documented window (docs/notify.md "The one email"): SNS has the email, the confirm
+    never lands; the stale claim is taken over and the email sent again, never lost."""
+    parts = Parts(catalog=FlakyConfirms(failures=4))
+    notifier = parts.notifier()
+    *first, last = round_events(CAT)
+    for e in first:
+        notifier.handle(e)
+    with pytest.raises(ConnectionError):
+        notifier.handle(last)
+    assert len(parts.sender.sent) == 1
+    parts.clock.now += timedelta(seconds=46)
+    notifier.handle(last)  # Lambda's retry, once the claim is stale
+    assert len(parts.sender.sent) == 2

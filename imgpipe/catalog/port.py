@@ -1,0 +1,163 @@
+"""The catalog port, and what every implementation of it shares.
+
+:class:`Catalog` is what notify depends on. :class:`CatalogBase` turns each event into the
+attributes it adds to its round, so an implementation only provides one conditional write
+(``_record``), the email claim's four writes and the two reads. The implementations are
+:class:`~imgpipe.catalog.dynamo.DynamoCatalog` and, for tests only, ``MemoryCatalog`` in
+``imgpipe_tools/testing/memory_catalog.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from imgpipe.events import ImageRejected, Upload, VariantCreated
+
+from .model import (
+    PROCESSING,
+    SUPERSEDED,
+    Recorded,
+    Round,
+    RoundRef,
+    UploadFacts,
+    iso,
+    latest_of,
+    rejection_attr,
+    reopens,
+    variant_attr,
+)
+from .schema import OWNER_ATTRIBUTE, owner_of
+
+
+class Catalog(Protocol):
+    """The catalog port. Every write is one atomic conditional update of one item."""
+
+    def record_upload(self, upload: Upload, facts: UploadFacts, *, expected: list[str], now: datetime) -> Recorded: ...
+
+    def record_variant(self, event: VariantCreated, *, expected: list[str], now: datetime) -> Recorded: ...
+
+    def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded: ...
+
+    def end_silently(self, ref: RoundRef, status: str, *, now: datetime) -> bool:
+        """Set a silent final status unless the email was claimed; True if this call did it."""
+
+    def claim_email(self, ref: RoundRef, status: str, *, token: str, now: datetime, stale_before: datetime) -> bool:
+        """Claim the round's one email (and set its final status) before publishing. Succeeds when
+        nobody claimed it, or when an earlier claim was never confirmed and is older than
+        ``stale_before`` (its holder died between claim and publish)."""
+
+    def confirm_email(self, ref: RoundRef, *, token: str, message_id: str, subject: str, now: datetime) -> bool: ...
+
+    def release_email(self, ref: RoundRef, *, token: str, error: str, now: datetime) -> bool:
+        """Give the claim back after a failed publish, so a retry can send."""
+
+    def mark_deleted(
+        self, bucket: str, key: str, *, now: datetime, deleted_at: str | None = None, version_id: str | None = None
+    ) -> list[RoundRef]:
+        """The upload was deleted (services/purge): every round of ``key`` (only the one of
+        ``version_id`` when given) reads ``deleted``, with ``deleted_at`` (S3's time of the
+        deletion; default ``now``), and forgets its variant and rejection records, whose
+        objects are purged. No email is sent for a deleted round; a later event of the same
+        upload is recorded but changes nothing; a new upload of the same bytes reopens it
+        (:func:`~imgpipe.catalog.model.reopens`). Idempotent. Returns the rounds marked."""
+
+    def load(self, ref: RoundRef) -> Round | None: ...
+
+    def rounds(self, bucket: str, key: str) -> list[Round]: ...
+
+
+def _new_round(upload: Upload, expected: list[str], now: datetime) -> dict[str, Any]:
+    """What the first event of a round sets; later events leave these as they are."""
+    initial = {
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "etag": upload.etag,
+        "expected": list(expected),
+        "first_seen_at": iso(now),
+        "status": PROCESSING,
+    }
+    owner = owner_of(upload.key)
+    if owner:
+        # Only the upload API's keys: an absent attribute keeps the round out of the owner index.
+        initial[OWNER_ATTRIBUTE] = owner
+    return initial
+
+
+def _variant_value(event: VariantCreated, now: datetime) -> dict[str, Any]:
+    v = event.variant
+    return {
+        "processor": v.processor,
+        "bucket": v.bucket,
+        "key": v.key,
+        "format": v.format,
+        "width": v.width,
+        "height": v.height,
+        "bytes": v.bytes,
+        "variant_count": event.variant_count,
+        "settings_hash": event.settings_hash,
+        "at": iso(now),
+    }
+
+
+def _rejection_value(event: ImageRejected, now: datetime) -> dict[str, Any]:
+    return {"processor": event.processor, "reason": event.reason, "message": event.message, "at": iso(now)}
+
+
+class CatalogBase:
+    """What every implementation shares: the three event writes (each one ``_record``) and the
+    read side that ``imgpipe status`` calls."""
+
+    def _record(
+        self, upload: Upload, attr: str, attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
+    ) -> Recorded:
+        """Write ``attrs`` unless ``attr`` is already there (a duplicate: then nothing changes).
+        ``initial`` is set only where the round does not have it yet."""
+        raise NotImplementedError
+
+    def _reopen(self, ref: RoundRef, *, now: datetime) -> bool:
+        """Turn a DELETED round back into a processing one that knows nothing of the deleted
+        upload's facts or email (one conditional write: only if it is still deleted)."""
+        raise NotImplementedError
+
+    def record_upload(self, upload: Upload, facts: UploadFacts, *, expected: list[str], now: datetime) -> Recorded:
+        attrs = {"uploaded_at": facts.uploaded_at or iso(now), **facts.attributes()}
+        recorded = self._record(upload, "uploaded_at", attrs, _new_round(upload, expected, now), now)
+        if reopens(recorded.round, upload.version_id, facts.uploaded_at):
+            # The same bytes uploaded again after a delete: a new round in the same item.
+            self._reopen(RoundRef.of(upload), now=now)
+            recorded = self._record(upload, "uploaded_at", attrs, _new_round(upload, expected, now), now)
+        return recorded
+
+    def record_variant(self, event: VariantCreated, *, expected: list[str], now: datetime) -> Recorded:
+        attr = variant_attr(event.variant.processor, event.variant.key)
+        attrs = {attr: _variant_value(event, now)}
+        return self._record(event.upload, attr, attrs, _new_round(event.upload, expected, now), now)
+
+    def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded:
+        attr = rejection_attr(event.processor)
+        attrs = {attr: _rejection_value(event, now)}
+        return self._record(event.upload, attr, attrs, _new_round(event.upload, expected, now), now)
+
+    def load(self, ref: RoundRef) -> Round | None:
+        raise NotImplementedError
+
+    def rounds(self, bucket: str, key: str) -> list[Round]:
+        raise NotImplementedError
+
+    def get(self, bucket: str, key: str, etag: str) -> dict[str, Any] | None:
+        """One upload round as a JSON-friendly dict, or None."""
+        found = self.load(RoundRef(bucket, key, etag))
+        return found.as_dict() if found else None
+
+    def latest(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The newest upload round of ``key`` as a JSON-friendly dict, or None."""
+        found = latest_of(self.rounds(bucket, key))
+        return found.as_dict() if found else None
+
+    def history(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """Every round of ``key`` still in the catalog, newest first."""
+        rounds = self.rounds(bucket, key)
+        ordered = sorted(rounds, key=lambda r: (r.status != SUPERSEDED, r.uploaded_at or r.first_seen_at or ""))
+        return [r.as_dict() for r in reversed(ordered)]

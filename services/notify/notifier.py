@@ -1,0 +1,283 @@
+"""notify's notifier: believe the event or refuse it (trust.py), record it in the catalog, then
+move the round on (see logic.py).
+
+I/O goes through ports: the catalog (:mod:`imgpipe.catalog`), an :class:`~.ports.EmailSender`,
+a link signer, a HEAD of the variant a "Variant Created" names, and, for the upload event, a HEAD
+of the uploaded object (:class:`Storage`) and its first bytes. Nothing here knows boto3: unit
+tests pass in-memory fakes, and :func:`.wiring.from_config` passes the boto3 adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from imgpipe.backfill import backfill_marker
+from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, Catalog, Recorded, Round, UploadFacts
+from imgpipe.errors import TransientError
+from imgpipe.events import ImageRejected, Upload, VariantCreated, parse_object_created, parse_pipeline_event
+from imgpipe.keys import find_object
+from imgpipe.manifest import OBJECT_CREATED, VARIANT_CREATED
+from imgpipe.ports import ObjectUnreadable, Storage
+from imgpipe.registry import expected_for_key
+
+from .logic import EMAIL, END, WAIT, LinkFn, next_step, render_email
+from .ports import EmailSender, HeadReader, Log, MetricsSink, NoMetrics
+from .probe import SourceFacts, probe
+from .trust import Forgery, Home, Verdict, check_event
+
+#: metric per final status of a round that sent its email
+_ROUND_METRIC = {COMPLETED: "RoundsCompleted", PARTIAL: "RoundsPartial", REJECTED: "RoundsRejected"}
+_CLAIM_POLL_S = 0.2
+#: how often the notifier itself tries the write that confirms (or gives back) an email claim,
+#: each try with botocore's own retries: once SNS has the email, a confirm that fails for good
+#: is the one way to a second email (docs/notify.md "The one email")
+_CLAIM_WRITE_TRIES = 4
+_CLAIM_WRITE_BACKOFF_S = 0.25
+#: what an email shows instead of a download link for a variant notify does not believe
+NO_LINK = "(no download link: not where this upload's variants are made)"
+
+
+def _event_time(raw: Any) -> str | None:
+    """ISO 8601 UTC; EventBridge gives ISO, some emulators epoch seconds."""
+    if raw in (None, ""):
+        return None
+    try:
+        return datetime.fromtimestamp(float(raw), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError):
+        return str(raw)
+
+
+@dataclass
+class Notifier:
+    catalog: Catalog
+    sender: EmailSender
+    link: LinkFn
+    #: JSON from registry.expected_producers_spec: which processors a key reaches
+    expected_spec: str
+    #: this stack's buckets: an event about any other is not believed (trust.py)
+    uploads_bucket: str
+    variants_bucket: str
+    #: HEAD of the uploaded object (key resolution, content type); None: trust the event
+    uploads: Storage | None = None
+    #: HEAD of a variant, to check it was made from the upload the event names; None: skip
+    #: that check (unit tests of other behaviour)
+    variants: Storage | None = None
+    #: (bucket, key, etag) -> the object's first bytes, or None (format and dimensions)
+    read_head: HeadReader | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    metrics: MetricsSink = field(default_factory=NoMetrics)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
+    new_token: Callable[[], str] = lambda: uuid.uuid4().hex
+    log: Log = field(default_factory=lambda: logging.getLogger("notify"))
+
+    @cached_property
+    def home(self) -> Home:
+        return Home.of(self.uploads_bucket, self.variants_bucket, self.expected_spec)
+
+    @property
+    def link_expiry_s(self) -> int:
+        return int(self.settings.get("link_expiry_s", 86400))
+
+    @property
+    def claim_timeout_s(self) -> int:
+        return int(self.settings.get("email_claim_timeout_s", 45))
+
+    @property
+    def claim_wait_s(self) -> float:
+        return float(self.settings.get("email_claim_wait_s", 3))
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        # Believe the event before it touches the catalog or an email.
+        verdict = check_event(event, self.home) or self._check_variant_object(event)
+        if verdict is not None:
+            return self._forged(event, verdict)
+        recorded = self._record(event)
+        r = recorded.round
+        result = self._advance(r)
+        # One count per invocation that changed nothing: a repeated event, or an email that
+        # another invocation had already sent.
+        if not recorded.fresh or result.get("suppressed"):
+            self.metrics.add_metric("DuplicatesSuppressed", "Count", 1)
+        return {"key": r.key, "etag": r.etag, "fresh": recorded.fresh, **result}
+
+    # --- believing -------------------------------------------------------------------------
+    def _check_variant_object(self, event: dict[str, Any]) -> Verdict | None:
+        """A "Variant Created" that passed :func:`check_event` names a key where its producer
+        writes; the object there must exist and say (its metadata, written by the runtime) that
+        it was made by that producer from this upload's etag."""
+        if self.variants is None or event.get("detail-type") != VARIANT_CREATED:
+            return None
+        parsed = parse_pipeline_event(event)
+        assert isinstance(parsed, VariantCreated)
+        v = parsed.variant
+        info = self.variants.head(v.bucket, v.key)
+        if info is None:
+            return Verdict(Forgery.VARIANT_MISSING, f"no object s3://{v.bucket}/{v.key}")
+        made_from, made_by = info.metadata.get("source-etag"), info.metadata.get("processor")
+        if made_from != parsed.upload.etag or made_by != v.processor:
+            # Also what an overwrite racing its own round looks like: the newer upload's
+            # processor rewrote this key before this (older) event was handled. The newer round
+            # sends the email about what is in the bucket now.
+            return Verdict(
+                Forgery.ETAG_MISMATCH,
+                f"s3://{v.bucket}/{v.key} was made by {made_by!r} from etag {made_from!r}, "
+                f"not by {v.processor!r} from {parsed.upload.etag!r}",
+            )
+        return None
+
+    def _forged(self, event: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+        """Counted and logged; nothing recorded, nothing sent, and no retry (returning normally:
+        a forged event would fail the same way on every attempt)."""
+        self.metrics.add_metric("ForgedEventsRejected", "Count", 1)
+        self.metrics.add_metric(f"Forged_{verdict.reason.value}", "Count", 1)
+        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        obj = detail.get("object") if isinstance(detail.get("object"), dict) else {}
+        key, etag = detail.get("key", obj.get("key", "")), detail.get("etag", obj.get("etag", obj.get("eTag", "")))
+        self.log.warning(
+            "forged event rejected",
+            extra={
+                "reason": verdict.reason.value,
+                "why": verdict.why[:1000],
+                "event_source": str(event.get("source"))[:200],
+                "event_detail_type": str(event.get("detail-type"))[:200],
+                "event_account": str(event.get("account"))[:20],
+            },
+        )
+        return {
+            "key": str(key)[:1024],
+            "etag": str(etag)[:64],
+            "step": "forged",
+            "reason": verdict.reason.value,
+            "why": verdict.why[:1000],
+        }
+
+    def _guarded_link(self, r: Round) -> LinkFn:
+        """Links only to keys this upload's variants can have (defence in depth: the catalog may
+        hold records written before events were checked)."""
+
+        def link(bucket: str, key: str) -> str:
+            if any(self.home.is_variant_location(p, r.key, bucket, key) for p in self.home.producers):
+                return self.link(bucket, key)
+            return NO_LINK
+
+        return link
+
+    # --- recording ------------------------------------------------------------------------
+    def _expected(self, key: str) -> list[str]:
+        return expected_for_key(self.expected_spec, key)
+
+    def _record(self, event: dict[str, Any]) -> Recorded:
+        now = self.clock()
+        if event.get("detail-type") == OBJECT_CREATED:
+            created = parse_object_created(event)
+            upload, facts = self._upload_facts(created.upload, created.size, created.time)
+            marker = backfill_marker(event)
+            if marker is not None:
+                facts = replace(facts, notify=bool(marker.get("notify", False)))
+            return self.catalog.record_upload(upload, facts, expected=self._expected(upload.key), now=now)
+        parsed = parse_pipeline_event(event)
+        expected = self._expected(parsed.upload.key)
+        if isinstance(parsed, ImageRejected):
+            return self.catalog.record_rejection(parsed, expected=expected, now=now)
+        return self.catalog.record_variant(parsed, expected=expected, now=now)
+
+    def _upload_facts(self, upload: Upload, size: int | None, time_: str) -> tuple[Upload, UploadFacts]:
+        """Names the upload by the key that exists in the bucket, as the processors do, so the
+        upload event and the pipeline events land in the same round whatever the key encoding."""
+        version = upload.version_id if upload.version_id not in (None, "", "null") else None
+        facts = UploadFacts(_event_time(time_), size, None, version)
+        if self.uploads is None:
+            return upload, facts
+        uploads = self.uploads
+        try:
+            info = find_object(upload.key, lambda k: uploads.head(upload.bucket, k))
+        except ObjectUnreadable:
+            return upload, facts  # SSE-C: the processors report customer_encrypted
+        if info is None:
+            return upload, facts  # deleted since: the processors report object_missing
+        key = info.key
+        upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
+        # Only describe the object if it is still this upload (not overwritten since).
+        if info.etag != upload.etag:
+            return upload, facts
+        head = self.read_head(upload.bucket, key, upload.etag) if self.read_head else None
+        source = probe(head) if head else SourceFacts()
+        return upload, replace(facts, content_type=info.content_type, **asdict(source))
+
+    # --- the round ------------------------------------------------------------------------
+    def _advance(self, r: Round) -> dict[str, Any]:
+        step = next_step(r)
+        if step.kind == WAIT:
+            return {"step": WAIT, "status": step.status, "why": step.why}
+        if step.kind == END:
+            ended = self.catalog.end_silently(r.ref, step.status, now=self.clock())
+            return {"step": END, "status": step.status, "why": step.why, "changed": ended}
+        if step.kind == EMAIL:
+            return self._email(r, step.status)
+        return {"step": step.kind, "status": step.status, "why": step.why}
+
+    def _email(self, r: Round, status: str) -> dict[str, Any]:
+        """Claim the email, then send it. When another invocation holds the claim, wait briefly
+        for it to confirm; if it does not, fail so that Lambda retries this event later, when
+        the claim is either confirmed, released or stale enough to take over. Returning
+        normally there could lose the email."""
+        for attempt in range(self._claim_attempts):
+            now = self.clock()
+            token = self.new_token()
+            stale_before = now - timedelta(seconds=self.claim_timeout_s)
+            if self.catalog.claim_email(r.ref, status, token=token, now=now, stale_before=stale_before):
+                return self._send(r, status, token, now)
+            current = self.catalog.load(r.ref)
+            step = next_step(current) if current else None
+            if current is None or step is None or step.kind != EMAIL:
+                return {"step": "nothing", "status": current.status if current else None, "suppressed": True}
+            r, status = current, step.status
+            if attempt + 1 < self._claim_attempts:
+                self.sleep(_CLAIM_POLL_S)
+        raise TransientError(f"the email for {r.ref} is claimed by another invocation and not sent yet")
+
+    def _claim_write(self, write: Callable[[], bool]) -> bool:
+        """A conditional write on our own claim (confirm or release), tried again on errors:
+        its condition (the claim is still ours) makes a repeat harmless."""
+        for attempt in range(_CLAIM_WRITE_TRIES):
+            try:
+                return write()
+            except Exception:
+                if attempt + 1 == _CLAIM_WRITE_TRIES:
+                    raise
+                self.sleep(_CLAIM_WRITE_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    @property
+    def _claim_attempts(self) -> int:
+        return max(1, int(self.claim_wait_s / _CLAIM_POLL_S))
+
+    def _send(self, r: Round, status: str, token: str, now: datetime) -> dict[str, Any]:
+        try:
+            email = render_email(r, status, link=self._guarded_link(r), link_expiry_s=self.link_expiry_s, now=now)
+            message_id = self.sender.send(email)
+        except Exception as exc:
+            # Give the claim back and fail: Lambda retries this event, and the retry sends.
+            error = f"{type(exc).__name__}: {exc}"
+            self._claim_write(lambda: self.catalog.release_email(r.ref, token=token, error=error, now=self.clock()))
+            raise
+        # Should this write fail for good, the email went out once anyway; the unconfirmed claim
+        # is taken over after email_claim_timeout_s and the email sent again (docs/notify.md).
+        # Botocore gives up at once when its retry quota is spent (a DynamoDB outage, many
+        # throttles), so the notifier tries again itself before leaving that window open.
+        self._claim_write(
+            lambda: self.catalog.confirm_email(
+                r.ref, token=token, message_id=message_id, subject=email.subject, now=self.clock()
+            )
+        )
+        self.metrics.add_metric("EmailsSent", "Count", 1)
+        self.metrics.add_metric(_ROUND_METRIC[status], "Count", 1)
+        return {"step": EMAIL, "status": status, "sent": True, "message_id": message_id, "subject": email.subject}

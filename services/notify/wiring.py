@@ -1,0 +1,38 @@
+"""Builds notify's :class:`~.notifier.Notifier` from the function's configuration, on boto3."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from imgpipe.adapters import S3Storage
+from imgpipe.catalog import DynamoCatalog
+from imgpipe.config import Config
+from imgpipe.manifest import Need
+from imgpipe.settings import parse
+
+from .adapters import SnsSender, s3_head_reader, s3_links
+from .notifier import Notifier
+from .ports import MetricsSink
+from .settings import Settings
+
+
+def from_config(config: Config, metrics: MetricsSink) -> Notifier:
+    """The boto3-backed notifier for a deployed (or locally emulated) notify function."""
+    settings = parse(Settings, config.settings, service=config.processor)
+    s3 = S3Storage()
+    return Notifier(
+        catalog=DynamoCatalog(config.resource(Need.CATALOG), ttl_days=settings.catalog_ttl_days),
+        sender=SnsSender(config.resource(Need.NOTIFICATION_TOPIC)),
+        link=s3_links(settings.link_expiry_s, bucket=config.variants_bucket),
+        expected_spec=config.resource(Need.EXPECTED_PRODUCERS),
+        uploads_bucket=config.uploads_bucket,
+        variants_bucket=config.variants_bucket,
+        uploads=s3,
+        variants=s3,
+        read_head=s3_head_reader(),
+        settings=asdict(settings),
+        metrics=metrics,
+        # Powertools' Logger is the standard logger named after the service: same handler, same format
+        log=logging.getLogger(config.processor),
+    )
