@@ -3,6 +3,11 @@
 In Lambda each function has its own environment. The local runtime runs every handler in
 one process, so it sets a per-thread override with :func:`use_config` instead of mutating
 ``os.environ`` (which all threads share).
+
+Every processor gets the buckets, the bus and its settings. A resource only some services
+need (the catalog table, the notification topic...) is declared in the service's manifest
+(``needs``) and arrives in :attr:`Config.resources`; :func:`imgpipe.registry.function_config`
+builds a Config from a manifest the same way for infra, the local stack and the tests.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from imgpipe.manifest import Need
+
 # Environment variable names: the stack (infra/) and the local runtime both set these.
 ENV_PROCESSOR = "IMGPIPE_PROCESSOR"
 ENV_UPLOADS_BUCKET = "IMGPIPE_UPLOADS_BUCKET"
@@ -24,6 +31,18 @@ ENV_SETTINGS = "IMGPIPE_SETTINGS"
 ENV_CATALOG_TABLE = "IMGPIPE_CATALOG_TABLE"
 ENV_TOPIC_ARN = "IMGPIPE_TOPIC_ARN"
 ENV_EXPECTED = "IMGPIPE_EXPECTED_PRODUCERS"
+ENV_USER_CATALOG_TABLE = "IMGPIPE_USER_CATALOG_TABLE"
+ENV_DELIVERY_URL = "IMGPIPE_DELIVERY_URL"
+
+#: the variable that carries each need's value; a need missing here is a permission only
+#: (e.g. READ_VARIANTS: the variants bucket is in every function's environment already)
+ENV_BY_NEED: dict[Need, str] = {
+    Need.CATALOG: ENV_CATALOG_TABLE,
+    Need.NOTIFICATION_TOPIC: ENV_TOPIC_ARN,
+    Need.EXPECTED_PRODUCERS: ENV_EXPECTED,
+    Need.USER_CATALOG: ENV_USER_CATALOG_TABLE,
+    Need.DELIVERY_URL: ENV_DELIVERY_URL,
+}
 
 
 @dataclass(frozen=True)
@@ -32,24 +51,32 @@ class Config:
     uploads_bucket: str = ""
     variants_bucket: str = ""
     event_bus: str = "default"
+    #: the manifest's settings with the deployment's overrides, as deployed (the service's
+    #: Settings class parses them; the runtime hashes them as they are)
     settings: Mapping[str, Any] = field(default_factory=dict)
-    # notify only
-    catalog_table: str = ""
-    topic_arn: str = ""
-    expected_producers: str = "[]"
+    #: the value of each need the service declared that carries one (a table name, a topic ARN...)
+    resources: Mapping[Need, str] = field(default_factory=dict)
+
+    def resource(self, need: Need) -> str:
+        """The value of a declared need; an undeclared one is a mistake in the service's manifest."""
+        try:
+            return self.resources[need]
+        except KeyError:
+            raise LookupError(
+                f"{self.processor} has no {need.value!r}: add it to needs in services/{self.processor}/manifest.toml"
+            ) from None
 
     def as_env(self) -> dict[str, str]:
         """The environment variables that carry this config (what the stack sets)."""
-        return {
+        env = {
             ENV_PROCESSOR: self.processor,
             ENV_UPLOADS_BUCKET: self.uploads_bucket,
             ENV_VARIANTS_BUCKET: self.variants_bucket,
             ENV_EVENT_BUS: self.event_bus,
             ENV_SETTINGS: json.dumps(dict(self.settings), sort_keys=True, separators=(",", ":")),
-            ENV_CATALOG_TABLE: self.catalog_table,
-            ENV_TOPIC_ARN: self.topic_arn,
-            ENV_EXPECTED: self.expected_producers,
         }
+        env.update({ENV_BY_NEED[need]: value for need, value in self.resources.items()})
+        return env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -60,9 +87,7 @@ class Config:
             variants_bucket=env.get(ENV_VARIANTS_BUCKET, ""),
             event_bus=env.get(ENV_EVENT_BUS, "default"),
             settings=json.loads(env.get(ENV_SETTINGS) or "{}"),
-            catalog_table=env.get(ENV_CATALOG_TABLE, ""),
-            topic_arn=env.get(ENV_TOPIC_ARN, ""),
-            expected_producers=env.get(ENV_EXPECTED) or "[]",
+            resources={need: env[name] for need, name in ENV_BY_NEED.items() if env.get(name)},
         )
 
 

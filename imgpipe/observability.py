@@ -11,8 +11,17 @@ METRICS_NAMESPACE = "imgpipe"
 TRACED_MODULES = ("botocore",)
 
 
-def powertools(service: str) -> tuple[Logger, Tracer, Metrics]:
-    """The service name is the processor name (the stack also sets POWERTOOLS_SERVICE_NAME)."""
+def service_name(package: str) -> str:
+    """The service a handler belongs to, from its package: ``thumbnail`` in Lambda (the folder
+    ships as package ``thumbnail``), ``services.thumbnail`` from the repository."""
+    return package.rpartition(".")[2]
+
+
+def powertools(package: str) -> tuple[Logger, Tracer, Metrics]:
+    """Call it as ``powertools(__package__)``: logs, traces and metrics are named after the
+    service's folder (the processor name; the stack also sets POWERTOOLS_SERVICE_NAME to it), so
+    a handler copied into another folder needs no edit."""
+    service = service_name(package)
     return (
         Logger(service=service),
         Tracer(service=service, patch_modules=TRACED_MODULES),

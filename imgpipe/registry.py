@@ -1,18 +1,26 @@
 """Discovers processors: every folder under ``services/`` that holds a manifest.
 
 ``infra/`` and the local runtime both call :func:`discover`, so a new folder becomes a new
-processor in both places with no other edit.
+processor in both places with no other edit, and both check its settings with
+:func:`parse_settings` before anything runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import os
-from collections.abc import Sequence
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, load_manifest
+from imgpipe.config import ENV_BY_NEED, Config
+from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, Need, load_manifest
+from imgpipe.settings import NoSettings, SettingsError, parse
 
 #: the repository's own services folder; IMGPIPE_SERVICES_ROOT points elsewhere (tests).
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "services"
@@ -22,9 +30,11 @@ def services_root() -> Path:
     return Path(os.environ.get("IMGPIPE_SERVICES_ROOT", DEFAULT_ROOT))
 
 
-def discover(root: Path | None = None) -> list[Manifest]:
-    """All processors, sorted by name. A folder without a manifest is ignored (e.g. __pycache__);
-    a folder with a bad manifest raises :class:`ManifestError`."""
+def discover(root: Path | None = None, *, http: bool = False) -> list[Manifest]:
+    """All event-driven services, sorted by name; with ``http=True``, the HTTP services (an
+    ``http`` trigger: the upload API) instead. Every folder is validated either way. A folder
+    without a manifest is ignored (e.g. __pycache__); a folder with a bad manifest raises
+    :class:`ManifestError`."""
     root = Path(root) if root else services_root()
     if not root.is_dir():
         raise FileNotFoundError(f"services folder not found: {root}")
@@ -34,7 +44,100 @@ def discover(root: Path | None = None) -> list[Manifest]:
     for m in manifests:
         if not (m.folder / "handler.py").is_file():
             raise ManifestError(m.folder, "-", "the folder has no handler.py")
-    return manifests
+    # Two kinds, two consumers: a rule, DLQs and retries for events; a route behind the API for http.
+    return [m for m in manifests if (m.http is not None) == http]
+
+
+def service_module(manifest: Manifest, module: str) -> types.ModuleType:
+    """Module ``module`` of a service's folder (e.g. ``"handler"``, ``"settings"``), imported as
+    part of the folder's package so that its relative imports work. Folders of the repository's
+    ``services/`` import as ``services.<name>``, the modules the tests import too; folders
+    elsewhere (a copy in a test, a services root of your own) as a package named after their root."""
+    folder = manifest.folder.resolve()
+    if folder.parent == DEFAULT_ROOT.resolve():
+        try:
+            return importlib.import_module(f"services.{manifest.name}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("services", f"services.{manifest.name}"):
+                raise
+    # One package per root: two roots may both have a "resize". The folder keeps its own name
+    # inside it, so ``__package__`` ends with the service's name as it does in Lambda.
+    root = f"_imgpipe_services_{hashlib.sha256(str(folder.parent).encode()).hexdigest()[:12]}"
+    if root not in sys.modules:
+        package = types.ModuleType(root)
+        package.__path__ = [str(folder.parent)]
+        sys.modules[root] = package
+    return importlib.import_module(f"{root}.{manifest.name}.{module}")
+
+
+def settings_type(manifest: Manifest) -> type:
+    """The ``Settings`` class of the service's ``settings.py``; a service without one takes none."""
+    if not (manifest.folder / "settings.py").is_file():
+        return NoSettings
+    cls = getattr(service_module(manifest, "settings"), "Settings", None)
+    if not isinstance(cls, type):
+        raise ManifestError(manifest.folder, "-", "its settings.py must define a class named Settings")
+    return cls
+
+
+def parse_settings(manifest: Manifest, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The service's settings as deployed: its manifest's ``[settings]`` with the deployment's
+    ``overrides``, parsed into its ``Settings`` (:class:`imgpipe.settings.SettingsError` names the
+    service, the setting and what is allowed). ``infra/`` calls it at synth, the local stack
+    before it starts: a bad value fails there, not at every upload."""
+    unlisted = sorted(set(overrides or {}) - set(manifest.settings))
+    if unlisted:
+        # The function gets the manifest's table with overrides of its keys (effective_settings).
+        listed = ", ".join(map(repr, sorted(manifest.settings))) or "none"
+        problem = f"cannot be overridden: it is not in the manifest's [settings] (listed: {listed})"
+        raise SettingsError(manifest.name, unlisted[0], problem)
+    return parse(settings_type(manifest), manifest.effective_settings(overrides), service=manifest.name)
+
+
+def parse_all_settings(
+    manifests: Sequence[Manifest], overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Every service's parsed settings, by name; ``overrides`` (by service name) must name services
+    that exist."""
+    by_name = {m.name: m for m in manifests}
+    unknown = sorted(set(overrides or {}) - set(by_name))
+    if unknown:
+        known = ", ".join(sorted(by_name))
+        raise SettingsError(unknown[0], None, f"there is no processor of that name (known: {known})")
+    return {m.name: parse_settings(m, (overrides or {}).get(m.name)) for m in manifests}
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """The shared resources of one stack, as its functions are told them: CDK tokens at synth,
+    real names in the local stack and the tests."""
+
+    uploads_bucket: str
+    variants_bucket: str
+    event_bus: str = "default"
+    #: the value of every need this stack can satisfy that carries one (see ENV_BY_NEED)
+    resources: Mapping[Need, str] = field(default_factory=dict)
+
+
+def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[str, Any] | None = None) -> Config:
+    """A service's configuration, the same for infra/, the local stack and the test harness: the
+    buckets and the bus every processor gets, its settings (checked by :func:`parse_settings`,
+    which raises on a bad one) and the value of each need its manifest declares. The permissions
+    the needs bring are infra's (``infra/components/notification.py``)."""
+    parse_settings(manifest, overrides)
+    resources: dict[Need, str] = {}
+    for need in (n for n in Need if n in manifest.needs and n in ENV_BY_NEED):
+        if need not in stack.resources:
+            raise ManifestError(manifest.folder, "needs", f"this stack does not provide {need.value!r}")
+        resources[need] = stack.resources[need]
+    return Config(
+        processor=manifest.name,
+        uploads_bucket=stack.uploads_bucket,
+        variants_bucket=stack.variants_bucket,
+        event_bus=stack.event_bus,
+        settings=manifest.effective_settings(overrides),
+        resources=resources,
+    )
 
 
 def variant_producers(manifests: Sequence[Manifest]) -> list[Manifest]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics
 
 from imgpipe.adapters import EventBridgePublisher, S3Storage
@@ -10,7 +12,11 @@ from imgpipe.events import Upload
 from imgpipe.runtime import ProcessFn, UploadProcessor
 
 
-def upload_processor(process: ProcessFn, *, logger: Logger, metrics: Metrics) -> UploadProcessor:
+def upload_processor(
+    process: ProcessFn, settings_type: type[Any], *, logger: Logger, metrics: Metrics
+) -> UploadProcessor:
+    """``settings_type`` is the service's ``Settings``: the configured settings are parsed into it
+    with the same parser synth and the local stack used to check them."""
     config = current_config()
 
     def on_upload(upload: Upload) -> None:
@@ -24,6 +30,7 @@ def upload_processor(process: ProcessFn, *, logger: Logger, metrics: Metrics) ->
         publisher=EventBridgePublisher(config.event_bus),
         variants_bucket=config.variants_bucket,
         settings=config.settings,
+        settings_type=settings_type,
         metrics=metrics,
         on_upload=on_upload,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,12 @@ from infra.constants import (
     CTX_NOTIFY_EMAIL,
     CTX_OPS_EMAIL,
     CTX_REMOVAL,
+    CTX_RESERVED_CONCURRENCY,
     CTX_SERVICES_ROOT,
     CTX_SETTINGS,
+    CTX_STACK_NAME,
     ENV_SERVICES_ROOT,
+    STACK_NAME,
 )
 
 
@@ -42,12 +46,19 @@ class DeployParams:
     key_prefixes: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ("*",)
     retain_data: bool = True
+    stack_name: str = STACK_NAME
+    #: per-service overrides of the manifests' reserved concurrency; None: reserve nothing at all
+    reserved_concurrency: Mapping[str, int] | None = field(default_factory=dict)
 
-    def settings_for(self, manifest: Manifest) -> dict[str, Any]:
-        return manifest.effective_settings(self.settings.get(manifest.name))
+    def reserved_concurrency_for(self, manifest: Manifest) -> int | None:
+        """The function's reservation (None: it shares the account's unreserved pool)."""
+        if self.reserved_concurrency is None:
+            return None
+        return self.reserved_concurrency.get(manifest.name, manifest.reserved_concurrency) or None
 
     def check_against(self, manifests: Sequence[Manifest]) -> None:
-        """Overrides must name real processors and settings: a typo would otherwise be ignored."""
+        """Overrides must name real processors and settings: a typo would otherwise be ignored.
+        (Their values are checked by each service's Settings, when the stack builds its config.)"""
         by_name = {m.name: m for m in manifests}
         for name, overrides in self.settings.items():
             if name not in by_name:
@@ -55,6 +66,9 @@ class DeployParams:
             unknown = sorted(set(overrides) - set(by_name[name].settings))
             if unknown:
                 raise ContextError(CTX_SETTINGS, f"{name} has no setting {unknown[0]!r}")
+        for name in self.reserved_concurrency or {}:
+            if name not in by_name:
+                raise ContextError(CTX_RESERVED_CONCURRENCY, f"no service named {name!r} (known: {sorted(by_name)})")
         if self.key_prefixes:
             for m in manifests:
                 if any(t.suffixes for t in m.upload_triggers()):
@@ -93,6 +107,42 @@ def _settings(value: Any) -> dict[str, dict[str, Any]]:
     return value
 
 
+#: CloudFormation's rule for stack names
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+def _stack_name(value: Any) -> str:
+    if not value:
+        return STACK_NAME
+    if not isinstance(value, str) or not _STACK_NAME.match(value):
+        raise ContextError(
+            CTX_STACK_NAME,
+            f"must start with a letter and hold only letters, digits and '-' (128 at most), got {value!r}",
+        )
+    return value
+
+
+def _reserved_concurrency(value: Any) -> dict[str, int] | None:
+    """``off`` (a fresh account, whose quota is too small to reserve anything), or per-service
+    overrides as JSON: ``{"convert": 5}``."""
+    if value in (None, ""):
+        return {}
+    if value == "off":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ContextError(CTX_RESERVED_CONCURRENCY, f"is not 'off' nor valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000 for v in value.values()
+    ):
+        raise ContextError(
+            CTX_RESERVED_CONCURRENCY, 'must be "off" or an object of integers 0-1000 like {"convert": 5}'
+        )
+    return value
+
+
 def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> DeployParams:
     """``get`` is ``node.try_get_context``; the services root may also come from the environment."""
     environ = os.environ if environ is None else environ
@@ -111,4 +161,6 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
         key_prefixes=_list(CTX_KEY_PREFIXES, prefixes) if prefixes else (),
         cors_origins=_list(CTX_CORS_ORIGINS, origins) if origins else ("*",),
         retain_data=removal == "retain",
+        stack_name=_stack_name(get(CTX_STACK_NAME)),
+        reserved_concurrency=_reserved_concurrency(get(CTX_RESERVED_CONCURRENCY)),
     )

@@ -19,10 +19,10 @@ import boto3
 from moto import mock_aws
 
 from imgpipe.adapters import client
-from imgpipe.catalog import create_table as create_catalog_table
+from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
-from imgpipe.manifest import Manifest
-from imgpipe.registry import discover, expected_producers_spec
+from imgpipe.manifest import Manifest, Need
+from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
 from imgpipe_tools.local.invoker import LambdaContext, load_handler
 from tests.events import object_created
 
@@ -55,17 +55,17 @@ class MotoPipeline:
         return boto3.client("sqs")
 
     def config(self, name: str) -> Config:
-        m = self.manifests[name]
-        return Config(
-            processor=name,
+        """The processor's config, built as infra/ and the local stack build theirs."""
+        names = StackNames(
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
-            event_bus="default",
-            settings=dict(m.settings),
-            catalog_table=TABLE if name == "notify" else "",
-            topic_arn=self.topic_arn if name == "notify" else "",
-            expected_producers=expected_producers_spec(list(self.manifests.values())),
+            resources={
+                Need.CATALOG: TABLE,
+                Need.NOTIFICATION_TOPIC: self.topic_arn,
+                Need.EXPECTED_PRODUCERS: expected_producers_spec(list(self.manifests.values())),
+            },
         )
+        return function_config(self.manifests[name], names)
 
     def upload(self, key: str, data: bytes) -> str:
         etag = self.s3.put_object(Bucket=UPLOADS, Key=key, Body=data)["ETag"].strip('"')

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from imgpipe.imaging.formats import ensure_plugin
+from imgpipe.settings import as_mapping
 
 #: formats imgpipe writes (a subset of runtime._FORMATS)
 OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif")
@@ -28,7 +29,10 @@ class EncodeOptions:
     background: tuple[int, int, int] = BACKGROUND
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> EncodeOptions:
+    def from_settings(cls, settings: Mapping[str, Any] | Any) -> EncodeOptions:
+        """From a service's parsed settings (:class:`imgpipe.settings.EncoderSettings` fields) or
+        a plain mapping; defaults where absent."""
+        settings = as_mapping(settings)
         d = cls()
         bg = settings.get("background", d.background)
         return cls(

@@ -9,14 +9,11 @@ raised error ``retry_attempts`` times, and then sends Lambda's on-failure destin
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import sys
 import threading
 import time
 import traceback
-import types
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +22,7 @@ from typing import Any
 
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
-from imgpipe.registry import DEFAULT_ROOT
+from imgpipe.registry import service_module
 
 log = logging.getLogger("imgpipe_tools.local")
 
@@ -53,22 +50,9 @@ class LambdaContext:
 
 
 def load_handler(manifest: Manifest) -> Handler:
-    """The handler function. Folders of the repository's ``services/`` import as
-    ``services.<name>``; folders elsewhere (tests, a services root of your own) are loaded
-    as a package from their path, so their relative imports work too."""
-    if manifest.folder.resolve().parent == DEFAULT_ROOT.resolve():
-        try:
-            return importlib.import_module(manifest.module).handler
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("services", f"services.{manifest.name}"):
-                raise
-    # A unique package name per folder: two roots may both have a "resize".
-    package = f"_imgpipe_local_{abs(hash(str(manifest.folder.resolve()))):x}_{manifest.name}"
-    if package not in sys.modules:
-        module = types.ModuleType(package)
-        module.__path__ = [str(manifest.folder)]
-        sys.modules[package] = module
-    return importlib.import_module(f"{package}.handler").handler
+    """The handler function, imported as part of its folder's package (relative imports work;
+    see :func:`imgpipe.registry.service_module`)."""
+    return service_module(manifest, "handler").handler
 
 
 def _clear_metrics() -> None:
@@ -205,8 +189,17 @@ class QueueWorker(threading.Thread):
                 try:
                     self.handle(json.loads(message["Body"]))
                 except Exception:
-                    # a bug in the runtime itself (not in a handler): say so, keep serving
-                    log.exception("%s: could not handle a message", self.name)
+                    # Not a handler's failure (the invoker parks those in the DLQ itself) but the
+                    # runtime's: e.g. the DLQ did not take the failure record, or the outbox could
+                    # not write an email. Keep the message: it comes back after its visibility
+                    # timeout. Deleting it would lose the event with nothing in any DLQ.
+                    log.exception("%s: could not handle a message; it will be delivered again", self.name)
+                    continue
                 finally:
                     self.busy = False
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                try:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                except Exception as exc:
+                    # The message comes back and is handled again (handlers are idempotent); a
+                    # worker thread that died here would leave its queue unserved for good.
+                    log.warning("%s: could not delete a handled message: %s", self.name, exc)

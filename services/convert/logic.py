@@ -7,9 +7,6 @@ frame cap; AVIF and JPEG are not made for animations (see docs/decisions.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from imgpipe.imaging import (
     EncodeOptions,
     SourceImage,
@@ -23,28 +20,19 @@ from imgpipe.imaging import (
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
-DEFAULT_FORMATS = ("webp", "avif", "jpeg")
-CONVERT_FORMATS = ("webp", "avif", "jpeg", "png")
-DEFAULT_MAX_LONG_EDGE = 2560
-#: pixels of all output frames of an animation together, held in memory until encoded:
-#: 40 MP of RGBA is 160 MB. Larger animations are scaled down further to fit.
-DEFAULT_MAX_ANIMATION_PIXELS = 40_000_000
+from .settings import Settings
 
 
-def _formats(settings: Mapping[str, Any], source_format: str) -> list[str]:
-    formats = [str(f) for f in settings.get("formats", DEFAULT_FORMATS)]
-    unknown = set(formats) - set(CONVERT_FORMATS)
-    if unknown or not formats:
-        raise ValueError(f"convert: formats must be a non-empty subset of {CONVERT_FORMATS}, not {formats}")
+def _formats(settings: Settings, source_format: str) -> list[str]:
+    formats = list(settings.formats)
     # A JPEG of a JPEG only loses quality; unless nothing else is asked for.
     without_jpeg = [f for f in formats if not (f == "jpeg" and source_format == "jpeg")]
     return without_jpeg or formats
 
 
-def _animation(source: SourceImage, settings: Mapping[str, Any], options: EncodeOptions) -> Output:
-    size = fit_long_edge(source.size, int(settings.get("max_long_edge", DEFAULT_MAX_LONG_EDGE)))
-    budget = int(settings.get("max_animation_pixels", DEFAULT_MAX_ANIMATION_PIXELS))
-    size = fit_pixels(size, max(1, budget // source.n_frames))
+def _animation(source: SourceImage, settings: Settings, options: EncodeOptions) -> Output:
+    size = fit_long_edge(source.size, settings.max_long_edge)
+    size = fit_pixels(size, max(1, settings.max_animation_pixels // source.n_frames))
     frames, durations = [], []
     for frame, duration in source.frames():
         frames.append(resize(frame, size))  # each big frame is dropped as soon as it is shrunk
@@ -53,13 +41,13 @@ def _animation(source: SourceImage, settings: Mapping[str, Any], options: Encode
     return Output("full", "webp", data, *size)
 
 
-def process(data: bytes, settings: Mapping[str, Any]) -> list[Output]:
+def process(data: bytes, settings: Settings) -> list[Output]:
     options = EncodeOptions.from_settings(settings)
     source = open_image(data, Limits.from_settings(settings))
     formats = _formats(settings, source.format)
     if source.animated and "webp" in formats:
         return [_animation(source, settings, options)]
 
-    size = fit_long_edge(source.size, int(settings.get("max_long_edge", DEFAULT_MAX_LONG_EDGE)))
+    size = fit_long_edge(source.size, settings.max_long_edge)
     image = resize(source.decode(min_size=size), size)
     return [Output("full", fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in formats]

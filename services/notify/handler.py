@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imgpipe.config import current_config
 from imgpipe.observability import powertools
 
-from .service import from_config
+from .wiring import from_config
 
-logger, tracer, metrics = powertools("notify")
+logger, tracer, metrics = powertools(__package__)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,15 +9,11 @@ with ``alpha_format = "png"``), see docs/decisions.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from imgpipe.imaging import EncodeOptions, encode, fit_width, has_alpha, open_image, resize
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
-DEFAULT_WIDTHS = (320, 640, 1280, 1920)
-ALPHA_FORMATS = ("webp", "png")
+from .settings import Settings
 
 
 def target_widths(source_width: int, widths: list[int] | tuple[int, ...]) -> list[int]:
@@ -29,13 +25,10 @@ def target_widths(source_width: int, widths: list[int] | tuple[int, ...]) -> lis
     return below
 
 
-def process(data: bytes, settings: Mapping[str, Any]) -> list[Output]:
-    alpha_format = str(settings.get("alpha_format", "webp"))
-    if alpha_format not in ALPHA_FORMATS:
-        raise ValueError(f"resize: alpha_format must be one of {ALPHA_FORMATS}, not {alpha_format!r}")
+def process(data: bytes, settings: Settings) -> list[Output]:
     options = EncodeOptions.from_settings(settings)
     source = open_image(data, Limits.from_settings(settings))
-    widths = target_widths(source.size[0], settings.get("widths", DEFAULT_WIDTHS))
+    widths = target_widths(source.size[0], settings.widths)
 
     # One decode, at the smallest JPEG scale that still covers the largest width; each smaller
     # width is then made from the previous one, so every step is a small reduction.
@@ -43,6 +36,6 @@ def process(data: bytes, settings: Mapping[str, Any]) -> list[Output]:
     outputs: list[Output] = []
     for width in widths:
         image = resize(image, fit_width(source.size, width))
-        fmt = alpha_format if has_alpha(image) else "jpeg"
+        fmt = settings.alpha_format if has_alpha(image) else "jpeg"
         outputs.append(Output(f"{width}w", fmt, encode(image, fmt, options, source.exif), *image.size))
     return outputs

@@ -6,11 +6,7 @@ upload smaller than the box is not enlarged, the crop is then the largest square
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from imgpipe.imaging import (
-    STRATEGIES,
     EncodeOptions,
     aspect_box,
     cover_size,
@@ -22,33 +18,24 @@ from imgpipe.imaging import (
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
-DEFAULT_SIZE = 300
-THUMBNAIL_FORMATS = ("webp", "jpeg", "avif", "png")
+from .settings import Settings
 
 
-def box_of(settings: Mapping[str, Any]) -> tuple[int, int]:
-    size = settings.get("size", DEFAULT_SIZE)
-    if isinstance(size, int):
-        return size, size
-    width, height = (int(v) for v in size)
+def box_of(settings: Settings) -> tuple[int, int]:
+    if isinstance(settings.size, int):
+        return settings.size, settings.size
+    width, height = settings.size
     return width, height
 
 
-def process(data: bytes, settings: Mapping[str, Any]) -> list[Output]:
+def process(data: bytes, settings: Settings) -> list[Output]:
     box = box_of(settings)
-    strategy = str(settings.get("crop", "content"))
-    if strategy not in STRATEGIES:
-        raise ValueError(f"thumbnail: crop must be one of {STRATEGIES}, not {strategy!r}")
-    formats = [str(f) for f in settings.get("formats", ["webp"])]
-    unknown = set(formats) - set(THUMBNAIL_FORMATS)
-    if unknown or not formats:
-        raise ValueError(f"thumbnail: formats must be a non-empty subset of {THUMBNAIL_FORMATS}, not {formats}")
     options = EncodeOptions.from_settings(settings)
 
     source = open_image(data, Limits.from_settings(settings))
     # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale, still covering the box: a 24 MP
     # photo becomes ~0.4 MP here. The window is chosen on that, and only it is resampled.
     image = source.decode(min_size=cover_size(source.size, box))
-    image = resize(image, crop_size(source.size, box), box=aspect_box(image, box, strategy))
+    image = resize(image, crop_size(source.size, box), box=aspect_box(image, box, settings.crop))
     name = f"{box[0]}x{box[1]}"
-    return [Output(name, fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in formats]
+    return [Output(name, fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in settings.formats]

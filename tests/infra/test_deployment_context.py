@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from imgpipe.manifest import parse_manifest
 from imgpipe.registry import discover
+from imgpipe.settings import SettingsError
 from infra.app import build_app, cdk_json_context
 from infra.params import ContextError, from_context
 from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
@@ -46,10 +48,11 @@ def test_key_prefixes_narrow_uploads_rules_and_notify_expectations(configured: S
     for name, processor in configured.stack.processors.items():
         for rule in processor.rules:
             pattern = configured.resources[configured.logical_id(rule)]["Properties"]["EventPattern"]
-            if pattern["source"] == ["aws.s3"]:
+            if pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]:
                 assert pattern["detail"]["object"] == {"key": [{"prefix": "incoming/"}, {"prefix": "photos/"}]}, name
             else:
-                assert "detail" not in pattern, name
+                # pipeline events and deletions are not narrowed by key
+                assert "object" not in pattern.get("detail", {}), name
     spec = json.loads(_env(configured, "notify")["IMGPIPE_EXPECTED_PRODUCERS"])
     assert spec and all(t["prefixes"] == ["incoming/", "photos/"] for e in spec for t in e["triggers"])
 
@@ -121,6 +124,33 @@ def test_an_oversized_environment_fails_synth_naming_the_folder(tmp_path: Path, 
     (root / "bloated" / "manifest.toml").write_text(
         f'memory_mb = 128\ntimeout_s = 3\n[[triggers]]\nsource = "uploads"\n[settings]\nlabels = [{big}]\n'
     )
+    (root / "bloated" / "settings.py").write_text(
+        "from dataclasses import dataclass\n\nfrom imgpipe.settings import setting\n\n\n"
+        "@dataclass(frozen=True)\nclass Settings:\n    labels: tuple[str, ...] = setting(())\n"
+    )
     context = {**cdk_json_context(), "aws:cdk:bundling-stacks": [], "services_root": str(root)}
     with pytest.raises(Exception, match=r"services/bloated: the function's environment would be about \d+ bytes"):
+        build_app(context, outdir=str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"thumbnail": {"crop": "centre"}},
+            "settings of thumbnail: 'crop' must be one of 'content', 'center'; got 'centre'",
+        ),
+        ({"resize": {"widths": "320"}}, "settings of resize: 'widths' must be a list of integers; got '320'"),
+    ],
+)
+def test_a_bad_setting_value_fails_synth_naming_the_service_the_setting_and_what_is_allowed(
+    tmp_path: Path, services_snapshot: Path, overrides: dict[str, Any], message: str
+) -> None:
+    context = {
+        **cdk_json_context(),
+        "aws:cdk:bundling-stacks": [],
+        "services_root": str(services_snapshot),
+        "settings": context_json(overrides),  # as `make synth SETTINGS=...` passes it
+    }
+    with pytest.raises(SettingsError, match=re.escape(message)):
         build_app(context, outdir=str(tmp_path / "out"))

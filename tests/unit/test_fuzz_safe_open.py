@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from imgpipe.errors import Reason, Rejection
 from imgpipe.imaging.decode import open_image
 from imgpipe.limits import Limits
-from imgpipe.registry import discover
+from imgpipe.registry import discover, settings_type
+from imgpipe.settings import parse
 from tests import imagegen
 
 # Pillow warns about each broken EXIF block it skips: expected on mutated files, and noise here.
@@ -138,7 +139,8 @@ PROCESSORS = [m for m in discover() if m.produces_variants]
 def test_each_processor_survives_mutated_input(manifest) -> None:
     """The same mutations through each processor's whole pure ``process()`` (decode + encode)."""
     process = importlib.import_module(f"services.{manifest.name}.logic").process
-    processor_settings = {**manifest.settings, "max_pixels": LIMITS.max_pixels, "max_frames": LIMITS.max_frames}
+    caps = {"max_pixels": LIMITS.max_pixels, "max_frames": LIMITS.max_frames}
+    processor_settings = parse(settings_type(manifest), {**manifest.settings, **caps}, service=manifest.name)
 
     @settings(FUZZ, max_examples=max(10, EXAMPLES // 10))
     @given(mutated())

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from imgpipe.errors import Reason, Rejection
 from imgpipe.events import ImageRejected, VariantCreated
+from imgpipe.limits import Limits
 from imgpipe.runtime import Output, UploadProcessor
+from imgpipe.settings import SettingsError, setting
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from tests.events import object_created
 
 UP, VAR = "uploads", "variants"
+
+
+@dataclass(frozen=True)
+class DemoSettings(Limits):
+    q: int = setting(1, min=1)
 
 
 class Recorder:
@@ -22,7 +29,8 @@ class Recorder:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, data: bytes, settings: Mapping[str, Any]) -> list[Output]:
+    def __call__(self, data: bytes, settings: DemoSettings) -> list[Output]:
+        assert isinstance(settings, DemoSettings)
         self.calls += 1
         if data.startswith(b"bad"):
             raise Rejection(Reason.CORRUPT_IMAGE, "not an image")
@@ -43,6 +51,7 @@ def _processor(parts: tuple[FakeStorage, FakePublisher, Recorder], **settings: A
         publisher=publisher,
         variants_bucket=VAR,
         settings={"q": 1, **settings},
+        settings_type=DemoSettings,
     )
 
 
@@ -139,3 +148,10 @@ def test_system_failures_raise_for_lambda_to_retry(parts) -> None:
     publisher.publish = broken_publish  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
         _processor(parts).handle(object_created(UP, "a.jpg", etag))
+
+
+def test_a_bad_setting_fails_before_any_work(parts) -> None:
+    storage, _, process = parts
+    with pytest.raises(SettingsError, match="settings of demo: 'q' must be at least 1; got 0"):
+        _processor(parts, q=0)
+    assert process.calls == 0 and storage.puts == []

@@ -9,8 +9,11 @@ from PIL import Image
 
 from imgpipe.errors import Reason, Rejection
 from imgpipe.limits import Limits
-from services.convert.logic import process
+from imgpipe.settings import parse
 from tests import imagegen as g
+
+from ..logic import process
+from ..settings import Settings
 
 SETTINGS = {
     "formats": ["webp", "avif", "jpeg"],
@@ -23,6 +26,11 @@ SETTINGS = {
 }
 
 
+def settings(**changes: object) -> Settings:
+    """SETTINGS with ``changes``, parsed as the handler parses them."""
+    return parse(Settings, {**SETTINGS, **changes}, service="convert")
+
+
 def opened(data: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(data))
     im.load()
@@ -31,18 +39,18 @@ def opened(data: bytes) -> Image.Image:
 
 def test_png_gets_webp_avif_and_jpeg_jpeg_gets_no_jpeg() -> None:
     pixels = g.photo((640, 480))
-    assert [(o.name, o.format) for o in process(g.png(pixels), SETTINGS)] == [
+    assert [(o.name, o.format) for o in process(g.png(pixels), settings())] == [
         ("full", "webp"),
         ("full", "avif"),
         ("full", "jpeg"),
     ]
-    assert [o.format for o in process(g.jpeg(pixels), SETTINGS)] == ["webp", "avif"]
+    assert [o.format for o in process(g.jpeg(pixels), settings())] == ["webp", "avif"]
     # a JPEG-only configuration still produces something for a JPEG
-    assert [o.format for o in process(g.jpeg(pixels), {**SETTINGS, "formats": ["jpeg"]})] == ["jpeg"]
+    assert [o.format for o in process(g.jpeg(pixels), settings(formats=["jpeg"]))] == ["jpeg"]
 
 
 def test_heic_upload_is_converted() -> None:
-    outputs = process(g.heic(g.solid((320, 240), (200, 100, 50))), SETTINGS)
+    outputs = process(g.heic(g.solid((320, 240), (200, 100, 50))), settings())
     assert [o.format for o in outputs] == ["webp", "avif", "jpeg"]
     for out in outputs:
         im = opened(out.data)
@@ -51,16 +59,16 @@ def test_heic_upload_is_converted() -> None:
 
 
 def test_long_edge_is_capped_and_small_images_kept() -> None:
-    (big,) = process(g.jpeg(g.gradient((3000, 1000))), {**SETTINGS, "formats": ["webp"]})
+    (big,) = process(g.jpeg(g.gradient((3000, 1000))), settings(formats=["webp"]))
     assert (big.width, big.height) == (2560, 853) and opened(big.data).size == (2560, 853)
-    (small,) = process(g.jpeg(g.photo((300, 200))), {**SETTINGS, "formats": ["webp"]})
+    (small,) = process(g.jpeg(g.photo((300, 200))), settings(formats=["webp"]))
     assert (small.width, small.height) == (300, 200)
 
 
 def test_alpha_kept_in_webp_and_avif_flattened_in_jpeg() -> None:
     im = Image.new("RGBA", (100, 100), (0, 0, 255, 255))
     im.paste((0, 0, 0, 0), (0, 0, 50, 100))
-    webp, avif, jpeg = process(g.png(im), SETTINGS)
+    webp, avif, jpeg = process(g.png(im), settings())
     for out in (webp, avif):
         pixels = opened(out.data).convert("RGBA")
         assert pixels.getpixel((10, 50))[3] < 10 and pixels.getpixel((90, 50))[3] > 245
@@ -70,7 +78,7 @@ def test_alpha_kept_in_webp_and_avif_flattened_in_jpeg() -> None:
 def test_wide_gamut_colour_survives_every_format() -> None:
     data = g.png(g.solid((64, 64), (200, 100, 50)), icc_profile=g.DISPLAY_P3.icc())
     expected = g.DISPLAY_P3.to_srgb((200, 100, 50))
-    for out in process(data, SETTINGS):
+    for out in process(data, settings()):
         im = opened(out.data)
         assert "icc_profile" not in im.info or not im.info["icc_profile"]  # sRGB now, untagged
         assert g.close(g.mean_color(im.convert("RGB")), expected, 6), out.format
@@ -78,7 +86,7 @@ def test_wide_gamut_colour_survives_every_format() -> None:
 
 def test_animated_gif_becomes_animated_webp() -> None:
     data = g.animated_gif(n_frames=8, size=(80, 60), duration=70)
-    (out,) = process(data, SETTINGS)
+    (out,) = process(data, settings())
     assert (out.name, out.format, out.width, out.height) == ("full", "webp", 80, 60)
     im = Image.open(io.BytesIO(out.data))
     assert im.n_frames == 8 and im.is_animated
@@ -90,19 +98,19 @@ def test_animated_gif_becomes_animated_webp() -> None:
 
 def test_big_animations_are_scaled_to_the_memory_budget() -> None:
     data = g.animated_gif(n_frames=10, size=(400, 300))
-    (out,) = process(data, {**SETTINGS, "max_animation_pixels": 10 * 100 * 75})
+    (out,) = process(data, settings(max_animation_pixels=10 * 100 * 75))
     assert (out.width, out.height) == (100, 75)
     assert Image.open(io.BytesIO(out.data)).n_frames == 10
 
 
 def test_frame_cap_rejects() -> None:
     with pytest.raises(Rejection) as info:
-        process(g.animated_gif(n_frames=20), {**SETTINGS, "max_frames": 10})
+        process(g.animated_gif(n_frames=20), settings(max_frames=10))
     assert info.value.reason == Reason.TOO_MANY_FRAMES
     assert Limits.from_settings({"max_frames": 10}).max_frames == 10
 
 
 def test_no_gps_anywhere() -> None:
     data = g.png(g.photo((200, 100)), exif=g.exif(gps=True, maker_note=True, copyright="(c) X"))
-    for out in process(data, SETTINGS):
+    for out in process(data, settings()):
         assert not g.has_gps(out.data), out.format

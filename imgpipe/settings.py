@@ -1,0 +1,219 @@
+"""A service's settings: a frozen dataclass, checked before anything is deployed.
+
+Each service declares its ``[settings]`` in ``services/<name>/settings.py`` as a class named
+``Settings``; the default of every field is the value the service runs with when nothing
+overrides it::
+
+    @dataclass(frozen=True)
+    class Settings(Limits, EncoderSettings):      # shared groups: safety caps, encoder options
+        size: int = setting(300, min=1)
+        crop: str = setting("content", choices=("content", "center"))
+        formats: tuple[str, ...] = setting(("webp",), choices=("webp", "jpeg"), min_items=1)
+
+:func:`parse` turns a mapping (the manifest's table with the deployment's overrides, or the
+function's ``IMGPIPE_SETTINGS``) into that class, or raises one :class:`SettingsError` naming the
+service, the setting and what is allowed. ``cdk synth``, the local stack and the handler all parse
+with it (:func:`imgpipe.registry.parse_settings`), so a value the handler would refuse never
+reaches a deployed function.
+
+Field types understood: ``bool``, ``int``, ``float``, ``str``, tuples of those (``tuple[int, ...]``
+any length, ``tuple[int, int]`` exactly two) and unions of these (``int | tuple[int, int]``). TOML
+and JSON lists become tuples, so a parsed object is immutable. ``bool`` is never taken for an
+``int`` (TOML ``true`` is not 1); an ``int`` is taken for a ``float``.
+
+This module imports nothing heavy: ``infra/`` imports every service's settings at synth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_CHECKS = "imgpipe.setting"  # key of a field's metadata that holds its _Checks
+
+
+class SettingsError(ValueError):
+    """A setting has a value its service does not accept; the message says what it accepts."""
+
+    def __init__(self, service: str, setting: str | None, problem: str) -> None:
+        where = f"'{setting}' " if setting else ""
+        super().__init__(f"settings of {service}: {where}{problem}")
+        self.service = service
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What a value must satisfy beyond its type. Numbers and choices apply to every item of a tuple."""
+
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    min_items: int | None = None
+
+
+def setting(
+    default: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: Sequence[Any] | None = None,
+    min_items: int | None = None,
+) -> Any:
+    """A dataclass field with its default and its checks (a tuple default for a list setting)."""
+    checks = _Checks(min, max, tuple(choices) if choices is not None else None, min_items)
+    return dataclasses.field(default=default, metadata={_CHECKS: checks})
+
+
+def redefault(group: type, name: str, default: Any) -> Any:
+    """Field ``name`` of a shared group (e.g. :class:`EncoderSettings`) with another default and
+    the same checks, for a service whose own default differs from the group's."""
+    (declared,) = [f for f in dataclasses.fields(group) if f.name == name]
+    return dataclasses.field(default=default, metadata=declared.metadata)
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """The settings of a service without a ``settings.py``: it accepts none."""
+
+
+# -- parsing -------------------------------------------------------------------------
+class _WrongType(Exception):
+    """The value does not have the declared type (the caller words the message)."""
+
+
+_SCALAR_NAMES: dict[type, tuple[str, str]] = {
+    bool: ("true or false", "booleans"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+}
+
+
+def _describe(tp: Any) -> str:
+    """``int | tuple[int, int]`` -> 'an integer or a list of 2 integers'."""
+    if tp in _SCALAR_NAMES:
+        return _SCALAR_NAMES[tp][0]
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_SCALAR_NAMES[args[0]][1]}"
+        if len(set(args)) == 1:
+            return f"a list of {len(args)} {_SCALAR_NAMES[args[0]][1]}"
+        return "a list of " + ", ".join(_SCALAR_NAMES[a][0] for a in args)
+    return " or ".join(_describe(a) for a in args)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    """``value`` as type ``tp``, or :class:`_WrongType`."""
+    if tp is bool or tp is str:
+        if isinstance(value, tp):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, list | tuple):
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(_convert(args[0], v) for v in value)
+            if len(value) == len(args):
+                return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+    elif typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for member in typing.get_args(tp):
+            try:
+                return _convert(member, value)
+            except _WrongType:
+                continue
+    else:
+        raise TypeError(f"settings cannot hold a {tp!r} (use bool, int, float, str, tuples and unions of them)")
+    raise _WrongType
+
+
+def _quoted(values: Sequence[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _check(value: Any, checks: _Checks) -> str | None:
+    """What is wrong with an already converted value (worded to follow its name), or None."""
+    items = value if isinstance(value, tuple) else (value,)
+    must = "entries must" if isinstance(value, tuple) else "must"
+    if isinstance(value, tuple) and checks.min_items is not None and len(value) < checks.min_items:
+        entries = "entry" if checks.min_items == 1 else "entries"
+        return f"must have at least {checks.min_items} {entries}; got {list(value)!r}"
+    for item in items:
+        if checks.choices is not None and item not in checks.choices:
+            return f"{must} be one of {_quoted(checks.choices)}; got {item!r}"
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            low, high = checks.min, checks.max
+            if (low is not None and item < low) or (high is not None and item > high):
+                if low is not None and high is not None:
+                    bounds = f"between {low!r} and {high!r}"
+                else:
+                    bounds = f"at least {low!r}" if low is not None else f"at most {high!r}"
+                return f"{must} be {bounds}; got {item!r}"
+    return None
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, tuple[Any, _Checks]]:
+    """Each field's resolved type and checks (resolved once per class: annotations are strings)."""
+    if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__qualname__} must be a frozen dataclass")
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.metadata.get(_CHECKS, _Checks())) for f in dataclasses.fields(cls)}
+
+
+def parse(cls: type[T], raw: Mapping[str, Any], *, service: str) -> T:
+    """``raw`` as an instance of ``cls``; a setting missing from ``raw`` keeps its default.
+    Raises :class:`SettingsError` for the first unknown name or unacceptable value."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError(service, None, f"must be a table of name = value; got {raw!r}")
+    fields = _fields(cls)
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        known = f"known: {_quoted(sorted(fields))}" if fields else f"services/{service}/settings.py declares none"
+        raise SettingsError(service, unknown[0], f"is not a known setting ({known})")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        tp, checks = fields[name]
+        try:
+            values[name] = _convert(tp, value)
+        except _WrongType:
+            raise SettingsError(service, name, f"must be {_describe(tp)}; got {value!r}") from None
+        problem = _check(values[name], checks)
+        if problem:
+            raise SettingsError(service, name, problem)
+    return cls(**values)
+
+
+def as_mapping(settings: Any) -> Mapping[str, Any]:
+    """A parsed settings object's values by name; a mapping is returned as it is."""
+    if isinstance(settings, Mapping):
+        return settings
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+# -- groups several services share --------------------------------------------------------
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How variants are encoded (read by :meth:`imgpipe.imaging.encode.EncodeOptions.from_settings`).
+    Defaults are ``EncodeOptions``'s; ranges are what Pillow's encoders accept."""
+
+    jpeg_quality: int = setting(82, min=1, max=100)
+    webp_quality: int = setting(80, min=0, max=100)
+    webp_method: int = setting(4, min=0, max=6)  # 0 fast .. 6 small
+    avif_quality: int = setting(60, min=0, max=100)
+    avif_speed: int = setting(8, min=0, max=10)  # 0 slow and small .. 10 fast
+    png_compress_level: int = setting(6, min=0, max=9)
+    background: tuple[int, int, int] = setting((255, 255, 255), min=0, max=255)  # RGB under alpha in JPEG
