@@ -39,8 +39,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
-	$(BIN)/pytest tests
+# services/: each service's own tests, in its folder
+# node_modules: tests/infra/test_backfill.py validates the state machine with asl-validator.
+test: lint $(NODE_STAMP)
+	$(BIN)/pytest tests services
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

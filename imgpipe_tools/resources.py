@@ -1,7 +1,8 @@
 """Where a running imgpipe's resources are: the names the CLI and the tests need.
 
 Two sources give the same :class:`StackResources`: the state file that ``imgpipe local up`` writes
-(the embedded runtime), and a real stack's CloudFormation outputs. The CLI commands
+(the embedded runtime, read here), and a real stack's CloudFormation outputs (read by
+:mod:`imgpipe_tools.outputs`, which also names them for ``infra/``). The CLI commands
 (``upload``, ``status``, ``dlq``) only ever see a ``StackResources``, so they work on both.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ class StackResources:
     processors: dict[str, ServiceResources] = field(default_factory=dict)
     #: where these names came from, for messages ("local", "stack imgpipe")
     origin: str = "local"
+    #: AWS only: the backfill state machine (``imgpipe backfill``)
+    backfill_state_machine: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -92,61 +94,3 @@ def read_state(path: Path | None = None) -> StackResources:
     if not path.is_file():
         raise StackNotFound(f"no local stack is running here ({path} not found): start one with `imgpipe local up`")
     return StackResources.from_json(path.read_text(encoding="utf-8"))
-
-
-# -- a real stack: CloudFormation outputs ---------------------------------------------
-_PROCESSOR_OUTPUT = re.compile(r"^(?P<proc>[A-Za-z0-9]+?)(?P<kind>FailureDlqUrl|TargetDlqUrl|FunctionName)$")
-
-
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
-
-
-def from_outputs(outputs: dict[str, str], origin: str) -> StackResources:
-    """A deployment from the stack's outputs (``infra/stack.py``): ``UploadsBucketName``,
-    ``VariantsBucketName``, ``CatalogTableName``, ``NotificationTopicArn`` and, per processor,
-    ``<Name>FunctionName``, ``<Name>FailureDlqUrl`` and ``<Name>TargetDlqUrl`` (Name in CamelCase:
-    ``my_proc`` -> ``MyProc``)."""
-    missing = [k for k in ("UploadsBucketName", "VariantsBucketName") if k not in outputs]
-    if missing:
-        raise StackNotFound(f"{origin} has no output {missing[0]} (is it an imgpipe stack?)")
-    parts: dict[str, dict[str, str]] = {}
-    attr = {"FailureDlqUrl": "failure_dlq_url", "TargetDlqUrl": "target_dlq_url", "FunctionName": "function_name"}
-    for key, value in outputs.items():
-        m = _PROCESSOR_OUTPUT.match(key)
-        if m:
-            parts.setdefault(_snake(m["proc"]), {})[attr[m["kind"]]] = value
-    return StackResources(
-        uploads_bucket=outputs["UploadsBucketName"],
-        variants_bucket=outputs["VariantsBucketName"],
-        catalog_table=outputs.get("CatalogTableName", ""),
-        topic_arn=outputs.get("NotificationTopicArn", ""),
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        processors={name: ServiceResources(name, **fields) for name, fields in parts.items()},
-        origin=origin,
-    )
-
-
-def from_stack(stack_name: str) -> StackResources:
-    import boto3
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-
-    origin = f"stack {stack_name}"
-    try:
-        cloudformation = boto3.session.Session().client("cloudformation")
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except NoCredentialsError:
-        raise StackNotFound(
-            "no AWS credentials: configure them (aws configure / AWS_PROFILE), or use --local for the local stack"
-        ) from None
-    except NoRegionError:
-        raise StackNotFound("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION") from None
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            raise StackNotFound(
-                f"CloudFormation stack {stack_name!r} not found in this account/region "
-                "(deploy it with `make deploy`, pass --stack NAME, or use --local)"
-            ) from None
-        raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    return from_outputs(outputs, origin)

@@ -116,6 +116,20 @@ def folder_size_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
+def add_shared_package(site: Path, package: Path = SHARED_PACKAGE) -> Path:
+    """The layer's own code: the runtime package, copied as it is (minus caches and tests)."""
+    target = site / package.name
+    copy_tree(package, target)
+    return target
+
+
+def layer_asset_hash(
+    python_version: str, platforms: Sequence[str], requirements: Sequence[str], package: Path = SHARED_PACKAGE
+) -> str:
+    """From exactly what the layer ships: the package's files, the pins and the wheel target."""
+    return tree_hash(package, python_version, *platforms, *requirements)
+
+
 @jsii.implements(cdk.ILocalBundling)
 class LayerBundler:
     """Builds the layer: ``python/`` = pip wheels for the Lambda platform + the imgpipe package."""
@@ -132,7 +146,7 @@ class LayerBundler:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"layer bundling failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
-        copy_tree(SHARED_PACKAGE, site / SHARED_PACKAGE.name)
+        add_shared_package(site)
         size = folder_size_bytes(site)
         if size > LAYER_PYTHON_BUDGET_BYTES:
             raise RuntimeError(
@@ -177,7 +191,7 @@ class SharedLayer(Construct):
         super().__init__(scope, construct_id)
         requirements = layer_requirements()
         bundler = LayerBundler(requirements, python_version, LAYER_PIP_PLATFORMS)
-        asset_hash = tree_hash(SHARED_PACKAGE, python_version, *LAYER_PIP_PLATFORMS, *requirements)
+        asset_hash = layer_asset_hash(python_version, LAYER_PIP_PLATFORMS, requirements)
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",

@@ -1,9 +1,10 @@
 """At-least-once delivery: every event 2-3 times, in a shuffled order, across all processors.
 
 EventBridge and Lambda's async invocation both deliver at least once, and nothing orders the
-deliveries of different rules. So each upload's "Object Created" reaches resize, thumbnail,
-convert and notify 2-3 times each, and every pipeline event a processor emits (re-emitted by
-each duplicate run too) reaches notify 2-3 times, all interleaved at random (seeded). A final
+deliveries of different rules. So each upload's "Object Created" reaches every processor that
+listens to uploads (the image processors and notify) 2-3 times each, and every pipeline event a
+processor emits (re-emitted by each duplicate run too) reaches notify 2-3 times, all interleaved
+at random (seeded). The processors are the discovered ones, whatever folders exist. A final
 replay of everything (what a DLQ redrive of old records does) comes after the rounds completed.
 
 The promises: variants are written once or overwritten with identical bytes, the catalog
@@ -21,6 +22,7 @@ import pytest
 
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, DynamoCatalog
 from imgpipe.manifest import VARIANT_CREATED
+from imgpipe.registry import discover, variant_producers
 from tests import imagegen
 from tests.hostile_corpus import HTML
 from tests.moto_pipeline import TABLE, UPLOADS, VARIANTS, MotoPipeline, moto_pipeline
@@ -33,7 +35,19 @@ UPLOADS_UNDER_TEST: dict[str, tuple[bytes, str]] = {
     "oriented.jpg": (imagegen.oriented_jpeg(6, (80, 60)), COMPLETED),
     "docs/not-an-image.jpg": (HTML, REJECTED),
 }
-PRODUCERS = ("convert", "resize", "thumbnail")
+MANIFESTS = discover()
+PRODUCERS = tuple(m.name for m in variant_producers(MANIFESTS))
+#: who the pipeline's own events reach (notify)
+PIPELINE_LISTENERS = tuple(m.name for m in MANIFESTS if any(t.source == "pipeline" for t in m.triggers))
+
+
+def _upload_listeners(key: str) -> list[str]:
+    """The processors an upload's "Object Created" reaches: those whose uploads rules take ``key``."""
+    return [m.name for m in MANIFESTS if any(t.matches_key(key) for t in m.upload_triggers())]
+
+
+def _producers_for(key: str) -> list[str]:
+    return [name for name in _upload_listeners(key) if name in PRODUCERS]
 
 
 def _copies(rng: random.Random) -> int:
@@ -61,8 +75,9 @@ class Shuffler:
             self.delivered[target] += 1
             for emitted in self.p.drain_events():
                 self.pipeline_events.append(emitted)
-                self.deliver("notify", emitted)
-            if target != "notify":
+                for listener in PIPELINE_LISTENERS:
+                    self.deliver(listener, emitted)
+            if target in PRODUCERS:
                 self._snapshot_variants()
 
     def _snapshot_variants(self) -> None:
@@ -86,12 +101,15 @@ def test_duplicated_and_shuffled_deliveries_converge_with_one_email_each(pipelin
     created = {}
     for key, (data, _) in UPLOADS_UNDER_TEST.items():
         created[key] = p.created_event(key, p.upload(key, data), len(data))
-        for target in (*PRODUCERS, "notify"):
+        for target in _upload_listeners(key):
             shuffler.deliver(target, created[key])
     shuffler.run()
     # Late replays of everything, after the rounds have ended (a DLQ redrive of stale records).
-    for event in list(created.values()) + shuffler.pipeline_events:
-        for target in PRODUCERS if event["source"] == "aws.s3" else ("notify",):
+    for key, event in created.items():
+        for target in _producers_for(key):
+            shuffler.deliver(target, event)
+    for event in shuffler.pipeline_events:
+        for target in PIPELINE_LISTENERS:
             shuffler.deliver(target, event)
     shuffler.run()
 
@@ -112,8 +130,8 @@ def test_duplicated_and_shuffled_deliveries_converge_with_one_email_each(pipelin
         item = catalog.latest(UPLOADS, key)
         assert item is not None, key
         assert item["status"] == status, (key, item["status"], item["processors"])
-        assert set(item["expected"]) == set(PRODUCERS)
-        for name in PRODUCERS:
+        assert set(item["expected"]) == set(_producers_for(key))
+        for name in _producers_for(key):
             state = item["processors"][name]
             if status == COMPLETED:
                 assert len(state["variants"]) == state["variant_count"] >= 1, (key, name, state)

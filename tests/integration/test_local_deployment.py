@@ -12,9 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from imgpipe_tools import dlq
+from imgpipe_tools import dlq, outputs
 from imgpipe_tools.cli import main
-from imgpipe_tools.resources import ServiceResources, StackNotFound, StackResources, from_stack
+from imgpipe_tools.outputs import from_stack
+from imgpipe_tools.resources import ServiceResources, StackNotFound, StackResources
 
 
 @pytest.fixture
@@ -34,8 +35,8 @@ def _deploy_fake_stack(name: str = "Imgpipe") -> None:
             "UploadsBucketName": {"Value": {"Ref": "Uploads"}},
             "VariantsBucketName": {"Value": "real-variants"},
             "CatalogTableName": {"Value": "real-catalog"},
-            "ResizeFunctionName": {"Value": "Imgpipe-Resize"},
-            "ResizeFailureDlqUrl": {"Value": {"Ref": "ResizeFailures"}},
+            "FunctionNameResize": {"Value": "Imgpipe-Resize"},
+            "FailureDlqUrlResize": {"Value": {"Ref": "ResizeFailures"}},
         },
     }
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
@@ -127,3 +128,39 @@ def test_redrive_on_aws_reinvokes_the_function_with_each_parked_event(aws: None)
     assert [json.loads(i["Payload"]) for i in d.recorder.invocations] == [failed_event, undelivered]
     assert {(i["FunctionName"], i["InvocationType"]) for i in d.recorder.invocations} == {("fn", "Event")}
     assert dlq.depth(d, "resize") == {"failure": 0, "target": 0}
+
+
+def test_redrive_of_a_name_with_an_underscore_reaches_its_own_queue_and_function(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``thumb_2x`` and ``thumb2x`` are both legal names; their outputs must not merge."""
+    names = ("thumb_2x", "thumb2x")
+    resources: dict[str, Any] = {}
+    stack_outputs: dict[str, Any] = {
+        outputs.UPLOADS_BUCKET: {"Value": "real-uploads"},
+        outputs.VARIANTS_BUCKET: {"Value": "real-variants"},
+    }
+    for n, name in enumerate(names):
+        resources[f"Failures{n}"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{name}-failures"}}
+        stack_outputs[outputs.service_output_key(outputs.FAILURE_DLQ_URL, name)] = {"Value": {"Ref": f"Failures{n}"}}
+        stack_outputs[outputs.service_output_key(outputs.FUNCTION_NAME, name)] = {"Value": f"Imgpipe-{name}"}
+    template = {"Resources": resources, "Outputs": stack_outputs}
+    boto3.client("cloudformation").create_stack(StackName="Imgpipe", TemplateBody=json.dumps(template))
+    sqs = boto3.client("sqs")
+    for name in names:
+        url = sqs.get_queue_url(QueueName=f"{name}-failures")["QueueUrl"]
+        record = {"requestPayload": {"detail": {"object": {"key": f"{name}.jpg"}}}, "responsePayload": {}}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    lambda_ = _RecordingLambda()
+    real_client = StackResources.client
+    monkeypatch.setattr(StackResources, "client", lambda d, s: lambda_ if s == "lambda" else real_client(d, s))
+
+    assert main(["dlq", "redrive", "thumb_2x", "--stack", "Imgpipe"]) == 0
+
+    assert "thumb_2x: redrove 1 from the failure DLQ" in capsys.readouterr().out
+    assert [(i["FunctionName"], json.loads(i["Payload"])) for i in lambda_.invocations] == [
+        ("Imgpipe-thumb_2x", {"detail": {"object": {"key": "thumb_2x.jpg"}}})
+    ]
+    d = from_stack("Imgpipe")
+    assert dlq.depth(d, "thumb_2x") == {"failure": 0}
+    assert dlq.depth(d, "thumb2x") == {"failure": 1}  # the other service's queue is untouched

@@ -12,14 +12,8 @@ from imgpipe.registry import discover
 from imgpipe_tools.cli import CliError, build_parser, collect_files
 from imgpipe_tools.local.invoker import failure_record
 from imgpipe_tools.local.outbox import Outbox
-from imgpipe_tools.resources import (
-    ServiceResources,
-    StackNotFound,
-    StackResources,
-    from_outputs,
-    read_state,
-    write_state,
-)
+from imgpipe_tools.outputs import from_outputs
+from imgpipe_tools.resources import ServiceResources, StackNotFound, StackResources, read_state, write_state
 
 
 def test_files_keep_their_path_below_the_folder_and_notes_are_skipped(tmp_path: Path) -> None:
@@ -40,10 +34,10 @@ def test_a_real_stacks_outputs_name_every_processors_queues() -> None:
         "VariantsBucketName": "var",
         "CatalogTableName": "cat",
         "NotificationTopicArn": "arn:topic",
-        "ResizeFunctionName": "fn-resize",
-        "ResizeFailureDlqUrl": "https://sqs/resize-failures",
-        "ResizeTargetDlqUrl": "https://sqs/resize-target",
-        "MyProcFailureDlqUrl": "https://sqs/my-proc-failures",
+        "FunctionNameResize": "fn-resize",
+        "FailureDlqUrlResize": "https://sqs/resize-failures",
+        "TargetDlqUrlResize": "https://sqs/resize-target",
+        "FailureDlqUrlMyUproc": "https://sqs/my-proc-failures",
         "OpsTopicArn": "arn:ops",
     }
     d = from_outputs(outputs, "stack Imgpipe")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.manifest import ManifestError, Trigger, load_manifest, parse_manifest
-from imgpipe.registry import discover, expected_for_key, expected_producers_spec
+from imgpipe.manifest import ManifestError, Need, Trigger, load_manifest, parse_manifest
+from imgpipe.registry import DEFAULT_ROOT, discover, expected_for_key, expected_producers_spec
 
 VALID = {
     "memory_mb": 512,
@@ -43,6 +43,9 @@ def test_valid_manifest_has_safe_defaults() -> None:
         ({"triggers": [{"source": "pipeline"}]}, "produces_variants", "needs an 'uploads' trigger"),
         ({"name": "other"}, "name", "must equal the folder name"),
         ({"settings": [1]}, "settings", "must be a table"),
+        ({"needs": ["catalogue"]}, "needs", "unknown need 'catalogue' (known: 'catalog', 'notification_topic'"),
+        ({"needs": "catalog"}, "needs", "must be a list of strings"),
+        ({"needs": ["catalog", "catalog"]}, "needs", "lists a need twice"),
     ],
 )
 def test_bad_manifest_names_folder_and_field(changes: dict, field: str, problem: str) -> None:
@@ -75,10 +78,19 @@ def test_suffixes_match_case_insensitively_in_pattern_and_in_python() -> None:
     assert not t.matches_key("a/b.png")
 
 
-def test_pipeline_trigger_matches_imgpipe_sources_only() -> None:
-    pattern = Trigger("pipeline").event_pattern("up")
-    assert pattern["source"] == [{"prefix": "imgpipe."}]
+def test_pipeline_trigger_matches_the_stacks_producers_and_uploads_bucket_only() -> None:
+    # exact sources, not the "imgpipe." prefix anyone may put; this stack's bucket, not a second stack's
+    pattern = Trigger("pipeline").event_pattern("up", ["thumbnail", "resize"])
+    assert pattern["source"] == ["imgpipe.resize", "imgpipe.thumbnail"]
     assert pattern["detail-type"] == ["Variant Created", "Image Rejected"]
+    assert pattern["detail"] == {"bucket": ["up"]}
+    with pytest.raises(ValueError, match="producers"):
+        Trigger("pipeline").event_pattern("up")
+
+
+def test_needs_are_declared_by_name_and_none_by_default() -> None:
+    assert _parse().needs == frozenset()
+    assert _parse(needs=["read_variants", "catalog"]).needs == {Need.CATALOG, Need.READ_VARIANTS}
 
 
 def test_effective_settings_only_override_known_keys() -> None:
@@ -87,8 +99,11 @@ def test_effective_settings_only_override_known_keys() -> None:
 
 
 def test_repository_processors_are_discovered_and_valid() -> None:
-    names = [m.name for m in discover()]
-    assert names == ["convert", "notify", "resize", "thumbnail"]
+    # Every folder with a manifest is a processor (the list is never written down: adding a
+    # folder needs no edit here), and each of them loads without error.
+    folders = sorted(path.parent.name for path in DEFAULT_ROOT.glob("*/manifest.toml"))
+    names = sorted(m.name for m in [*discover(DEFAULT_ROOT), *discover(DEFAULT_ROOT, http=True)])
+    assert names == folders and names
 
 
 def test_folder_without_handler_fails(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,11 @@ from imgpipe.catalog import (
     latest_of,
 )
 from imgpipe.manifest import load_manifest
-from imgpipe.registry import DEFAULT_ROOT
-from services.notify.logic import EMAIL, END, NOTHING, ROOT_PREFIX, WAIT, key_prefix, next_step, render_email
 
+from ..logic import EMAIL, END, NOTHING, ROOT_PREFIX, WAIT, key_prefix, next_step, render_email
+
+#: this service's folder (the tests live inside it)
+FOLDER = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 
 
@@ -165,6 +168,6 @@ def test_latest_prefers_a_live_round_then_the_newest_upload() -> None:
 
 
 def test_claim_timeout_setting_outlives_the_function_and_precedes_its_first_retry() -> None:
-    manifest = load_manifest(DEFAULT_ROOT / "notify")
+    manifest = load_manifest(FOLDER)
     assert manifest.timeout_s < manifest.settings["email_claim_timeout_s"] < 60
     assert manifest.settings["email_claim_wait_s"] < manifest.timeout_s

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from services.notify.probe import HEAD_BYTES, SourceFacts, probe
+from ..probe import HEAD_BYTES, SourceFacts, probe
 
 
 def _image(fmt: str, size: tuple[int, int], orientation: int | None = None) -> bytes:
