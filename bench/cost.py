@@ -202,3 +202,33 @@ def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None])
     measured = measure_processors(manifests, repeats, log)
     sizes = sizing(measured)
     return {"processors": measured, "sizing": sizes, "cost": cost_per_million(measured, sizes), "repeats": repeats}
+
+
+#: the most variants one producer makes per upload, for the worst case of notify's events (resize
+#: makes one per width, at most 5 with the default 4 widths; thumbnail and convert one per format)
+WORST_CASE_VARIANTS_PER_PRODUCER = 5
+
+
+def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
+    """What one upload can cost when every invocation fails at its timeout and Lambda retries it
+    ``retry_attempts`` times (each ``imgpipe dlq redrive`` repeats it once more), and the most any
+    burst can spend per hour, bounded by the reserved concurrency. From the manifests alone."""
+    producers = [m for m in manifests if m.produces_variants]
+    per_service: dict[str, dict[str, float]] = {}
+    for m in manifests:
+        events = 1.0 if m.upload_triggers() else 0.0
+        if any(t.source == "pipeline" for t in m.triggers):
+            events += len(producers) * WORST_CASE_VARIANTS_PER_PRODUCER
+        gb_s = events * (m.retry_attempts + 1) * m.timeout_s * m.memory_mb / 1024
+        per_service[m.name] = {"events": events, "gb_s": round(gb_s, 1)}
+    total = sum(s["gb_s"] for s in per_service.values())
+    reserved = [m for m in manifests if m.reserved_concurrency]
+    ceiling_gb = sum(m.reserved_concurrency * m.memory_mb / 1024 for m in reserved)
+    return {
+        "per_service": per_service,
+        "gb_s_per_upload": round(total, 1),
+        "usd_per_upload": round(total * PRICES["lambda_arm64_gb_s"], 4),
+        # every reserved function busy for an hour: what a flood of uploads can spend at most
+        "max_usd_per_hour": round(ceiling_gb * 3600 * PRICES["lambda_arm64_gb_s"], 2),
+        "unbounded": sorted(m.name for m in manifests if not m.reserved_concurrency),
+    }

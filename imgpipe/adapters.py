@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from imgpipe.errors import TransientError
+from imgpipe.errors import Reason, TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
-from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing
+from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
 
 # PutEvents takes at most 10 entries per call.
 _PUT_EVENTS_BATCH = 10
@@ -34,7 +34,12 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     # Standard mode retries throttling and 5xx with backoff before our own retry layer.
-    c = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    options: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 4}}
+    if service == "s3":
+        # Requests are SigV4 anyway; this makes presigned links SigV4 too (notify's emails),
+        # which botocore still signs with the legacy SigV2 by default.
+        options["signature_version"] = "s3v4"
+    c = boto3.client(service, config=Config(**options))
     for hook in _client_hooks:
         hook(c)
     return c
@@ -42,6 +47,16 @@ def client(service: str) -> Any:
 
 def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _sse_c(key: str) -> ObjectUnreadable:
+    return ObjectUnreadable(
+        key, Reason.CUSTOMER_ENCRYPTED, "is encrypted with a customer-provided key (SSE-C) that imgpipe does not have"
+    )
+
+
+def _archived(key: str) -> ObjectUnreadable:
+    return ObjectUnreadable(key, Reason.ARCHIVED, "is in an archive storage class; restore it, then upload it again")
 
 
 class S3Storage:
@@ -58,8 +73,13 @@ class S3Storage:
         try:
             r = self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            code = _error_code(exc)
+            if code in ("404", "NoSuchKey", "NotFound"):
                 return None
+            # A HEAD has no body to be malformed: S3 answers 400 when the object needs the
+            # customer's SSE-C key. Retrying can never succeed.
+            if code in ("400", "BadRequest"):
+                raise _sse_c(key) from exc
             raise
         return ObjectInfo(
             key=key,
@@ -67,6 +87,9 @@ class S3Storage:
             etag=normalize_etag(r.get("ETag")),
             metadata=r.get("Metadata", {}),
             content_type=r.get("ContentType"),
+            storage_class=r.get("StorageClass"),
+            archive_status=r.get("ArchiveStatus"),
+            restore=r.get("Restore"),
         )
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
@@ -83,6 +106,10 @@ class S3Storage:
                 raise ObjectMissing(key) from exc
             if code in ("PreconditionFailed", "412"):
                 raise ObjectChanged(key) from exc
+            if code == "InvalidObjectState":
+                raise _archived(key) from exc
+            if code in ("400", "BadRequest", "InvalidRequest"):
+                raise _sse_c(key) from exc
             raise
 
     def put(

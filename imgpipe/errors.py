@@ -1,4 +1,4 @@
-"""The two kinds of failure (DESIGN.md section 2).
+"""The two kinds of failure (docs/architecture.md, section 5).
 
 A :class:`Rejection` is a permanent verdict on the *input*: it is never retried, it is
 reported as an "Image Rejected" event and the handler returns normally. Anything else
@@ -24,6 +24,14 @@ class Reason(StrEnum):
     # The object was overwritten (new etag) before this event was processed; the newer
     # upload has its own event and its own round, so this one ends here.
     SUPERSEDED = "superseded"
+    # The upload's key is so long that a variant key would pass S3's 1,024-byte limit.
+    KEY_TOO_LONG = "key_too_long"
+    # The variants' metadata (which carries the percent-encoded key) would pass S3's 2 KB.
+    METADATA_TOO_LARGE = "metadata_too_large"
+    # Encrypted with a customer-provided key (SSE-C): nobody but the uploader can read it.
+    CUSTOMER_ENCRYPTED = "customer_encrypted"
+    # In an archive storage class (Glacier, Deep Archive, an archive tier): not readable until restored.
+    ARCHIVED = "archived"
 
 
 class Rejection(Exception):

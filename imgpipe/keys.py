@@ -1,4 +1,4 @@
-"""Key layout (DESIGN.md section 4) and robust resolution of the key an event names."""
+"""Key layout (docs/events.md, docs/decisions.md "Contract") and robust resolution of the key an event names."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from urllib.parse import quote, unquote_plus
 T = TypeVar("T")
 
 #: small record written last, after every variant: its presence with the same source etag
-#: and settings hash means the work is done (idempotent skip, DESIGN.md section 4).
+#: and settings hash means the work is done (idempotent skip, see docs/decisions.md).
 DONE_RECORD = "_done.json"
+
+# S3's limits on what the runtime writes for an upload: an upload that would pass them can never
+# be processed, so it is rejected before any GET instead of failing (and being retried) at the PUT.
+MAX_KEY_BYTES = 1024
+MAX_USER_METADATA_BYTES = 2048
+#: room kept after ``<processor>/<source key>/`` for the longest ``<variant>.<ext>`` a processor
+#: writes (``_done.json``, ``1920w.webp``, ``300x300.avif`` are 10-12 bytes)
+MAX_VARIANT_FILE_BYTES = 32
 
 
 def variant_prefix(processor: str, source_key: str) -> str:
@@ -26,6 +34,16 @@ def variant_key(processor: str, source_key: str, variant: str, ext: str) -> str:
 
 def done_record_key(processor: str, source_key: str) -> str:
     return f"{variant_prefix(processor, source_key)}{DONE_RECORD}"
+
+
+def max_source_key_bytes(processor: str) -> int:
+    """The longest upload key (UTF-8 bytes) whose variant keys all fit S3's key limit."""
+    return MAX_KEY_BYTES - len(variant_prefix(processor, "").encode()) - MAX_VARIANT_FILE_BYTES
+
+
+def metadata_bytes(metadata: Mapping[str, str]) -> int:
+    """User metadata size as S3 counts it: the UTF-8 bytes of every name and value."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in metadata.items())
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:

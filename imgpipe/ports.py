@@ -17,6 +17,27 @@ class ObjectInfo:
     etag: str
     metadata: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    #: S3's x-amz-storage-class (absent means STANDARD)
+    storage_class: str | None = None
+    #: Intelligent-Tiering's x-amz-archive-status (ARCHIVE_ACCESS, DEEP_ARCHIVE_ACCESS)
+    archive_status: str | None = None
+    #: x-amz-restore: a restore of an archived object is under way or done
+    restore: str | None = None
+
+    @property
+    def archived(self) -> bool:
+        """Whether a GET would fail with InvalidObjectState until the object is restored."""
+        if self.archive_status:
+            return True
+        if self.storage_class not in ARCHIVE_STORAGE_CLASSES:
+            return False
+        # a finished restore reads 'ongoing-request="false", expiry-date=...'
+        return 'ongoing-request="false"' not in (self.restore or "")
+
+
+#: storage classes whose objects need a restore before they can be read (Glacier Instant
+#: Retrieval reads like Standard and is not here)
+ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 
 class Storage(Protocol):
@@ -50,3 +71,15 @@ class ObjectChanged(Exception):
 
 class ObjectMissing(Exception):
     """The object does not exist (deleted between the event and the read)."""
+
+
+class ObjectUnreadable(Exception):
+    """The object exists but cannot be read with the function's credentials alone: it is
+    encrypted with a customer-provided key (S3 answers HEAD and GET with 400), or archived
+    (GET answers InvalidObjectState). ``reason`` is the rejection's reason code."""
+
+    def __init__(self, key: str, reason: str, why: str) -> None:
+        super().__init__(f"{key}: {why}")
+        self.key = key
+        self.reason = reason
+        self.why = why

@@ -25,9 +25,21 @@ from imgpipe.events import (
     VariantInfo,
     parse_object_created,
 )
-from imgpipe.keys import done_record_key, encode_metadata_value, find_object, settings_hash, variant_key
+from imgpipe.keys import (
+    MAX_KEY_BYTES,
+    MAX_USER_METADATA_BYTES,
+    MAX_VARIANT_FILE_BYTES,
+    done_record_key,
+    encode_metadata_value,
+    find_object,
+    max_source_key_bytes,
+    metadata_bytes,
+    settings_hash,
+    variant_key,
+)
 from imgpipe.limits import Limits
-from imgpipe.ports import EventPublisher, ObjectChanged, ObjectMissing, Storage
+from imgpipe.ports import EventPublisher, ObjectChanged, ObjectMissing, ObjectUnreadable, Storage
+from imgpipe.settings import parse
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -60,8 +72,9 @@ class Output:
         return _FORMATS[self.format][1]
 
 
-#: a processor's pure function: bytes + effective settings -> variants, or raise Rejection.
-ProcessFn = Callable[[bytes, Mapping[str, Any]], list[Output]]
+#: a processor's pure function: bytes + its parsed settings (an instance of the service's
+#: ``Settings``) -> variants, or raise Rejection.
+ProcessFn = Callable[[bytes, Any], list[Output]]
 
 
 class MetricsSink(Protocol):
@@ -100,6 +113,7 @@ class UploadProcessor:
         publisher: EventPublisher,
         variants_bucket: str,
         settings: Mapping[str, Any],
+        settings_type: type[Any],
         metrics: MetricsSink | None = None,
         on_upload: Callable[[Upload], None] | None = None,
     ) -> None:
@@ -108,8 +122,10 @@ class UploadProcessor:
         self.storage = storage
         self.publisher = publisher
         self.variants_bucket = variants_bucket
-        self.settings = dict(settings)
-        self.settings_hash = settings_hash(self.settings)
+        # Hashed as deployed (IMGPIPE_SETTINGS), so a changed value redoes the work; ``process``
+        # gets them parsed into the service's Settings (a bad value raises SettingsError here).
+        self.settings_hash = settings_hash(dict(settings))
+        self.settings = parse(settings_type, settings, service=processor)
         self.limits = Limits.from_settings(self.settings)
         self.metrics = metrics or _NoMetrics()
         # called once the upload is known (the handler appends key/etag to every log line)
@@ -132,7 +148,10 @@ class UploadProcessor:
 
     def _handle(self, created: ObjectCreated) -> Result:
         upload = created.upload
-        info = find_object(upload.key, lambda k: self.storage.head(upload.bucket, k))
+        try:
+            info = find_object(upload.key, lambda k: self.storage.head(upload.bucket, k))
+        except ObjectUnreadable as exc:
+            raise Rejection(exc.reason, f"{upload.uri} {exc.why}") from None
         if info is None:
             raise Rejection(Reason.OBJECT_MISSING, f"s3://{upload.bucket}/{upload.key} does not exist (deleted?)")
         # From here on the upload is named by the key that exists in the bucket.
@@ -140,6 +159,13 @@ class UploadProcessor:
         upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
         if upload.etag and info.etag and info.etag != upload.etag:
             raise Rejection(Reason.SUPERSEDED, _superseded(upload))
+        if info.archived:
+            raise Rejection(
+                Reason.ARCHIVED,
+                f"{upload.uri} is in the {info.archive_status or info.storage_class} archive; "
+                "restore it, then upload it again",
+            )
+        self._check_writable(upload)
         if info.size == 0:
             raise Rejection(Reason.EMPTY_OBJECT, f"{upload.uri} is empty (0 bytes)")
         if info.size > self.limits.max_bytes:
@@ -161,12 +187,31 @@ class UploadProcessor:
             raise Rejection(Reason.OBJECT_MISSING, f"{upload.uri} was deleted before it could be read") from None
         except ObjectChanged:
             raise Rejection(Reason.SUPERSEDED, _superseded(upload)) from None
+        except ObjectUnreadable as exc:
+            raise Rejection(exc.reason, f"{upload.uri} {exc.why}") from None
         outputs = self.process(data, self.settings)
         if not outputs:
             raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
         events = self._write(upload, outputs)
         self.publisher.publish(self.source, events)
         return Result("processed", key, tuple(e.variant.key for e in events))
+
+    def _check_writable(self, upload: Upload) -> None:
+        """Reject an upload whose variants S3 would refuse (key or metadata over its limits)."""
+        key_bytes, limit = len(upload.key.encode()), max_source_key_bytes(self.processor)
+        if key_bytes > limit:
+            raise Rejection(
+                Reason.KEY_TOO_LONG,
+                f"the key is {key_bytes:,} bytes; {self.processor}'s variant keys fit S3's {MAX_KEY_BYTES:,}-byte "
+                f"limit for keys up to {limit:,} bytes. Upload it under a shorter name.",
+            )
+        size = metadata_bytes(self._metadata(upload))
+        if size > MAX_USER_METADATA_BYTES:
+            raise Rejection(
+                Reason.METADATA_TOO_LARGE,
+                f"the variants' metadata would be {size:,} bytes (it carries the percent-encoded key); "
+                f"S3 allows {MAX_USER_METADATA_BYTES:,}. Upload it under a shorter name.",
+            )
 
     def _metadata(self, upload: Upload) -> dict[str, str]:
         return {
@@ -180,6 +225,9 @@ class UploadProcessor:
         metadata = self._metadata(upload)
         events: list[VariantCreated] = []
         for out in outputs:
+            if len(f"{out.name}.{out.ext}".encode()) > MAX_VARIANT_FILE_BYTES:
+                # a processor bug, not bad input: the key budget checked before the GET assumed it
+                raise ValueError(f"variant name {out.name!r} is longer than {MAX_VARIANT_FILE_BYTES} bytes")
             vkey = variant_key(self.processor, upload.key, out.name, out.ext)
             self.storage.put(
                 self.variants_bucket,

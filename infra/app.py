@@ -15,7 +15,6 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.constants import STACK_NAME
 from infra.params import from_context
 from infra.stack import ImgpipeStack
 
@@ -34,7 +33,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     deployment = from_context(app.node.try_get_context)
     stack = ImgpipeStack(
         app,
-        STACK_NAME,
+        deployment.stack_name,
         deployment=deployment,
         description="imgpipe: S3 uploads -> EventBridge -> independent Lambda image processors",
         # Environment-agnostic unless the CLI knows the target account (cdk deploy with a profile).

@@ -12,6 +12,9 @@ CTX_SETTINGS = "settings"  # JSON object: {"resize": {"widths": [320, 640]}}
 CTX_KEY_PREFIXES = "key_prefixes"  # JSON list or comma-separated: narrows every uploads trigger
 CTX_REMOVAL = "removal"  # "retain" (default) or "destroy" (throwaway stacks only)
 CTX_CORS_ORIGINS = "cors_origins"  # JSON list or comma-separated; default ["*"] (presigned URLs carry the auth)
+CTX_STACK_NAME = "stack_name"  # default STACK_NAME; one account and region can hold several stacks
+# "off" (fresh accounts: nothing reserved) or JSON overrides {"convert": 5}; default: the manifests'
+CTX_RESERVED_CONCURRENCY = "reserved_concurrency"
 ENV_SERVICES_ROOT = "IMGPIPE_SERVICES_ROOT"
 
 # Lambda
@@ -23,7 +26,7 @@ LAYER_PIP_IMPLEMENTATION = "cp"
 # Lambda allows 250 MiB unzipped for a function and its layers together; keep room for the code.
 LAYER_PYTHON_BUDGET_BYTES = 200 * 1024 * 1024
 LOG_RETENTION = "ONE_MONTH"  # a member of aws_logs.RetentionDays
-POWERTOOLS_METRICS_NAMESPACE = "imgpipe"
+POWERTOOLS_METRICS_NAMESPACE_PREFIX = "imgpipe"  # + "/<stack name>": two stacks' metrics never mix
 POWERTOOLS_LOG_LEVEL = "INFO"
 LAMBDA_DESCRIPTION_MAX_CHARS = 256
 LAMBDA_ENVIRONMENT_MAX_BYTES = 4096  # Lambda's limit for all variables of a function together
@@ -35,6 +38,13 @@ DLQ_RETENTION_DAYS = 14
 DLQ_ALARM_THRESHOLD_MESSAGES = 1
 DLQ_ALARM_PERIOD_MINUTES = 1
 DLQ_ALARM_EVALUATION_PERIODS = 1
+# Alarms on what pages before a DLQ fills (infra/components/alarms.py)
+ALARM_PERIOD_MINUTES = 1
+DLQ_OLDEST_MESSAGE_ALARM_HOURS = 72  # of DLQ_RETENTION_DAYS: 11 days left to redrive
+REJECTION_RATE_ALARM_PERCENT = 50
+REJECTION_RATE_ALARM_MIN_INVOCATIONS = 20  # a handful of bad files in a quiet hour is not an incident
+REJECTION_RATE_ALARM_WINDOW_MINUTES = 15
+DASHBOARD_PERIOD_MINUTES = 5
 
 # Storage
 ABORT_INCOMPLETE_MULTIPART_DAYS = 1
@@ -45,12 +55,9 @@ VARIANTS_ACCESS_LOG_PREFIX = "variants/"
 CORS_MAX_AGE_SECONDS = 3000
 MINIMUM_TLS_VERSION = 1.2  # bucket policies deny older TLS
 
-# Catalog (the notify processor defines what goes in pk/sk)
-CATALOG_PARTITION_KEY = "pk"
-CATALOG_SORT_KEY = "sk"
-CATALOG_TTL_ATTRIBUTE = "expires_at"
-
-# Which processor keeps the catalog and sends the email: it gets the table, the topic and
-# the generated list of expected producers.
-NOTIFY_PROCESSOR = "notify"
 DEFAULT_EVENT_BUS = "default"
+
+
+def metrics_namespace(stack_name: str) -> str:
+    """The CloudWatch namespace of a stack's Powertools metrics (alarms and dashboard read it)."""
+    return f"{POWERTOOLS_METRICS_NAMESPACE_PREFIX}/{stack_name}"

@@ -56,12 +56,19 @@ class Email:
         if self.message_id:
             msg["X-SNS-Message-Id"] = self.message_id
         for name, value in sorted(self.attributes.items()):
-            msg[f"X-Imgpipe-{name}"] = value
+            # An attribute carries the upload key, which may hold CR/LF: a header may not (the
+            # email module refuses it, and the email would never reach the outbox).
+            msg[f"X-Imgpipe-{name}"] = _header_safe(value)
         msg.set_content(self.body)
         return msg
 
     def render(self) -> str:
         return self.to_message().as_string()
+
+
+def _header_safe(value: str) -> str:
+    """Control characters shown escaped (``\\r``, ``\\n``, ``\\x1b``...), so a header stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in value)
 
 
 def _slug(text: str) -> str:

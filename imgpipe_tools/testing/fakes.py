@@ -7,7 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from imgpipe.events import PipelineEvent
-from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing
+from imgpipe.keys import MAX_KEY_BYTES, MAX_USER_METADATA_BYTES, metadata_bytes
+from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
+
+
+class S3LimitExceeded(Exception):
+    """What S3 answers a PUT over its limits (KeyTooLongError, MetadataTooLarge): a 400 that
+    retrying cannot fix. The fake enforces the limits so tests see what S3 would do."""
 
 
 @dataclass
@@ -17,6 +23,11 @@ class StoredObject:
     metadata: dict[str, str]
     cache_control: str | None
     etag: str
+    storage_class: str | None = None
+    archive_status: str | None = None
+    restore: str | None = None
+    #: encrypted with a customer-provided key: HEAD and GET answer 400 without it
+    sse_c: bool = False
 
 
 @dataclass
@@ -24,17 +35,33 @@ class FakeStorage:
     objects: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
     puts: list[tuple[str, str]] = field(default_factory=list)
     gets: list[tuple[str, str]] = field(default_factory=list)
+    #: one (bucket, keys) per delete_keys call
+    deletes: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def add(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    def add(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream", **state: object
+    ) -> str:
+        """Store an upload; ``state`` sets StoredObject fields (``storage_class="GLACIER"``, ``sse_c=True``)."""
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        self.objects[(bucket, key)] = StoredObject(data, content_type, {}, None, etag)
+        self.objects[(bucket, key)] = StoredObject(data, content_type, {}, None, etag, **state)  # type: ignore[arg-type]
         return etag
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         obj = self.objects.get((bucket, key))
         if obj is None:
             return None
-        return ObjectInfo(key, len(obj.data), obj.etag, dict(obj.metadata), obj.content_type)
+        if obj.sse_c:
+            raise ObjectUnreadable(key, "customer_encrypted", "is encrypted with a customer-provided key (SSE-C)")
+        return ObjectInfo(
+            key,
+            len(obj.data),
+            obj.etag,
+            dict(obj.metadata),
+            obj.content_type,
+            storage_class=obj.storage_class,
+            archive_status=obj.archive_status,
+            restore=obj.restore,
+        )
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
         self.gets.append((bucket, key))
@@ -43,6 +70,8 @@ class FakeStorage:
             raise ObjectMissing(key)
         if etag and obj.etag != etag:
             raise ObjectChanged(key)
+        if obj.sse_c:
+            raise ObjectUnreadable(key, "customer_encrypted", "is encrypted with a customer-provided key (SSE-C)")
         return obj.data
 
     def put(
@@ -55,12 +84,32 @@ class FakeStorage:
         metadata: Mapping[str, str],
         cache_control: str | None = None,
     ) -> None:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise S3LimitExceeded(f"KeyTooLongError: {len(key.encode())} bytes")
+        if metadata_bytes(metadata) > MAX_USER_METADATA_BYTES:
+            raise S3LimitExceeded(f"MetadataTooLarge: {metadata_bytes(metadata)} bytes")
         self.puts.append((bucket, key))
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         self.objects[(bucket, key)] = StoredObject(data, content_type, dict(metadata), cache_control, etag)
 
     def keys(self, bucket: str) -> list[str]:
         return sorted(k for b, k in self.objects if b == bucket)
+
+    # The variants bucket as the purge sees it (services/purge/ports.py).
+    def list_folders(self, bucket: str) -> list[str]:
+        """Top-level "folders", as ListObjectsV2 with Delimiter "/" and no prefix lists them."""
+        return sorted({k.split("/", 1)[0] + "/" for k in self.keys(bucket) if "/" in k})
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """Keys directly under ``prefix``, as ListObjectsV2 with Delimiter "/" lists them."""
+        return [k for k in self.keys(bucket) if k.startswith(prefix) and "/" not in k[len(prefix) :]]
+
+    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None:
+        if len(keys) > 1000:
+            raise S3LimitExceeded(f"MalformedXML: DeleteObjects takes at most 1000 keys, got {len(keys)}")
+        self.deletes.append((bucket, list(keys)))
+        for key in keys:
+            self.objects.pop((bucket, key), None)  # a missing key is no error, as in S3
 
 
 @dataclass

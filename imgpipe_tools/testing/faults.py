@@ -13,9 +13,11 @@ Each entry is ``<client>.<operation>:<probability>[:<kind>/<kind>...]``; ``<oper
 kind            what the client sees                                     who retries it
 ==============  ======================================================  =====================
 slowdown        HTTP 503 ``SlowDown`` (S3 throttling)                    botocore, then Lambda
-internal        HTTP 500 ``InternalError`` / ``InternalFailure``         botocore, then Lambda
+internal        HTTP 500 ``InternalError`` / ``InternalFailure`` /          botocore, then Lambda
+                ``InternalServerError`` (DynamoDB)
 timeout         read timeout before any response                         botocore, then Lambda
-throttle        HTTP 400 ``Throttling`` / ``ThrottlingException``        botocore, then Lambda
+throttle        HTTP 400 ``Throttling`` / ``ThrottlingException`` /     botocore, then Lambda
+                ``ProvisionedThroughputExceededException`` (DynamoDB)
 body_timeout    GetObject's body times out half way (after the headers)  Lambda
 partial         PutEvents answers 200 with ``FailedEntryCount > 0``;     the caller (our adapter
                 the entries it reports failed were really not delivered  raises, Lambda retries)
@@ -268,6 +270,13 @@ class _Raw:
         yield self._body
 
 
+_THROTTLE_CODES = {
+    "sns": "Throttling",
+    "sqs": "RequestThrottled",
+    "dynamodb": "ProvisionedThroughputExceededException",
+}
+
+
 def _http_fault(kind: str, service: str, protocol: str, url: str) -> Any:
     from botocore.awsrequest import AWSResponse
     from botocore.exceptions import ReadTimeoutError
@@ -277,9 +286,9 @@ def _http_fault(kind: str, service: str, protocol: str, url: str) -> Any:
     if kind == "slowdown":
         status, code = 503, "SlowDown" if service == "s3" else "ServiceUnavailable"
     elif kind == "internal":
-        status, code = 500, "InternalError" if service == "s3" else "InternalFailure"
-    else:  # throttle
-        status, code = 400, {"sns": "Throttling", "sqs": "RequestThrottled"}.get(service, "ThrottlingException")
+        status, code = 500, {"s3": "InternalError", "dynamodb": "InternalServerError"}.get(service, "InternalFailure")
+    else:  # throttle: each service's own code (DynamoDB's is what a hot partition or capacity answers)
+        status, code = 400, _THROTTLE_CODES.get(service, "ThrottlingException")
     content_type = "application/x-amz-json-1.1" if protocol == "json" else "text/xml"
     body = _error_body(protocol, code, f"injected {kind} (imgpipe_tools.testing.faults)")
     headers = {"Content-Type": content_type, "Content-Length": str(len(body)), "x-amz-request-id": "imgpipe-fault"}
@@ -317,7 +326,9 @@ def install(client: Any) -> None:
     protocol = client.meta.service_model.protocol
     events = client.meta.events
 
-    def before_parameter_build(params: dict[str, Any], event_name: str, **_kw: Any) -> None:
+    def before_parameter_build(params: dict[str, Any], event_name: str, **kw: Any) -> None:
+        if (kw.get("context") or {}).get("is_presign_request"):
+            return  # presigning a link sends nothing: there is no call to fail
         state = _calls.state = _CallState()
         plan = active_plan()
         if plan is None:

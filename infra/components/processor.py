@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -61,7 +61,15 @@ def environment_size_bytes(environment: Mapping[str, str]) -> int:
 class DeadLetterQueue(Construct):
     """An encrypted, SSL-only queue kept 14 days, with an alarm on its first message."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, purpose: str, alarm_topic: sns.ITopic) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        purpose: str,
+        alarm_topic: sns.ITopic,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
         super().__init__(scope, construct_id)
         # SQS-managed keys: EventBridge cannot send to a queue encrypted with the AWS-managed
         # SQS KMS key, and the target DLQ must accept EventBridge's messages.
@@ -71,6 +79,8 @@ class DeadLetterQueue(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
+            # retained with the data: a stack deleted in retain mode keeps what failed for redrive
+            removal_policy=removal_policy,
         )
         nag.acknowledge(
             self.queue,
@@ -107,8 +117,10 @@ class Processor(Construct):
         variants_bucket: s3.IBucket,
         alarm_topic: sns.ITopic,
         triggers: tuple[Trigger, ...],  # the manifest's, possibly narrowed by the deployment
+        producers: Sequence[str] = (),  # the stack's variant producers: a pipeline rule's sources
         environment: Mapping[str, str],
         removal_policy: cdk.RemovalPolicy,
+        reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, manifest.name)
         name = manifest.name
@@ -124,11 +136,19 @@ class Processor(Construct):
 
         # Lambda could not deliver (after its own retries): the record lands here.
         self.failure_dlq = DeadLetterQueue(
-            self, "FailureDlq", purpose=f"{name}: invocations that failed after retries", alarm_topic=alarm_topic
+            self,
+            "FailureDlq",
+            purpose=f"{name}: invocations that failed after retries",
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
         )
         # EventBridge could not invoke the function (permission, throttling, max event age).
         self.target_dlq = DeadLetterQueue(
-            self, "TargetDlq", purpose=f"{name}: events EventBridge could not deliver", alarm_topic=alarm_topic
+            self,
+            "TargetDlq",
+            purpose=f"{name}: events EventBridge could not deliver",
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
         )
 
         self.log_group = logs.LogGroup(
@@ -156,7 +176,7 @@ class Processor(Construct):
             layers=[layer],
             memory_size=manifest.memory_mb,
             timeout=cdk.Duration.seconds(manifest.timeout_s),
-            reserved_concurrent_executions=manifest.reserved_concurrency or None,
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             recursive_loop=lambda_.RecursiveLoop.TERMINATE,
@@ -173,9 +193,11 @@ class Processor(Construct):
             "support no resource-level permissions.",
         )
 
-        self.rules = self._route(triggers, uploads_bucket)
+        self.rules = self._route(triggers, uploads_bucket, producers)
 
-    def _route(self, triggers: tuple[Trigger, ...], uploads_bucket: s3.IBucket) -> list[events.Rule]:
+    def _route(
+        self, triggers: tuple[Trigger, ...], uploads_bucket: s3.IBucket, producers: Sequence[str]
+    ) -> list[events.Rule]:
         """One rule per trigger, all with the same target: the function, its retry policy and
         its target DLQ."""
         manifest = self.manifest
@@ -188,7 +210,7 @@ class Processor(Construct):
         rules: list[events.Rule] = []
         # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.
         for declared, trigger in zip(manifest.triggers, triggers, strict=True):
-            pattern = trigger.event_pattern(uploads_bucket.bucket_name)
+            pattern = trigger.event_pattern(uploads_bucket.bucket_name, producers)
             rule = events.Rule(
                 self,
                 rule_id(declared, manifest.triggers),
@@ -209,26 +231,35 @@ class Processor(Construct):
     def _grant_pipeline_access(self, uploads: s3.IBucket, variants: s3.IBucket, stack: cdk.Stack) -> None:
         name = self.manifest.name
         path = self.role.node.path
+        reads_uploads = bool(self.manifest.upload_triggers())
         statements = [
             iam.PolicyStatement(sid="ReadUploads", actions=["s3:GetObject"], resources=[uploads.arn_for_objects("*")]),
             # Without ListBucket a HEAD on a missing key answers 403, not 404, and the runtime
             # must tell "gone" (a rejection) from "denied" (a failure to retry).
             iam.PolicyStatement(sid="ListUploads", actions=["s3:ListBucket"], resources=[uploads.bucket_arn]),
-            iam.PolicyStatement(
-                sid="PutOwnEvents",
-                actions=["events:PutEvents"],
-                resources=[
-                    stack.format_arn(service="events", resource="event-bus", resource_name="default"),
-                ],
-                conditions={"StringEquals": {"events:source": self.manifest.event_source}},
-            ),
         ]
+        # A service that reacts to no upload (the delete cascade) reads none.
+        statements = statements if reads_uploads else []
+        # Only a variant producer announces anything ("Variant Created" / "Image Rejected"); notify,
+        # which matches pipeline events, and the delete cascade put no event, so they may not.
+        if self.manifest.produces_variants:
+            statements += [
+                iam.PolicyStatement(
+                    sid="PutOwnEvents",
+                    actions=["events:PutEvents"],
+                    resources=[
+                        stack.format_arn(service="events", resource="event-bus", resource_name="default"),
+                    ],
+                    conditions={"StringEquals": {"events:source": self.manifest.event_source}},
+                ),
+            ]
         acks = [
             (
                 f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(_cfn(uploads))}.Arn>/*]",
                 f"{path} reads any upload: every object in the uploads bucket is this processor's input.",
             )
         ]
+        acks = acks if reads_uploads else []
         if self.manifest.produces_variants:
             statements += [
                 iam.PolicyStatement(

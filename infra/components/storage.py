@@ -31,6 +31,9 @@ def _private_bucket_props(removal_policy: cdk.RemovalPolicy) -> dict[str, object
         "minimum_tls_version": MINIMUM_TLS_VERSION,
         "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         "removal_policy": removal_policy,
+        # destroy mode: CloudFormation cannot delete a bucket that holds objects (or versions), so
+        # CDK's custom resource empties it first and `cdk destroy` completes.
+        "auto_delete_objects": removal_policy == cdk.RemovalPolicy.DESTROY,
     }
 
 
@@ -72,7 +75,8 @@ class Storage(Construct):
                     noncurrent_version_expiration=cdk.Duration.days(UPLOADS_NONCURRENT_VERSION_EXPIRY_DAYS),
                 ),
             ],
-            # Browsers upload with presigned POST (form) or PUT URLs; they must read the ETag.
+            # Browsers upload with presigned POST (form) or PUT URLs; they must read the ETag. The
+            # front door adds a rule for its distribution's origin; none here without origins.
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT],
@@ -81,7 +85,9 @@ class Storage(Construct):
                     exposed_headers=["ETag"],
                     max_age=CORS_MAX_AGE_SECONDS,
                 )
-            ],
+            ]
+            if cors_origins
+            else None,
             **_private_bucket_props(removal_policy),  # type: ignore[arg-type]
         )
         # S3 -> EventBridge, set on the bucket itself: the L2 `event_bridge_enabled` flag goes

@@ -1,12 +1,13 @@
 """notify's pure part: what a round needs next, and the one email that closes it.
 
-No I/O here. The service (``service.py``) records each event in the catalog, asks
+No I/O here. The notifier (``notifier.py``) records each event in the catalog, asks
 :func:`next_step` what to do with the round it got back, and renders the email with
 :func:`render_email`. See ``docs/notify.md`` for the state machine.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ def next_step(r: Round) -> Step:
         return Step(
             WAIT, PROCESSING, "waiting for " + ", ".join(s.name for s in states if s.state not in (DONE, FAILED))
         )
+    if r.notify is False:
+        # A backfill without --notify: recorded like any round, ended without the email.
+        return Step(END, status, "a backfill without --notify: no email")
     return Step(EMAIL, status, "every expected processor reported")
 
 
@@ -93,6 +97,72 @@ class Email:
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
 
 
+# --- uploader-chosen text, made inert -------------------------------------------------------
+# An upload key (and what carries it: variant keys, rejection messages, the declared content
+# type) is chosen by whoever uploads. Mail clients turn URL-like text into links, so an upload
+# named "https://evil.example/reset" would otherwise become a clickable link in an email that
+# imgpipe sent. Such text is shown defanged, the way security advisories quote indicators:
+# visibly changed ("https[:]//evil[.]example/reset"), never with invisible characters.
+
+#: a key is shown at most this long (characters), shortened in the middle
+KEY_MAX = 200
+#: a rejection message (it quotes the key) at most this long
+MESSAGE_MAX = 500
+#: file extensions a key may end with that no mail client takes for a domain (.zip and .mov are
+#: real top-level domains, so they are not here and get defanged)
+_IMAGE_EXTENSIONS = {"jpg", "jpeg", "png", "webp", "gif", "tif", "tiff", "bmp", "avif", "heic", "heif", "jxl"}
+_FILE_EXTENSIONS = frozenset(_IMAGE_EXTENSIONS | {"svg", "json", "txt", "raw", "dng", "cr2", "nef", "arw", "orf"})
+# "scheme:" as a URL starts (http:, javascript:, mailto:, data:...): letters first and no
+# digits (times like "T18:43" stay), and no space after the colon (prose such as "limit: 300"
+# stays). "s3://" is left as it is: no mail client opens it, and imgpipe's messages quote S3 URIs.
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.\-])(?!s3:)([A-Za-z][A-Za-z+.\-]*):(?=[^\s\]])")
+_AUTHORITY = re.compile(r"(?<!\bs3)://")
+_WWW = re.compile(r"(?i)\b(www)\.")
+_AT = re.compile(r"(?<!\[)@(?!\])")
+# a host name: dotted labels that end a path segment and whose last label is a word, such as
+# "evil.example/reset" or "login.evil.zip" (a file name such as "cat.jpg" is one too, and stays)
+_HOST = re.compile(r"(?<![A-Za-z0-9.-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,63})(?=[/?#:\s\[\]]|$)")
+
+
+def _strip_invisible(text: str) -> str:
+    """Control characters and line breaks (CR/LF header or line injection) become '?'; format
+    characters (bidi overrides such as U+202E, zero-width spaces) are removed: they only change
+    how the rest reads."""
+    out = []
+    for c in text:
+        category = unicodedata.category(c)
+        if category in ("Cc", "Zl", "Zp"):
+            out.append("?")
+        elif category != "Cf":
+            out.append(c)
+    return "".join(out)
+
+
+def _defang(text: str) -> str:
+    text = _AUTHORITY.sub("[:]//", text)
+    text = _SCHEME.sub(r"\1[:]", text)
+    text = _WWW.sub(r"\1[.]", text)
+    text = _AT.sub("[@]", text)
+    return _HOST.sub(
+        lambda m: m.group(0) if m.group(1).lower() in _FILE_EXTENSIONS else m.group(0).replace(".", "[.]"), text
+    )
+
+
+def _shorten(text: str, limit: int, ellipsis: str = "\u2026") -> str:
+    """At most ``limit`` characters, the middle replaced by an ellipsis (a key's start and its
+    file name are what identify it)."""
+    if len(text) <= limit:
+        return text
+    keep = limit - len(ellipsis)
+    return text[: (keep + 1) // 2] + ellipsis + text[len(text) - keep // 2 :]
+
+
+def inert(text: str, limit: int = KEY_MAX) -> str:
+    """Uploader-chosen text as an email shows it: invisible and control characters gone,
+    nothing a mail client would make a link, at most ``limit`` characters (docs/notify.md)."""
+    return _shorten(_defang(_strip_invisible(text)), limit)
+
+
 def _ascii(text: str) -> str:
     """Accents dropped, anything else non-ASCII or a control character as '?'."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -101,8 +171,9 @@ def _ascii(text: str) -> str:
 
 
 def _subject(key: str, tail: str) -> str:
-    """``imgpipe: <key> <tail>``, shortening the key in the middle to fit SNS's limit."""
-    key, tail = _ascii(key), _ascii(tail)
+    """``imgpipe: <key> <tail>``, the key inert (see :func:`inert`), shortened in the middle to
+    fit SNS's limit."""
+    key, tail = _ascii(inert(key)), _ascii(tail)
     room = _SUBJECT_MAX - len("imgpipe: ") - len(tail) - 1
     if len(key) > room:
         keep = max(room - 3, 2)
@@ -159,18 +230,19 @@ def render_email(
     done = [s for s in states if s.state == DONE]
     failed = [s for s in states if s.state == FAILED]
     produced = sum(len(s.variants) for s in done)
+    key = inert(r.key)
     headline = {
-        COMPLETED: f"{r.key} is ready: {_plural(produced, 'variant')}.",
-        PARTIAL: f"{r.key} is partly ready: {_plural(produced, 'variant')}; "
+        COMPLETED: f"{key} is ready: {_plural(produced, 'variant')}.",
+        PARTIAL: f"{key} is partly ready: {_plural(produced, 'variant')}; "
         f"{_plural(len(failed), 'processor')} rejected it.",
-        REJECTED: f"{r.key} was rejected by every processor; no variant was made.",
+        REJECTED: f"{key} was rejected by every processor; no variant was made.",
     }[status]
-    lines = [headline, "", "Upload", f"  s3://{r.bucket}/{r.key}"]
+    lines = [headline, "", "Upload", f"  s3://{r.bucket}/{key}"]
     facts = [f"etag {r.etag}", _fmt_bytes(r.size)]
     if r.format:
         facts.append(f"{r.format} {r.width}x{r.height}" if r.width and r.height else r.format)
     if r.content_type:
-        facts.append(r.content_type)
+        facts.append(inert(r.content_type, 100))  # the uploader declared it
     if r.uploaded_at:
         facts.append(f"uploaded {r.uploaded_at}")
     lines.append("  " + "; ".join(facts))
@@ -179,14 +251,20 @@ def render_email(
         if s.state == DONE:
             lines.append(f"{s.name}: {_plural(len(s.variants), 'variant')}")
             for v in s.variants:
+                # The variant key carries the upload key: inert too. The link is imgpipe's own.
+                vkey = inert(v.key)
                 lines += [
-                    f"  {v.key}",
+                    f"  {vkey}",
                     f"    {v.format}, {v.width}x{v.height}, {_fmt_bytes(v.bytes)}",
-                    f"    s3://{v.bucket}/{v.key}",
+                    f"    s3://{v.bucket}/{vkey}",
                     f"    {link(v.bucket, v.key)}",
                 ]
         elif s.rejection is not None:
-            lines += [f"{s.name}: rejected ({s.rejection.reason})", f"  {s.rejection.message}"]
+            # A rejection message quotes the key (and so what the uploader chose)
+            lines += [
+                f"{s.name}: rejected ({inert(s.rejection.reason, 64)})",
+                f"  {inert(s.rejection.message, MESSAGE_MAX)}",
+            ]
     if produced:
         expires = datetime.fromtimestamp(now.timestamp() + link_expiry_s, tz=now.tzinfo)
         lines += [

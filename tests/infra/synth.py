@@ -13,7 +13,7 @@ import aws_cdk as cdk
 
 from infra.app import build_app, cdk_json_context
 from infra.components.bundling import SHARED_PACKAGE, tree_hash
-from infra.constants import CTX_SERVICES_ROOT, STACK_NAME
+from infra.constants import CTX_SERVICES_ROOT
 from infra.stack import ImgpipeStack
 
 REPO_SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -56,7 +56,7 @@ def synthesize(outdir: Path, services_root: Path, **context: Any) -> Synthesized
     for attempt in range(3):
         shared = tree_hash(SHARED_PACKAGE)
         app, stack = build_app(ctx, outdir=str(outdir / str(attempt)))
-        template = app.synth().get_stack_by_name(STACK_NAME).template
+        template = app.synth().get_stack_by_name(stack.stack_name).template
         if tree_hash(SHARED_PACKAGE) == shared:  # nobody saved a file in imgpipe/ meanwhile
             break
     return Synthesized(app, stack, json.loads(json.dumps(template)), outdir, shared)

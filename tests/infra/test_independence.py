@@ -1,8 +1,14 @@
 """Adding a processor folder adds resources and changes none that exist.
 
-The one allowed change: notify's IMGPIPE_EXPECTED_PRODUCERS, generated from the manifests.
-The new folder's name sorts first, so ids derived from a position in the processor list would
-all shift and fail here; so would a processor wired by hand with ids that depend on the others.
+The allowed changes: notify's IMGPIPE_EXPECTED_PRODUCERS and the sources of its pipeline rule
+(the producers' exact sources), both generated from the manifests, the stack's one dashboard (it
+gains a row for the new service), and the backfill's routes and the functions its item Lambda may
+invoke (infra/components/backfill.py).
+Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
+position in the processor list would all shift and fail here (so would a processor wired by hand
+with ids that depend on the others); and ``probe``, a copy of ``services/thumbnail`` with its name
+replaced inside its files, which gets everything thumbnail gets with no edit outside its folder
+(its own tests pass too: tests/integration/test_room.py).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from typing import Any
 import pytest
 
 from tests.infra.synth import Synthesized, synthesize
+from tests.service_copy import copy_service
 
 EXTRA = "annotate"
+PROBE = "probe"
 EXTRA_MANIFEST = f"""
 name = "{EXTRA}"
 description = "Test-only processor added by the independence test."
@@ -36,6 +44,10 @@ suffixes = [".png"]
 label = "x"
 """
 EXTRA_HANDLER = "def handler(event, context):\n    return {}\n"
+EXTRA_SETTINGS = (
+    "from dataclasses import dataclass\n\nfrom imgpipe.settings import setting\n\n\n"
+    '@dataclass(frozen=True)\nclass Settings:\n    label: str = setting("x")\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +62,8 @@ def pair(
     (root / EXTRA / "manifest.toml").write_text(EXTRA_MANIFEST)
     (root / EXTRA / "handler.py").write_text(EXTRA_HANDLER)
     (root / EXTRA / "__init__.py").write_text("")
+    (root / EXTRA / "settings.py").write_text(EXTRA_SETTINGS)
+    copy_service(services_snapshot / "thumbnail", root, PROBE)
     before = synthesized
     for _ in range(3):
         after = synthesize(tmp_path_factory.mktemp("cdk.out-extended"), root)
@@ -83,14 +97,63 @@ def _without_expected_producers(resource: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+def _notify_pipeline_rule_id(s: Synthesized) -> str:
+    """notify's pipeline rule: its sources are the stack's producers, generated like the list above."""
+    ids = [s.logical_id(r) for r in s.stack.processors["notify"].rules]
+    [lid] = [i for i in ids if "Variant Created" in s.resources[i]["Properties"]["EventPattern"]["detail-type"]]
+    return lid
+
+
+def _without_sources(resource: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(resource)
+    stripped["Properties"]["EventPattern"].pop("source")
+    return stripped
+
+
+def _dashboard_id(s: Synthesized) -> str:
+    [lid] = s.of_type("AWS::CloudWatch::Dashboard")
+    return lid
+
+
+def _backfill_ids(s: Synthesized) -> list[str]:
+    backfill = s.stack.backfill
+    return [s.logical_id(backfill.item_function), s.logical_id(backfill.item_role.node.find_child("DefaultPolicy"))]
+
+
+def _without_backfill_targets(resource: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(resource)
+    if resource["Type"] == "AWS::Lambda::Function":
+        stripped["Properties"]["Environment"]["Variables"].pop("BACKFILL_ROUTES")
+    else:
+        for statement in stripped["Properties"]["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "InvokeTargets":
+                statement.pop("Resource")
+    return stripped
+
+
 def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesized, extended: Synthesized) -> None:
     before, after = baseline.resources, extended.resources
     missing = sorted(set(before) - set(after))
     assert missing == [], f"renamed or removed: {missing}"
     notify_id = _notify_function_id(baseline)
-    changed = [k for k, resource in before.items() if k != notify_id and _canonical(resource) != _canonical(after[k])]
+    backfill = _backfill_ids(baseline)
+    dashboard = _dashboard_id(baseline)
+    notify_rule = _notify_pipeline_rule_id(baseline)
+    allowed = {notify_id, notify_rule, dashboard, *backfill}
+    changed = [k for k, resource in before.items() if k not in allowed and _canonical(resource) != _canonical(after[k])]
     assert changed == [], f"changed by adding a processor: {changed}"
     assert _without_expected_producers(before[notify_id]) == _without_expected_producers(after[notify_id])
+    # notify's pipeline rule admits the new producers' sources, and changes in nothing else
+    assert _without_sources(before[notify_rule]) == _without_sources(after[notify_rule])
+    sources = after[notify_rule]["Properties"]["EventPattern"]["source"]
+    assert sources == sorted(
+        [*before[notify_rule]["Properties"]["EventPattern"]["source"], *(f"imgpipe.{n}" for n in (EXTRA, PROBE))]
+    )
+    body = json.dumps(after[dashboard]["Properties"]["DashboardBody"])
+    assert f"### {EXTRA}" in body and f"### {PROBE}" in body
+    # The backfill may target every service: its routes and the functions its item Lambda may invoke.
+    for lid in backfill:
+        assert _without_backfill_targets(before[lid]) == _without_backfill_targets(after[lid]), lid
 
 
 def test_notify_expects_the_new_producer(baseline: Synthesized, extended: Synthesized) -> None:
@@ -101,11 +164,15 @@ def test_notify_expects_the_new_producer(baseline: Synthesized, extended: Synthe
     assert EXTRA not in [e["name"] for e in expected(baseline)]
     (entry,) = [e for e in expected(extended) if e["name"] == EXTRA]
     assert entry["triggers"] == [{"prefixes": [], "suffixes": [".png"]}]
+    (probe,) = [e for e in expected(extended) if e["name"] == PROBE]
+    (thumbnail,) = [e for e in expected(extended) if e["name"] == "thumbnail"]
+    assert probe["triggers"] == thumbnail["triggers"]
 
 
 def test_the_new_processor_gets_its_own_full_set(baseline: Synthesized, extended: Synthesized) -> None:
     added = {k: v for k, v in extended.resources.items() if k not in baseline.resources}
-    assert added and all(k.startswith(EXTRA) for k in added), sorted(added)
+    assert added and all(k.startswith((EXTRA, PROBE)) for k in added), sorted(added)
+    added = {k: v for k, v in added.items() if k.startswith(EXTRA)}
     counts: dict[str, int] = {}
     for resource in added.values():
         counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
@@ -119,14 +186,42 @@ def test_the_new_processor_gets_its_own_full_set(baseline: Synthesized, extended
         "AWS::Events::Rule": 1,
         "AWS::SQS::Queue": 2,
         "AWS::SQS::QueuePolicy": 2,
-        "AWS::CloudWatch::Alarm": 2,
+        # DLQ depth x2; Errors, Throttles, DestinationDeliveryFailures; the rule's two; per DLQ new
+        # messages and oldest message; the rejection rate (it produces variants): infra/components/alarms.py
+        "AWS::CloudWatch::Alarm": 12,
     }
     function = extended.resources[extended.logical_id(extended.stack.processors[EXTRA].function)]["Properties"]
     assert function["ReservedConcurrentExecutions"] == 3
     (rule,) = [r for k, r in added.items() if r["Type"] == "AWS::Events::Rule"]
     key_filter = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
     assert key_filter == [{"suffix": {"equals-ignore-case": ".png"}}]
-    # Outputs: the existing ones are unchanged, the new processor adds its own.
+    # Outputs: the existing ones are unchanged, each new processor adds its own.
     before, after = baseline.template["Outputs"], extended.template["Outputs"]
     assert {k: after[k] for k in before} == before
-    assert sorted(set(after) - set(before)) == ["AnnotateFailureDlqUrl", "AnnotateFunctionName", "AnnotateTargetDlqUrl"]
+    assert sorted(set(after) - set(before)) == [
+        "FailureDlqUrlAnnotate",
+        "FailureDlqUrlProbe",
+        "FunctionNameAnnotate",
+        "FunctionNameProbe",
+        "TargetDlqUrlAnnotate",
+        "TargetDlqUrlProbe",
+    ]
+
+
+def test_a_copied_folder_gets_what_its_original_gets(extended: Synthesized) -> None:
+    def own(name: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in extended.resources.items() if k.startswith(name)}
+
+    def types(name: str) -> list[str]:
+        return sorted(r["Type"] for r in own(name).values())
+
+    def function(name: str) -> dict[str, Any]:
+        return extended.resources[extended.logical_id(extended.stack.processors[name].function)]["Properties"]
+
+    assert types(PROBE) == types("thumbnail")
+    probe, thumbnail = function(PROBE), function("thumbnail")
+    assert probe["Handler"] == "probe.handler.handler"
+    env, original = probe["Environment"]["Variables"], thumbnail["Environment"]["Variables"]
+    assert env["IMGPIPE_SETTINGS"] == original["IMGPIPE_SETTINGS"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == PROBE
+    assert (probe["MemorySize"], probe["Timeout"]) == (thumbnail["MemorySize"], thumbnail["Timeout"])

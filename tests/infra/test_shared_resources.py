@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from imgpipe_tools.outputs import SERVICE_ROLES, service_output_key
+from infra.components.frontdoor import OUTPUT_KEYS as FRONT_DOOR_OUTPUTS
 from tests.infra.synth import Synthesized
 
 
@@ -35,15 +37,19 @@ def _resource_policy(synthesized: Synthesized, cfn_type: str, key: str, logical_
 
 
 def test_resource_counts(synthesized: Synthesized) -> None:
-    counts = Counter(r["Type"] for r in synthesized.resources.values())
-    assert counts["AWS::Lambda::Function"] == 4
+    # the front door's resources are counted in tests/infra/test_frontdoor.py
+    counts = Counter(r["Type"] for k, r in synthesized.resources.items() if not k.startswith("FrontDoor"))
+    assert counts["AWS::Lambda::Function"] == 5 + 1  # the services (purge included), and the backfill item function
     assert counts["AWS::S3::Bucket"] == 3
     assert counts["AWS::SNS::Topic"] == 2
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::Lambda::LayerVersion"] == 1
-    assert counts["AWS::SQS::Queue"] == 8  # a target DLQ and a failure DLQ per processor
-    assert counts["AWS::CloudWatch::Alarm"] == 8
-    assert counts["AWS::Events::Rule"] == 5  # notify has two triggers
+    assert counts["AWS::SQS::Queue"] == 10  # a target DLQ and a failure DLQ per service
+    # per service: 2 DLQ depth, Errors/Throttles/DestinationDeliveryFailures, 2 per rule, 2 more per DLQ
+    # (new messages, oldest message); a rejection-rate alarm per image processor; one on the topic
+    services, rules, image_processors = 5, 6, 3
+    assert counts["AWS::CloudWatch::Alarm"] == services * (2 + 3 + 4) + 2 * rules + image_processors + 1
+    assert counts["AWS::Events::Rule"] == 6  # notify has two triggers
     # No custom resources: EventBridge is enabled on the bucket natively, log groups are explicit.
     assert not [t for t in counts if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
 
@@ -87,10 +93,15 @@ def test_variants_bucket_is_separate_private_and_never_emits_events(synthesized:
     assert bucket["DeletionPolicy"] == "Retain"
     bucket_policy = _resource_policy(synthesized, "AWS::S3::BucketPolicy", "Bucket", logical_id)
     assert _denies_plain_http(bucket_policy) and _denies_old_tls(bucket_policy)
-    # Rules match only the uploads bucket.
+    # Rules match only the uploads bucket: S3's events by bucket name, pipeline events by the
+    # upload's bucket they name (so a second stack's events never match).
     for rule in synthesized.of_type("AWS::Events::Rule").values():
-        bucket_filter = rule["Properties"]["EventPattern"].get("detail", {}).get("bucket")
-        assert bucket_filter in (None, {"name": [{"Ref": uploads_id}]})
+        pattern = rule["Properties"]["EventPattern"]
+        bucket_filter = pattern["detail"]["bucket"]
+        if pattern["source"] == ["aws.s3"]:
+            assert bucket_filter == {"name": [{"Ref": uploads_id}]}
+        else:
+            assert bucket_filter == [{"Ref": uploads_id}]
 
 
 def test_access_log_bucket_accepts_only_s3_log_delivery(synthesized: Synthesized) -> None:
@@ -145,12 +156,13 @@ def test_outputs_name_everything_an_operator_needs_without_exports(synthesized: 
         "NotificationTopicArn",
         "OpsTopicArn",
         "CatalogTableName",
+        "BackfillStateMachineArn",
     }
     for name in synthesized.stack.processors:
-        word = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-        expected |= {f"{word}FunctionName", f"{word}FailureDlqUrl", f"{word}TargetDlqUrl"}
+        expected |= {service_output_key(role, name) for role in SERVICE_ROLES}
+    expected |= set(FRONT_DOOR_OUTPUTS)  # where the site is and how to sign in (tests/infra/test_frontdoor.py)
     assert set(outputs) == expected
     assert not [k for k, v in outputs.items() if "Export" in v]
     resize = synthesized.stack.processors["resize"]
-    assert outputs["ResizeFailureDlqUrl"]["Value"] == {"Ref": synthesized.logical_id(resize.failure_dlq.queue)}
-    assert outputs["ResizeTargetDlqUrl"]["Value"] == {"Ref": synthesized.logical_id(resize.target_dlq.queue)}
+    assert outputs["FailureDlqUrlResize"]["Value"] == {"Ref": synthesized.logical_id(resize.failure_dlq.queue)}
+    assert outputs["TargetDlqUrlResize"]["Value"] == {"Ref": synthesized.logical_id(resize.target_dlq.queue)}

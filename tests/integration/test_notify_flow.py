@@ -24,9 +24,10 @@ from PIL import Image
 
 from imgpipe import adapters
 from imgpipe.catalog import DynamoCatalog
-from imgpipe.catalog import create_table as create_catalog_table
+from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload
+from imgpipe.manifest import Need
 from services.notify.handler import handler
 from tests.notify_support import (
     PRODUCERS,
@@ -68,10 +69,21 @@ class Stack:
     def put_variants(self, upload: Upload) -> None:
         for p in PRODUCERS:
             for e in variant_events(upload, p):
-                v = e["detail"]["variant"]
-                self.s3.put_object(Bucket=VARIANTS, Key=v["key"], Body=b"v" * v["bytes"])
+                self._put_variant(e)
+
+    def _put_variant(self, event: dict[str, Any]) -> None:
+        """The variant an event announces, as the runtime writes it (notify checks its metadata)."""
+        v, detail = event["detail"]["variant"], event["detail"]
+        metadata = {"source-etag": detail["etag"], "processor": v["processor"], "source-key": detail["key"]}
+        self.s3.put_object(Bucket=VARIANTS, Key=v["key"], Body=b"v" * v["bytes"], Metadata=metadata)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Delivers an event as the stack's bus would, after the producer wrote what it announces."""
+        if event.get("detail-type") == "Variant Created":
+            self._put_variant(event)
+        return self.deliver_only(event)
+
+    def deliver_only(self, event: dict[str, Any]) -> dict[str, Any]:
         with use_config(self.config):
             return handler(event, LambdaContext())
 
@@ -100,9 +112,11 @@ def stack() -> Iterator[Stack]:
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
             settings={"link_expiry_s": 3600, "email_claim_timeout_s": 45, "email_claim_wait_s": 0.2},
-            catalog_table=TABLE,
-            topic_arn=topic_arn,
-            expected_producers=producers_spec(),
+            resources={
+                Need.CATALOG: TABLE,
+                Need.NOTIFICATION_TOPIC: topic_arn,
+                Need.EXPECTED_PRODUCERS: producers_spec(),
+            },
         )
         yield Stack(s3, sns, boto3.client("sqs", region_name=REGION), topic_arn, config)
         adapters.client.cache_clear()

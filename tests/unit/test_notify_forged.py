@@ -1,0 +1,207 @@
+"""notify believes only its own stack: forged events are counted and logged, and change nothing.
+
+Each forged event below is one a principal of the account could put on the bus (or a second
+imgpipe stack in the same account would send). None may write to the catalog, send an email or
+raise (a raise would be retried, then parked in a DLQ); each is counted by reason.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from imgpipe.catalog import RoundRef
+from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.keys import done_record_key, variant_key
+from imgpipe_tools.testing.fakes import FakeStorage
+from services.notify.adapters import s3_links
+from services.notify.notifier import NO_LINK
+from services.notify.trust import Forgery, Home
+from tests.notify_support import (
+    PRODUCERS,
+    UPLOADS,
+    VARIANTS,
+    etag_of,
+    producers_spec,
+    rejected_event,
+    upload_event,
+    variant_events,
+)
+from tests.unit.test_notify_service import CAT, Parts, assert_one_ready_email, round_events
+
+
+def _variants_for(*uploads: Upload) -> FakeStorage:
+    """The variants bucket as the runtime leaves it: every variant with its source etag."""
+    storage = FakeStorage()
+    for upload in uploads:
+        for p in sorted(PRODUCERS):
+            for e in variant_events(upload, p):
+                storage.put(
+                    VARIANTS,
+                    e["detail"]["variant"]["key"],
+                    b"variant",
+                    content_type="image/webp",
+                    metadata={"source-etag": upload.etag, "processor": p, "source-key": upload.key},
+                )
+    return storage
+
+
+def _with(event: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    change(event)
+    return event
+
+
+def _variant(upload: Upload, processor: str, key: str, bucket: str = VARIANTS, source: str | None = None) -> dict:
+    info = VariantInfo(processor, bucket, key, "webp", 320, 240, 1000)
+    detail_type, detail = to_entry(VariantCreated(upload, info, 1, "0123456789abcdef"))
+    event = copy.deepcopy(variant_events(upload, "resize")[0])
+    event.update({"source": source or f"imgpipe.{processor}", "detail-type": detail_type, "detail": detail})
+    return event
+
+
+OTHER_STACK = Upload("imgpipe-b-uploads", CAT.key, CAT.etag)
+#: (forged event, the reason it must be refused for)
+FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
+    "foreign source": (
+        _with(rejected_event(CAT, "resize", "corrupt_image"), lambda e: e.update(source="attacker.resize")),
+        Forgery.FOREIGN_SOURCE,
+    ),
+    "a source that is not a producer (notify itself)": (
+        _with(rejected_event(CAT, "resize", "corrupt_image"), lambda e: e.update(source="imgpipe.notify")),
+        Forgery.FOREIGN_SOURCE,
+    ),
+    "an imgpipe. source of no producer": (
+        _with(variant_events(CAT, "resize")[0], lambda e: e.update(source="imgpipe.evil")),
+        Forgery.FOREIGN_SOURCE,
+    ),
+    "S3's detail-type from another source": (
+        _with(upload_event(CAT), lambda e: e.update(source="imgpipe.resize")),
+        Forgery.FOREIGN_SOURCE,
+    ),
+    "an upload in a foreign bucket": (
+        variant_events(Upload("attacker-bucket", CAT.key, CAT.etag), "resize")[0],
+        Forgery.FOREIGN_BUCKET,
+    ),
+    "an Object Created of a foreign bucket": (
+        upload_event(Upload("attacker-bucket", CAT.key, CAT.etag)),
+        Forgery.FOREIGN_BUCKET,
+    ),
+    "a second stack's variant": (variant_events(OTHER_STACK, "resize")[0], Forgery.FOREIGN_BUCKET),
+    "a second stack's rejection": (rejected_event(OTHER_STACK, "convert", "corrupt_image"), Forgery.FOREIGN_BUCKET),
+    "a second stack's upload": (upload_event(OTHER_STACK), Forgery.FOREIGN_BUCKET),
+    "a variant in a foreign bucket": (
+        _variant(CAT, "resize", variant_key("resize", CAT.key, "320w", "webp"), bucket="imgpipe-b-variants"),
+        Forgery.FOREIGN_VARIANT_BUCKET,
+    ),
+    "a variant key outside the upload's prefix": (
+        _variant(CAT, "resize", "resize/secrets/payroll.pdf/320w.webp"),
+        Forgery.OUTSIDE_PREFIX,
+    ),
+    "a key in the uploads' layout, not a variant": (_variant(CAT, "resize", CAT.key), Forgery.OUTSIDE_PREFIX),
+    "a variant key under another processor's prefix": (
+        _variant(CAT, "resize", variant_key("thumbnail", CAT.key, "300x300", "webp")),
+        Forgery.OUTSIDE_PREFIX,
+    ),
+    "a key one level deeper than a variant": (
+        _variant(CAT, "resize", f"resize/{CAT.key}/more/320w.webp"),
+        Forgery.OUTSIDE_PREFIX,
+    ),
+    "the done record as a variant": (
+        _variant(CAT, "resize", done_record_key("resize", CAT.key)),
+        Forgery.OUTSIDE_PREFIX,
+    ),
+    "a source reporting for another processor": (
+        _variant(CAT, "thumbnail", variant_key("thumbnail", CAT.key, "300x300", "webp"), source="imgpipe.resize"),
+        Forgery.PRODUCER_MISMATCH,
+    ),
+    "a rejection naming another processor": (
+        _with(rejected_event(CAT, "convert", "corrupt_image"), lambda e: e.update(source="imgpipe.resize")),
+        Forgery.PRODUCER_MISMATCH,
+    ),
+    "a variant that does not exist": (
+        _variant(CAT, "resize", variant_key("resize", CAT.key, "9999w", "webp")),
+        Forgery.VARIANT_MISSING,
+    ),
+    "a wrong etag (the variant was made from other bytes)": (
+        variant_events(Upload(UPLOADS, CAT.key, etag_of("forged bytes")), "resize")[0],
+        Forgery.ETAG_MISMATCH,
+    ),
+    "a malformed pipeline event from a producer's source": (
+        _with(variant_events(CAT, "resize")[0], lambda e: e["detail"].pop("variant")),
+        Forgery.MALFORMED,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGED))
+def test_a_forged_event_writes_nothing_sends_nothing_and_is_counted(name: str) -> None:
+    event, reason = FORGED[name]
+    parts = Parts()
+    notifier = parts.notifier(uploads=FakeStorage(), variants=_variants_for(CAT))
+    result = notifier.handle(copy.deepcopy(event))  # returns normally: no retry, no DLQ
+    assert (result["step"], result["reason"]) == ("forged", reason.value), result
+    assert parts.catalog.items == {}
+    assert parts.sender.sent == []
+    assert parts.metrics.counts == {"ForgedEventsRejected": 1, f"Forged_{reason.value}": 1}
+
+
+def test_forged_events_mixed_into_a_real_round_change_nothing_in_it() -> None:
+    parts = Parts()
+    notifier = parts.notifier(variants=_variants_for(CAT))
+    forged = [copy.deepcopy(e) for e, _ in FORGED.values()]
+    for e in forged[: len(forged) // 2] + round_events(CAT) + forged[len(forged) // 2 :]:
+        notifier.handle(e)
+    assert_one_ready_email(parts.sender)
+    assert "imgpipe-b-" not in parts.sender.sent[0].body and "payroll" not in parts.sender.sent[0].body
+    assert parts.metrics.counts["ForgedEventsRejected"] == len(FORGED)
+    assert list(parts.catalog.items) == [(RoundRef.of(CAT).item_key["pk"], RoundRef.of(CAT).item_key["sk"])]
+
+
+def test_a_real_round_passes_every_check_including_the_variants_etag() -> None:
+    parts = Parts()
+    notifier = parts.notifier(variants=_variants_for(CAT))
+    for e in round_events(CAT):
+        assert notifier.handle(e)["step"] != "forged"
+    assert_one_ready_email(parts.sender)
+    assert parts.metrics.counts["ForgedEventsRejected"] == 0
+
+
+def test_links_are_made_only_for_keys_where_this_uploads_variants_are() -> None:
+    """A variant record that would not pass today's checks (recorded before them) gets no link."""
+    parts = Parts()
+    notifier = parts.notifier()
+    planted = VariantCreated(
+        CAT, VariantInfo("resize", VARIANTS, "resize/secrets/payroll.pdf/320w.webp", "webp", 1, 1, 1), 3, "h"
+    )
+    parts.catalog.record_variant(planted, expected=sorted(PRODUCERS), now=parts.clock())
+    linked: list[str] = []
+    notifier.link = lambda b, k: linked.append(k) or f"https://{b}.example/{k}?sig"
+    for e in round_events(CAT)[1:]:
+        if e["detail"]["variant"]["key"] != variant_events(CAT, "resize")[2]["detail"]["variant"]["key"]:
+            notifier.handle(e)
+    (email,) = parts.sender.sent
+    assert "resize/secrets/payroll.pdf/320w.webp" not in linked
+    assert NO_LINK in email.body
+    assert all(k.startswith(tuple(f"{p}/{CAT.key}/" for p in PRODUCERS)) for k in linked) and len(linked) == 6
+
+
+def test_the_link_function_refuses_any_other_bucket() -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    link = s3_links(3600, s3, bucket=VARIANTS)
+    assert link(VARIANTS, "resize/photos/cat.jpg/320w.webp").startswith("https://")
+    for bucket, key in ((UPLOADS, CAT.key), ("imgpipe-b-variants", "resize/photos/cat.jpg/320w.webp"), (VARIANTS, "")):
+        with pytest.raises(ValueError, match="refusing to presign"):
+            link(bucket, key)
+
+
+def test_home_reads_the_producers_from_the_expected_spec() -> None:
+    home = Home.of(UPLOADS, VARIANTS, producers_spec())
+    assert home.producers == frozenset(PRODUCERS)
+    assert home.producer_of("imgpipe.resize") == "resize"
+    assert home.producer_of("imgpipe.notify") is None and home.producer_of("imgpipe.") is None
