@@ -1,0 +1,426 @@
+"""The front door, locally: what the CloudFront distribution and API Gateway do in AWS, on one port.
+
+- ``/api/*``: the HTTP service's routes (from its manifest, as API Gateway's are), each behind a
+  stand-in for API Gateway's JWT authorizer that validates real tokens of moto's Cognito user pool
+  (signature against the pool's JWKS, issuer, audience or client_id, expiry) and fills
+  ``requestContext.authorizer.jwt.claims`` as API Gateway does; then the real handler runs with the
+  configuration ``infra/`` would give it, and its answer is sent back;
+- ``/v/<variant key>``: the variant's bytes from the variants bucket, as the CDN path serves them.
+
+A demo user is created at start; :meth:`LocalFrontDoor.create_user` and :meth:`sign_in` are what
+the e2e tests (and the CLI) use to get real tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from imgpipe.config import Config, use_config
+from imgpipe.manifest import Manifest, Need
+from imgpipe.registry import StackNames, discover, function_config, service_module
+from imgpipe_tools.local.invoker import LambdaContext
+from imgpipe_tools.resources import StackResources
+
+log = logging.getLogger("imgpipe_tools.local.frontdoor")
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "Demo-upload-2026!"
+#: the Cache-Control the distribution gives variants (infra/components/frontdoor.py)
+VARIANT_CACHE_CONTROL = "public, max-age=31536000, immutable"
+_JSON = "application/json"
+
+
+class Unauthorized(Exception):
+    """The token is missing, malformed, badly signed, expired, or not for this pool and client."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+
+
+class JwtVerifier:
+    """What API Gateway's JWT authorizer checks, on moto's Cognito tokens: the signature with the
+    pool's JWKS (fetched once, again for an unknown key id), ``iss``, ``aud`` (ID token) or
+    ``client_id`` (access token), ``exp`` and ``iat``."""
+
+    def __init__(self, endpoint: str, region: str, pool_id: str, client_id: str) -> None:
+        self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        self.jwks_url = f"{endpoint}/{pool_id}/.well-known/jwks.json"
+        self.client_id = client_id
+        self._keys: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, kid: str) -> Any:
+        import jwt
+
+        with self._lock:
+            if kid not in self._keys:
+                with urllib.request.urlopen(self.jwks_url, timeout=10) as r:
+                    jwks = jwt.PyJWKSet.from_dict(json.load(r))
+                self._keys = {k.key_id: k.key for k in jwks.keys if k.key_id}
+            if kid not in self._keys:
+                raise Unauthorized(f"unknown key id {kid!r}")
+            return self._keys[kid]
+
+    def verify(self, authorization: str | None) -> dict[str, Any]:
+        import jwt
+
+        if not authorization:
+            raise Unauthorized("no Authorization header")
+        token = authorization[7:] if authorization.lower().startswith("bearer ") else authorization
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            claims = jwt.decode(
+                token,
+                key=self._key(str(kid)),
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
+                leeway=0,
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(str(exc)) from None
+        # API Gateway takes the client id from aud (ID tokens) or client_id (access tokens).
+        audience = claims.get("aud", claims.get("client_id"))
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.client_id not in audiences:
+            raise Unauthorized("the token is for another client")
+        return claims
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    public: bool
+
+
+def _routes(manifest: Manifest) -> list[_Route]:
+    http = manifest.http
+    assert http is not None
+    routes = []
+    for route in http.routes:
+        method, template = route.split(" ", 1)
+        regex = re.sub(r"\\\{([a-z_][a-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        routes.append(_Route(method, template, re.compile(f"^{regex}$"), route in http.public_routes))
+    return routes
+
+
+def _claims_as_gateway_passes_them(claims: Mapping[str, Any]) -> dict[str, str]:
+    # API Gateway hands every claim to the function as a string (lists as "[a b]").
+    def text(v: Any) -> str:
+        if isinstance(v, list):
+            return "[" + " ".join(map(str, v)) + "]"
+        return str(v)
+
+    return {k: text(v) for k, v in claims.items()}
+
+
+class LocalFrontDoor:
+    def __init__(
+        self,
+        *,
+        manifest: Manifest,
+        config: Config,
+        clients: Callable[[str], Any],
+        endpoint: str,
+        region: str = "us-east-1",
+        port: int = 0,
+        demo: Credentials | None = Credentials(DEMO_EMAIL, DEMO_PASSWORD),
+    ) -> None:
+        self.manifest = manifest
+        self.routes = _routes(manifest)
+        self._client = clients
+        self._endpoint = endpoint
+        self.region = region
+        self._port = port
+        self._base_config = config
+        self.demo = demo
+        self.pool_id = ""
+        self.client_id = ""
+        self.config = config
+        self.verifier: JwtVerifier | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        # Powertools' resolver keeps the current event on the app: one request at a time, as one
+        # Lambda instance serves them.
+        self._handler_lock = threading.Lock()
+        self._handler: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> LocalFrontDoor:
+        cognito = self._client("cognito-idp")
+        self.pool_id = cognito.create_user_pool(
+            PoolName="imgpipe-local-users",
+            UsernameAttributes=["email"],
+            AutoVerifiedAttributes=["email"],
+        )["UserPool"]["Id"]
+        self.client_id = cognito.create_user_pool_client(
+            UserPoolId=self.pool_id,
+            ClientName="browser",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        self.verifier = JwtVerifier(self._endpoint, self.region, self.pool_id, self.client_id)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._request_handler())
+        self._server.daemon_threads = True
+        # The delivery URL is this server's: the API's variant links point here, as they point at
+        # the distribution in AWS.
+        self.config = Config(
+            processor=self._base_config.processor,
+            uploads_bucket=self._base_config.uploads_bucket,
+            variants_bucket=self._base_config.variants_bucket,
+            event_bus=self._base_config.event_bus,
+            settings=self._base_config.settings,
+            resources={**self._base_config.resources, Need.DELIVERY_URL: self.url},
+        )
+        self._handler = service_module(self.manifest, "handler").handler
+        if self.demo:
+            self.create_user(self.demo.email, self.demo.password)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-frontdoor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the front door is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- users ------------------------------------------------------------------------------
+    def create_user(self, email: str, password: str) -> str:
+        """A confirmed user with a permanent password (as an admin creates one); returns its sub."""
+        cognito = self._client("cognito-idp")
+        user = cognito.admin_create_user(
+            UserPoolId=self.pool_id,
+            Username=email,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+            MessageAction="SUPPRESS",
+        )["User"]
+        cognito.admin_set_user_password(UserPoolId=self.pool_id, Username=email, Password=password, Permanent=True)
+        return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+    def sign_in(self, email: str, password: str) -> dict[str, str]:
+        """The tokens a browser gets (USER_PASSWORD_AUTH): AccessToken, IdToken, RefreshToken..."""
+        r = self._client("cognito-idp").initiate_auth(
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return r["AuthenticationResult"]
+
+    # --- requests ---------------------------------------------------------------------------
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        door = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet, like the rest of the stack
+                pass
+
+            def _answer(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _dispatch(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = door.handle(self.command, self.path, dict(self.headers.items()), body)
+                self._answer(status, headers, payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+        return Handler
+
+    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        """One request: (status, headers, body)."""
+        parts = urlsplit(raw_path)
+        path = parts.path
+        if path.startswith("/v/") and method in ("GET", "HEAD"):
+            return self._variant(unquote(path[3:]))
+        if path.startswith("/api/"):
+            return self._api(method, path, parts.query, headers, body)
+        return 404, {"Content-Type": _JSON}, b'{"message":"Not Found"}'
+
+    def _variant(self, key: str) -> tuple[int, dict, bytes]:
+        from botocore.exceptions import ClientError
+
+        try:
+            r = self._client("s3").get_object(Bucket=self.config.variants_bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+                return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            raise
+        headers = {
+            "Content-Type": r.get("ContentType") or "application/octet-stream",
+            "Cache-Control": VARIANT_CACHE_CONTROL,
+            "ETag": r.get("ETag", ""),
+            "X-Content-Type-Options": "nosniff",
+        }
+        return 200, headers, r["Body"].read()
+
+    def _api(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict, bytes]:
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match and route.method == method:
+                break
+        else:
+            # API Gateway's own answer to a route it does not have
+            return 404, {"Content-Type": _JSON}, b'{"message":"Not Found"}'
+        lowered = {k.lower(): v for k, v in headers.items()}
+        claims: dict[str, Any] | None = None
+        if not route.public:
+            assert self.verifier is not None
+            try:
+                claims = self.verifier.verify(lowered.get("authorization"))
+            except Unauthorized:
+                return 401, {"Content-Type": _JSON, "WWW-Authenticate": "Bearer"}, b'{"message":"Unauthorized"}'
+        event = self._event(route, match.groupdict(), method, path, query, lowered, body, claims)
+        assert self._handler is not None
+        try:
+            with self._handler_lock, use_config(self.config):
+                result = self._handler(event, LambdaContext(self.manifest))
+        except Exception:
+            log.exception("the %s handler failed", self.manifest.name)
+            # what API Gateway answers when the function fails
+            return 500, {"Content-Type": _JSON}, b'{"message":"Internal Server Error"}'
+        out = result.get("body") or ""
+        payload = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
+        response_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for cookie in result.get("cookies") or []:
+            response_headers.setdefault("Set-Cookie", cookie)
+        return int(result.get("statusCode", 200)), response_headers, payload
+
+    def _event(
+        self,
+        route: _Route,
+        params: dict[str, str],
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        claims: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """An API Gateway HTTP API (payload 2.0) event, as the stage would send it."""
+        now = time.time()
+        pairs = parse_qsl(query, keep_blank_values=True)
+        multi: dict[str, list[str]] = {}
+        for k, v in pairs:
+            multi.setdefault(k, []).append(v)
+        try:
+            text, encoded = body.decode(), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+        context: dict[str, Any] = {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": urlsplit(self.url).netloc,
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": f"local-{int(now * 1000)}",
+            "routeKey": f"{route.method} {route.template}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        }
+        if claims is not None:
+            context["authorizer"] = {"jwt": {"claims": _claims_as_gateway_passes_them(claims), "scopes": None}}
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": context["routeKey"],
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": context,
+            "isBase64Encoded": encoded,
+        }
+        if multi:
+            event["queryStringParameters"] = {k: ",".join(v) for k, v in multi.items()}
+        if params:
+            event["pathParameters"] = params
+        if body:
+            event["body"] = text
+        return event
+
+
+def start_front_door(
+    deployment: StackResources,
+    *,
+    services_root: Any,
+    settings: Mapping[str, Mapping[str, Any]],
+    clients: Callable[[str], Any],
+    endpoint: str,
+    port: int = 0,
+) -> LocalFrontDoor | None:
+    """The local stack's front door for its HTTP service (None when the services have none), with
+    the configuration infra/components/frontdoor.py gives the function."""
+    manifests = discover(services_root, http=True)
+    if not manifests:
+        return None
+    if len(manifests) > 1:
+        raise ValueError(f"one HTTP service is supported, found {[m.name for m in manifests]}")
+    [manifest] = manifests
+    names = StackNames(
+        uploads_bucket=deployment.uploads_bucket,
+        variants_bucket=deployment.variants_bucket,
+        # the delivery URL is the front door's own, known once it listens (LocalFrontDoor.start)
+        resources={Need.USER_CATALOG: deployment.catalog_table, Need.DELIVERY_URL: ""},
+    )
+    config = function_config(manifest, names, settings.get(manifest.name))
+    return LocalFrontDoor(manifest=manifest, config=config, clients=clients, endpoint=endpoint, port=port).start()
+
+
+def banner(door: LocalFrontDoor, endpoint: str) -> str:
+    """What ``imgpipe local up`` prints about the front door: where it is and how to sign in."""
+    demo = door.demo or Credentials("<email>", "<password>")
+    return (
+        f"  front door:      {door.url}  (/api/* the upload API, /v/* the variants; docs/api.md)\n"
+        f"  sign in:         {demo.email} / {demo.password}  "
+        f"(user pool {door.pool_id}, app client {door.client_id})\n\n"
+        "Upload through the API (in another shell):\n"
+        f"  TOKEN=$(aws --endpoint-url {endpoint} cognito-idp initiate-auth --client-id {door.client_id} "
+        "--auth-flow USER_PASSWORD_AUTH "
+        f"--auth-parameters 'USERNAME={demo.email},PASSWORD={demo.password}' "
+        "--query AuthenticationResult.IdToken --output text)\n"
+        f'  curl -s -H "Authorization: Bearer $TOKEN" -d \'{{"filename":"photo.jpg","type":"image/jpeg",'
+        f'"size":12345}}\' {door.url}/api/uploads\n'
+        f'  curl -s -H "Authorization: Bearer $TOKEN" {door.url}/api/uploads\n'
+    )

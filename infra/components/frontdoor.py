@@ -1,0 +1,474 @@
+"""The front door (docs/api.md): sign-in, the upload API, and CDN delivery of the variants.
+
+- a Cognito user pool and a browser app client (no secret); self sign-up with email verification
+  unless the context key ``self_signup`` is ``off``;
+- an HTTP API whose routes come from the HTTP service's manifest (``services/api``), each behind a
+  JWT authorizer on the pool except the manifest's public routes, throttled by context
+  (``api_rate_limit``, ``api_burst_limit``);
+- the API function, built from the same manifest as every service, with a role that may presign
+  only under ``users/*`` of the uploads bucket and read only its users' catalog entries;
+- one CloudFront distribution: ``/v/*`` serves the private variants bucket through Origin Access
+  Control, ``/api/*`` the API; the uploads bucket's CORS names the distribution's origin.
+
+Caching (docs/api.md, "Caching"): variant URLs carry the upload's etag (``?v=``), which is part of
+the cache key, so an overwritten upload gets new URLs; the edge keeps an object at most
+``VARIANT_EDGE_TTL``, so even an unversioned URL is stale for minutes at most, while browsers may
+keep a versioned one for a year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from imgpipe.catalog.schema import OWNER_INDEX, USERS_PREFIX
+from imgpipe.manifest import Manifest, Need
+from imgpipe.registry import StackNames, function_config
+from infra.components import nag
+from infra.components.bundling import processor_code
+from infra.constants import LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
+
+CTX_SELF_SIGNUP = "self_signup"  # "on" (default) or "off": only an admin creates users
+CTX_API_RATE_LIMIT = "api_rate_limit"  # steady requests per second, whole API (default 50)
+CTX_API_BURST_LIMIT = "api_burst_limit"  # burst (default 100)
+DEFAULT_RATE_LIMIT = 50
+DEFAULT_BURST_LIMIT = 100
+VARIANTS_PATH = "/v/*"
+API_PATH = "/api/*"
+VARIANT_EDGE_TTL = cdk.Duration.minutes(5)
+VARIANT_BROWSER_MAX_AGE_S = 365 * 86400
+CORS_MAX_AGE_S = 3000
+_COMMERCIAL_ONLY = ("AWS::CloudFront::", "AWS::Cognito::")
+#: the stack outputs the front door adds (what `make deploy` prints: where the site is, how to sign in)
+OUTPUT_KEYS = ("SiteUrl", "ApiUrl", "UserPoolId", "UserPoolClientId", "ApiFunctionName")
+#: the variants path prefix the viewer sees (/v/resize/...) is not part of the S3 key (resize/...)
+_STRIP_V = """function handler(event) {
+  var request = event.request;
+  request.uri = request.uri.substring(2);
+  return request;
+}"""
+
+
+def _context_int(scope: Construct, key: str, default: int) -> int:
+    value = scope.node.try_get_context(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"context '{key}': must be a positive integer, got {value!r}") from None
+    if number < 1 or isinstance(value, bool):
+        raise ValueError(f"context '{key}': must be a positive integer, got {value!r}")
+    return number
+
+
+def _self_signup(scope: Construct) -> bool:
+    value = scope.node.try_get_context(CTX_SELF_SIGNUP)
+    if value in (None, "", "on", True):
+        return True
+    if value in ("off", False):
+        return False
+    raise ValueError(f"context '{CTX_SELF_SIGNUP}': must be 'on' or 'off', got {value!r}")
+
+
+class FrontDoor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        manifest: Manifest,
+        names: StackNames,
+        settings_overrides: dict[str, Any] | None,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        uploads: s3.IBucket,
+        variants: s3.IBucket,
+        catalog: dynamodb.ITable,
+        namespace: str,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        http = manifest.http
+        assert http is not None, f"{manifest.name} has no http trigger"
+        stack = cdk.Stack.of(self)
+
+        # --- sign-in -------------------------------------------------------------------------
+        self_signup = _self_signup(self)
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            self_sign_up_enabled=self_signup,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True, require_symbols=True
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            removal_policy=removal_policy,
+        )
+        nag.acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG2",
+            f"{self.user_pool.node.path}: MFA is optional (TOTP) for the uploaders: requiring it would block "
+            "the self sign-up flow the upload widget offers; operators with AWS access do not sign in here.",
+        )
+        nag.acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG8",
+            f"{self.user_pool.node.path}: Cognito's threat protection needs the Plus feature plan (a per-user "
+            "charge); the API's per-user quota and API Gateway throttling bound what a stolen account can do.",
+        )
+        self.client = self.user_pool.add_client(
+            "Browser",
+            generate_secret=False,  # a browser cannot keep a secret
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            prevent_user_existence_errors=True,
+            access_token_validity=cdk.Duration.hours(1),
+            id_token_validity=cdk.Duration.hours(1),
+            refresh_token_validity=cdk.Duration.days(30),
+        )
+
+        # --- the function --------------------------------------------------------------------
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
+        )
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="imgpipe upload API"
+        )
+        self.log_group.grant_write(self.role)
+
+        # --- the HTTP API (before the distribution, which points at it; the function's routes after) ---
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
+        )
+        # named after the stack: a second stack in the account never shares a name (test_operations)
+        self.api = apigw.HttpApi(
+            self,
+            "Api",
+            api_name=f"{stack.stack_name}-upload-api",
+            description="imgpipe upload API",
+            create_default_stage=True,
+        )
+        stage = self.api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_rate_limit=_context_int(self, CTX_API_RATE_LIMIT, DEFAULT_RATE_LIMIT),
+            throttling_burst_limit=_context_int(self, CTX_API_BURST_LIMIT, DEFAULT_BURST_LIMIT),
+        )
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group_arn,
+            format=(
+                '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","sub":'
+                '"$context.authorizer.claims.sub","route":"$context.routeKey","status":"$context.status",'
+                '"latencyMs":"$context.responseLatency","error":"$context.authorizer.error"}'
+            ),
+        )
+
+        # --- delivery ------------------------------------------------------------------------
+        self.distribution = self._distribution(variants, stack)
+        delivery_url = f"https://{self.distribution.distribution_domain_name}"
+
+        config = function_config(
+            manifest,
+            StackNames(
+                uploads_bucket=names.uploads_bucket,
+                variants_bucket=names.variants_bucket,
+                event_bus=names.event_bus,
+                resources={
+                    **names.resources,
+                    Need.USER_CATALOG: catalog.table_name,
+                    Need.DELIVERY_URL: delivery_url,
+                },
+            ),
+            settings_overrides,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=(manifest.description or f"imgpipe {manifest.name}")[:LAMBDA_DESCRIPTION_MAX_CHARS],
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=manifest.handler,
+            code=processor_code(manifest.folder, manifest.name),
+            layers=[layer],
+            memory_size=manifest.memory_mb,
+            timeout=cdk.Duration.seconds(manifest.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            environment={
+                **config.as_env(),
+                "POWERTOOLS_SERVICE_NAME": manifest.name,
+                "POWERTOOLS_METRICS_NAMESPACE": namespace,
+                "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
+            },
+        )
+        nag.acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{self.role.node.path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
+            "support no resource-level permissions.",
+        )
+        self._grant(manifest, uploads, catalog, stack)
+        self._routes(http.routes, http.public_routes, stack)
+
+        # Browsers upload straight to S3 from the distribution's origin. A rule of its own: the
+        # configured extra origins keep theirs (Storage's, from the cors_origins context).
+        assert isinstance(uploads, s3.Bucket)
+        uploads.add_cors_rule(
+            allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT],
+            allowed_origins=[delivery_url],
+            allowed_headers=["*"],
+            exposed_headers=["ETag"],
+            max_age=CORS_MAX_AGE_S,
+        )
+
+        values = {
+            "SiteUrl": delivery_url,
+            "ApiUrl": f"{delivery_url}/api",
+            "UserPoolId": self.user_pool.user_pool_id,
+            "UserPoolClientId": self.client.user_pool_client_id,
+            "ApiFunctionName": self.function.function_name,
+        }
+        assert set(values) == set(OUTPUT_KEYS)
+        for key, value in values.items():
+            cdk.CfnOutput(stack, key, value=value)
+
+        # CloudFront (and Cognito in part) are not offered in the GovCloud and China partitions,
+        # where the front door cannot be deployed: cfn-lint's check that each resource type exists
+        # in every region of every partition (E3006) is waived for those resources only.
+        for child in self.node.find_all():
+            if isinstance(child, cdk.CfnResource) and child.cfn_resource_type.startswith(_COMMERCIAL_ONLY):
+                child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3006"]}})
+
+    def _routes(self, routes: Sequence[str], public: Sequence[str], stack: cdk.Stack) -> None:
+        issuer = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/{self.user_pool.user_pool_id}"
+        jwt = authorizers.HttpJwtAuthorizer(
+            "Jwt",
+            issuer,
+            authorizer_name=f"{stack.stack_name}-cognito",
+            jwt_audience=[self.client.user_pool_client_id],
+            identity_source=["$request.header.Authorization"],
+        )
+        integration = integrations.HttpLambdaIntegration("Function", self.function)
+        for route in routes:
+            method, path = route.split(" ", 1)
+            [added] = self.api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod(method)],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer() if route in public else jwt,
+            )
+            if route in public:
+                nag.acknowledge(
+                    added,
+                    "AwsSolutions-APIG4",
+                    f"{added.node.path}: {route} is public by design (the manifest's public_routes): the "
+                    "OpenAPI document describes the API and holds no user data.",
+                )
+
+    def _grant(self, manifest: Manifest, uploads: s3.IBucket, catalog: dynamodb.ITable, stack: cdk.Stack) -> None:
+        """Exactly the calls services/api/adapters.py makes, each held to the users' part."""
+        if Need.USER_UPLOADS in manifest.needs:
+            users = uploads.arn_for_objects(f"{USERS_PREFIX}*")
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UsersUploads",
+                    # PutObject signs the POSTs, creates multipart uploads and signs their parts.
+                    actions=[
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    resources=[users],
+                )
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListUsersUploads",
+                    actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    resources=[uploads.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{USERS_PREFIX}*"]}},
+                )
+            )
+            bucket = uploads.node.default_child
+            assert isinstance(bucket, cdk.CfnElement)
+            nag.acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(bucket)}.Arn>/{USERS_PREFIX}*]",
+                f"{self.role.node.path} presigns and deletes uploads under users/ only: each key is "
+                "users/<caller>/<random id>/<name>, chosen per request.",
+            )
+        if Need.USER_CATALOG in manifest.needs:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="QueryOwnerIndex",
+                    actions=["dynamodb:Query"],
+                    resources=[f"{catalog.table_arn}/index/{OWNER_INDEX}"],
+                )
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadUsersRounds",
+                    actions=["dynamodb:GetItem"],
+                    resources=[catalog.table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {
+                            "dynamodb:LeadingKeys": [f"s3://{uploads.bucket_name}/{USERS_PREFIX}*"]
+                        }
+                    },
+                )
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="CountUsersUploads",
+                    actions=["dynamodb:UpdateItem"],
+                    resources=[catalog.table_arn],
+                    conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*"]}},
+                )
+            )
+
+    def _distribution(self, variants: s3.IBucket, stack: cdk.Stack) -> cloudfront.Distribution:
+        security = cloudfront.ResponseSecurityHeadersBehavior(
+            strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                access_control_max_age=cdk.Duration.days(365), include_subdomains=True, override=True
+            ),
+            content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+            frame_options=cloudfront.ResponseHeadersFrameOptions(
+                frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+            ),
+            referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+            ),
+            xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
+        )
+        variant_headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "VariantHeaders",
+            comment="imgpipe variants: security headers, long browser cache (URLs are versioned)",
+            security_headers_behavior=security,
+            custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
+                custom_headers=[
+                    cloudfront.ResponseCustomHeader(
+                        header="Cache-Control",
+                        value=f"public, max-age={VARIANT_BROWSER_MAX_AGE_S}, immutable",
+                        override=True,
+                    )
+                ]
+            ),
+        )
+        api_headers = cloudfront.ResponseHeadersPolicy(
+            self, "ApiHeaders", comment="imgpipe API: security headers", security_headers_behavior=security
+        )
+        variant_cache = cloudfront.CachePolicy(
+            self,
+            "VariantCache",
+            comment="imgpipe variants: keyed by path and the upload's etag (?v=)",
+            default_ttl=VARIANT_EDGE_TTL,
+            max_ttl=VARIANT_EDGE_TTL,
+            min_ttl=cdk.Duration.seconds(0),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.allow_list("v"),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            # images are compressed already: no gzip/brotli variants in the cache key
+            enable_accept_encoding_gzip=False,
+            enable_accept_encoding_brotli=False,
+        )
+        strip = cloudfront.Function(
+            self,
+            "StripV",
+            code=cloudfront.FunctionCode.from_inline(_STRIP_V),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="/v/<key> -> /<key> in the variants bucket",
+        )
+        # the distribution signs every request to the private variants bucket (SigV4, always)
+        oac = cloudfront.S3OriginAccessControl(self, "VariantsAccess", signing=cloudfront.Signing.SIGV4_ALWAYS)
+        api_domain = f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+        # CloudFront forwards the Authorization header only when it is part of the cache key (an origin
+        # request policy may not name it), and a cache key needs a TTL above zero: one second at most,
+        # keyed by the token, and the API's answers say no-store anyway.
+        api_cache = cloudfront.CachePolicy(
+            self,
+            "ApiCache",
+            comment="imgpipe API: not cached; keyed by Authorization so that the token reaches the API",
+            default_ttl=cdk.Duration.seconds(0),
+            min_ttl=cdk.Duration.seconds(0),
+            max_ttl=cdk.Duration.seconds(1),
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization"),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+        )
+        api_behavior = cloudfront.BehaviorOptions(
+            origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cache_policy=api_cache,
+            # API Gateway routes by its own host name: everything of the viewer's request but Host
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            response_headers_policy=api_headers,
+        )
+        distribution = cloudfront.Distribution(
+            self,
+            "Cdn",
+            comment="imgpipe: variants under /v/, the upload API under /api/",
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            # The web app (its own issue) takes "/"; until then the API answers 404 there.
+            default_behavior=api_behavior,
+            additional_behaviors={
+                API_PATH: api_behavior,
+                VARIANTS_PATH: cloudfront.BehaviorOptions(
+                    origin=origins.S3BucketOrigin.with_origin_access_control(variants, origin_access_control=oac),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                    cache_policy=variant_cache,
+                    response_headers_policy=variant_headers,
+                    compress=False,
+                    function_associations=[
+                        cloudfront.FunctionAssociation(
+                            function=strip, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                        )
+                    ],
+                ),
+            },
+        )
+        for finding, reason in (
+            ("AwsSolutions-CFR1", "The images are public by design for anyone holding a link; no country is excluded."),
+            (
+                "AwsSolutions-CFR2",
+                "No WAF web ACL: the API is behind a JWT authorizer, per-user quotas and stage throttling, and the "
+                "variants are read-only; a WAF (a monthly charge) can be attached per deployment.",
+            ),
+            (
+                "AwsSolutions-CFR3",
+                "CloudFront standard logs need ACLs on the target bucket, which every imgpipe bucket disables "
+                "(BucketOwnerEnforced); the API stage keeps its own access log.",
+            ),
+            (
+                "AwsSolutions-CFR4",
+                "The distribution uses its default *.cloudfront.net certificate, for which CloudFront fixes the "
+                "TLS policy; a deployment with a custom domain and certificate sets TLSv1.2_2021.",
+            ),
+        ):
+            nag.acknowledge(distribution, finding, f"{distribution.node.path}: {reason}")
+        return distribution

@@ -1,0 +1,209 @@
+"""The API's two outside worlds on boto3: the uploads bucket (presigning, multipart, listing and
+deleting under ``users/``) and the catalog (its owner index, one round, the daily counters).
+
+Every call here is one the function's role allows (infra/components/frontdoor.py); nothing reads
+or writes outside ``users/`` of the uploads bucket or outside the catalog's owner index, the
+users' rounds and the ``quota#`` counters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from imgpipe.catalog import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, Round, RoundRef
+from imgpipe.catalog.schema import OWNER_ATTRIBUTE, OWNER_INDEX
+from imgpipe.events import normalize_etag
+
+from .logic import PostPolicy, bad_request
+
+QUOTA_PREFIX = "quota#"
+#: a counter outlives its day by this much, then DynamoDB's TTL removes it
+QUOTA_TTL_S = 2 * 86400
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PendingMultipart:
+    key: str
+    upload_id: str
+
+
+class S3Uploads:
+    def __init__(self, bucket: str, s3: Any | None = None) -> None:
+        self.bucket = bucket
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        from imgpipe.adapters import client
+
+        # the shared client signs with SigV4, which pins a part's Content-Length in its URL
+        return self._s3 or client("s3")
+
+    def presign_post(self, key: str, policy: PostPolicy, expires_s: int) -> dict[str, Any]:
+        return self.s3.generate_presigned_post(
+            Bucket=self.bucket, Key=key, Fields=policy.fields, Conditions=policy.conditions, ExpiresIn=expires_s
+        )
+
+    def create_multipart(self, key: str, content_type: str) -> str:
+        return self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, length: int, expires_s: int) -> str:
+        # ContentLength is a signed header: S3 refuses the part unless it has exactly this many bytes.
+        return self.s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ContentLength": length,
+            },
+            ExpiresIn=expires_s,
+        )
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        marker = 0
+        while True:
+            r = self.s3.list_parts(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker)
+            parts += r.get("Parts", [])
+            if not r.get("IsTruncated"):
+                return parts
+            marker = r["NextPartNumberMarker"]
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+        )
+
+    def abort(self, key: str, upload_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+
+    def find_object(self, prefix: str) -> StoredObject | None:
+        """The object under an upload's prefix (there is one: the server chose its only key)."""
+        r = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        for item in r.get("Contents", []):
+            return StoredObject(item["Key"], normalize_etag(item.get("ETag")), int(item["Size"]), item["LastModified"])
+        return None
+
+    def find_multipart(self, prefix: str) -> PendingMultipart | None:
+        r = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+        for item in r.get("Uploads", []):
+            if item["Key"].startswith(prefix):
+                return PendingMultipart(item["Key"], item["UploadId"])
+        return None
+
+    def delete(self, key: str) -> None:
+        # On the versioned bucket: a delete marker, and S3 "Object Deleted" starts the purge.
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise bad_request("cursor", "'cursor' is not one this API returned.") from None
+    # a cursor names a position in one owner's index: another owner's is refused, not followed
+    if not isinstance(raw, dict) or raw.get(OWNER_ATTRIBUTE, {}).get("S") != owner:
+        raise bad_request("cursor", "'cursor' is not one this API returned.")
+    return raw
+
+
+class UserCatalog:
+    """The catalog, as the API reads it: one owner's rounds, newest first, and one round."""
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.table = table
+        self._client = dynamodb
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    @property
+    def client(self) -> Any:
+        from imgpipe.adapters import client
+
+        return self._client or client("dynamodb")
+
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._de.deserialize(v) for k, v in item.items()}
+
+    def owned(self, owner: str, *, limit: int, cursor: str | None) -> tuple[list[Round], str | None]:
+        """A page of ``owner``'s rounds, newest first. Deleted ones are left out (after the page is
+        read, so a page may hold fewer than ``limit``; the cursor still moves on)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": OWNER_ATTRIBUTE},
+            "ExpressionAttributeValues": {":o": {"S": owner}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, owner)
+        r = self.client.query(**kwargs)
+        rounds = [Round.from_item(self._plain(item)) for item in r.get("Items", [])]
+        return rounds, encode_cursor(r.get("LastEvaluatedKey"))
+
+    def load(self, bucket: str, key: str, etag: str) -> Round | None:
+        ref = RoundRef(bucket, key, etag)
+        r = self.client.get_item(
+            TableName=self.table, Key={k: {"S": v} for k, v in ref.item_key.items()}, ConsistentRead=True
+        )
+        item = r.get("Item")
+        return Round.from_item(self._plain(item)) if item else None
+
+    def take_quota(self, owner: str, day: str, limit: int, now: datetime) -> bool:
+        """Count one upload for ``owner`` on ``day`` unless ``limit`` is reached; one conditional
+        write, so concurrent requests can never count past it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={PARTITION_KEY: {"S": f"{QUOTA_PREFIX}{owner}"}, SORT_KEY: {"S": f"day#{day}"}},
+                UpdateExpression="SET #n = if_not_exists(#n, :zero) + :one, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
+                ExpressionAttributeNames={"#n": "uploads", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                    ":ttl": {"N": str(int(now.timestamp()) + QUOTA_TTL_S)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

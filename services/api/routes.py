@@ -1,0 +1,132 @@
+"""The route table: one row per route, with the models it reads and answers. The handler binds
+the rows to the resolver, the OpenAPI document is generated from them (``openapi.py``), and a
+test holds them equal to the manifest's ``routes`` (which API Gateway is built from)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .logic import (
+    CompleteUpload,
+    Deleted,
+    MultipartTicket,
+    NewUpload,
+    PartList,
+    SignedParts,
+    SignParts,
+    UploadPage,
+    UploadStatus,
+    UploadTicket,
+)
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    description: str
+    type: type = str
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway's syntax: /api/uploads/{id}
+    operation: str  # the UploadApi method, and the OpenAPI operationId
+    summary: str
+    response: type | None
+    status: int = 200
+    request: type | None = None
+    errors: tuple[int, ...] = ()
+    query: tuple[QueryParam, ...] = ()
+    public: bool = False
+
+    @property
+    def manifest_route(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def resolver_path(self) -> str:
+        """Powertools' syntax: /api/uploads/<id>."""
+        return self.path.replace("{", "<").replace("}", ">")
+
+
+_NEW = (400, 401, 413, 415, 429)
+_ONE = (401, 404)
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/openapi.json", "openapi", "This document.", None, public=True),
+    Route(
+        "POST",
+        "/api/uploads",
+        "create_post",
+        "Start a small upload: a presigned POST for one file (exact key, type and size range pinned).",
+        UploadTicket,
+        201,
+        NewUpload,
+        _NEW,
+    ),
+    Route(
+        "GET",
+        "/api/uploads",
+        "list",
+        "The caller's uploads, newest first, a page at a time.",
+        UploadPage,
+        errors=(400, 401),
+        query=(
+            QueryParam("limit", "Uploads per page (1 to the deployment's page size).", int),
+            QueryParam("cursor", "next_cursor of the previous page."),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/uploads/{id}",
+        "status",
+        "One upload: its status per processor, plain-words reasons, its variants with URLs, srcset and <picture>.",
+        UploadStatus,
+        errors=_ONE,
+    ),
+    Route(
+        "DELETE",
+        "/api/uploads/{id}",
+        "delete",
+        "Delete an upload (or abort it while its parts are being sent); its variants follow.",
+        Deleted,
+        errors=_ONE,
+    ),
+    Route(
+        "POST",
+        "/api/uploads/multipart",
+        "create_multipart",
+        "Start a large or resumable upload: S3 multipart, with the part size and count to use.",
+        MultipartTicket,
+        201,
+        NewUpload,
+        _NEW,
+    ),
+    Route(
+        "POST",
+        "/api/uploads/{id}/parts",
+        "sign_parts",
+        "Sign one part or a batch, just before sending them: a PUT URL each, its Content-Length pinned.",
+        SignedParts,
+        request=SignParts,
+        errors=(400, 401, 404),
+    ),
+    Route(
+        "GET",
+        "/api/uploads/{id}/parts",
+        "list_parts",
+        "The parts S3 holds so far (to resume an upload).",
+        PartList,
+        errors=_ONE,
+    ),
+    Route(
+        "POST",
+        "/api/uploads/{id}/complete",
+        "complete",
+        "Assemble the parts into the upload; processing starts.",
+        UploadStatus,
+        request=CompleteUpload,
+        errors=(400, 401, 404),
+    ),
+)

@@ -1,0 +1,321 @@
+"""The upload API's pure rules: request checks and their status codes, keys, names, the POST
+policy (decoded from what boto3 really signs, condition by condition, since no emulator enforces
+it), the multipart plan, the quota's day, and what the status route shows."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from imgpipe.catalog import Round, VariantRecord
+from imgpipe.catalog.model import RejectionRecord
+
+from ..logic import (
+    ACCEPTED_TYPES,
+    MAX_PARTS,
+    MIB,
+    MIN_PART_BYTES,
+    ApiError,
+    PartPlan,
+    caller_from_claims,
+    declared_size,
+    is_upload_id,
+    multipart_upload_id,
+    new_upload_id,
+    parse_complete,
+    parse_limit,
+    parse_new_upload,
+    parse_sign_parts,
+    post_policy,
+    quota_day,
+    quota_exceeded,
+    responsive_snippets,
+    sanitize_filename,
+    seconds_to_next_day,
+    status_view,
+    upload_key,
+    variant_url,
+)
+
+MAX = 50 * MIB
+SUB = "4f1c2a9e-1111-4222-8333-944455556666"
+
+
+def _refused(body: object, max_bytes: int = MAX) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        parse_new_upload(body, max_bytes)
+    return caught.value
+
+
+# --- requests ----------------------------------------------------------------------------------
+def test_a_good_request_is_normalised() -> None:
+    got = parse_new_upload({"filename": "Cat.JPG", "type": " Image/JPEG ", "size": 1234}, MAX)
+    assert (got.filename, got.type, got.size) == ("Cat.JPG", "image/jpeg", 1234)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "body"),
+        ("x", "body"),
+        ({"type": "image/png", "size": 1}, "filename"),
+        ({"filename": "", "type": "image/png", "size": 1}, "filename"),
+        ({"filename": "a" * 256, "type": "image/png", "size": 1}, "filename"),
+        ({"filename": "a.png", "size": 1}, "type"),
+        ({"filename": "a.png", "type": 7, "size": 1}, "type"),
+        ({"filename": "a.png", "type": "image/png"}, "size"),
+        ({"filename": "a.png", "type": "image/png", "size": 0}, "size"),
+        ({"filename": "a.png", "type": "image/png", "size": True}, "size"),
+        ({"filename": "a.png", "type": "image/png", "size": "12"}, "size"),
+        ({"filename": "a.png", "type": "image/png", "size": 1.5}, "size"),
+    ],
+)
+def test_a_malformed_request_is_400_naming_the_field(body: object, field: str) -> None:
+    error = _refused(body)
+    assert (error.status, error.field) == (400, field)
+    assert error.body()["error"]["field"] == field
+
+
+@pytest.mark.parametrize("content_type", ["image/svg+xml", "application/pdf", "text/html", "video/mp4", "image/*"])
+def test_a_type_the_processors_do_not_accept_is_415(content_type: str) -> None:
+    error = _refused({"filename": "a.png", "type": content_type, "size": 10})
+    assert (error.status, error.code, error.field) == (415, "unsupported_type", "type")
+
+
+def test_every_image_type_of_the_brief_is_accepted() -> None:
+    assert set(ACCEPTED_TYPES) == {f"image/{t}" for t in ("jpeg", "png", "webp", "gif", "avif", "heic", "tiff", "bmp")}
+
+
+def test_a_declared_size_over_the_cap_is_413_and_the_cap_itself_passes() -> None:
+    assert parse_new_upload({"filename": "a.png", "type": "image/png", "size": MAX}, MAX).size == MAX
+    error = _refused({"filename": "a.png", "type": "image/png", "size": MAX + 1})
+    assert (error.status, error.code, error.field) == (413, "too_large", "size")
+
+
+def test_shape_is_checked_before_type_and_type_before_size() -> None:
+    assert _refused({"filename": "", "type": "text/plain", "size": MAX + 1}).status == 400
+    assert _refused({"filename": "a", "type": "text/plain", "size": MAX + 1}).status == 415
+
+
+def test_sign_parts_and_complete_are_held_to_the_plan() -> None:
+    assert parse_sign_parts({"part_numbers": [3, 1, 3]}, 3).part_numbers == [1, 3]
+    for bad in ({}, {"part_numbers": []}, {"part_numbers": [0]}, {"part_numbers": [4]}, {"part_numbers": ["1"]}):
+        with pytest.raises(ApiError) as caught:
+            parse_sign_parts(bad, 3)
+        assert (caught.value.status, caught.value.field) == (400, "part_numbers")
+    parts = [{"part_number": 2, "etag": '"b"'}, {"part_number": 1, "etag": '"a"'}]
+    assert [p.part_number for p in parse_complete({"parts": parts}, 2).parts] == [1, 2]
+    for bad_parts in (
+        [],
+        parts[:1],
+        [parts[0], parts[0]],
+        [{"part_number": 1}],
+        [*parts, {"part_number": 3, "etag": "c"}],
+    ):
+        with pytest.raises(ApiError) as caught:
+            parse_complete({"parts": bad_parts}, 2)
+        assert (caught.value.status, caught.value.field) == (400, "parts")
+
+
+def test_limit_is_bounded_by_the_page_size() -> None:
+    assert parse_limit(None, 20) == 20
+    assert parse_limit("5", 20) == 5
+    for bad in ("0", "21", "-1", "x", ""):
+        with pytest.raises(ApiError):
+            parse_limit(bad, 20)
+
+
+# --- the caller --------------------------------------------------------------------------------
+def test_the_caller_is_the_sub_claim_and_nothing_else_is_trusted() -> None:
+    assert caller_from_claims({"sub": SUB, "email": "a@b.c"}).sub == SUB
+    for claims in (None, {}, {"sub": ""}, {"sub": "../other"}, {"sub": "a/b"}, {"sub": 5}, {"username": SUB}):
+        with pytest.raises(ApiError) as caught:
+            caller_from_claims(claims)  # type: ignore[arg-type]
+        assert caught.value.status == 401
+
+
+# --- keys and names ----------------------------------------------------------------------------
+def test_upload_ids_are_random_and_only_well_formed_ones_are_looked_up() -> None:
+    ids = {new_upload_id() for _ in range(200)}
+    assert len(ids) == 200 and all(is_upload_id(i) and len(i) == 22 for i in ids)
+    assert declared_size(new_upload_id()) is None
+    multipart = multipart_upload_id(123_456_789)
+    assert is_upload_id(multipart) and declared_size(multipart) == 123_456_789
+    for bad in ("", "x", "../../etc", "a" * 21, "a" * 23, "a" * 22 + "-0", "a" * 22 + "-01", "a" * 22 + "/x"):
+        assert not is_upload_id(bad)
+
+
+def test_the_key_is_the_users_prefix_the_id_and_the_sanitized_name() -> None:
+    assert upload_key(SUB, "I" * 22, "cat.jpg") == f"users/{SUB}/{'I' * 22}/cat.jpg"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("cat.jpg", "image/jpeg", "cat.jpg"),
+        ("Cat Photo (1).JPEG", "image/jpeg", "Cat-Photo-1.jpeg"),
+        ("../../etc/passwd", "image/png", "passwd.png"),
+        ("C:\\Users\\me\\shot.png", "image/png", "shot.png"),
+        ("photo.png", "image/jpeg", "photo.png.jpg"),
+        ("noext", "image/webp", "noext.webp"),
+        ("Éte\u0301 à Zürich.heic", "image/heic", "Ete-a-Zurich.heic"),
+        ("写真.gif", "image/gif", "upload.gif"),
+        (".hidden.png", "image/png", "hidden.png"),
+        ("a" * 300 + ".tiff", "image/tiff", "a" * 95 + ".tiff"),
+        ("x.avif", "image/avif", "x.avif"),
+        ("x.bmp", "image/bmp", "x.bmp"),
+    ],
+)
+def test_file_names_are_sanitized(name: str, content_type: str, expected: str) -> None:
+    assert sanitize_filename(name, content_type) == expected
+
+
+def test_a_sanitized_name_is_always_safe() -> None:
+    for name in ["a/b", "..", "...png", "\x00.png", "a b\tc.png", "%2e%2e.png", "<script>.png", "   .png"]:
+        safe = sanitize_filename(name, "image/png")
+        assert safe.endswith(".png") and "/" not in safe and not safe.startswith(".")
+        assert all(c.isalnum() or c in "._-" for c in safe) and len(safe) <= 100
+
+
+# --- the presigned POST, as S3 will check it ---------------------------------------------------
+def _signed_post(key: str, content_type: str, max_bytes: int, expires_s: int) -> dict:
+    s3 = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+    policy = post_policy(content_type, max_bytes)
+    return s3.generate_presigned_post(
+        Bucket="uploads-bucket", Key=key, Fields=policy.fields, Conditions=policy.conditions, ExpiresIn=expires_s
+    )
+
+
+def test_the_signed_post_policy_pins_key_type_size_and_expiry() -> None:
+    key = upload_key(SUB, new_upload_id(), "cat.jpg")
+    before = datetime.now(UTC)
+    post = _signed_post(key, "image/jpeg", MAX, 300)
+    fields = post["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before + timedelta(seconds=298) <= expiration <= before + timedelta(seconds=302)
+
+    conditions = policy["conditions"]
+    # Each condition, one by one; nothing else may be in the policy.
+    assert {"bucket": "uploads-bucket"} in conditions
+    assert {"key": key} in conditions  # an exact match: not ["starts-with", "$key", ...]
+    assert not any(isinstance(c, list) and c[0] == "starts-with" for c in conditions)
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert ["content-length-range", 1, MAX] in conditions
+    signing = {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-security-token"}
+    for c in conditions:
+        if isinstance(c, dict):
+            (name,) = c
+            assert name in {"bucket", "key", "Content-Type", *signing}, c
+        else:
+            assert c == ["content-length-range", 1, MAX], c
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
+
+    # The form fields the client posts match the policy (else S3 refuses them).
+    assert fields["key"] == key
+    assert fields["Content-Type"] == "image/jpeg"
+    assert post["url"].endswith("uploads-bucket.s3.amazonaws.com/")
+
+
+# --- multipart ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [1, MIN_PART_BYTES - 1, MIN_PART_BYTES, MIN_PART_BYTES + 1, MAX, 5 * 1024**3])
+def test_the_parts_add_up_to_exactly_the_declared_size(size: int) -> None:
+    plan = PartPlan.for_size(size)
+    assert plan.part_size >= MIN_PART_BYTES and 1 <= plan.part_count <= MAX_PARTS
+    lengths = [plan.length(n) for n in range(1, plan.part_count + 1)]
+    assert sum(lengths) == size
+    assert all(n == plan.part_size for n in lengths[:-1]) and 0 < lengths[-1] <= plan.part_size
+    for outside in (0, plan.part_count + 1):
+        with pytest.raises(ValueError):
+            plan.length(outside)
+
+
+def test_a_part_url_pins_its_content_length() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+    url = s3.generate_presigned_url(
+        "upload_part",
+        Params={"Bucket": "b", "Key": "k", "UploadId": "u", "PartNumber": 2, "ContentLength": 123},
+        ExpiresIn=60,
+    )
+    assert "content-length" in parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";")
+
+
+# --- quota -------------------------------------------------------------------------------------
+def test_the_quota_day_is_utc_and_the_retry_hint_points_at_its_end() -> None:
+    late = datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC)
+    assert quota_day(late) == "2026-12-01"
+    assert seconds_to_next_day(late) == 30
+    error = quota_exceeded(200, late)
+    assert (error.status, error.headers["Retry-After"]) == (429, "30")
+
+
+# --- the status view ---------------------------------------------------------------------------
+def _variant(processor: str, name: str, fmt: str, width: int, height: int, count: int) -> VariantRecord:
+    key = f"{processor}/users/{SUB}/{'I' * 22}/cat.jpg/{name}"
+    return VariantRecord(processor, "variants", key, fmt, width, height, 1000 + width, count)
+
+
+def test_the_status_view_shows_states_plain_reasons_variants_and_snippets() -> None:
+    key = f"users/{SUB}/{'I' * 22}/cat.jpg"
+    found = Round(
+        bucket="uploads",
+        key=key,
+        etag="abc123",
+        status="partial",
+        expected=("convert", "resize", "thumbnail"),
+        variants=(
+            _variant("resize", "320w.jpg", "jpeg", 320, 213, 2),
+            _variant("resize", "600w.jpg", "jpeg", 600, 400, 2),
+            _variant("convert", "full.webp", "webp", 600, 400, 1),
+        ),
+        rejections=(RejectionRecord("thumbnail", "too_many_pixels", "internal detail"),),
+        size=5000,
+        uploaded_at="2026-12-01T10:00:00.000000Z",
+    )
+    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/")
+    assert view.status == "partial" and view.filename == "cat.jpg" and view.size == 5000
+    states = {p.name: (p.state, p.reason) for p in view.processors}
+    assert states == {
+        "convert": ("done", None),
+        "resize": ("done", None),
+        "thumbnail": ("rejected", "too_many_pixels"),
+    }
+    [thumb] = [p for p in view.processors if p.name == "thumbnail"]
+    assert thumb.message == "This image has more pixels than we accept."  # plain words, not the internal message
+    urls = {v.name: v.url for v in view.variants}
+    assert urls["320w.jpg"] == f"https://cdn.example/v/resize/users/{SUB}/{'I' * 22}/cat.jpg/320w.jpg?v=abc123"
+    assert view.srcset == f"{urls['320w.jpg']} 320w, {urls['600w.jpg']} 600w"
+    assert view.picture is not None
+    assert '<source type="image/webp"' in view.picture and f'src="{urls["600w.jpg"]}"' in view.picture
+
+
+def test_an_upload_nobody_reported_yet_is_processing_and_one_being_sent_is_uploading() -> None:
+    key = f"users/{SUB}/{'I' * 22}/cat.jpg"
+    assert status_view("I" * 22, key, None, delivery_url="").status == "processing"
+    assert status_view("I" * 22, key, None, delivery_url="", uploading=True).status == "uploading"
+
+
+def test_snippets_leave_out_variants_of_another_shape_and_escape_urls() -> None:
+    def view(name: str, fmt: str, w: int, h: int) -> object:
+        from ..logic import VariantView
+
+        return VariantView("p", name, fmt, f"https://cdn/v/{name}?v=a&b", w, h, 1)
+
+    srcset, picture = responsive_snippets([view("a", "jpeg", 600, 400), view("t", "jpeg", 300, 300)])  # type: ignore[list-item]
+    assert srcset == "https://cdn/v/a?v=a&b 600w"
+    assert picture is not None and "&amp;" in picture and "/t?" not in picture
+    assert responsive_snippets([]) == (None, None)
+
+
+def test_variant_urls_change_with_the_uploads_content() -> None:
+    assert variant_url("https://d", "resize/a b.jpg/320w.jpg", "e1") != variant_url(
+        "https://d", "resize/a b.jpg/320w.jpg", "e2"
+    )
+    assert variant_url("https://d/", "k/a b", "e") == "https://d/v/k/a%20b?v=e"

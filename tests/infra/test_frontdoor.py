@@ -1,0 +1,241 @@
+"""The front door on the synthesized template: the HTTP API and its JWT authorizer on every route
+but the OpenAPI document, the user pool and its browser client, the distribution with OAC, the
+uploads bucket's CORS, and the API function's least-privilege role."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imgpipe.catalog.schema import OWNER_INDEX
+from imgpipe.manifest import load_manifest
+from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
+
+
+def _one(synthesized: Synthesized, cfn_type: str) -> dict[str, Any]:
+    (resource,) = synthesized.of_type(cfn_type).values()
+    return resource["Properties"]
+
+
+def _ref_of(synthesized: Synthesized, construct: Any) -> str:
+    return synthesized.logical_id(construct)
+
+
+def test_every_manifest_route_is_a_gateway_route_and_only_the_document_is_public(synthesized: Synthesized) -> None:
+    http = load_manifest(REPO_SERVICES / "api").http
+    assert http is not None
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == set(http.routes)
+    (authorizer_id,) = synthesized.of_type("AWS::ApiGatewayV2::Authorizer")
+    for key, props in routes.items():
+        if key == "GET /api/openapi.json":
+            assert props.get("AuthorizationType", "NONE") == "NONE" and "AuthorizerId" not in props
+        else:
+            assert props["AuthorizationType"] == "JWT", key
+            assert props["AuthorizerId"] == {"Ref": authorizer_id}, key
+
+
+def test_the_jwt_authorizer_trusts_the_pool_and_its_browser_client(synthesized: Synthesized) -> None:
+    front = synthesized.stack.frontdoor
+    authorizer = _one(synthesized, "AWS::ApiGatewayV2::Authorizer")
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    config = authorizer["JwtConfiguration"]
+    assert config["Audience"] == [{"Ref": _ref_of(synthesized, front.client)}]
+    assert _ref_of(synthesized, front.user_pool) in json.dumps(config["Issuer"])
+
+
+def test_the_user_pool_verifies_email_and_the_client_has_no_secret(synthesized: Synthesized) -> None:
+    pool = _one(synthesized, "AWS::Cognito::UserPool")
+    assert pool["AutoVerifiedAttributes"] == ["email"]
+    assert pool["UsernameAttributes"] == ["email"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False  # self sign-up is on by default
+    client = _one(synthesized, "AWS::Cognito::UserPoolClient")
+    assert client.get("GenerateSecret", False) is False
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+
+
+def test_the_stage_is_throttled(synthesized: Synthesized) -> None:
+    stage = _one(synthesized, "AWS::ApiGatewayV2::Stage")
+    settings = stage["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == 50 and settings["ThrottlingBurstLimit"] == 100
+    assert "DestinationArn" in stage["AccessLogSettings"]
+
+
+def test_the_distribution_serves_variants_through_oac_and_the_api(synthesized: Synthesized) -> None:
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    assert dist["HttpVersion"] == "http2and3"
+    behaviors = {b["PathPattern"]: b for b in dist["CacheBehaviors"]}
+    assert set(behaviors) == {"/v/*", "/api/*"}
+    assert behaviors["/v/*"]["Compress"] is False
+    assert behaviors["/v/*"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    origins = {o["Id"]: o for o in dist["Origins"]}
+    variants_origin = origins[behaviors["/v/*"]["TargetOriginId"]]
+    assert "OriginAccessControlId" in variants_origin
+    assert variants_origin["S3OriginConfig"]["OriginAccessIdentity"] == ""
+    (oac,) = synthesized.of_type("AWS::CloudFront::OriginAccessControl").values()
+    assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    api_origin = origins[behaviors["/api/*"]["TargetOriginId"]]
+    assert set(behaviors["/api/*"]["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    # the variants bucket stays private: its policy lets only CloudFront (this distribution) read
+    policies = [p["Properties"]["PolicyDocument"] for p in synthesized.of_type("AWS::S3::BucketPolicy").values()]
+    reads = [
+        s for doc in policies for s in doc["Statement"] if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"}
+    ]
+    assert reads and all(s["Action"] == "s3:GetObject" and "AWS:SourceArn" in json.dumps(s["Condition"]) for s in reads)
+
+
+def test_variants_get_security_headers_and_a_long_browser_cache_keyed_by_etag(synthesized: Synthesized) -> None:
+    policies = [
+        p["Properties"]["ResponseHeadersPolicyConfig"]
+        for p in synthesized.of_type("AWS::CloudFront::ResponseHeadersPolicy").values()
+    ]
+    assert len(policies) == 2
+    for policy in policies:
+        security = policy["SecurityHeadersConfig"]
+        assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+        assert security["FrameOptions"]["FrameOption"] == "DENY"
+        assert security["ContentTypeOptions"]["Override"] is True
+    (variant,) = [p for p in policies if "CustomHeadersConfig" in p]
+    (header,) = variant["CustomHeadersConfig"]["Items"]
+    assert header["Header"] == "Cache-Control" and "immutable" in header["Value"]
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    [variants] = [b for b in dist["CacheBehaviors"] if b["PathPattern"] == "/v/*"]
+    policies = synthesized.of_type("AWS::CloudFront::CachePolicy")
+    cache = policies[variants["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
+    assert cache["MaxTTL"] <= 300  # stale for minutes at most, whatever the URL
+    keys = cache["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert keys["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["v"]}
+
+
+def test_the_uploads_bucket_cors_names_only_the_distributions_origin(synthesized: Synthesized) -> None:
+    buckets = [
+        b["Properties"]
+        for b in synthesized.of_type("AWS::S3::Bucket").values()
+        if "CorsConfiguration" in b["Properties"]
+    ]
+    (bucket,) = buckets
+    (rule,) = bucket["CorsConfiguration"]["CorsRules"]
+    origins = rule["AllowedOrigins"]
+    assert "*" not in origins
+    dist = _ref_of(synthesized, synthesized.stack.frontdoor.distribution)
+    assert origins == [{"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist, "DomainName"]}]]}]
+
+
+def _statements(synthesized: Synthesized) -> list[dict[str, Any]]:
+    role = _ref_of(synthesized, synthesized.stack.frontdoor.role)
+    docs = [
+        p["Properties"]["PolicyDocument"]
+        for p in synthesized.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    return [s for doc in docs for s in doc["Statement"]]
+
+
+def test_the_api_role_may_touch_only_users_uploads_and_its_index(synthesized: Synthesized) -> None:
+    statements = _statements(synthesized)
+    by_sid = {s.get("Sid"): s for s in statements}
+    objects = by_sid["UsersUploads"]
+    assert json.dumps(objects["Resource"]).endswith('/users/*"]]}')
+    assert "s3:GetObject" not in objects["Action"]
+    assert by_sid["ListUsersUploads"]["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
+    query = by_sid["QueryOwnerIndex"]
+    assert query["Action"] == "dynamodb:Query"
+    assert json.dumps(query["Resource"]).endswith(f'/index/{OWNER_INDEX}"]]}}')
+    assert by_sid["ReadUsersRounds"]["Action"] == "dynamodb:GetItem"
+    assert "users/*" in json.dumps(by_sid["ReadUsersRounds"]["Condition"])
+    assert by_sid["CountUsersUploads"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*"]}
+    }
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    # nothing else of DynamoDB or S3: no Scan, no PutItem, no read of any upload or variant
+    assert {a for a in actions if a.startswith(("dynamodb:", "s3:"))} == {
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+
+
+def test_the_catalog_has_the_owner_index(synthesized: Synthesized) -> None:
+    (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
+    (index,) = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == OWNER_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["owner", "first_seen_at"]
+
+
+def test_the_outputs_name_the_site_and_the_user_pool(synthesized: Synthesized) -> None:
+    outputs = synthesized.template["Outputs"]
+    assert {"SiteUrl", "ApiUrl", "UserPoolId", "UserPoolClientId"} <= set(outputs)
+
+
+def test_the_api_function_has_no_managed_policy_no_queue_and_no_secret(synthesized: Synthesized) -> None:
+    front = synthesized.stack.frontdoor
+    role = synthesized.resources[_ref_of(synthesized, front.role)]["Properties"]
+    assert not role.get("ManagedPolicyArns")
+    actions = {
+        a for s in _statements(synthesized) for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not any(a == "*" or a.endswith(":*") or a.startswith(("sqs:", "sns:", "events:")) for a in actions)
+    env = synthesized.resources[_ref_of(synthesized, front.function)]["Properties"]["Environment"]["Variables"]
+    assert env["IMGPIPE_PROCESSOR"] == "api"
+    assert env["IMGPIPE_DELIVERY_URL"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [_ref_of(synthesized, front.distribution), "DomainName"]}]]
+    }
+    assert set(env) >= {"IMGPIPE_USER_CATALOG_TABLE", "IMGPIPE_UPLOADS_BUCKET", "IMGPIPE_SETTINGS"}
+
+
+@pytest.fixture(scope="module")
+def locked_down(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path) -> Synthesized:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out-frontdoor"),
+        services_snapshot,
+        self_signup="off",
+        api_rate_limit="5",
+        api_burst_limit="10",
+        cors_origins=context_json(["https://app.example.com", "*"]),
+    )
+
+
+def test_context_switches_sign_up_throttling_and_extra_origins(locked_down: Synthesized) -> None:
+    pool = _one(locked_down, "AWS::Cognito::UserPool")
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    settings = _one(locked_down, "AWS::ApiGatewayV2::Stage")["DefaultRouteSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (5, 10)
+    [bucket] = [
+        b["Properties"]
+        for b in locked_down.of_type("AWS::S3::Bucket").values()
+        if "CorsConfiguration" in b["Properties"]
+    ]
+    origins = [o for rule in bucket["CorsConfiguration"]["CorsRules"] for o in rule["AllowedOrigins"]]
+    assert "https://app.example.com" in origins and "*" not in origins and len(origins) == 2
+
+
+@pytest.mark.parametrize("bad", [{"self_signup": "maybe"}, {"api_rate_limit": "0"}, {"api_burst_limit": "many"}])
+def test_a_bad_front_door_context_value_fails_synth(
+    tmp_path: Path, services_snapshot: Path, bad: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError, match=f"context '{next(iter(bad))}'"):
+        synthesize(tmp_path, services_snapshot, **bad)
+
+
+def test_the_token_reaches_the_api_and_no_answer_is_cached(synthesized: Synthesized) -> None:
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    [api] = [b for b in dist["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    policies = synthesized.of_type("AWS::CloudFront::CachePolicy")
+    cache = policies[api["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
+    # CloudFront forwards Authorization only as part of the cache key
+    assert cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"] == ["Authorization"]
+    assert cache["DefaultTTL"] == 0 and cache["MaxTTL"] <= 1
+    assert dist["DefaultCacheBehavior"]["CachePolicyId"] == api["CachePolicyId"]
