@@ -1,0 +1,143 @@
+"""Time and cost of a backfill run (docs/backfill.md), from the per-upload cost model.
+
+The processing itself costs what a live upload costs without its email (bench/cost.py's lines
+from ``bench/results/latest.json``); the backfill adds the Step Functions run, the item Lambda
+and the listing. Run ``python -m bench.backfill_cost`` to print the table in docs/backfill.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.cost import NOTIFY_ASSUMED_S, PRICES
+
+LATEST = Path(__file__).parent / "results" / "latest.json"
+
+# Step Functions, us-east-1, as published by AWS in 2024-2025. Standard: per state transition
+# (the Distributed Map counts one per child execution it starts); Express children: per request
+# and per GB-s of duration, billed in 64 MB steps (a batch child stays at the minimum).
+SFN_PRICES = {
+    "standard_transition": 0.025 / 1000,
+    "express_request": 1.00 / 1e6,
+    "express_gb_s": 0.00001667,
+    "express_memory_gb": 64 / 1024,
+    "s3_inventory_per_million_objects": 0.0025,
+}
+#: the CLI's defaults (imgpipe_tools/backfill): batches of up to 100, paced so that the run as a
+#: whole delivers ``rate`` objects per second; a batch child and its item Lambda last as long
+BATCH_ITEMS_MAX = 100
+BATCH_SECONDS_MAX = 30
+MAX_CONCURRENCY = 10
+ITEM_LAMBDA_GB = 256 / 1024
+LIST_PAGE = 1000  # ListObjectsV2 returns at most 1,000 keys per request
+#: an idempotent skip: HEAD the upload, HEAD and GET the done record, re-announce. An assumption.
+SKIP_ASSUMED_S = 0.03
+SKIP_MEMORY_GB = 512 / 1024
+#: notify per upload: a HEAD and a ranged GET of the upload (the catalog's facts)
+NOTIFY_S3_READS = 2
+
+
+def _per_upload(lines: list[dict[str, Any]]) -> float:
+    """Dollars per upload for the processing a backfill triggers: everything but the upload's
+    own PUT and the email (no --notify)."""
+    excluded = ("S3 upload PUT", "SNS publish", "SNS email delivery")
+    return sum(ln["usd"] for ln in lines if ln["item"] not in excluded) / 1e6
+
+
+def _lambda_seconds(lines: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(GB-s at local speed, GB-s CPU-scaled, seconds CPU-scaled) per upload, producers + notify."""
+    gb_s = scaled_gb_s = scaled_s = 0.0
+    for ln in lines:
+        note = ln["note"]
+        if ln["item"].startswith("Lambda ") and " MB" in note and "CPU-bound" in note:
+            ms, mb = float(note.split(" ms x ")[0]), float(note.split(" ms x ")[1].split(" MB")[0])
+            scaled = float(note.split("~")[1].split(" ms")[0])
+            gb_s += ms / 1000 * mb / 1024
+            scaled_gb_s += scaled / 1000 * mb / 1024
+            scaled_s += scaled / 1000
+    variants, _ = _variants_and_producers(lines)
+    notify = (1 + variants) * NOTIFY_ASSUMED_S
+    return gb_s + notify * 0.25, scaled_gb_s + notify * 0.25, scaled_s + notify
+
+
+def _variants_and_producers(lines: list[dict[str, Any]]) -> tuple[int, int]:
+    eventbridge = next(ln for ln in lines if ln["item"] == "EventBridge")
+    variants = int(eventbridge["note"].split()[0])
+    producers = sum(1 for ln in lines if ln["item"].startswith("Lambda ") and ln["item"] != "Lambda notify")
+    return variants, producers
+
+
+def estimate(
+    objects: int, rate: float, lines: list[dict[str, Any]], max_concurrency: int = MAX_CONCURRENCY
+) -> dict[str, Any]:
+    """One run over ``objects`` at ``rate`` objects/s: the first (everything processed) and a
+    repeat (everything current: the processors skip)."""
+    p, s = PRICES, SFN_PRICES
+    per_batch_rate = rate / max_concurrency
+    batch_items = max(1, min(BATCH_ITEMS_MAX, int(per_batch_rate * BATCH_SECONDS_MAX)))
+    batches = math.ceil(objects / batch_items)
+    batch_s = batch_items / per_batch_rate
+    orchestration = {
+        "Step Functions transitions": batches * s["standard_transition"],
+        "Express child executions": batches
+        * (s["express_request"] + batch_s * s["express_memory_gb"] * s["express_gb_s"]),
+        "item Lambda": batches * (batch_s * ITEM_LAMBDA_GB * p["lambda_arm64_gb_s"] + p["lambda_request"]),
+        "S3 LIST (listing)": math.ceil(objects / LIST_PAGE) * p["s3_put"],
+    }
+    variants, producers = _variants_and_producers(lines)
+    gb_s, scaled_gb_s, scaled_s = _lambda_seconds(lines)
+    skip_per_object = (
+        producers * (SKIP_ASSUMED_S * SKIP_MEMORY_GB * p["lambda_arm64_gb_s"] + p["lambda_request"] + 3 * p["s3_get"])
+        + variants * p["eventbridge_custom_event"]
+        + (1 + variants) * (NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"])
+    )
+    return {
+        "objects": objects,
+        "rate": rate,
+        "hours": round(objects / rate / 3600, 1),
+        "concurrency_needed": round(rate * scaled_s),
+        "state_transitions": batches + 6,
+        "item_lambda_gb_s": round(batches * batch_s * ITEM_LAMBDA_GB),
+        "processing_gb_s": round(objects * gb_s),
+        "processing_gb_s_cpu_scaled": round(objects * scaled_gb_s),
+        "s3_list": math.ceil(objects / LIST_PAGE),
+        "s3_get_head": objects * (producers * 3 + NOTIFY_S3_READS),
+        "s3_put": objects * (variants + producers),
+        "orchestration": {k: round(v, 2) for k, v in orchestration.items()},
+        "orchestration_usd": round(sum(orchestration.values()), 2),
+        "inventory_usd": round(objects / 1e6 * s["s3_inventory_per_million_objects"], 2),
+        "processing_usd": round(objects * _per_upload(lines), 2),
+        "repeat_processing_usd": round(objects * skip_per_object, 2),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The markdown table docs/backfill.md shows."""
+    out = [
+        "| objects | rate (/s) | time | concurrency needed | state transitions | item Lambda GB-s "
+        "| processing GB-s (cpu-scaled) | S3 LIST / GET+HEAD / PUT | orchestration | processing | repeat run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        hours = r["hours"]
+        time = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+        out.append(
+            f"| {r['objects']:,} | {r['rate']:g} | {time} | {r['concurrency_needed']:,} | {r['state_transitions']:,} "
+            f"| {r['item_lambda_gb_s']:,} | {r['processing_gb_s']:,} ({r['processing_gb_s_cpu_scaled']:,}) "
+            f"| {r['s3_list']:,} / {r['s3_get_head']:,} / {r['s3_put']:,} "
+            f"| ${r['orchestration_usd']:,.2f} | ${r['processing_usd']:,.2f} | ${r['repeat_processing_usd']:,.2f} |"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    lines = json.loads(LATEST.read_text())["cost"]["cost"]["lines"]
+    rows = [estimate(objects, rate, lines) for objects in (1_000_000, 100_000_000) for rate in (50, 500)]
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

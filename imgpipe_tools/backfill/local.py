@@ -1,0 +1,215 @@
+"""A backfill against the stack ``imgpipe local up`` serves (moto runs no state machines).
+
+It does what the Distributed Map does, in this process: list the objects, cut them into
+batches, run up to ``max_concurrency`` batches at once, each with
+:func:`imgpipe.backfill.run_batch` (the function the AWS Lambda runs), delivering to the
+services' invoke queues (what their rules deliver to locally), then write the same summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from imgpipe.backfill import Route, Summary, run_batch, s3_head, write_summary
+from imgpipe.events import normalize_etag
+from imgpipe_tools.backfill import BackfillError, Options, new_run_id
+from imgpipe_tools.resources import StackResources, state_file
+
+#: objects per batch at most, locally
+LOCAL_BATCH_MAX = 20
+#: (objects done, total, failed)
+ProgressFn = Callable[[int, int | None, int], None]
+
+
+class QueueTransport:
+    """Delivers to the local invoke queues (what the services' rules deliver to locally).
+
+    ``wait`` stands for Lambda's synchronous invocation, which returns once the function has
+    handled the event: here, until ``acknowledged(service, event)`` holds for each event (the
+    runner passes a check of what the service records). Waiting for the queue to drain would not
+    do: the producers' reports of other batches keep arriving on the same queue."""
+
+    def __init__(
+        self,
+        deployment: StackResources,
+        sqs: Any,
+        acknowledged: Callable[[str, dict[str, Any]], bool],
+        wait_timeout_s: float = 600,
+        poll_s: float = 0.2,
+    ) -> None:
+        self.deployment = deployment
+        self.sqs = sqs
+        self.acknowledged = acknowledged
+        self.wait_timeout_s = wait_timeout_s
+        self.poll_s = poll_s
+
+    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        url = self.deployment.processor(service).invoke_queue_url
+        errors: list[str | None] = [None] * len(events)
+        for start in range(0, len(events), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(events[i])} for i in range(start, min(start + 10, len(events)))
+            ]
+            r = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            for failure in r.get("Failed", []):
+                errors[int(failure["Id"])] = f"{failure.get('Code')}: {failure.get('Message', '')}"
+        if wait:
+            pending = [i for i, e in enumerate(errors) if e is None]
+            deadline = time.monotonic() + self.wait_timeout_s
+            while pending and time.monotonic() < deadline:
+                # One check per poll: every check is a request to the emulator, which shares
+                # this machine with the handlers; the queue hands them out in about this order.
+                if self.acknowledged(service, events[pending[0]]):
+                    pending.pop(0)
+                else:
+                    time.sleep(self.poll_s)
+            for i in pending:
+                errors[i] = f"{service} did not handle the event within {self.wait_timeout_s:.0f}s"
+        return errors
+
+
+def catalog_acknowledged(deployment: StackResources) -> Callable[[str, dict[str, Any]], bool]:
+    """notify has handled an upload event once its catalog round records the upload
+    (``uploaded_at``; only that attribute is read, so a round being written is never parsed)."""
+    from imgpipe.catalog import RoundRef
+    from imgpipe.events import parse_object_created
+
+    dynamodb = deployment.client("dynamodb")
+
+    def acknowledged(_service: str, event: dict[str, Any]) -> bool:
+        ref = RoundRef.of(parse_object_created(event).upload)
+        item = dynamodb.get_item(
+            TableName=deployment.catalog_table,
+            Key={k: {"S": v} for k, v in ref.item_key.items()},
+            ConsistentRead=True,
+            ProjectionExpression="uploaded_at",
+        ).get("Item")
+        return bool(item and "uploaded_at" in item)
+
+    return acknowledged
+
+
+def _bucket_error(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def list_items(s3: Any, bucket: str, options: Options) -> list[dict[str, Any]]:
+    """The objects to consider, as ListObjectsV2 (or a keys file) names them."""
+    if options.keys:
+        return [{"Key": k} for k in options.keys]
+    items = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=options.prefix):
+        for o in page.get("Contents", []):
+            items.append(
+                {
+                    "Key": o["Key"],
+                    "Etag": normalize_etag(o.get("ETag")),
+                    "Size": o.get("Size"),
+                    "LastModified": o.get("LastModified"),
+                }
+            )
+    if not items:
+        where = f"under prefix {options.prefix!r} " if options.prefix else ""
+        raise BackfillError(f"no object {where}in s3://{bucket} (empty selection): nothing started")
+    return items
+
+
+def check_bucket(s3: Any, bucket: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as exc:
+        if _bucket_error(exc) in ("404", "NoSuchBucket", "NotFound"):
+            raise BackfillError(f"the uploads bucket {bucket} does not exist: nothing started") from None
+        raise
+
+
+@contextlib.contextmanager
+def run_lock(options: Options) -> Iterator[None]:
+    """One local run per selection at a time: a lock file next to the local state file."""
+    path = Path(state_file()).parent / f"backfill-{options.fingerprint()}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        pid = path.read_text(encoding="utf-8").strip() or "?"
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)  # its process died: the run is not going any more
+            with run_lock(options):
+                yield
+            return
+        raise BackfillError(f"a backfill of the same selection is already running (pid {pid}, lock {path})") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_local(
+    deployment: StackResources,
+    routes: list[Route],
+    options: Options,
+    progress: ProgressFn | None = None,
+    run: str | None = None,
+) -> Summary:
+    """List, deliver in batches, write the summary to the variants bucket; returns it."""
+    s3, sqs = deployment.client("s3"), deployment.client("sqs")
+    bucket = deployment.uploads_bucket
+    missing = [r.name for r in routes if not deployment.processor(r.name).invoke_queue_url]
+    if missing:
+        raise BackfillError(f"the local stack has no invoke queue for {', '.join(missing)}")
+    check_bucket(s3, bucket)
+    items = list_items(s3, bucket, options)
+    run = run or new_run_id(options)
+    selection = options.selection(run)
+    summary = Summary(run=run, selection=selection.as_dict(), started_at=_now())
+    # The services told first listen to the producers' reports: notify, which keeps the catalog.
+    transport = QueueTransport(deployment, sqs, catalog_acknowledged(deployment))
+
+    head = s3_head(s3, bucket)
+    report = progress or (lambda _d, _t, _f: None)
+    lock = threading.Lock()
+    done = 0
+    # Smaller batches than on AWS: the progress bar moves per batch here (a Map Run counts items).
+    size = min(options.batch_size, LOCAL_BATCH_MAX)
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    with run_lock(options), ThreadPoolExecutor(max_workers=options.max_concurrency) as pool:
+        report(0, len(items), 0)
+        futures = {pool.submit(run_batch, b, selection, routes, bucket, transport, head): b for b in batches}
+        for future in as_completed(futures):
+            result = future.result()
+            with lock:
+                summary.merge(result.as_dict())
+                done += len(futures[future])
+                report(done, len(items), len(summary.failed))
+    summary.finished_at = _now()
+    # As the Distributed Map judges a run (it would have stopped early, too).
+    if summary.total and 100 * len(summary.failed) / summary.total > options.tolerated_failure_percent:
+        summary.status = "FAILED"
+        summary.error = f"more than {options.tolerated_failure_percent}% of the objects failed"
+    write_summary(s3, deployment.variants_bucket, summary)
+    return summary
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,375 @@
+"""Backfill: a Step Functions state machine that processes the objects already in the uploads
+bucket (``imgpipe backfill``, docs/backfill.md).
+
+A Distributed Map reads the objects (an S3 listing of a prefix, an S3 Inventory manifest, or a
+keys file the CLI uploaded), cuts them into batches and runs up to ``max_concurrency`` batches
+at once as Express child workflows. Each batch is one call of the "backfill item" Lambda
+(:func:`imgpipe.backfill.handler`), which decides per object which services get an "Object
+Created"-shaped event and invokes them asynchronously, so each service's own retries, DLQs and
+alarms apply. A failed batch is retried, then counted against ``tolerated_failure_percent``.
+The map's results go to ``_backfill/results/`` in the variants bucket; a last step sums them
+into ``_backfill/<run>/summary.json``.
+
+The definition is plain Amazon States Language (:func:`definition`), built here as a dict with
+``${...}`` placeholders that CloudFormation substitutes, so ``tests/infra/test_backfill.py`` can
+validate exactly what is deployed against the ASL schema (``asl-validator``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from imgpipe.backfill import (
+    ENV_ROUTES,
+    ENV_UPLOADS_BUCKET,
+    ENV_VARIANTS_BUCKET,
+    RESULTS_PREFIX,
+    Route,
+    routes_from_manifests,
+    routes_json,
+)
+from imgpipe.manifest import Manifest
+from imgpipe_tools import outputs
+from infra.components import nag
+from infra.components.processor import Processor
+from infra.components.storage import Storage
+from infra.constants import LOG_RETENTION
+from infra.params import DeployParams
+
+#: the batch Lambda: 1 delivery thread per 16 objects in flight; memory is for boto3 only
+ITEM_MEMORY_MB = 256
+#: a batch is paced to about 30 s (imgpipe_tools.backfill.BATCH_SECONDS), plus its deliveries; an
+#: Express child (the batch, its retries included) must end within 5 minutes
+ITEM_TIMEOUT_S = 120
+#: an execution stops after this long, whatever it is doing
+STATE_MACHINE_TIMEOUT_DAYS = 30
+#: Lambda service errors worth retrying (throttling included) before a batch counts as failed
+_LAMBDA_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+#: raised by the item Lambda when some objects of a batch could not be delivered
+DELIVERY_FAILED = "DeliveryFailed"
+
+# The placeholders of the definition (CloudFormation DefinitionSubstitutions).
+ITEM_FUNCTION = "${ItemFunctionArn}"
+UPLOADS_BUCKET = "${UploadsBucket}"
+VARIANTS_BUCKET = "${VariantsBucket}"
+
+MAP_STATES = {"listing": "Map over listing", "inventory": "Map over inventory", "keys": "Map over keys"}
+
+
+def _readers() -> dict[str, dict[str, Any]]:
+    return {
+        # ListObjectsV2 of the uploads bucket (the only bucket the role may list), one prefix.
+        "listing": {
+            "Resource": "arn:aws:states:::s3:listObjectsV2",
+            "Parameters": {"Bucket": UPLOADS_BUCKET, "Prefix.$": "$.source.prefix"},
+        },
+        # An S3 Inventory manifest.json delivered under _backfill/inventory/ of the variants bucket.
+        "inventory": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "MANIFEST"},
+            "Parameters": {"Bucket": VARIANTS_BUCKET, "Key.$": "$.source.key"},
+        },
+        # A JSON array [{"Key": ...}] the CLI uploaded from --keys FILE.
+        "keys": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": VARIANTS_BUCKET, "Key.$": "$.source.key"},
+        },
+    }
+
+
+def _map_state(kind: str, reader: dict[str, Any]) -> dict[str, Any]:
+    deliver = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": ITEM_FUNCTION, "Payload.$": "$"},
+        "ResultSelector": {"counts.$": "$.Payload.counts", "failed.$": "$.Payload.failed"},
+        "Retry": [
+            {
+                "ErrorEquals": _LAMBDA_ERRORS,
+                "IntervalSeconds": 2,
+                "MaxAttempts": 4,
+                "BackoffRate": 2,
+                "JitterStrategy": "FULL",
+            },
+            # Some objects were not delivered: the whole batch again (the services are
+            # idempotent), after the throttling that usually causes it has passed.
+            {"ErrorEquals": [DELIVERY_FAILED], "IntervalSeconds": 15, "MaxAttempts": 2, "BackoffRate": 2},
+        ],
+        "End": True,
+    }
+    return {
+        "Type": "Map",
+        "ItemReader": reader,
+        "ItemBatcher": {"MaxItemsPerBatchPath": "$.batch_size", "BatchInput": {"selection.$": "$.selection"}},
+        "MaxConcurrencyPath": "$.max_concurrency",
+        "ToleratedFailurePercentagePath": "$.tolerated_failure_percent",
+        "ItemProcessor": {
+            # Express children: billed per request and duration, not per state transition.
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            # State names are unique across the whole definition, nested ones included.
+            "StartAt": f"Deliver {kind} batch",
+            "States": {f"Deliver {kind} batch": deliver},
+        },
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": VARIANTS_BUCKET, "Prefix": f"{RESULTS_PREFIX}/results"},
+        },
+        "ResultPath": "$.map",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Summarize failed run"}],
+        "Next": "Summarize",
+    }
+
+
+def _summarize(payload: Mapping[str, Any], next_state: str | None) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {
+            "FunctionName": ITEM_FUNCTION,
+            "Payload": {
+                "action": "summarize",
+                "run.$": "$.run",
+                "selection.$": "$.selection",
+                "started_at.$": "$$.Execution.StartTime",
+                **payload,
+            },
+        },
+        "ResultSelector": {"summary.$": "$.Payload.summary", "total.$": "$.Payload.total"},
+        "Retry": [{"ErrorEquals": _LAMBDA_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2}],
+    }
+    if next_state:
+        state["ResultPath"] = "$.summary"
+        state["Next"] = next_state
+    else:
+        state["End"] = True
+    return state
+
+
+def definition() -> dict[str, Any]:
+    """The state machine, with ``${ItemFunctionArn}``, ``${UploadsBucket}`` and ``${VariantsBucket}``
+    left for CloudFormation to fill in."""
+    readers = _readers()
+    states: dict[str, Any] = {
+        "Choose reader": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.source.kind", "StringEquals": kind, "Next": MAP_STATES[kind]}
+                for kind in ("inventory", "keys")
+            ],
+            "Default": MAP_STATES["listing"],
+        },
+        **{MAP_STATES[kind]: _map_state(kind, reader) for kind, reader in readers.items()},
+        "Summarize": _summarize({"result_writer.$": "$.map.ResultWriterDetails"}, None),
+        "Summarize failed run": _summarize({"error.$": "$.error"}, "Backfill failed"),
+        "Backfill failed": {
+            "Type": "Fail",
+            "Error": "BackfillFailed",
+            "Cause": f"see _backfill/<run>/summary.json and {RESULTS_PREFIX}/results/ in the variants bucket",
+        },
+    }
+    return {
+        "Comment": "imgpipe backfill: deliver Object Created events for objects already in the uploads bucket",
+        "StartAt": "Choose reader",
+        "TimeoutSeconds": STATE_MACHINE_TIMEOUT_DAYS * 86400,
+        "States": states,
+    }
+
+
+def _cfn(bucket: s3.IBucket) -> cdk.CfnElement:
+    child = bucket.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return child
+
+
+class Backfill(Construct):
+    """The backfill state machine and its item Lambda. ``targets`` maps each route's service
+    to its function: the only functions the item Lambda may invoke."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        uploads_bucket: s3.IBucket,
+        variants_bucket: s3.IBucket,
+        routes: list[Route],
+        targets: Mapping[str, lambda_.IFunction],
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        uploads_id = stack.get_logical_id(_cfn(uploads_bucket))
+        variants_id = stack.get_logical_id(_cfn(variants_bucket))
+        results = variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
+
+        # -- the item Lambda ----------------------------------------------------------------
+        self.item_logs = logs.LogGroup(
+            self, "ItemLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
+        )
+        self.item_role = iam.Role(
+            self,
+            "ItemRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="imgpipe backfill item",
+        )
+        self.item_logs.grant_write(self.item_role)
+        function_arns = [targets[r.name].function_arn for r in routes]
+        for sid, actions, resources in (
+            ("InvokeTargets", ["lambda:InvokeFunction"], function_arns),
+            # HEAD of the objects a keys file names (their etag); ListBucket makes a missing key 404.
+            ("HeadUploads", ["s3:GetObject"], [uploads_bucket.arn_for_objects("*")]),
+            ("ListUploads", ["s3:ListBucket"], [uploads_bucket.bucket_arn]),
+            ("Summaries", ["s3:GetObject", "s3:PutObject"], [results]),
+        ):
+            self.item_role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        self.item_function = lambda_.Function(
+            self,
+            "ItemFunction",
+            description="imgpipe backfill: deliver Object Created events for a batch of existing objects",
+            runtime=runtime,
+            architecture=lambda_.Architecture.ARM_64,
+            # The code is the layer's (imgpipe.backfill); this stub only names the handler.
+            handler="index.handler",
+            code=lambda_.Code.from_inline("from imgpipe.backfill import handler  # noqa: F401\n"),
+            layers=[layer],
+            memory_size=ITEM_MEMORY_MB,
+            timeout=cdk.Duration.seconds(ITEM_TIMEOUT_S),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.item_logs,
+            role=self.item_role,
+            environment={
+                ENV_ROUTES: routes_json(routes, {r.name: targets[r.name].function_name for r in routes}),
+                ENV_UPLOADS_BUCKET: uploads_bucket.bucket_name,
+                ENV_VARIANTS_BUCKET: variants_bucket.bucket_name,
+            },
+            # Step Functions calls it synchronously and retries; no async retries to configure.
+        )
+        path = self.item_role.node.path
+        nag.acknowledge(
+            self.item_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
+            "support no resource-level permissions.",
+        )
+        nag.acknowledge(
+            self.item_role,
+            f"AwsSolutions-IAM5[Resource::<{uploads_id}.Arn>/*]",
+            f"{path} HEADs any upload a backfill names: every object of the uploads bucket may be backfilled.",
+        )
+        nag.acknowledge(
+            self.item_role,
+            f"AwsSolutions-IAM5[Resource::<{variants_id}.Arn>/{RESULTS_PREFIX}/*]",
+            f"{path} reads the map's result files and writes summaries, all under {RESULTS_PREFIX}/ "
+            "of the variants bucket.",
+        )
+
+        # -- the state machine ------------------------------------------------------------
+        # A fixed name, so the role can name the machine (child executions) without a cycle.
+        name = f"{stack.stack_name}-Backfill"
+        machine_arn = stack.format_arn(
+            service="states", resource="stateMachine", resource_name=name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+        )
+        executions_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.logs = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
+        )
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"), description="imgpipe backfill"
+        )
+        for sid, actions, resources in (
+            ("ListUploads", ["s3:ListBucket"], [uploads_bucket.bucket_arn]),
+            # Keys files, inventory manifests and their CSVs; the map's result files.
+            (
+                "Results",
+                ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                [results],
+            ),
+            ("InvokeItem", ["lambda:InvokeFunction"], [self.item_function.function_arn]),
+            ("StartChildren", ["states:StartExecution"], [machine_arn]),
+            ("ManageChildren", ["states:DescribeExecution", "states:StopExecution"], [executions_arn]),
+        ):
+            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=name,
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition(), indent=1)),
+            definition_substitutions={
+                "ItemFunctionArn": self.item_function.function_arn,
+                "UploadsBucket": uploads_bucket.bucket_name,
+                "VariantsBucket": variants_bucket.bucket_name,
+            },
+            role=self.role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel.ALL, include_execution_data=False),
+            removal_policy=removal_policy,
+        )
+        path = self.role.node.path
+        nag.acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{path}: X-Ray tracing and CloudWatch Logs delivery (logs:*LogDelivery) "
+            "support no resource-level permissions.",
+        )
+        nag.acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::<{variants_id}.Arn>/{RESULTS_PREFIX}/*]",
+            f"{path} reads keys files and inventory manifests and writes the map's results, all under "
+            f"{RESULTS_PREFIX}/ of the variants bucket.",
+        )
+        nag.acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*]",
+            f"{path} describes and stops the Distributed Map's child executions, whose names are generated.",
+        )
+
+    @classmethod
+    def compose(
+        cls,
+        stack: cdk.Stack,
+        manifests: list[Manifest],
+        deployment: DeployParams,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        storage: Storage,
+        processors: Mapping[str, Processor],
+        removal_policy: cdk.RemovalPolicy,
+    ) -> Backfill:
+        """The construct for the stack, and its output (the ARN ``imgpipe backfill`` starts)."""
+        routes = routes_from_manifests(manifests, deployment.key_prefixes)
+        backfill = cls(
+            stack,
+            "Backfill",
+            runtime=runtime,
+            layer=layer,
+            uploads_bucket=storage.uploads,
+            variants_bucket=storage.variants,
+            routes=routes,
+            targets={r.name: processors[r.name].function for r in routes},
+            removal_policy=removal_policy,
+        )
+        cdk.CfnOutput(stack, outputs.BACKFILL_STATE_MACHINE, value=backfill.state_machine.state_machine_arn)
+        return backfill

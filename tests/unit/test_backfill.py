@@ -1,0 +1,227 @@
+"""The backfill's item logic (imgpipe/backfill.py): what each listed object gets, on AWS and locally."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from imgpipe import backfill as bf
+from imgpipe.events import parse_object_created
+from imgpipe.manifest import Trigger
+from imgpipe.registry import discover
+
+ROUTES = bf.routes_from_manifests(discover())
+BUCKET = "uploads"
+
+
+def _sel(**kwargs: Any) -> bf.Selection:
+    return bf.Selection(run="r1", **kwargs)
+
+
+def _obj(key: str = "photos/cat.jpg", **kwargs: Any) -> bf.Listed:
+    kwargs.setdefault("etag", "abc")
+    kwargs.setdefault("size", 10)
+    kwargs.setdefault("last_modified", "2024-05-01T10:00:00Z")
+    return bf.Listed(key, **kwargs)
+
+
+def test_routes_come_from_the_manifests_and_notify_is_told_first() -> None:
+    by_name = {r.name: r for r in ROUTES}
+    assert sorted(by_name) == ["convert", "notify", "resize", "thumbnail"]
+    assert by_name["notify"].announce_first and not by_name["resize"].announce_first
+
+
+def test_default_run_tells_notify_first_then_every_producer_with_an_object_created_event() -> None:
+    plan = bf.plan_item(_obj(), _sel(), ROUTES, BUCKET)
+    assert plan.outcome == bf.DISPATCHED
+    assert plan.first == ("notify",)
+    assert plan.then == ("convert", "resize", "thumbnail")
+    assert plan.event is not None
+    created = parse_object_created(plan.event)  # the runtime's own parser accepts it
+    assert (created.upload.bucket, created.upload.key, created.upload.etag) == (BUCKET, "photos/cat.jpg", "abc")
+    assert created.time == "2024-05-01T10:00:00Z"  # the upload time, not the backfill's
+    assert bf.backfill_marker(plan.event) == {"backfill": "r1", "notify": False}
+    assert not bf.email_wanted(plan.event)
+
+
+def test_notify_opt_in_tells_everyone_at_once_and_wants_the_email() -> None:
+    plan = bf.plan_item(_obj(), _sel(notify=True), ROUTES, BUCKET)
+    assert plan.first == ()
+    assert set(plan.then) == {"convert", "notify", "resize", "thumbnail"}
+    assert plan.event is not None and bf.email_wanted(plan.event)
+
+
+def test_a_real_upload_event_always_wants_its_email() -> None:
+    assert bf.email_wanted({"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}})
+
+
+def test_services_narrow_the_producers_but_notify_is_still_told() -> None:
+    plan = bf.plan_item(_obj(), _sel(services=("resize",)), ROUTES, BUCKET)
+    assert (plan.first, plan.then) == (("notify",), ("resize",))
+
+
+@pytest.mark.parametrize(
+    ("obj", "selection", "outcome"),
+    [
+        (_obj(last_modified="2024-04-30T23:59:59Z"), _sel(modified_since="2024-05-01T00:00:00Z"), bf.NOT_MODIFIED),
+        (_obj("photos/", size=0), _sel(), bf.FOLDER),
+        (_obj(), _sel(services=("notify",)), bf.NO_SERVICE),
+    ],
+)
+def test_objects_that_get_nothing_say_why(obj: bf.Listed, selection: bf.Selection, outcome: str) -> None:
+    plan = bf.plan_item(obj, selection, ROUTES, BUCKET)
+    assert (plan.outcome, plan.event) == (outcome, None)
+
+
+def test_key_filters_of_the_triggers_apply() -> None:
+    routes = [
+        bf.Route("jpegs", (Trigger("uploads", suffixes=(".jpg",)),)),
+        bf.Route("raw", (Trigger("uploads", prefixes=("raw/",)),)),
+    ]
+    assert bf.plan_item(_obj("a/b.JPG"), _sel(), routes, BUCKET).then == ("jpegs",)
+    assert bf.plan_item(_obj("raw/x.jpg"), _sel(), routes, BUCKET).then == ("jpegs", "raw")
+    assert bf.plan_item(_obj("a/b.png"), _sel(), routes, BUCKET).outcome == bf.NO_SERVICE
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"Key": "k.jpg", "Etag": '"e1"', "Size": 5, "LastModified": "2024-05-01T10:00:00.000Z"},  # ListObjectsV2
+        {"Bucket": "b", "Key": "k.jpg", "ETag": "e1", "Size": "5", "LastModifiedDate": "2024-05-01T10:00:00.000Z"},
+    ],
+)
+def test_listing_and_inventory_items_read_the_same(item: dict[str, Any]) -> None:
+    assert bf.listed_from_item(item) == bf.Listed("k.jpg", "e1", 5, "2024-05-01T10:00:00Z")
+
+
+class FakeTransport:
+    def __init__(self, failing: dict[str, set[str]] | None = None) -> None:
+        self.calls: list[tuple[str, list[str], bool]] = []
+        self.failing = failing or {}
+
+    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        keys = [e["detail"]["object"]["key"] for e in events]
+        self.calls.append((service, keys, wait))
+        return ["boom" if k in self.failing.get(service, set()) else None for k in keys]
+
+
+def test_a_batch_waits_for_notify_before_any_producer_and_counts_outcomes() -> None:
+    items = [
+        {"Key": "a.jpg", "Etag": "1"},
+        {"Key": "b.jpg", "Etag": "2"},
+        {"Key": "gone.jpg"},
+        {"Key": "f/", "Etag": "3", "Size": 0},
+    ]
+    transport = FakeTransport()
+    heads = {"a.jpg": None}
+
+    def head(key: str) -> bf.Listed | None:
+        heads[key] = None
+        return None  # gone.jpg has no etag in the item and is not in the bucket
+
+    result = bf.run_batch(items, _sel(), ROUTES, BUCKET, transport, head=head)
+    assert transport.calls[0] == ("notify", ["a.jpg", "b.jpg"], True)
+    assert [c[0] for c in transport.calls[1:]] == ["convert", "resize", "thumbnail"]
+    assert all(not wait for _, _, wait in transport.calls[1:])
+    assert result.counts == {bf.DISPATCHED: 2, bf.MISSING: 1, bf.FOLDER: 1}
+    assert "gone.jpg" in heads
+
+
+def test_an_object_notify_did_not_acknowledge_goes_to_no_producer_and_is_failed() -> None:
+    transport = FakeTransport({"notify": {"a.jpg"}})
+    result = bf.run_batch(
+        [{"Key": "a.jpg", "Etag": "1"}, {"Key": "b.jpg", "Etag": "2"}], _sel(), ROUTES, BUCKET, transport
+    )
+    assert all(keys == ["b.jpg"] for service, keys, _ in transport.calls if service != "notify")
+    assert result.counts == {bf.DISPATCHED: 1, bf.FAILED: 1}
+    assert result.failed == [{"key": "a.jpg", "error": "notify: boom"}]
+
+
+def test_a_batch_is_paced_to_its_share_of_the_rate() -> None:
+    slept: list[float] = []
+    bf.run_batch(
+        [{"Key": f"{i}.jpg", "Etag": "1"} for i in range(10)],
+        _sel(per_batch_rate=5.0),
+        ROUTES,
+        BUCKET,
+        FakeTransport(),
+        sleep=slept.append,
+        clock=lambda: 100.0,
+    )
+    assert slept == [2.0]
+
+
+def test_summary_merges_result_writer_files_with_failed_batches_listing_their_keys() -> None:
+    summary = bf.Summary(run="r1", selection={})
+    ok = {"Status": "SUCCEEDED", "Output": json.dumps({"counts": {"dispatched": 3, "not_modified": 1}, "failed": []})}
+    bad = {
+        "Status": "FAILED",
+        "Error": "DeliveryFailed",
+        "Cause": "1 object(s) not delivered",
+        "Input": json.dumps({"BatchInput": {}, "Items": [{"Key": "x.jpg", "Etag": "1"}, {"Key": "y.jpg"}]}),
+    }
+    bf.merge_result_file(summary, [ok, bad])
+    d = summary.as_dict()
+    assert d["total"] == 6
+    assert d["counts"]["dispatched"] == 3 and d["counts"]["failed"] == 2
+    assert [f["key"] for f in d["failed"]] == ["x.jpg", "y.jpg"]
+    assert d["failed"][0]["error"].startswith("DeliveryFailed: ")
+
+
+def test_routes_round_trip_through_the_lambda_environment() -> None:
+    targets = {r.name: f"fn-{r.name}" for r in ROUTES}
+    routes, parsed_targets = bf.parse_routes(bf.routes_json(ROUTES, targets))
+    assert routes == ROUTES and parsed_targets == targets
+
+
+def test_selection_round_trips() -> None:
+    s = bf.Selection("r", ("resize",), "2024-01-01T00:00:00Z", True, 2.5)
+    assert bf.Selection.from_dict(json.loads(json.dumps(s.as_dict()))) == s
+
+
+def test_the_cost_estimate_scales_with_the_objects_and_orchestration_stays_small() -> None:
+    from bench.backfill_cost import LATEST, estimate, table
+
+    lines = json.loads(LATEST.read_text())["cost"]["cost"]["lines"]
+    small, large = estimate(1_000_000, 50, lines), estimate(100_000_000, 50, lines)
+    assert large["processing_usd"] == pytest.approx(100 * small["processing_usd"])
+    assert small["orchestration_usd"] < 0.05 * small["processing_usd"]
+    assert small["repeat_processing_usd"] < small["processing_usd"] / 2
+    assert small["hours"] == pytest.approx(1_000_000 / 50 / 3600, abs=0.1)
+    assert "| 100,000,000 | 50 |" in table([large])
+
+
+def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() -> None:
+    from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+    from imgpipe_tools.local.invoker import Outcome
+    from imgpipe_tools.local.tracker import COMPLETED, TIMEOUT, Tracker
+
+    manifests = [m for m in discover() if m.name in ("notify", "resize")]
+
+    def run(notify: bool) -> str:
+        tracker = Tracker(manifests)
+        plan = bf.plan_item(_obj("a.jpg", etag="e1"), _sel(notify=notify), bf.routes_from_manifests(manifests), "b")
+        assert plan.event is not None
+        tracker.on_outcome(Outcome("resize", plan.event, True, 1, {"status": "processed"}))
+        info = VariantInfo("resize", "v", "resize/a.jpg/320w.jpg", "jpeg", 320, 200, 99)
+        detail_type, detail = to_entry(VariantCreated(Upload("b", "a.jpg", "e1"), info, 1, "h"))
+        tracker.on_event({"detail-type": detail_type, "source": "imgpipe.resize", "detail": detail})
+        return tracker.report("a.jpg", "e1").status
+
+    assert run(notify=False) == COMPLETED  # finished, with no email to wait for
+    assert run(notify=True) == TIMEOUT  # still waiting for its email
+
+
+def test_events_md_shows_the_event_a_backfill_sends() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"^```jsonc\n(.*?)^```$", text, flags=re.S | re.M)
+    shown = json.loads(block)
+    obj = bf.Listed("2024/cat.jpg", "b1946ac92492d2347c6235b4d2611184", 81234, "2024-05-01T10:00:00Z")
+    made = bf.object_created_event("imgpipe-uploads", obj, bf.Selection(run=shown["detail"]["imgpipe"]["backfill"]))
+    assert {k: made[k] for k in shown} == shown
