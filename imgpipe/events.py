@@ -1,7 +1,7 @@
 """Typed events: S3 "Object Created" in, "Variant Created" / "Image Rejected" out.
 
 The shapes are documented, with a JSON example each, in ``docs/events.md``.
-Facts coded against (DESIGN.md section 3): real AWS writes ``detail.object.etag``, moto
+Facts coded against (docs/events.md): real AWS writes ``detail.object.etag``, moto
 writes ``eTag``; the key may or may not be URL-encoded depending on the producer, so it is
 kept exactly as given here and resolved against the bucket later (:mod:`imgpipe.keys`).
 """

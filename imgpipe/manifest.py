@@ -1,4 +1,4 @@
-"""Processor manifests: what a processor reacts to, how it runs, and its settings.
+"""Processor manifests: what a processor reacts to, how it runs, what it needs, and its settings.
 
 A manifest is ``services/<name>/manifest.toml``. It is the single source of truth for
 ``infra/`` (the Lambda, its rule, retries and DLQs) and for the local runtime (the same
@@ -14,6 +14,7 @@ import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ MANIFEST_FILE = "manifest.toml"
 OBJECT_CREATED = "Object Created"
 VARIANT_CREATED = "Variant Created"
 IMAGE_REJECTED = "Image Rejected"
+#: detail-type of S3's deletion event: a permanent delete, or a delete marker on a versioned
+#: bucket (``detail.deletion-type`` tells which; moto sends neither that field nor, on a
+#: versioned bucket, the event at all: docs/events.md)
+OBJECT_DELETED = "Object Deleted"
 PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
 #: every pipeline event's source is ``imgpipe.<processor>``.
 PIPELINE_SOURCE_PREFIX = "imgpipe."
@@ -39,6 +44,25 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 _RESERVED_NAMES = {"imgpipe", "infra", "tests", "services", "bench", "docs"}
 
 
+class Need(StrEnum):
+    """A resource a service may declare in ``needs``, beyond what every processor gets (read the
+    uploads; if it ``produces_variants``, write its own prefix of the variants bucket and put its
+    own events on the bus). What each one brings is decided in one place per consumer: the value in
+    the function's environment by :func:`imgpipe.registry.function_config`, the permissions by
+    ``infra/components/notification.py``. Declaration order is the order grants are applied in."""
+
+    CATALOG = "catalog"  # the catalog table: read, update and query items
+    NOTIFICATION_TOPIC = "notification_topic"  # publish to the uploaders' notification topic
+    EXPECTED_PRODUCERS = "expected_producers"  # the generated list of variant producers and their key filters
+    READ_VARIANTS = "read_variants"  # read (and so presign links to) every processor's variants
+    DELETE_VARIANTS = "delete_variants"  # list and delete every processor's variants (the delete cascade)
+    # The upload API's (an ``http`` service): presign, list and delete objects under users/ of the uploads
+    USER_UPLOADS = "user_uploads"
+    # ... read its users' rounds through the catalog's owner index, and keep their daily upload counters
+    USER_CATALOG = "user_catalog"
+    DELIVERY_URL = "delivery_url"  # the CDN's base URL for variants (``<url>/v/<variant key>``)
+
+
 class ManifestError(ValueError):
     """A manifest is invalid. The message names the folder and the field."""
 
@@ -52,21 +76,39 @@ class ManifestError(ValueError):
 class Trigger:
     """One EventBridge rule. ``uploads``: S3 Object Created on the uploads bucket, optionally
     narrowed by key prefixes/suffixes (suffixes match case-insensitively, so ``.jpg`` also
-    matches ``.JPG``). ``pipeline``: imgpipe's own Variant Created / Image Rejected events."""
+    matches ``.JPG``). ``pipeline``: imgpipe's own Variant Created / Image Rejected events.
+    ``deletions``: S3 Object Deleted on the uploads bucket (a separate kind, so that no
+    ``uploads`` trigger, and so no processor, is ever woken by a deletion). ``http``: not an
+    EventBridge rule but HTTP routes (``"POST /api/uploads"``) of the stack's API; ``public_routes``
+    are the ones the JWT authorizer does not guard."""
 
-    source: str  # "uploads" | "pipeline"
+    source: str  # "uploads" | "pipeline" | "deletions" | "http"
     prefixes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
     detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
+    routes: tuple[str, ...] = ()
+    public_routes: tuple[str, ...] = ()
 
-    def event_pattern(self, uploads_bucket: str) -> dict[str, Any]:
-        """The EventBridge pattern, as a plain dict (CDK and the local runtime both use it)."""
+    def event_pattern(self, uploads_bucket: str, producers: Sequence[str] = ()) -> dict[str, Any]:
+        """The EventBridge pattern, as a plain dict (CDK and the local runtime both use it).
+        A pipeline pattern names the exact sources of the stack's ``producers`` and the stack's
+        uploads bucket: anyone may put an ``imgpipe.``-prefixed event on the bus, and a second
+        stack in the account puts events about its own bucket (docs/notify.md "Forged events")."""
+        if self.source == "http":
+            raise ValueError("an http trigger is served by the API, not by an EventBridge rule")
         if self.source == "pipeline":
+            if not producers:
+                raise ValueError("a pipeline rule needs the names of the stack's producers (its event sources)")
             return {
-                "source": [{"prefix": PIPELINE_SOURCE_PREFIX}],
+                "source": [f"{PIPELINE_SOURCE_PREFIX}{name}" for name in sorted(producers)],
                 "detail-type": list(self.detail_types),
+                "detail": {"bucket": [uploads_bucket]},
             }
         detail: dict[str, Any] = {"bucket": {"name": [uploads_bucket]}}
+        if self.source == "deletions":
+            # Both deletion types (and moto's event, which has no deletion-type): the service
+            # decides what a deletion means (services/purge/logic.py).
+            return {"source": ["aws.s3"], "detail-type": [OBJECT_DELETED], "detail": detail}
         key_filters: list[Any] = []
         # EventBridge ORs the filters inside one list; prefixes AND suffixes together would
         # need $or, so a trigger carries one kind (validated below).
@@ -101,6 +143,7 @@ class Manifest:
     reserved_concurrency: int  # 0: no reservation (shares the account pool)
     produces_variants: bool
     settings: Mapping[str, Any] = field(default_factory=dict)
+    needs: frozenset[Need] = frozenset()
 
     @property
     def handler(self) -> str:
@@ -118,6 +161,11 @@ class Manifest:
 
     def upload_triggers(self) -> tuple[Trigger, ...]:
         return tuple(t for t in self.triggers if t.source == "uploads")
+
+    @property
+    def http(self) -> Trigger | None:
+        """The service's HTTP routes, if it is an HTTP service (then it has no other trigger)."""
+        return next((t for t in self.triggers if t.source == "http"), None)
 
     def matches_key(self, key: str) -> bool:
         return any(t.matches_key(key) for t in self.triggers)
@@ -155,8 +203,14 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
     if not isinstance(raw, dict):
         raise ManifestError(folder, where, "must be a table")
     source = raw.get("source")
-    if source not in ("uploads", "pipeline"):
-        raise ManifestError(folder, f"{where}.source", f"must be 'uploads' or 'pipeline', got {source!r}")
+    if source not in ("uploads", "pipeline", "deletions", "http"):
+        raise ManifestError(
+            folder,
+            f"{where}.source",
+            f"must be 'uploads' or 'pipeline' (or 'deletions', for S3 deletions, or 'http'), got {source!r}",
+        )
+    if source == "http":
+        return _parse_http_trigger(folder, raw, where)
     unknown = set(raw) - {"source", "prefixes", "suffixes", "detail_types"}
     if unknown:
         raise ManifestError(folder, f"{where}.{sorted(unknown)[0]}", "is not a known trigger field")
@@ -172,7 +226,41 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
         if bad:
             raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
         return Trigger("pipeline", detail_types=tuple(types))
+    if source == "deletions":
+        if prefixes or suffixes or "detail_types" in raw:
+            # a deletion of any key may leave variants behind: the cascade sees them all
+            raise ManifestError(folder, where, "a 'deletions' trigger takes no filters")
+        return Trigger("deletions")
     return Trigger("uploads", prefixes, suffixes)
+
+
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# API Gateway's path syntax: literal segments and whole-segment {parameters}
+_ROUTE = re.compile(r"^(?P<method>[A-Z]+) (?P<path>(/([A-Za-z0-9._-]+|\{[a-z_][a-z0-9_]*\}))+)$")
+
+
+def _parse_http_trigger(folder: Path, raw: Mapping[str, Any], where: str) -> Trigger:
+    unknown = set(raw) - {"source", "routes", "public_routes"}
+    if unknown:
+        raise ManifestError(folder, f"{where}.{sorted(unknown)[0]}", "is not a known field of an 'http' trigger")
+    routes = _str_list(folder, raw, "routes", where)
+    if not routes:
+        raise ManifestError(folder, f"{where}.routes", "an 'http' trigger needs at least one route")
+    for route in routes:
+        match = _ROUTE.match(route)
+        if not match or match["method"] not in _HTTP_METHODS:
+            raise ManifestError(
+                folder,
+                f"{where}.routes",
+                f"{route!r} must be '<METHOD> /path/{{param}}' with a method of {', '.join(_HTTP_METHODS)}",
+            )
+    if len(set(routes)) < len(routes):
+        raise ManifestError(folder, f"{where}.routes", "lists a route twice")
+    public = _str_list(folder, raw, "public_routes", where)
+    stray = [r for r in public if r not in routes]
+    if stray:
+        raise ManifestError(folder, f"{where}.public_routes", f"{stray[0]!r} is not one of the routes")
+    return Trigger("http", routes=routes, public_routes=public)
 
 
 _KNOWN_FIELDS = {
@@ -186,7 +274,21 @@ _KNOWN_FIELDS = {
     "reserved_concurrency",
     "produces_variants",
     "settings",
+    "needs",
 }
+
+
+def _needs(folder: Path, raw: Mapping[str, Any]) -> frozenset[Need]:
+    value = raw.get("needs", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(folder, "needs", "must be a list of strings")
+    known = [n.value for n in Need]
+    for name in value:
+        if name not in known:
+            raise ManifestError(folder, "needs", f"unknown need {name!r} (known: {', '.join(map(repr, known))})")
+    if len(set(value)) < len(value):
+        raise ManifestError(folder, "needs", "lists a need twice")
+    return frozenset(Need(v) for v in value)
 
 
 def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
@@ -214,6 +316,10 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
     if not isinstance(triggers_raw, list) or not triggers_raw:
         raise ManifestError(folder, "triggers", "needs at least one [[triggers]] table")
     triggers = tuple(_parse_trigger(folder, t, i) for i, t in enumerate(triggers_raw))
+    if any(t.source == "http" for t in triggers) and len(triggers) > 1:
+        # Served synchronously through the API: no rule, no DLQ; mixing both kinds in one
+        # function would give it two failure models.
+        raise ManifestError(folder, "triggers", "an 'http' trigger must be the service's only trigger")
     produces = raw.get("produces_variants", False)
     if not isinstance(produces, bool):
         raise ManifestError(folder, "produces_variants", "must be true or false")
@@ -237,6 +343,7 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
         reserved_concurrency=_int_field(folder, raw, "reserved_concurrency", 0),
         produces_variants=produces,
         settings=settings,
+        needs=_needs(folder, raw),
     )
 
 

@@ -6,6 +6,7 @@
     imgpipe status KEY                    the catalog's record of an upload
     imgpipe dlq list [PROCESSOR]          what is parked in the DLQs
     imgpipe dlq redrive PROCESSOR         replay a processor's DLQs
+    imgpipe backfill [--prefix P] ...     process objects already in the bucket (imgpipe_tools/backfill/)
 
 ``upload``, ``status`` and ``dlq`` talk to the CloudFormation stack ``--stack`` (default
 ``Imgpipe``) or, with ``--local``, to the stack ``imgpipe local up`` is serving.
@@ -26,10 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from imgpipe.manifest import ManifestError
+from imgpipe.settings import SettingsError
+from imgpipe_tools.backfill.command import add_backfill_parser
 from imgpipe_tools.local import LocalStack
+from imgpipe_tools.local.frontdoor import banner as frontdoor_banner
 from imgpipe_tools.local.outbox import Email
 from imgpipe_tools.local.tracker import UploadReport
-from imgpipe_tools.resources import StackNotFound, StackResources, from_stack, read_state, state_file, write_state
+from imgpipe_tools.outputs import from_stack
+from imgpipe_tools.resources import StackNotFound, StackResources, read_state, state_file, write_state
 
 #: the CloudFormation stack name infra/ deploys (infra/constants.py STACK_NAME)
 DEFAULT_STACK = "Imgpipe"
@@ -80,7 +86,12 @@ def _setup_logging(verbose: bool) -> None:
 
 def _stack(args: argparse.Namespace, **kwargs: Any) -> contextlib.AbstractContextManager[LocalStack]:
     return LocalStack.start(
-        port=args.port, outbox=Path(args.outbox), workers=args.workers, verbose=args.verbose, **kwargs
+        port=args.port,
+        outbox=Path(args.outbox),
+        workers=args.workers,
+        verbose=args.verbose,
+        settings=args.settings,
+        **kwargs,
     )
 
 
@@ -107,7 +118,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     # `kill` (SIGTERM) stops as cleanly as Ctrl-C: the state file must not outlive the stack
     signal.signal(signal.SIGTERM, _interrupt)
 
-    with _stack(args, on_terminal=on_terminal, on_email=on_email) as stack:
+    with _stack(args, on_terminal=on_terminal, on_email=on_email, api_port=args.api_port) as stack:
         path = write_state(stack.deployment)
         ep, up, var = stack.endpoint_url, stack.uploads_bucket, stack.variants_bucket
         processors = ", ".join(m.name for m in stack.manifests)
@@ -124,7 +135,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             f"  aws --endpoint-url {ep} s3 ls s3://{var}/ --recursive\n"
             "  imgpipe status photo.jpg --local\n"
             "  imgpipe dlq list --local\n\n"
-            "Ctrl-C stops.",
+            + (frontdoor_banner(stack.frontdoor, ep) + "\n" if stack.frontdoor else "")
+            + "Ctrl-C stops.",
             flush=True,
         )
         try:
@@ -309,11 +321,29 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 
 
 # -- arguments -----------------------------------------------------------------------
+def _settings_json(text: str) -> dict[str, dict[str, Any]]:
+    """``--settings``: the same JSON object as the CDK context key ``settings``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError('must be an object like {"resize": {"widths": [320, 640]}}')
+    return value
+
+
 def _local_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
     p.add_argument("--outbox", default="outbox", help="folder for the emails, one .eml each (default: outbox)")
     p.add_argument("--workers", type=int, default=1, help="worker threads per processor (default: 1)")
     p.add_argument("--verbose", "-v", action="store_true", help="show handler logs and retries")
+    p.add_argument(
+        "--settings",
+        type=_settings_json,
+        default={},
+        metavar="JSON",
+        help='override processors\' settings, as `make synth SETTINGS=...` does: {"thumbnail": {"crop": "center"}}',
+    )
 
 
 def _target_options(p: argparse.ArgumentParser) -> None:
@@ -333,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     local_sub = local.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="serve the local stack until Ctrl-C")
     _local_options(up)
+    up.add_argument("--api-port", type=int, default=0, help="port of /api/* and /v/* (default: a free one)")
     up.set_defaults(func=cmd_local_up)
     run = local_sub.add_parser("run", help="process files end to end and print a summary")
     run.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
@@ -368,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("processor")
     _target_options(redrive)
     redrive.set_defaults(func=cmd_dlq_redrive)
+
+    add_backfill_parser(sub, _target_options, _deployment)
     return parser
 
 
@@ -375,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, StackNotFound) as exc:
+    except (CliError, StackNotFound, ManifestError, SettingsError) as exc:
         _err(f"imgpipe: {exc}")
         return 2
     except Exception as exc:

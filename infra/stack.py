@@ -8,10 +8,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from imgpipe.config import Config
-from imgpipe.manifest import Manifest, Trigger
-from imgpipe.registry import discover, expected_producers_spec
+from imgpipe.manifest import Manifest, Need, Trigger
+from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
+from imgpipe_tools import outputs
+from infra.components.alarms import ServiceAlarms, TopicAlarm
+from infra.components.backfill import Backfill
 from infra.components.bundling import SharedLayer
+from infra.components.dashboard import Dashboard, ServicePanel
+from infra.components.frontdoor import FrontDoor
 from infra.components.monitoring import Monitoring
 from infra.components.notification import Notification
 from infra.components.processor import Processor
@@ -19,20 +23,14 @@ from infra.components.storage import Storage
 from infra.constants import (
     DEFAULT_EVENT_BUS,
     LAMBDA_PYTHON_VERSION,
-    NOTIFY_PROCESSOR,
     POWERTOOLS_LOG_LEVEL,
-    POWERTOOLS_METRICS_NAMESPACE,
+    metrics_namespace,
 )
 from infra.params import DeployParams
 
 # The newest Python runtime aws-cdk-lib offers for which every layer dependency has aarch64
 # wheels; LAMBDA_PYTHON_VERSION must name the same version (the layer's wheels follow it).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-
-
-def output_id(*words: str) -> str:
-    """``("my_proc", "FailureDlqUrl")`` -> ``MyProcFailureDlqUrl``: stable, alphanumeric."""
-    return "".join(part[:1].upper() + part[1:] for word in words for part in word.split("_"))
 
 
 class ImgpipeStack(cdk.Stack):
@@ -43,8 +41,15 @@ class ImgpipeStack(cdk.Stack):
         manifests = discover(deployment.services_root)
         deployment.check_against(manifests)
         removal = cdk.RemovalPolicy.RETAIN if deployment.retain_data else cdk.RemovalPolicy.DESTROY
+        namespace = metrics_namespace(self.stack_name)
 
-        storage = Storage(self, "Storage", removal_policy=removal, cors_origins=deployment.cors_origins)
+        http_services = discover(deployment.services_root, http=True)
+        # With the front door, browsers upload from the distribution's origin (FrontDoor adds that
+        # rule) plus the configured origins, never "*".
+        cors_origins = (
+            tuple(o for o in deployment.cors_origins if o != "*") if http_services else deployment.cors_origins
+        )
+        storage = Storage(self, "Storage", removal_policy=removal, cors_origins=cors_origins)
         monitoring = Monitoring(self, "Monitoring", ops_email=deployment.ops_email, removal_policy=removal)
         notification = Notification(
             self,
@@ -55,28 +60,28 @@ class ImgpipeStack(cdk.Stack):
         )
         layer = SharedLayer(self, "Shared", runtime=RUNTIME, python_version=LAMBDA_PYTHON_VERSION).layer
 
+        # What a function may be told about the stack; each gets the buckets and the bus, plus the
+        # values of the needs its manifest declares (the local stack and the tests build theirs
+        # with the same function_config).
+        names = StackNames(
+            uploads_bucket=storage.uploads.bucket_name,
+            variants_bucket=storage.variants.bucket_name,
+            event_bus=DEFAULT_EVENT_BUS,
+            resources={
+                Need.CATALOG: notification.catalog.table_name,
+                Need.NOTIFICATION_TOPIC: notification.topic.topic_arn,
+                # Generated from every manifest: the one value that changes when a processor is added.
+                Need.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
+            },
+        )
         self.processors: dict[str, Processor] = {}
         for manifest in manifests:
-            is_notify = manifest.name == NOTIFY_PROCESSOR
-            config = Config(
-                processor=manifest.name,
-                uploads_bucket=storage.uploads.bucket_name,
-                variants_bucket=storage.variants.bucket_name,
-                event_bus=DEFAULT_EVENT_BUS,
-                settings=deployment.settings_for(manifest),
-                catalog_table=notification.catalog.table_name if is_notify else "",
-                topic_arn=notification.topic.topic_arn if is_notify else "",
-                # Generated from every manifest: the one value that changes when a processor
-                # is added, and it lives only in notify's environment.
-                expected_producers=(
-                    expected_producers_spec(manifests, deployment.key_prefixes or None) if is_notify else "[]"
-                ),
-            )
+            # Parses the settings: a bad value fails synth here, naming the service and the setting.
+            config = function_config(manifest, names, deployment.settings.get(manifest.name))
             environment = {
-                # Empty values (notify-only settings on other processors) are left out.
-                **{k: v for k, v in config.as_env().items() if v},
+                **config.as_env(),
                 "POWERTOOLS_SERVICE_NAME": manifest.name,
-                "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": namespace,
                 "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
             }
             processor = Processor(
@@ -88,31 +93,81 @@ class ImgpipeStack(cdk.Stack):
                 variants_bucket=storage.variants,
                 alarm_topic=monitoring.ops_topic,
                 triggers=_narrowed(manifest, deployment.key_prefixes),
+                producers=[m.name for m in manifests if m.produces_variants],
                 environment=environment,
                 removal_policy=removal,
+                reserved_concurrency=deployment.reserved_concurrency_for(manifest),
             )
-            if is_notify:
-                notification.grant_notify(processor.role, storage.variants)
+            # After the function exists, as before needs were declared: the policy keeps its order.
+            notification.grant_needs(processor.role, manifest.needs, storage.variants)
+            ServiceAlarms(
+                processor,
+                "Alarms",
+                name=manifest.name,
+                function=processor.function,
+                rules=processor.rules,
+                dlqs=_dlqs(processor),
+                topic=monitoring.ops_topic,
+                rejects_inputs=manifest.produces_variants,
+                namespace=namespace,
+            )
             self.processors[manifest.name] = processor
 
+        TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
+        Dashboard(
+            self,
+            "Operations",
+            panels=[
+                ServicePanel(name, p.function, _dlqs(p), p.manifest.produces_variants)
+                for name, p in self.processors.items()
+            ],
+            # the pipeline's own figures come from whichever service keeps the catalog
+            pipeline_service=next((m.name for m in manifests if Need.CATALOG in m.needs), None),
+            namespace=namespace,
+        )
+
+        # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.
+        self.backfill = Backfill.compose(self, manifests, deployment, RUNTIME, layer, storage, self.processors, removal)
+        # The front door (docs/api.md): the HTTP services, behind sign-in, and the CDN. It sets the
+        # uploads bucket's CORS (the distribution's origin plus the cors_origins context).
+        for manifest in http_services:
+            self.frontdoor = FrontDoor(
+                self,
+                "FrontDoor",
+                manifest=manifest,
+                names=names,
+                settings_overrides=deployment.settings.get(manifest.name),
+                runtime=RUNTIME,
+                layer=layer,
+                uploads=storage.uploads,
+                variants=storage.variants,
+                catalog=notification.catalog,
+                namespace=namespace,
+                removal_policy=removal,
+            )
         self._outputs(storage, monitoring, notification)
 
     def _outputs(self, storage: Storage, monitoring: Monitoring, notification: Notification) -> None:
+        # The keys come from imgpipe_tools.outputs, which the CLI also uses to read them back.
         values = {
-            "UploadsBucketName": storage.uploads.bucket_name,
-            "VariantsBucketName": storage.variants.bucket_name,
-            "AccessLogsBucketName": storage.access_logs.bucket_name,
-            "NotificationTopicArn": notification.topic.topic_arn,
-            "OpsTopicArn": monitoring.ops_topic.topic_arn,
-            "CatalogTableName": notification.catalog.table_name,
+            outputs.UPLOADS_BUCKET: storage.uploads.bucket_name,
+            outputs.VARIANTS_BUCKET: storage.variants.bucket_name,
+            outputs.ACCESS_LOGS_BUCKET: storage.access_logs.bucket_name,
+            outputs.NOTIFICATION_TOPIC: notification.topic.topic_arn,
+            outputs.OPS_TOPIC: monitoring.ops_topic.topic_arn,
+            outputs.CATALOG_TABLE: notification.catalog.table_name,
         }
         for name, p in self.processors.items():
-            values[output_id(name, "FunctionName")] = p.function.function_name
-            values[output_id(name, "FailureDlqUrl")] = p.failure_dlq.queue.queue_url
-            values[output_id(name, "TargetDlqUrl")] = p.target_dlq.queue.queue_url
+            values[outputs.service_output_key(outputs.FUNCTION_NAME, name)] = p.function.function_name
+            values[outputs.service_output_key(outputs.FAILURE_DLQ_URL, name)] = p.failure_dlq.queue.queue_url
+            values[outputs.service_output_key(outputs.TARGET_DLQ_URL, name)] = p.target_dlq.queue.queue_url
         # No export names: exports would pin these values for other stacks and block updates.
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)
+
+
+def _dlqs(processor: Processor) -> dict[str, Any]:
+    return {"Failure": processor.failure_dlq.queue, "Target": processor.target_dlq.queue}
 
 
 def _narrowed(manifest: Manifest, prefixes: tuple[str, ...]) -> tuple[Trigger, ...]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.catalog import create_table as create_catalog_table
+from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.manifest import Manifest, Trigger
 from imgpipe_tools.resources import ServiceResources, StackResources
 
@@ -116,6 +116,8 @@ def provision(
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=outbox_arn)
 
     processors: dict[str, ServiceResources] = {}
+    # a pipeline rule matches exactly these sources, as the stack's does
+    producers = [m.name for m in manifests if m.produces_variants]
     for m in manifests:
         # the worker retries in-process before it deletes the message: keep it hidden meanwhile
         visibility = m.timeout_s * (m.retry_attempts + 1) + 30
@@ -123,15 +125,18 @@ def provision(
         failure_url, _ = _queue(sqs, names.failure_dlq(m.name))
         target_url, _ = _queue(sqs, names.target_dlq(m.name))
         for i, trigger in enumerate(m.triggers):
-            _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket), invoke_arn)
+            _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket, producers), invoke_arn)
         processors[m.name] = ServiceResources(
             name=m.name, failure_dlq_url=failure_url, target_dlq_url=target_url, invoke_queue_url=invoke_url
         )
 
     observer_url, observer_arn = _queue(sqs, names.observer_queue)
-    # Built by the same Trigger code as every processor's rule: uploads, then pipeline events.
-    for i, trigger in enumerate((Trigger("uploads"), Trigger("pipeline"))):
-        _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket), observer_arn)
+    # Built by the same Trigger code as every processor's rule: uploads, pipeline events, and
+    # deletions (after one, a new upload of the same key is a new upload for the tracker).
+    for i, trigger in enumerate((Trigger("uploads"), Trigger("pipeline"), Trigger("deletions"))):
+        if trigger.source == "pipeline" and not producers:
+            continue  # no producer, no pipeline event
+        _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket, producers), observer_arn)
 
     deployment = StackResources(
         uploads_bucket=names.uploads_bucket,

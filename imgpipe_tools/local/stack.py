@@ -27,14 +27,15 @@ import threading
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from imgpipe.config import Config
-from imgpipe.manifest import Manifest
-from imgpipe.registry import discover, expected_producers_spec
+from imgpipe.manifest import Manifest, Need
+from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config, parse_all_settings
 from imgpipe_tools import dlq
+from imgpipe_tools.local.frontdoor import LocalFrontDoor, start_front_door
 from imgpipe_tools.local.invoker import Invoker, Outcome, QueueWorker
 from imgpipe_tools.local.outbox import Email, Outbox
 from imgpipe_tools.local.provision import Names, Provisioned, provision
@@ -54,8 +55,6 @@ _DUMMY_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-#: the processor that keeps the catalog and sends the emails (infra/constants.py NOTIFY_PROCESSOR)
-NOTIFY_PROCESSOR = "notify"
 _RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb")
 
 
@@ -103,6 +102,7 @@ class LocalStack:
         port: int = 0,
         endpoint_url: str | None = None,
         services_root: Path | None = None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
         outbox: Path = Path("outbox"),
         workers: int = 1,
         retry_delay_s: float = 0.2,
@@ -110,12 +110,16 @@ class LocalStack:
         prefix: str = "imgpipe-local",
         on_terminal: Callable[[UploadReport], None] | None = None,
         on_email: Callable[[Email], None] | None = None,
+        api_port: int = 0,
     ) -> None:
         """``endpoint_url`` (default: ``AWS_ENDPOINT_URL``) uses that emulator instead of
-        starting moto; ``workers`` is the number of threads per processor."""
+        starting moto; ``settings`` overrides processors' settings like the CDK context key
+        ``settings`` ({"thumbnail": {"crop": "center"}}); ``workers`` is the number of threads
+        per processor."""
         self.port = port
         self.external_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.services_root = services_root
+        self.settings = dict(settings or {})
         self.outbox = Outbox(outbox)
         self.workers = workers
         self.retry_delay_s = retry_delay_s
@@ -135,6 +139,9 @@ class LocalStack:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._log_levels: dict[str, int] = {}
+        self.api_port = api_port
+        #: /api/* and /v/* on one port (imgpipe_tools/local/frontdoor.py), when a service is an HTTP one
+        self.frontdoor: LocalFrontDoor | None = None
 
     # -- lifecycle ------------------------------------------------------------------
     @classmethod
@@ -154,6 +161,8 @@ class LocalStack:
             import imgpipe_tools.testing.faults  # noqa: F401
 
         self.manifests = discover(self.services_root)
+        # Before anything starts: a bad setting fails here, as it fails synth, not at each upload.
+        parse_all_settings([*self.manifests, *discover(self.services_root, http=True)], self.settings)
         self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
         try:
             self._configure_environment()
@@ -163,6 +172,14 @@ class LocalStack:
             clients = {s: self.client(s) for s in _RUNTIME_SERVICES}
             self._provisioned = provision(clients, self.manifests, self.names, self._endpoint)
             self._start_workers()
+            self.frontdoor = start_front_door(
+                self.deployment,
+                services_root=self.services_root,
+                settings=self.settings,
+                clients=self.client,
+                endpoint=self._endpoint,
+                port=self.api_port,
+            )
             self._quiet_handler_logs()
         except BaseException:
             self.close()  # no server, thread or environment change outlives a failed start
@@ -174,6 +191,9 @@ class LocalStack:
         for t in self._threads:
             t.join(timeout=10)
         self._threads.clear()
+        if self.frontdoor is not None:
+            self.frontdoor.stop()
+            self.frontdoor = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -230,20 +250,18 @@ class LocalStack:
         self._set_log_level("aws_lambda_powertools", logging.WARNING if self.verbose else logging.CRITICAL)
 
     def _config_for(self, m: Manifest) -> Config:
-        """What infra/stack.py puts in each function's environment: the catalog, the topic and
-        the expected producers only in notify's."""
+        """What infra/stack.py puts in each function's environment, built by the same function."""
         d = self.deployment
-        is_notify = m.name == NOTIFY_PROCESSOR
-        return Config(
-            processor=m.name,
+        names = StackNames(
             uploads_bucket=d.uploads_bucket,
             variants_bucket=d.variants_bucket,
-            event_bus="default",
-            settings=m.effective_settings(),
-            catalog_table=d.catalog_table if is_notify else "",
-            topic_arn=d.topic_arn if is_notify else "",
-            expected_producers=expected_producers_spec(self.manifests) if is_notify else "[]",
+            resources={
+                Need.CATALOG: d.catalog_table,
+                Need.NOTIFICATION_TOPIC: d.topic_arn,
+                Need.EXPECTED_PRODUCERS: expected_producers_spec(self.manifests),
+            },
         )
+        return function_config(m, names, self.settings.get(m.name))
 
     def _start_workers(self) -> None:
         assert self.tracker is not None and self._provisioned is not None

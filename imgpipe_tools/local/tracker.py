@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from imgpipe.backfill import email_wanted
 from imgpipe.errors import Reason
 from imgpipe.events import (
     EventError,
@@ -29,7 +30,7 @@ from imgpipe.events import (
     parse_object_created,
     parse_pipeline_event,
 )
-from imgpipe.manifest import OBJECT_CREATED, Manifest
+from imgpipe.manifest import OBJECT_CREATED, OBJECT_DELETED, Manifest
 from imgpipe.registry import expected_for_key, expected_producers_spec
 from imgpipe_tools.local.invoker import Outcome
 from imgpipe_tools.local.outbox import Email
@@ -90,6 +91,10 @@ class _Upload:
     failures: dict[str, str] = field(default_factory=dict)
     status: str = TIMEOUT
     finished: float | None = None
+    #: False for a backfill run without --notify: finished without an email
+    email_wanted: bool = True
+    #: emails about the key sent before this upload (a deleted upload's, when this one came after it)
+    emails_before: int = 0
 
 
 def _upload_of(event: dict[str, Any]) -> Upload | None:
@@ -115,6 +120,9 @@ class Tracker:
         self.clock = clock
         self._uploads: dict[UploadId, _Upload] = {}
         self._emails: list[Email] = []
+        #: key -> emails about it before its last deletion (services/purge): a later upload of the
+        #: key, even of the same bytes, is a new upload that waits for its own email
+        self._deleted: dict[str, int] = {}
         self._changed = threading.Condition()
 
     # -- evidence -------------------------------------------------------------------
@@ -122,6 +130,7 @@ class Tracker:
         upload = self._uploads.get((key, etag))
         if upload is None:
             upload = _Upload(key, etag, self.clock(), expected_for_key(self.spec, key))
+            upload.emails_before = self._deleted.get(key, 0)
             self._uploads[(key, etag)] = upload
         return upload
 
@@ -135,6 +144,9 @@ class Tracker:
     def on_event(self, event: dict[str, Any]) -> None:
         """An event from the observer queue: an upload, or a pipeline event about one."""
         with self._changed:
+            if event.get("detail-type") == OBJECT_DELETED:
+                self._forget(event)
+                return
             if event.get("detail-type") == OBJECT_CREATED:
                 try:
                     u = parse_object_created(event).upload
@@ -157,6 +169,16 @@ class Tracker:
                     upload.rejections[parsed.processor] = (parsed.reason, parsed.message)
                 self._refresh(upload)
 
+    def _forget(self, event: dict[str, Any]) -> None:
+        """The upload was deleted: what was tracked under its key is over (a deletion is not an
+        upload, and nothing waits for the purge)."""
+        key = (event.get("detail") or {}).get("object", {}).get("key")
+        if not isinstance(key, str):
+            return
+        self._deleted[key] = self._emails_for(key)
+        for upload_id in [i for i in self._uploads if i[0] == key and self._uploads[i].status != TIMEOUT]:
+            del self._uploads[upload_id]
+
     def on_outcome(self, outcome: Outcome) -> None:
         """An async invocation ended: in the DLQ (failure) or, e.g. after a redrive, fine."""
         u = _upload_of(outcome.event)
@@ -164,6 +186,8 @@ class Tracker:
             return
         with self._changed:
             upload = self._get(u.key, u.etag)
+            if not email_wanted(outcome.event):
+                upload.email_wanted = False
             if outcome.ok:
                 upload.failures.pop(outcome.processor, None)
             else:
@@ -211,7 +235,13 @@ class Tracker:
         superseded = bool(states) and all(
             s == REJECTED and u.rejections[p][0] == Reason.SUPERSEDED for p, s in states.items()
         )
-        return self.notifies and bool(u.expected) and not superseded and self._emails_for(u.key) == 0
+        return (
+            self.notifies
+            and u.email_wanted
+            and bool(u.expected)
+            and not superseded
+            and self._emails_for(u.key) == u.emails_before
+        )
 
     def _verdict(self, u: _Upload) -> tuple[str, tuple[str, ...]]:
         """The status, and what it still waits for (processor names, or "email")."""
@@ -248,7 +278,7 @@ class Tracker:
             variants=variants,
             rejections=tuple((p, r, m) for p, (r, m) in sorted(u.rejections.items())),
             failures=tuple(sorted(u.failures.items())),
-            emails=self._emails_for(u.key),
+            emails=self._emails_for(u.key) - u.emails_before,
             seconds=end - u.started,
             waiting_for=self._verdict(u)[1],
         )
@@ -267,12 +297,12 @@ class Tracker:
         ids = list(uploads)
         deadline = self.clock() + timeout
         with self._changed:
-            for key, etag in ids:
-                self._get(key, etag)
+            # held here: a deletion of the key makes the tracker forget a finished upload
+            tracked = [self._get(key, etag) for key, etag in ids]
             while True:
-                pending = [i for i in ids if self._uploads[i].status == TIMEOUT]
+                pending = [u for u in tracked if u.status == TIMEOUT]
                 remaining = deadline - self.clock()
                 if not pending or remaining <= 0:
                     break
                 self._changed.wait(min(remaining, 0.5))
-            return [self._report(self._uploads[i]) for i in ids]
+            return [self._report(u) for u in tracked]

@@ -1,6 +1,9 @@
-"""What notify needs: the topic its emails go through and the catalog table it keeps."""
+"""The notification topic and the catalog table, and what a service that declares a need for
+them (``needs`` in its manifest; notify does) may do with them."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -11,8 +14,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from imgpipe.catalog.schema import (
+    OWNER_ATTRIBUTE,
+    OWNER_INDEX,
+    OWNER_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
+from imgpipe.manifest import Need
 from infra.components import nag
-from infra.constants import CATALOG_PARTITION_KEY, CATALOG_SORT_KEY, CATALOG_TTL_ATTRIBUTE
 
 
 class Notification(Construct):
@@ -39,20 +50,39 @@ class Notification(Construct):
         self.catalog = dynamodb.Table(
             self,
             "Catalog",
-            partition_key=dynamodb.Attribute(name=CATALOG_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=CATALOG_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute=CATALOG_TTL_ATTRIBUTE,
+            time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy,
         )
+        # The upload API's list route (docs/api.md): sparse, only rounds of keys under users/<owner>/.
+        self.catalog.add_global_secondary_index(
+            index_name=OWNER_INDEX,
+            partition_key=dynamodb.Attribute(name=OWNER_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=OWNER_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
-    def grant_notify(self, role: iam.IRole, variants_bucket: s3.IBucket) -> None:
-        """What the notify processor does beyond any processor: keep the catalog, publish the
-        email, and presign links to the variants."""
-        # Exactly the calls the catalog adapter makes (imgpipe/catalog.py): grant_read_write_data
+    def grant_needs(self, role: iam.IRole, needs: Collection[Need], variants_bucket: s3.IBucket) -> None:
+        """The permissions a service's declared needs bring, beyond what every processor gets
+        (its Processor grants that). The order is fixed, whatever the manifest's: the policy
+        document does not change when a manifest reorders its needs."""
+        if Need.CATALOG in needs:
+            self._keep_catalog(role)
+        if Need.NOTIFICATION_TOPIC in needs:
+            self._publish(role)
+        if Need.READ_VARIANTS in needs:
+            self._read_variants(role, variants_bucket)
+        if Need.DELETE_VARIANTS in needs:
+            self._delete_variants(role, variants_bucket)
+        # Need.EXPECTED_PRODUCERS is a value in the function's environment: no permission.
+
+    def _keep_catalog(self, role: iam.IRole) -> None:
+        # Exactly the calls the catalog adapter makes (imgpipe/catalog/dynamo.py): grant_read_write_data
         # would add Scan, BatchWriteItem, DeleteItem and stream reads that notify never needs.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -61,6 +91,8 @@ class Notification(Construct):
                 resources=[self.catalog.table_arn],
             )
         )
+
+    def _publish(self, role: iam.IRole) -> None:
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="PublishNotifications", actions=["sns:Publish"], resources=[self.topic.topic_arn])
         )
@@ -70,11 +102,19 @@ class Notification(Construct):
                 sid="UseTopicsKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.topics_key.key_arn]
             )
         )
+
+    def _read_variants(self, role: iam.IRole, variants_bucket: s3.IBucket) -> None:
         # Presigned links in the email are signed with this role's credentials.
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PresignVariants", actions=["s3:GetObject"], resources=[variants_bucket.arn_for_objects("*")]
             )
+        )
+        # notify HEADs the variant an event names (is it really a variant of that upload?): without
+        # ListBucket, S3 answers a missing key with 403, and a forged event would be retried into
+        # the DLQ instead of refused. Listing shows only keys derived from upload keys.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="CheckVariants", actions=["s3:ListBucket"], resources=[variants_bucket.bucket_arn])
         )
         bucket = variants_bucket.node.default_child
         assert isinstance(bucket, cdk.CfnElement)
@@ -82,4 +122,24 @@ class Notification(Construct):
             role,
             f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(bucket)}.Arn>/*]",
             f"{role.node.path} presigns download links for every processor's variants of an upload.",
+        )
+
+    def _delete_variants(self, role: iam.IRole, variants_bucket: s3.IBucket) -> None:
+        # The delete cascade (services/purge): list <processor>/<upload key>/ and delete what is
+        # there, in the variants bucket only. No GetObject: it never reads a variant or an upload.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ListVariants", actions=["s3:ListBucket"], resources=[variants_bucket.bucket_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeleteVariants", actions=["s3:DeleteObject"], resources=[variants_bucket.arn_for_objects("*")]
+            )
+        )
+        bucket = variants_bucket.node.default_child
+        assert isinstance(bucket, cdk.CfnElement)
+        nag.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(bucket)}.Arn>/*]",
+            f"{role.node.path} deletes the variants of a deleted upload, which every processor makes under its "
+            "own prefix of the variants bucket.",
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from imgpipe.settings import SettingsError
+from imgpipe_tools.cli import main
 from imgpipe_tools.dlq import FAILURE
 from imgpipe_tools.local import LocalStack
-from tests.e2e.conftest import PRODUCERS, SAMPLES, FailingProcess
+from tests.e2e.conftest import PRODUCERS, SAMPLES, FailingProcess, StartStack
 
 PHOTO = (SAMPLES / "coffee.jpg").read_bytes()
 NOT_AN_IMAGE = (SAMPLES / "not-a-photo.jpg").read_bytes()
@@ -197,3 +201,31 @@ def test_a_browser_upload_with_a_presigned_post_is_processed(local_stack: LocalS
     [report] = local_stack.wait([(key, etag)], timeout=TIMEOUT)
     assert report.status == "completed", report
     assert report.emails == 1
+
+
+BAD_SETTING = "settings of thumbnail: 'crop' must be one of 'content', 'center'; got 'centre'"
+
+
+def test_a_bad_setting_stops_the_local_stack_before_anything_starts(
+    start_local_stack: StartStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with (
+        pytest.raises(SettingsError, match=re.escape(BAD_SETTING)),
+        start_local_stack(settings={"thumbnail": {"crop": "centre"}}),
+    ):
+        pytest.fail("the stack started")
+    assert "AWS_ENDPOINT_URL" not in os.environ  # no emulator was started
+
+
+def test_local_up_with_a_bad_setting_prints_it_and_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "up", "--settings", json.dumps({"thumbnail": {"crop": "centre"}})]) == 2
+    assert capsys.readouterr().err == f"imgpipe: {BAD_SETTING}\n"
+
+
+def test_a_settings_override_reaches_the_handler(start_local_stack: StartStack) -> None:
+    with start_local_stack(settings={"thumbnail": {"size": [120, 80]}}) as stack:
+        [report] = stack.wait([stack.put("photos/coffee.jpg", PHOTO)], timeout=TIMEOUT)
+    assert report.status == "completed", report
+    [thumbnail] = [v for v in report.variants if v.processor == "thumbnail"]
+    assert thumbnail.key.endswith("/120x80.webp") and (thumbnail.width, thumbnail.height) == (120, 80)

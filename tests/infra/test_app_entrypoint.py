@@ -30,4 +30,4 @@ def test_cdk_json_app_synthesizes(tmp_path: Path, services_snapshot: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "Imgpipe.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 4
+    assert len(functions) == 5 + 1  # the processors (purge included) and the backfill item function
