@@ -106,6 +106,8 @@ class Notifier:
         # another invocation had already sent.
         if not recorded.fresh or result.get("suppressed"):
             self.metrics.add_metric("DuplicatesSuppressed", "Count", 1)
+        elif event.get("detail-type") == OBJECT_CREATED:
+            self.metrics.add_metric("UploadsReceived", "Count", 1)  # the dashboard's uploads
         return {"key": r.key, "etag": r.etag, "fresh": recorded.fresh, **result}
 
     # --- believing -------------------------------------------------------------------------
@@ -280,4 +282,8 @@ class Notifier:
         )
         self.metrics.add_metric("EmailsSent", "Count", 1)
         self.metrics.add_metric(_ROUND_METRIC[status], "Count", 1)
+        if r.uploaded_at:
+            # upload-to-email latency, the pipeline's end-to-end figure on the dashboard
+            waited = self.clock() - datetime.fromisoformat(r.uploaded_at)
+            self.metrics.add_metric("UploadToEmailSeconds", "Seconds", max(waited.total_seconds(), 0.0))
         return {"step": EMAIL, "status": status, "sent": True, "message_id": message_id, "subject": email.subject}

@@ -378,3 +378,14 @@ def test_a_confirm_that_fails_for_good_raises_and_the_email_may_go_out_twice() -
     parts.clock.now += timedelta(seconds=46)
     notifier.handle(last)  # Lambda's retry, once the claim is stale
     assert len(parts.sender.sent) == 2
+
+
+def test_uploads_and_upload_to_email_latency_are_counted_for_the_dashboard() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    events = round_events(CAT)
+    for e in [*events, events[0]]:  # the upload event delivered twice counts once
+        notifier.handle(e)
+    assert parts.metrics.counts["UploadsReceived"] == 1
+    # the upload event's time is 18:43:48, the clock says 19:00:00 when the email goes out
+    assert parts.metrics.counts["UploadToEmailSeconds"] == 16 * 60 + 12
