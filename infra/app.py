@@ -44,7 +44,12 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except ValueError as exc:
+        # A bad manifest, setting or context value (ManifestError, SettingsError, ContextError):
+        # the message names the service, the field and what is allowed; a traceback adds nothing.
+        raise SystemExit(f"imgpipe: {exc}") from None
     app.synth()
 
 
