@@ -9,6 +9,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from imgpipe.registry import discover
 from infra.app import CDK_JSON, cdk_json_context
 
 REPO = CDK_JSON.parent
@@ -30,4 +31,5 @@ def test_cdk_json_app_synthesizes(tmp_path: Path, services_snapshot: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "Imgpipe.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 5 + 1  # the processors (purge included) and the backfill item function
+    # the event services (purge included), the HTTP services (the upload API) and the backfill item function
+    assert len(functions) == len(discover(services_snapshot)) + len(discover(services_snapshot, http=True)) + 1

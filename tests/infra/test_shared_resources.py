@@ -39,17 +39,19 @@ def _resource_policy(synthesized: Synthesized, cfn_type: str, key: str, logical_
 def test_resource_counts(synthesized: Synthesized) -> None:
     # the front door's resources are counted in tests/infra/test_frontdoor.py
     counts = Counter(r["Type"] for k, r in synthesized.resources.items() if not k.startswith("FrontDoor"))
-    assert counts["AWS::Lambda::Function"] == 5 + 1  # the services (purge included), and the backfill item function
+    manifests = [p.manifest for p in synthesized.stack.processors.values()]  # the event services, from discovery
+    services, rules = len(manifests), sum(len(m.triggers) for m in manifests)
+    image_processors = sum(m.produces_variants for m in manifests)
+    assert counts["AWS::Lambda::Function"] == services + 1  # and the backfill item function
     assert counts["AWS::S3::Bucket"] == 3
     assert counts["AWS::SNS::Topic"] == 2
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::Lambda::LayerVersion"] == 1
-    assert counts["AWS::SQS::Queue"] == 10  # a target DLQ and a failure DLQ per service
+    assert counts["AWS::SQS::Queue"] == 2 * services  # a target DLQ and a failure DLQ per service
     # per service: 2 DLQ depth, Errors/Throttles/DestinationDeliveryFailures, 2 per rule, 2 more per DLQ
     # (new messages, oldest message); a rejection-rate alarm per image processor; one on the topic
-    services, rules, image_processors = 5, 6, 3
     assert counts["AWS::CloudWatch::Alarm"] == services * (2 + 3 + 4) + 2 * rules + image_processors + 1
-    assert counts["AWS::Events::Rule"] == 6  # notify has two triggers
+    assert counts["AWS::Events::Rule"] == rules  # one per trigger: notify has two
     # No custom resources: EventBridge is enabled on the bucket natively, log groups are explicit.
     assert not [t for t in counts if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
 

@@ -13,7 +13,11 @@ from imgpipe.events import parse_object_created
 from imgpipe.manifest import Trigger
 from imgpipe.registry import discover
 
-ROUTES = bf.routes_from_manifests(discover())
+MANIFESTS = discover()
+ROUTES = bf.routes_from_manifests(MANIFESTS)
+# derived from discovery, so a copied service folder needs no edit here
+PRODUCERS = sorted(m.name for m in MANIFESTS if m.produces_variants)
+UPLOAD_SERVICES = sorted(m.name for m in MANIFESTS if m.upload_triggers())
 BUCKET = "uploads"
 
 
@@ -30,7 +34,7 @@ def _obj(key: str = "photos/cat.jpg", **kwargs: Any) -> bf.Listed:
 
 def test_routes_come_from_the_manifests_and_notify_is_told_first() -> None:
     by_name = {r.name: r for r in ROUTES}
-    assert sorted(by_name) == ["convert", "notify", "resize", "thumbnail"]
+    assert sorted(by_name) == UPLOAD_SERVICES == sorted([*PRODUCERS, "notify"])
     assert by_name["notify"].announce_first and not by_name["resize"].announce_first
 
 
@@ -38,7 +42,7 @@ def test_default_run_tells_notify_first_then_every_producer_with_an_object_creat
     plan = bf.plan_item(_obj(), _sel(), ROUTES, BUCKET)
     assert plan.outcome == bf.DISPATCHED
     assert plan.first == ("notify",)
-    assert plan.then == ("convert", "resize", "thumbnail")
+    assert plan.then == tuple(PRODUCERS)
     assert plan.event is not None
     created = parse_object_created(plan.event)  # the runtime's own parser accepts it
     assert (created.upload.bucket, created.upload.key, created.upload.etag) == (BUCKET, "photos/cat.jpg", "abc")
@@ -50,7 +54,7 @@ def test_default_run_tells_notify_first_then_every_producer_with_an_object_creat
 def test_notify_opt_in_tells_everyone_at_once_and_wants_the_email() -> None:
     plan = bf.plan_item(_obj(), _sel(notify=True), ROUTES, BUCKET)
     assert plan.first == ()
-    assert set(plan.then) == {"convert", "notify", "resize", "thumbnail"}
+    assert set(plan.then) == set(UPLOAD_SERVICES)
     assert plan.event is not None and bf.email_wanted(plan.event)
 
 
@@ -124,7 +128,7 @@ def test_a_batch_waits_for_notify_before_any_producer_and_counts_outcomes() -> N
 
     result = bf.run_batch(items, _sel(), ROUTES, BUCKET, transport, head=head)
     assert transport.calls[0] == ("notify", ["a.jpg", "b.jpg"], True)
-    assert [c[0] for c in transport.calls[1:]] == ["convert", "resize", "thumbnail"]
+    assert [c[0] for c in transport.calls[1:]] == PRODUCERS
     assert all(not wait for _, _, wait in transport.calls[1:])
     assert result.counts == {bf.DISPATCHED: 2, bf.MISSING: 1, bf.FOLDER: 1}
     assert "gone.jpg" in heads
