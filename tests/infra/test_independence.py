@@ -6,7 +6,7 @@ gains a row for the new service), and the backfill's routes and the functions it
 invoke (infra/components/backfill.py).
 Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
 position in the processor list would all shift and fail here (so would a processor wired by hand
-with ids that depend on the others); and ``probe``, a copy of ``services/thumbnail`` with its name
+with ids that depend on the others); and ``roomcopy``, a copy of ``services/thumbnail`` with its name
 replaced inside its files, which gets everything thumbnail gets with no edit outside its folder
 (its own tests pass too: tests/integration/test_room.py).
 """
@@ -25,7 +25,7 @@ from tests.infra.synth import Synthesized, synthesize
 from tests.service_copy import copy_service
 
 EXTRA = "annotate"
-PROBE = "probe"
+PROBE = "roomcopy"  # not "probe": a reader checking the promise by hand copies thumbnail there
 EXTRA_MANIFEST = f"""
 name = "{EXTRA}"
 description = "Test-only processor added by the independence test."
@@ -220,7 +220,7 @@ def test_a_copied_folder_gets_what_its_original_gets(extended: Synthesized) -> N
 
     assert types(PROBE) == types("thumbnail")
     probe, thumbnail = function(PROBE), function("thumbnail")
-    assert probe["Handler"] == "probe.handler.handler"
+    assert probe["Handler"] == f"{PROBE}.handler.handler"
     env, original = probe["Environment"]["Variables"], thumbnail["Environment"]["Variables"]
     assert env["IMGPIPE_SETTINGS"] == original["IMGPIPE_SETTINGS"]
     assert env["POWERTOOLS_SERVICE_NAME"] == PROBE

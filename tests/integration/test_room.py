@@ -1,4 +1,4 @@
-"""A folder is a whole room: ``services/thumbnail`` copied to ``services/probe`` (its name replaced
+"""A folder is a whole room: ``services/thumbnail`` copied to ``services/roomcopy`` (its name replaced
 inside its files) is a new processor, with its own settings and its own passing tests, and no
 edit anywhere else. The stack side (it synthesizes, and changes nothing that exists) is in
 tests/infra/test_independence.py.
@@ -18,19 +18,22 @@ from tests.service_copy import copy_service, copy_services
 
 REPO_ROOT = DEFAULT_ROOT.parent
 
+# not "probe": the issue's own check copies thumbnail to services/probe, and this test must pass then too
+COPY = "roomcopy"
+
 
 def test_a_copied_processor_is_discovered_and_passes_its_own_tests(tmp_path: Path) -> None:
     root = copy_services(DEFAULT_ROOT, tmp_path / "services")
-    probe = copy_service(DEFAULT_ROOT / "thumbnail", root, "probe")
+    probe = copy_service(DEFAULT_ROOT / "thumbnail", root, COPY)
 
     manifests = {m.name: m for m in discover(root)}
-    assert set(manifests) == {m.name for m in discover(DEFAULT_ROOT)} | {"probe"}
+    assert set(manifests) == {m.name for m in discover(DEFAULT_ROOT)} | {COPY}
     # its own Settings class, from its own settings.py, with thumbnail's values
-    probe_settings, thumbnail_settings = parse_settings(manifests["probe"]), parse_settings(manifests["thumbnail"])
+    probe_settings, thumbnail_settings = parse_settings(manifests[COPY]), parse_settings(manifests["thumbnail"])
     assert type(probe_settings) is not type(thumbnail_settings)
     assert dataclasses.asdict(probe_settings) == dataclasses.asdict(thumbnail_settings)
 
-    # Its tests, run the way `make test` runs them (pytest imports the copy as services.probe,
+    # Its tests, run the way `make test` runs them (pytest imports the copy as services.roomcopy,
     # which exists only in the temporary root): they pass without knowing where they live.
     copied_tests = sorted(p.name for p in (probe / "tests").glob("test_*.py"))
     assert copied_tests, "thumbnail's own tests should live in services/thumbnail/tests/"
