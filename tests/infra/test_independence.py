@@ -200,11 +200,11 @@ def test_the_new_processor_gets_its_own_full_set(baseline: Synthesized, extended
     assert {k: after[k] for k in before} == before
     assert sorted(set(after) - set(before)) == [
         "FailureDlqUrlAnnotate",
-        "FailureDlqUrlProbe",
+        "FailureDlqUrlRoomcopy",
         "FunctionNameAnnotate",
-        "FunctionNameProbe",
+        "FunctionNameRoomcopy",
         "TargetDlqUrlAnnotate",
-        "TargetDlqUrlProbe",
+        "TargetDlqUrlRoomcopy",
     ]
 
 
