@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from imgpipe.errors import Reason, TransientError
+from imgpipe.errors import TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
 from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
 
@@ -49,16 +49,6 @@ def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
-def _sse_c(key: str) -> ObjectUnreadable:
-    return ObjectUnreadable(
-        key, Reason.CUSTOMER_ENCRYPTED, "is encrypted with a customer-provided key (SSE-C) that imgpipe does not have"
-    )
-
-
-def _archived(key: str) -> ObjectUnreadable:
-    return ObjectUnreadable(key, Reason.ARCHIVED, "is in an archive storage class; restore it, then upload it again")
-
-
 class S3Storage:
     def __init__(self, s3: Any | None = None) -> None:
         self._s3 = s3
@@ -79,7 +69,7 @@ class S3Storage:
             # A HEAD has no body to be malformed: S3 answers 400 when the object needs the
             # customer's SSE-C key. Retrying can never succeed.
             if code in ("400", "BadRequest"):
-                raise _sse_c(key) from exc
+                raise ObjectUnreadable.customer_encrypted(key) from exc
             raise
         return ObjectInfo(
             key=key,
@@ -107,9 +97,9 @@ class S3Storage:
             if code in ("PreconditionFailed", "412"):
                 raise ObjectChanged(key) from exc
             if code == "InvalidObjectState":
-                raise _archived(key) from exc
+                raise ObjectUnreadable.archived(key) from exc
             if code in ("400", "BadRequest", "InvalidRequest"):
-                raise _sse_c(key) from exc
+                raise ObjectUnreadable.customer_encrypted(key) from exc
             raise
 
     def put(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from imgpipe.errors import Reason
 from imgpipe.events import PipelineEvent
 
 
@@ -83,3 +84,13 @@ class ObjectUnreadable(Exception):
         self.key = key
         self.reason = reason
         self.why = why
+
+    @classmethod
+    def customer_encrypted(cls, key: str) -> ObjectUnreadable:
+        return cls(
+            key, "customer_encrypted", "is encrypted with a customer-provided key (SSE-C) that imgpipe does not have"
+        )
+
+    @classmethod
+    def archived(cls, key: str) -> ObjectUnreadable:
+        return cls(key, Reason.ARCHIVED, "is in an archive storage class; restore it, then upload it again")

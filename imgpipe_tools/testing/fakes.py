@@ -51,7 +51,7 @@ class FakeStorage:
         if obj is None:
             return None
         if obj.sse_c:
-            raise ObjectUnreadable(key, "customer_encrypted", "is encrypted with a customer-provided key (SSE-C)")
+            raise ObjectUnreadable.customer_encrypted(key)
         return ObjectInfo(
             key,
             len(obj.data),
@@ -71,7 +71,7 @@ class FakeStorage:
         if etag and obj.etag != etag:
             raise ObjectChanged(key)
         if obj.sse_c:
-            raise ObjectUnreadable(key, "customer_encrypted", "is encrypted with a customer-provided key (SSE-C)")
+            raise ObjectUnreadable.customer_encrypted(key)
         return obj.data
 
     def put(
