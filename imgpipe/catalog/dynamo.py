@@ -34,14 +34,14 @@ from .schema import PARTITION_KEY, TTL_ATTRIBUTE
 DEFAULT_TTL_DAYS = 90
 
 
-class DynamoCatalog(CatalogBase):
-    """The catalog on DynamoDB (low-level client; honours AWS_ENDPOINT_URL like every client)."""
+class DynamoTable:
+    """The catalog table through the low-level client (which honours AWS_ENDPOINT_URL like every
+    client), with DynamoDB's attribute-value encoding both ways. Shared by every reader and writer."""
 
-    def __init__(self, table: str, *, ttl_days: int = DEFAULT_TTL_DAYS, dynamodb: Any | None = None) -> None:
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.table = table
-        self.ttl_days = ttl_days
         self._client = dynamodb
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
@@ -52,12 +52,19 @@ class DynamoCatalog(CatalogBase):
 
         return self._client or client("dynamodb")
 
-    # --- plumbing -------------------------------------------------------------------------
     def _av(self, value: Any) -> dict[str, Any]:
         return self._ser.serialize(value)
 
     def _plain(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return {k: self._de.deserialize(v) for k, v in item.items()}
+
+
+class DynamoCatalog(DynamoTable, CatalogBase):
+    """The catalog on DynamoDB."""
+
+    def __init__(self, table: str, *, ttl_days: int = DEFAULT_TTL_DAYS, dynamodb: Any | None = None) -> None:
+        super().__init__(table, dynamodb)
+        self.ttl_days = ttl_days
 
     def _update(
         self,

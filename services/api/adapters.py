@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from imgpipe.catalog import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, Round, RoundRef
+from imgpipe.catalog.dynamo import DynamoTable
 from imgpipe.catalog.schema import OWNER_ATTRIBUTE, OWNER_INDEX
 from imgpipe.events import normalize_etag
 
@@ -137,25 +138,8 @@ def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
     return raw
 
 
-class UserCatalog:
+class UserCatalog(DynamoTable):
     """The catalog, as the API reads it: one owner's rounds, newest first, and one round."""
-
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-        self.table = table
-        self._client = dynamodb
-        self._ser = TypeSerializer()
-        self._de = TypeDeserializer()
-
-    @property
-    def client(self) -> Any:
-        from imgpipe.adapters import client
-
-        return self._client or client("dynamodb")
-
-    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._de.deserialize(v) for k, v in item.items()}
 
     def owned(self, owner: str, *, limit: int, cursor: str | None) -> tuple[list[Round], str | None]:
         """A page of ``owner``'s rounds, newest first. Deleted ones are left out (after the page is
