@@ -200,7 +200,10 @@ def object_created_event(bucket: str, obj: Listed, selection: Selection) -> dict
     """An S3 "Object Created" event as EventBridge delivers it (tests/fixtures/events), plus
     the backfill marker. Its time is the object's last modification, so the catalog records
     when the photo was uploaded, not when the backfill ran."""
-    marker = {"backfill": selection.run, "notify": selection.notify}
+    marker: dict[str, Any] = {"backfill": selection.run, "notify": selection.notify}
+    if selection.services:
+        # The round notify opens waits only for these: the others were not asked this time.
+        marker["services"] = sorted(selection.services)
     return {
         "version": "0",
         # Stable per run and object: a retried batch sends the same event again.
@@ -228,6 +231,17 @@ def backfill_marker(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(marker) if isinstance(marker, Mapping) and marker.get("backfill") else None
 
 
+def expected_for_event(event: Mapping[str, Any], expected: Sequence[str]) -> list[str]:
+    """The producers a round opened by ``event`` waits for: all that its key reaches, or, for a
+    backfill run with ``--services``, those of them it targeted (the others were not asked, so
+    waiting for them would leave the round ``processing`` for ever)."""
+    marker = backfill_marker(event)
+    targeted = marker.get("services") if marker else None
+    if not isinstance(targeted, list) or not targeted:
+        return list(expected)
+    return [p for p in expected if p in targeted]
+
+
 def email_wanted(event: Mapping[str, Any]) -> bool:
     """False only for a backfill run without ``--notify``; every real upload gets its email."""
     marker = backfill_marker(event)
@@ -253,8 +267,9 @@ def plan_item(obj: Listed, selection: Selection, routes: Sequence[Route], bucket
     listeners = [r for r in routes if r.announce_first and r.matches(obj.key)]
     targets = listeners + producers
     event = object_created_event(bucket, obj, selection)
-    if selection.notify:
-        # The usual email: no ordering needed, everyone is told at once, as by S3.
+    if selection.notify and not selection.services:
+        # The usual email: no ordering needed, everyone is told at once, as by S3. (With
+        # --services notify is told first, so the round it opens waits only for the targeted.)
         return Plan(obj.key, DISPATCHED, event, (), tuple(r.name for r in targets))
     first = tuple(r.name for r in targets if r.announce_first)
     then = tuple(r.name for r in targets if not r.announce_first)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgpipe.backfill import email_wanted
+from imgpipe.backfill import email_wanted, expected_for_event
 from imgpipe.errors import Reason
 from imgpipe.events import (
     EventError,
@@ -188,6 +188,8 @@ class Tracker:
             upload = self._get(u.key, u.etag)
             if not email_wanted(outcome.event):
                 upload.email_wanted = False
+            # a backfill run with --services: the round waits only for the targeted producers
+            upload.expected = expected_for_event(outcome.event, upload.expected)
             if outcome.ok:
                 upload.failures.pop(outcome.processor, None)
             else:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from imgpipe.backfill import backfill_marker
+from imgpipe.backfill import backfill_marker, expected_for_event
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, Catalog, Recorded, Round, UploadFacts
 from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload, VariantCreated, parse_object_created, parse_pipeline_event
@@ -184,7 +184,8 @@ class Notifier:
             marker = backfill_marker(event)
             if marker is not None:
                 facts = replace(facts, notify=bool(marker.get("notify", False)))
-            return self.catalog.record_upload(upload, facts, expected=self._expected(upload.key), now=now)
+            expected = expected_for_event(event, self._expected(upload.key))
+            return self.catalog.record_upload(upload, facts, expected=expected, now=now)
         parsed = parse_pipeline_event(event)
         expected = self._expected(parsed.upload.key)
         if isinstance(parsed, ImageRejected):

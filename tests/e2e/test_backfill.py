@@ -177,6 +177,22 @@ def test_backfill_with_notify_sends_one_email_per_upload(stack: LocalStack, caps
     assert sorted(e.subject.split()[1] for e in stack.emails) == [k for k, _ in uploads]
 
 
+def test_backfill_of_one_service_finishes_rounds_no_earlier_run_opened(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uploads = _put_silently(stack, {f"one/{i}.jpg": _jpeg(i) for i in range(3)})
+    summary = _backfill(capsys, "--prefix", "one/", "--services", "resize")
+    assert summary["counts"]["dispatched"] == 3
+    reports = stack.wait(uploads, timeout=120)
+    assert [r.status for r in reports] == ["completed"] * 3
+    assert {k.split("/")[0] for k in _variants(stack)} == {"resize"}
+    from imgpipe.catalog import DynamoCatalog
+
+    catalog = DynamoCatalog(stack.deployment.catalog_table, dynamodb=stack.client("dynamodb"))
+    item = catalog.latest(stack.uploads_bucket, "one/0.jpg")
+    assert item is not None and item["status"] == "completed" and item["expected"] == ["resize"]
+
+
 def test_bad_input_starts_nothing(stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _put_silently(stack, {"old/cat.jpg": _jpeg(1)})
     empty = tmp_path / "keys.txt"

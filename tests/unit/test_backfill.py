@@ -65,6 +65,23 @@ def test_a_real_upload_event_always_wants_its_email() -> None:
 def test_services_narrow_the_producers_but_notify_is_still_told() -> None:
     plan = bf.plan_item(_obj(), _sel(services=("resize",)), ROUTES, BUCKET)
     assert (plan.first, plan.then) == (("notify",), ("resize",))
+    assert plan.event is not None
+    # the round notify opens for it waits for resize alone: nobody else was asked
+    assert bf.expected_for_event(plan.event, PRODUCERS) == ["resize"]
+
+
+def test_services_with_notify_still_tell_notify_first() -> None:
+    # notify must open the narrowed round before resize's report could open a full one
+    plan = bf.plan_item(_obj(), _sel(services=("resize",), notify=True), ROUTES, BUCKET)
+    assert (plan.first, plan.then) == (("notify",), ("resize",))
+
+
+def test_a_run_of_every_service_and_a_real_upload_wait_for_every_producer() -> None:
+    plan = bf.plan_item(_obj(), _sel(), ROUTES, BUCKET)
+    assert plan.event is not None
+    assert bf.expected_for_event(plan.event, PRODUCERS) == PRODUCERS
+    real = {"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}}
+    assert bf.expected_for_event(real, PRODUCERS) == PRODUCERS
 
 
 @pytest.mark.parametrize(
@@ -217,6 +234,22 @@ def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() 
 
     assert run(notify=False) == COMPLETED  # finished, with no email to wait for
     assert run(notify=True) == TIMEOUT  # still waiting for its email
+
+
+def test_the_local_tracker_finishes_a_backfill_of_some_services_when_they_have_reported() -> None:
+    from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+    from imgpipe_tools.local.invoker import Outcome
+    from imgpipe_tools.local.tracker import COMPLETED, Tracker
+
+    manifests = [m for m in discover() if m.name in ("notify", "resize", "thumbnail")]
+    tracker = Tracker(manifests)
+    plan = bf.plan_item(_obj("a.jpg", etag="e1"), _sel(services=("resize",)), bf.routes_from_manifests(manifests), "b")
+    assert plan.event is not None
+    info = VariantInfo("resize", "v", "resize/a.jpg/320w.jpg", "jpeg", 320, 200, 99)
+    detail_type, detail = to_entry(VariantCreated(Upload("b", "a.jpg", "e1"), info, 1, "h"))
+    tracker.on_event({"detail-type": detail_type, "source": "imgpipe.resize", "detail": detail})
+    tracker.on_outcome(Outcome("resize", plan.event, True, 1, {"status": "processed"}))
+    assert tracker.report("a.jpg", "e1").status == COMPLETED  # thumbnail was not asked
 
 
 def test_events_md_shows_the_event_a_backfill_sends() -> None:

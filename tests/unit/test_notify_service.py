@@ -389,3 +389,16 @@ def test_uploads_and_upload_to_email_latency_are_counted_for_the_dashboard() -> 
     assert parts.metrics.counts["UploadsReceived"] == 1
     # the upload event's time is 18:43:48, the clock says 19:00:00 when the email goes out
     assert parts.metrics.counts["UploadToEmailSeconds"] == 16 * 60 + 12
+
+
+def test_a_backfill_of_some_services_completes_its_new_round_when_they_have_reported() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    event = upload_event(CAT)
+    # what `imgpipe backfill --services resize --notify` marks its event with (imgpipe/backfill.py)
+    event["detail"]["imgpipe"] = {"backfill": "r1", "notify": True, "services": ["resize"]}
+    notifier.handle(event)
+    results = [notifier.handle(e) for e in variant_events(CAT, "resize")]
+    assert results[-1]["step"] == "email"
+    stored = parts.catalog.load(RoundRef.of(CAT))
+    assert stored is not None and stored.status == COMPLETED and stored.expected == ("resize",)
