@@ -144,6 +144,9 @@ class Manifest:
     produces_variants: bool
     settings: Mapping[str, Any] = field(default_factory=dict)
     needs: frozenset[Need] = frozenset()
+    #: deployed and run locally unless the deployment's service selection leaves it out; false:
+    #: only when named (a service that costs extra per image, or needs a setting to be useful)
+    enabled_by_default: bool = True
 
     @property
     def handler(self) -> str:
@@ -275,6 +278,7 @@ _KNOWN_FIELDS = {
     "produces_variants",
     "settings",
     "needs",
+    "enabled_by_default",
 }
 
 
@@ -331,6 +335,9 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ManifestError(folder, "description", "must be a string")
+    enabled = raw.get("enabled_by_default", True)
+    if not isinstance(enabled, bool):
+        raise ManifestError(folder, "enabled_by_default", "must be true or false")
     return Manifest(
         name=name,
         folder=folder,
@@ -344,6 +351,7 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
         produces_variants=produces,
         settings=settings,
         needs=_needs(folder, raw),
+        enabled_by_default=enabled,
     )
 
 

@@ -30,11 +30,12 @@ def services_root() -> Path:
     return Path(os.environ.get("IMGPIPE_SERVICES_ROOT", DEFAULT_ROOT))
 
 
-def discover(root: Path | None = None, *, http: bool = False) -> list[Manifest]:
+def discover(root: Path | None = None, *, http: bool = False, services: str | None = "all") -> list[Manifest]:
     """All event-driven services, sorted by name; with ``http=True``, the HTTP services (an
     ``http`` trigger: the upload API) instead. Every folder is validated either way. A folder
     without a manifest is ignored (e.g. __pycache__); a folder with a bad manifest raises
-    :class:`ManifestError`."""
+    :class:`ManifestError`. ``services`` is a deployment's selection (:func:`select`; None: the
+    defaults); the default, ``"all"``, is every folder."""
     root = Path(root) if root else services_root()
     if not root.is_dir():
         raise FileNotFoundError(f"services folder not found: {root}")
@@ -44,8 +45,48 @@ def discover(root: Path | None = None, *, http: bool = False) -> list[Manifest]:
     for m in manifests:
         if not (m.folder / "handler.py").is_file():
             raise ManifestError(m.folder, "-", "the folder has no handler.py")
+    manifests = select(manifests, services)
     # Two kinds, two consumers: a rule, DLQs and retries for events; a route behind the API for http.
     return [m for m in manifests if (m.http is not None) == http]
+
+
+class SelectionError(ValueError):
+    """A deployment's service selection names no service, or mixes its two forms."""
+
+
+def select(manifests: Sequence[Manifest], spec: str | None) -> list[Manifest]:
+    """The services a deployment runs, from its selection (CDK context ``services``, ``imgpipe
+    local up --services``):
+
+    - none, ``""`` or ``"default"``: every service that is ``enabled_by_default``;
+    - ``"all"``: every service;
+    - ``"resize,notify"``: exactly these;
+    - ``"+moderate,-convert"``: the defaults, with these added and removed.
+    """
+    spec = (spec or "").strip()
+    if spec in ("", "default"):
+        return [m for m in manifests if m.enabled_by_default]
+    if spec == "all":
+        return list(manifests)
+    entries = [e.strip() for e in spec.split(",") if e.strip()]
+    names = {m.name for m in manifests}
+    unknown = [e.lstrip("+-") for e in entries if e.lstrip("+-") not in names]
+    if unknown:
+        raise SelectionError(
+            f"services: no service named {unknown[0]!r} (the services are: {', '.join(sorted(names))})"
+        )
+    relative = [e[0] in "+-" for e in entries]
+    if any(relative) and not all(relative):
+        raise SelectionError(
+            f"services: {spec!r} mixes names with +name/-name; give either the exact list "
+            "(resize,notify) or changes to the defaults (+watermark,-convert)"
+        )
+    if not any(relative):
+        return [m for m in manifests if m.name in set(entries)]
+    chosen = {m.name for m in manifests if m.enabled_by_default}
+    for e in entries:
+        (chosen.add if e[0] == "+" else chosen.discard)(e[1:])
+    return [m for m in manifests if m.name in chosen]
 
 
 def service_module(manifest: Manifest, module: str) -> types.ModuleType:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from imgpipe.manifest import ManifestError
+from imgpipe.registry import SelectionError
 from imgpipe.settings import SettingsError
 from imgpipe_tools.backfill.command import add_backfill_parser
 from imgpipe_tools.local import LocalStack
@@ -91,6 +92,7 @@ def _stack(args: argparse.Namespace, **kwargs: Any) -> contextlib.AbstractContex
         workers=args.workers,
         verbose=args.verbose,
         settings=args.settings,
+        services=args.services,
         **kwargs,
     )
 
@@ -344,6 +346,13 @@ def _local_options(p: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help='override processors\' settings, as `make synth SETTINGS=...` does: {"thumbnail": {"crop": "center"}}',
     )
+    p.add_argument(
+        "--services",
+        default=None,
+        metavar="LIST",
+        help="the services to run, as `make synth SERVICES=...`: resize,notify (exactly these), "
+        "+watermark,-convert (the defaults changed), all (default: the defaults)",
+    )
 
 
 def _target_options(p: argparse.ArgumentParser) -> None:
@@ -408,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, StackNotFound, ManifestError, SettingsError) as exc:
+    except (CliError, StackNotFound, ManifestError, SettingsError, SelectionError) as exc:
         _err(f"imgpipe: {exc}")
         return 2
     except Exception as exc:

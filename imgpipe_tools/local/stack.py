@@ -111,12 +111,15 @@ class LocalStack:
         on_terminal: Callable[[UploadReport], None] | None = None,
         on_email: Callable[[Email], None] | None = None,
         api_port: int = 0,
+        services: str | None = None,
     ) -> None:
         """``endpoint_url`` (default: ``AWS_ENDPOINT_URL``) uses that emulator instead of
         starting moto; ``settings`` overrides processors' settings like the CDK context key
         ``settings`` ({"thumbnail": {"crop": "center"}}); ``workers`` is the number of threads
-        per processor."""
+        per processor; ``services`` selects the services that run like the CDK context key
+        ``services`` (imgpipe.registry.select; None: the defaults)."""
         self.port = port
+        self.services = services
         self.external_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.services_root = services_root
         self.settings = dict(settings or {})
@@ -160,9 +163,10 @@ class LocalStack:
             # Fault injection is developer tooling: it hooks the handlers' clients only here.
             import imgpipe_tools.testing.faults  # noqa: F401
 
-        self.manifests = discover(self.services_root)
-        # Before anything starts: a bad setting fails here, as it fails synth, not at each upload.
-        parse_all_settings([*self.manifests, *discover(self.services_root, http=True)], self.settings)
+        self.manifests = discover(self.services_root, services=self.services)
+        # Before anything starts: a bad setting fails here, as it fails synth, not at each upload
+        # (every service's, selected or not: a typo is a typo).
+        parse_all_settings([*discover(self.services_root), *discover(self.services_root, http=True)], self.settings)
         self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
         try:
             self._configure_environment()
