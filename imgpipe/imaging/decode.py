@@ -3,8 +3,10 @@ single pixel is decoded, and every way Pillow can fail on bad bytes becomes a :c
 
 Order of checks (cheapest first): empty, byte cap, format sniffed from the bytes, allowlist,
 header parse, pixel cap (ours, and Pillow's bomb guard set from the same cap), frame cap and the
-total pixels of an animation. Only then is the image decoded, at the smallest JPEG DCT scale that
-still covers what the caller needs (``draft``), and brought to 8-bit sRGB, upright.
+total pixels of an animation. Only then is the image decoded, by the engine the dispatch table
+picks for its format (:mod:`imgpipe.imaging.engines`): Pillow at the smallest JPEG DCT scale that
+still covers what the caller needs (``draft``), or libvips straight to that size. Both results
+go through the same steps to 8-bit sRGB, upright.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from imgpipe.errors import Reason, Rejection
+from imgpipe.imaging import engines
 from imgpipe.imaging.color import to_srgb
 from imgpipe.imaging.formats import ALLOWED, PILLOW_FORMAT, ensure_plugin, sniff
 from imgpipe.imaging.geometry import orient, oriented_size
@@ -71,6 +74,12 @@ class SourceImage:
     exif: Image.Exif | None  # what survives metadata stripping (copyright, artist), to embed in outputs
     _loop: int = 0
     limits: Limits = field(default_factory=Limits)
+    _data: bytes | None = None  # the upload, for an engine that decodes from the bytes
+
+    @property
+    def engine(self) -> str:
+        """The engine that decodes this upload (:data:`imgpipe.imaging.engines.DISPATCH`)."""
+        return engines.engine_for(self.format, self.animated)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -84,8 +93,13 @@ class SourceImage:
     def decode(self, min_size: tuple[int, int] | None = None) -> Image.Image:
         """The first frame as an upright 8-bit sRGB image, RGB or RGBA (RGBA only when some pixel
         is not opaque). With ``min_size`` (displayed width, height) a JPEG is decoded at the
-        smallest DCT scale (1/2, 1/4, 1/8) that is still at least that large."""
+        smallest DCT scale (1/2, 1/4, 1/8) that is still at least that large; the libvips
+        engine decodes to exactly ``min_size`` (never enlarging)."""
+        engine = self.engine
+        data, self._data = self._data, None
         im = self._take()
+        if engine == engines.VIPS and data is not None:
+            return self._finish(self._decode_vips(im, data, min_size))
         if min_size and self.format == "jpeg":
             stored_target = oriented_size(min_size, self.orientation)  # orientation swaps are symmetric
             if stored_target[0] < im.width and stored_target[1] < im.height:
@@ -99,6 +113,19 @@ class SourceImage:
         if self.format == "jpeg" and im.mode == "CMYK" and "adobe" not in im.info:
             im = _uninvert_cmyk(im)
         return self._finish(im)
+
+    def _decode_vips(self, header: Image.Image, data: bytes, min_size: tuple[int, int] | None) -> Image.Image:
+        from imgpipe.imaging import libvips
+
+        info = header.info
+        header.close()  # Pillow's parse has told what it knows; its pixels are never decoded
+        target = oriented_size(min_size, self.orientation) if min_size else None
+        im = libvips.decode(data, self.format, self.stored_size, target)
+        if info.get("icc_profile"):
+            im.info["icc_profile"] = info["icc_profile"]
+        if self.format == "jpeg" and im.mode == "CMYK" and "adobe" not in info:
+            im = _uninvert_cmyk(im)  # libvips reads CMYK JPEGs exactly as Pillow does
+        return im
 
     def frames(self) -> Iterator[tuple[Image.Image, int]]:
         """Every frame of an animation, composited, upright, 8-bit sRGB RGBA, with its duration
@@ -248,4 +275,5 @@ def open_image(data: bytes, limits: Limits | None = None, allowed: Iterable[str]
         exif=kept_exif(exif),
         _loop=int(im.info.get("loop", 0) or 0),
         limits=limits,
+        _data=data,
     )

@@ -1,0 +1,136 @@
+"""The libvips engine: decode straight to the size the caller needs, never holding the full image.
+
+JPEG shrinks in the DCT (1/2, 1/4, 1/8), WebP inside libwebp's decoder, and PNG rows stream
+through the resampler as they are inflated (sequential access): the largest buffer is the
+output, not the upload's pixels. What comes back is a Pillow image in stored orientation with
+its raw colour (8 bits, L/LA/RGB/RGBA/CMYK); :class:`imgpipe.imaging.decode.SourceImage` then
+applies the same ICC, CMYK, alpha and orientation steps as for Pillow's own decode.
+
+pyvips is imported on first use only, so handlers that never see a PNG or WebP do not pay for
+loading libvips on a cold start.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from functools import cache
+from typing import Any
+
+from PIL import Image
+
+from imgpipe.errors import Reason, Rejection
+
+#: imgpipe format -> the one libvips loader allowed for it (as Pillow is told one plugin: a
+#: polyglot file is never handed to a loader libvips would pick by sniffing).
+LOADERS: dict[str, str] = {"jpeg": "jpegload_buffer", "png": "pngload_buffer", "webp": "webpload_buffer"}
+#: libjpeg's DCT scales, largest reduction first.
+JPEG_SHRINKS = (8, 4, 2)
+#: bands -> Pillow mode of an 8-bit image (4 bands are CMYK when libvips says so).
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+_setup_lock = threading.Lock()
+
+
+@cache
+def _pyvips() -> Any:
+    with _setup_lock:
+        import pyvips
+
+        # A warm Lambda keeps its process: libvips' operation cache would keep the last upload's
+        # bytes and pixels alive between invocations, for no hit (every upload is new).
+        pyvips.cache_set_max(0)
+        pyvips.cache_set_max_mem(0)
+        pyvips.cache_set_max_files(0)
+        # Only the three loaders above may run; nothing marked untrusted (matload, magick...).
+        pyvips.block_untrusted_set(True)
+        if "VIPS_CONCURRENCY" not in os.environ:
+            # below 1,769 MB a Lambda has less than one vCPU: worker threads only add overhead
+            pyvips.concurrency_set(1)
+        return pyvips
+
+
+def _corrupt(fmt: str, exc: BaseException) -> Rejection:
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return Rejection(Reason.CORRUPT_IMAGE, f"the {fmt} data cannot be decoded: {text}")
+
+
+def _jpeg_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest DCT shrink whose output (libjpeg rounds up) still covers ``target``."""
+    for shrink in JPEG_SHRINKS:
+        if math.ceil(stored[0] / shrink) >= target[0] and math.ceil(stored[1] / shrink) >= target[1]:
+            return shrink
+    return 1
+
+
+def _webp_shrink(stored: tuple[int, int], target: tuple[int, int]) -> int:
+    """An integer shrink for libwebp that leaves at least ``target``; the rest is resampled."""
+    return max(1, min(stored[0] // max(1, target[0]), stored[1] // max(1, target[1])))
+
+
+def covering_size(stored: tuple[int, int], target: tuple[int, int]) -> tuple[int, int]:
+    """The size to decode to: ``target`` itself when it has the source's aspect ratio to within
+    the rounding of one pixel (what callers pass), else the smallest size with the source's
+    aspect that covers it; never larger than the source."""
+    width, height = stored
+    tw, th = max(1, target[0]), max(1, target[1])
+    if abs(tw * height - th * width) <= max(width, height):  # |tw/W - th/H| within a pixel
+        return min(width, tw), min(height, th)
+    scale = min(1.0, max(tw / width, th / height))
+    return max(1, math.ceil(width * scale - 1e-9)), max(1, math.ceil(height * scale - 1e-9))
+
+
+def decode(data: bytes, fmt: str, stored_size: tuple[int, int], target: tuple[int, int] | None) -> Image.Image:
+    """``data`` (already header-checked as ``fmt`` of ``stored_size``) decoded to
+    :func:`covering_size` of ``target`` (stored orientation), or at full size without one."""
+    pyvips = _pyvips()
+    load = getattr(pyvips.Image, LOADERS[fmt])
+    options: dict[str, Any] = {"access": "sequential", "fail_on": "error"}
+    width, height = stored_size
+    if target is not None:
+        target = covering_size(stored_size, target)
+        if target == stored_size:
+            target = None
+    try:
+        # libvips parses the header again: it must see the image Pillow's checks passed
+        header = load(data, **options)
+        if (header.width, header.height) != stored_size:
+            raise Rejection(
+                Reason.CORRUPT_IMAGE,
+                f"the {fmt} header is ambiguous: {header.width}x{header.height} to libvips, {width}x{height} to Pillow",
+            )
+        image = header
+        if target is not None and fmt == "jpeg" and (shrink := _jpeg_shrink(stored_size, target)) > 1:
+            image = load(data, shrink=shrink, **options)
+        elif target is not None and fmt == "webp" and (shrink := _webp_shrink(stored_size, target)) > 1:
+            image = load(data, scale=1 / shrink, **options)
+        image = _to_8bit(image)
+        if target is not None and (image.width, image.height) != target:
+            image = _resample(image, target)
+        pixels = image.write_to_memory()
+    except pyvips.Error as exc:
+        raise _corrupt(fmt, exc) from None
+    mode = "CMYK" if image.bands == 4 and image.interpretation == "cmyk" else _MODES.get(image.bands)
+    if mode is None:
+        raise Rejection(Reason.UNSUPPORTED_FORMAT, f"{image.bands} colour bands cannot be converted")
+    return Image.frombuffer(mode, (image.width, image.height), pixels, "raw", mode, 0, 1)
+
+
+def _to_8bit(image: Any) -> Any:
+    """Deeper samples keep their top 8 bits (16-bit 32768 -> 128, as Pillow's PNG decoder)."""
+    if image.format == "uchar":
+        return image
+    if image.format in ("ushort", "short", "uint", "int"):
+        return image.cast("uchar", shift=True)
+    return image.cast("uchar")
+
+
+def _resample(image: Any, target: tuple[int, int]) -> Any:
+    """Lanczos 3 to exactly ``target``; alpha is premultiplied so transparent pixels' colour
+    never bleeds into their neighbours (what Pillow's resize does)."""
+    hscale, vscale = target[0] / image.width, target[1] / image.height
+    if image.hasalpha():
+        out = image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply()
+        return out.cast("uchar")
+    return image.resize(hscale, vscale=vscale, kernel="lanczos3")
