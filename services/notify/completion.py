@@ -1,0 +1,110 @@
+"""The completion event of a round: what notify puts on the bus when it ends one.
+
+One event per round, whether or not it sends an email: "Upload Completed", "Upload Partly
+Completed" or "Upload Rejected" (source :data:`imgpipe.manifest.COMPLETION_SOURCE`), with the
+round's summary. Its ``detail.id`` is derived from the round alone, so every put of the same
+round's event (a retry after a failure between the put and the end of the round) carries the
+same id, and a subscriber (the webhook service: ``webhook-id``) can drop the repeats.
+Pure: no I/O. Shapes in docs/events.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from imgpipe.catalog import COMPLETED, DONE, FAILED, PARTIAL, REJECTED, Round
+from imgpipe.catalog.schema import owner_of
+from imgpipe.manifest import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
+
+#: the detail-type of a round's completion event, by its final status
+DETAIL_TYPES = {COMPLETED: UPLOAD_COMPLETED, PARTIAL: UPLOAD_PARTLY_COMPLETED, REJECTED: UPLOAD_REJECTED}
+#: ids read ``evt_`` and 32 hex digits (128 bits of a SHA-256)
+ID_PREFIX = "evt_"
+_ID_HEX_DIGITS = 32
+#: the version of the detail's shape; a change that removes or renames a field bumps it
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Completion:
+    detail_type: str
+    detail: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.detail["id"])
+
+
+def completion_id(r: Round) -> str:
+    """The same for every put of one round's event: bucket, key and etag name the round; a round
+    reopened by a new upload of the same bytes after a delete (docs/purge.md) is a new round, told
+    apart by when it reopened. Nothing that may arrive late (the upload's own event, its version
+    id) takes part, so a retry after such an arrival keeps the id."""
+    identity = "\n".join((r.bucket, r.key, r.etag, r.reopened_at or ""))
+    return ID_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:_ID_HEX_DIGITS]
+
+
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _descriptions(r: Round) -> dict[str, Any]:
+    """What processors reported about the upload besides its variants (services/describe), by
+    processor, when the catalog holds any; read defensively, the shape is theirs."""
+    found = getattr(r, "descriptions", None)
+    if not isinstance(found, Mapping):
+        return {}
+    return {str(name): dict(facts) for name, facts in found.items() if isinstance(facts, Mapping)}
+
+
+def completion_event(r: Round, status: str, *, emailed: bool) -> Completion:
+    """The event that ends round ``r`` with ``status`` (completed, partial or rejected).
+    ``emailed``: whether the uploader gets the email (False for a backfill without --notify)."""
+    states = [r.processor(n) for n in r.expected]
+    done = [s for s in states if s.state == DONE]
+    failed = [s for s in states if s.state == FAILED]
+    detail: dict[str, Any] = {
+        "id": completion_id(r),
+        "schema": SCHEMA_VERSION,
+        "status": status,
+        **_present({"bucket": r.bucket, "key": r.key, "etag": r.etag, "version_id": r.version_id}),
+        **_present({"owner": owner_of(r.key)}),
+        "upload": _present(
+            {
+                "uploaded_at": r.uploaded_at,
+                "size": r.size,
+                "content_type": r.content_type,
+                "format": r.format,
+                "width": r.width,
+                "height": r.height,
+            }
+        ),
+        "processors": {s.name: s.state for s in states},
+        "variants": [
+            {
+                "processor": v.processor,
+                "bucket": v.bucket,
+                "key": v.key,
+                "format": v.format,
+                "width": v.width,
+                "height": v.height,
+                "bytes": v.bytes,
+            }
+            for s in done
+            for v in s.variants
+        ],
+        "rejections": [
+            {"processor": s.name, "reason": s.rejection.reason, "message": s.rejection.message}
+            for s in failed
+            if s.rejection is not None
+        ],
+        "reasons": sorted({s.rejection.reason for s in failed if s.rejection is not None}),
+        "emailed": emailed,
+    }
+    descriptions = _descriptions(r)
+    if descriptions:
+        detail["descriptions"] = descriptions
+    return Completion(DETAIL_TYPES[status], detail)

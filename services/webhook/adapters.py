@@ -1,0 +1,66 @@
+"""webhook's I/O: the signing keys from Secrets Manager (cached by a warm function) and the POST
+(the standard library's HTTP client: nothing more in the layer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .deliverer import DeliveryFailed
+from .logic import parse_keys
+
+#: bytes of the receiver's answer read (and dropped) before the connection is closed
+_ANSWER_BYTES = 4096
+
+_cache: dict[str, tuple[float, tuple[bytes, ...]]] = {}
+_cache_lock = threading.Lock()
+
+
+def secret_keys(arn: str, cache_s: float, secretsmanager: Any | None = None) -> Callable[[], tuple[bytes, ...]]:
+    """The keys in the secret ``arn``, read once per ``cache_s`` per warm function (at cold
+    start, then after a rotation had time to reach every receiver)."""
+
+    def keys() -> tuple[bytes, ...]:
+        from imgpipe.adapters import client
+
+        now = time.monotonic()
+        with _cache_lock:
+            cached = _cache.get(arn)
+            if cached is not None and now - cached[0] < cache_s:
+                return cached[1]
+        value = (secretsmanager or client("secretsmanager")).get_secret_value(SecretId=arn)["SecretString"]
+        parsed = parse_keys(value)
+        with _cache_lock:
+            _cache[arn] = (now, parsed)
+        return parsed
+
+    return keys
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: following it would POST the signed event to a
+    URL nobody configured."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def http_post(url: str, headers: Mapping[str, str], body: bytes, timeout_s: float) -> int:
+    """POST ``body``; the HTTP status (any), or :class:`DeliveryFailed` when there is none."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with _opener.open(request, timeout=timeout_s) as response:
+            response.read(_ANSWER_BYTES)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:  # an answer: 3xx (not followed), 4xx, 5xx
+        exc.close()
+        return int(exc.code)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise DeliveryFailed(f"no answer from the receiver: {type(exc).__name__}: {exc}") from None
