@@ -1,0 +1,98 @@
+"""Near-duplicate lookup by perceptual hash, indexed in bands (docs/describe.md).
+
+Two 64-bit hashes within Hamming distance ``d`` differ in at most ``d`` bits, so when the bits are
+split into ``d + 1`` bands, at least one band is identical in both (pigeonhole). The index keeps
+one entry per upload per band, under the key (scope, band index, band value); a lookup reads the
+``d + 1`` entry groups the new hash's bands name, and checks each candidate's full hash. No scan,
+and no false negatives within ``d``.
+
+The scope is who may be a duplicate of whom: the same owner (``users/<id>/``) or, for other keys,
+the same top-level prefix (``photos/``). Pure: the storage is an :class:`Index` port
+(``adapters.py`` on DynamoDB; an in-memory one in the tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from imgpipe.catalog.schema import owner_of
+
+from .hashes import PHASH_BITS, hamming
+
+#: the scope of keys at the bucket's root
+ROOT_SCOPE = "/"
+
+
+def scope_of(key: str) -> str:
+    """``users/<id>/`` for the upload API's keys, else the first path segment with its slash."""
+    owner = owner_of(key)
+    if owner:
+        return f"users/{owner}/"
+    head, sep, _ = key.partition("/")
+    return f"{head}/" if sep and head else ROOT_SCOPE
+
+
+def band_widths(distance: int, bits: int = PHASH_BITS) -> list[int]:
+    """``distance + 1`` band widths that add up to ``bits``, as even as possible."""
+    count = distance + 1
+    return [bits // count + (1 if i < bits % count else 0) for i in range(count)]
+
+
+def bands(value: int, distance: int, bits: int = PHASH_BITS) -> list[tuple[int, int]]:
+    """(band index, band value) of each band of ``value``, most significant bits first."""
+    out, shift = [], bits
+    for index, width in enumerate(band_widths(distance, bits)):
+        shift -= width
+        out.append((index, (value >> shift) & ((1 << width) - 1)))
+    return out
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    phash: int
+    at: str  # when it was indexed (ISO 8601): the earlier of two near-duplicates is the original
+
+
+@dataclass(frozen=True)
+class Match:
+    key: str
+    distance: int
+
+
+class Index(Protocol):
+    def entries(self, scope: str, distance: int, band: tuple[int, int]) -> list[Entry]:
+        """Every entry indexed in ``scope`` with this (band index, band value) for ``distance``."""
+
+    def add(self, scope: str, distance: int, band: tuple[int, int], entry: Entry) -> None:
+        """Index ``entry`` under one of its bands. Idempotent, and an entry already there keeps
+        its first ``at``."""
+
+
+def find_duplicate(index: Index, key: str, value: int, distance: int) -> Match | None:
+    """The earliest-indexed other upload of ``key``'s scope within ``distance`` (the closest
+    first on a tie of times), or None."""
+    scope = scope_of(key)
+    seen: dict[str, Entry] = {}
+    own: str | None = None
+    for band in bands(value, distance):
+        for entry in index.entries(scope, distance, band):
+            if entry.key == key:
+                own = min(own or entry.at, entry.at)
+            else:
+                seen.setdefault(entry.key, entry)
+    close = [(e, hamming(e.phash, value)) for e in seen.values()]
+    # A key processed again (a replay, a settings change) keeps the time it was first indexed:
+    # only what came before it can be its original.
+    close = [(e, d) for e, d in close if d <= distance and (own is None or e.at < own)]
+    if not close:
+        return None
+    entry, found = min(close, key=lambda c: (c[0].at, c[1], c[0].key))
+    return Match(entry.key, found)
+
+
+def remember(index: Index, key: str, value: int, distance: int, at: str) -> None:
+    scope = scope_of(key)
+    for band in bands(value, distance):
+        index.add(scope, distance, band, Entry(key, value, at))
