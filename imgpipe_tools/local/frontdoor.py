@@ -5,7 +5,14 @@
   (signature against the pool's JWKS, issuer, audience or client_id, expiry) and fills
   ``requestContext.authorizer.jwt.claims`` as API Gateway does; then the real handler runs with the
   configuration ``infra/`` would give it, and its answer is sent back;
-- ``/v/<variant key>``: the variant's bytes from the variants bucket, as the CDN path serves them.
+- ``/v/<variant key>``: the variant's bytes from the variants bucket, as the CDN path serves them;
+- ``/``: the web app (``web/dist``, built by ``make web``) with the security headers of
+  ``web/headers.json``, and ``/config.json``, what the page learns about the stack (the user pool,
+  the Cognito endpoint, the API's limits), as the site bucket serves both in AWS.
+
+The browser signs in against moto's Cognito and uploads to moto's S3 directly (another port):
+moto answers CORS preflights for both, and the uploads bucket gets the CORS rule the stack gives
+it in AWS (this origin, ``ETag`` exposed for multipart), so nothing is proxied.
 
 A demo user is created at start; :meth:`LocalFrontDoor.create_user` and :meth:`sign_in` are what
 the e2e tests (and the CLI) use to get real tokens.
@@ -23,12 +30,14 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, discover, function_config, service_module
+from imgpipe.settings import parse
 from imgpipe_tools.local.invoker import LambdaContext
 from imgpipe_tools.resources import StackResources
 
@@ -39,6 +48,67 @@ DEMO_PASSWORD = "Demo-upload-2026!"
 #: the Cache-Control the distribution gives variants (infra/components/frontdoor.py)
 VARIANT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 _JSON = "application/json"
+_REPO = Path(__file__).resolve().parents[2]
+#: the built web app (web/build.mjs writes it; `make web`)
+SITE_DIR = _REPO / "web" / "dist"
+#: the page's CSP and security headers, shared with the CloudFront response headers policy
+HEADERS_FILE = _REPO / "web" / "headers.json"
+SITE_MISSING = "The web app is not built: run `make web` (it writes web/dist/), then reload."
+_SITE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".map": _JSON,
+    ".json": _JSON,
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+#: index.html and config.json change between builds and stacks; the bundles are named by hash
+_REVALIDATE = "no-cache"
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def security_headers(uploads_origin: str, auth_origin: str, path: Path = HEADERS_FILE) -> dict[str, str]:
+    """web/headers.json as response headers, ``{uploads}`` and ``{auth}`` filled in."""
+    spec = json.loads(path.read_text())
+    fill = {"{uploads}": uploads_origin, "{auth}": auth_origin}
+    directives = []
+    for name, sources in spec["content_security_policy"].items():
+        values = list(dict.fromkeys(fill.get(v, v) for v in sources))
+        directives.append(" ".join([name, *values]))
+    return {"Content-Security-Policy": "; ".join(directives), **spec["headers"]}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def answer_posts_like_s3() -> None:
+    """Make the in-process moto answer a presigned POST as S3 does. S3's 204 carries the object's
+    ``ETag`` and ``Location`` and the bucket's CORS headers (``Access-Control-Expose-Headers``);
+    moto's carries none of them, so a browser cannot read them and Uppy reports a misconfigured
+    bucket on the console for every file. Idempotent; nothing changes for other requests."""
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response, "_imgpipe_posts_like_s3", False):
+        return
+    original = S3Response._bucket_response_post
+
+    def post(self: Any, request: Any, bucket_name: str) -> Any:
+        answer = original(self, request, bucket_name)
+        status, headers, body = answer
+        key = (self.querystring.get("key") or [None])[0]
+        if not (200 <= int(status) < 300) or key is None or self.is_delete_keys():
+            return answer
+        stored = self.backend.get_object(bucket_name, key)
+        location = f"{request.url.split('?', 1)[0].rstrip('/')}/{quote(key)}"
+        extra = {"ETag": stored.etag, "Location": location} if stored is not None else {}
+        return status, {**self._get_cors_headers_other(), **headers, **extra}, body
+
+    S3Response._bucket_response_post = post
+    S3Response._imgpipe_posts_like_s3 = True
 
 
 class Unauthorized(Exception):
@@ -141,8 +211,10 @@ class LocalFrontDoor:
         region: str = "us-east-1",
         port: int = 0,
         demo: Credentials | None = Credentials(DEMO_EMAIL, DEMO_PASSWORD),
+        site: Path = SITE_DIR,
     ) -> None:
         self.manifest = manifest
+        self.site = site
         self.routes = _routes(manifest)
         self._client = clients
         self._endpoint = endpoint
@@ -189,6 +261,8 @@ class LocalFrontDoor:
             resources={**self._base_config.resources, Need.DELIVERY_URL: self.url},
         )
         self._handler = service_module(self.manifest, "handler").handler
+        self._allow_browser_uploads()
+        answer_posts_like_s3()
         if self.demo:
             self.create_user(self.demo.email, self.demo.password)
         self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-frontdoor", daemon=True)
@@ -209,6 +283,48 @@ class LocalFrontDoor:
         assert self._server is not None, "the front door is not started"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def site_built(self) -> bool:
+        return (self.site / "index.html").is_file()
+
+    def _page_origins(self) -> list[str]:
+        # a newcomer may type localhost for 127.0.0.1: both are this server
+        port = urlsplit(self.url).port
+        return [self.url, f"http://localhost:{port}"]
+
+    def _allow_browser_uploads(self) -> None:
+        """The uploads bucket's CORS rule, as infra gives it: this origin may POST and PUT, and
+        read the ETag of a part (multipart needs it)."""
+        self._client("s3").put_bucket_cors(
+            Bucket=self.config.uploads_bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": self._page_origins(),
+                        "AllowedMethods": ["POST", "PUT"],
+                        "AllowedHeaders": ["*"],
+                        # Uppy reads both (the part's ETag for multipart, both after a POST)
+                        "ExposeHeaders": ["ETag", "Location"],
+                        "MaxAgeSeconds": 3000,
+                    }
+                ]
+            },
+        )
+
+    def site_config(self) -> dict[str, Any]:
+        """/config.json: what the page needs to know about this stack (docs/web.md)."""
+        settings = parse(service_module(self.manifest, "settings").Settings, self.config.settings, service="api")
+        accepted = service_module(self.manifest, "logic").ACCEPTED_TYPES
+        return {
+            "api": "/api",
+            "region": self.region,
+            "user_pool_id": self.pool_id,
+            "client_id": self.client_id,
+            "auth_endpoint": f"{self._endpoint}/",
+            "upload_origin": _origin(self._endpoint),
+            "limits": {"max_bytes": settings.max_bytes, "accepted_types": list(accepted)},
+        }
 
     # --- users ------------------------------------------------------------------------------
     def create_user(self, email: str, password: str) -> str:
@@ -269,7 +385,28 @@ class LocalFrontDoor:
             return self._variant(unquote(path[3:]))
         if path.startswith("/api/"):
             return self._api(method, path, parts.query, headers, body)
+        if method in ("GET", "HEAD"):
+            return self._page(unquote(path))
         return 404, {"Content-Type": _JSON}, b'{"message":"Not Found"}'
+
+    def _page(self, path: str) -> tuple[int, dict, bytes]:
+        """The web app's files and /config.json, with the page's security headers."""
+        origin = _origin(self._endpoint)
+        headers = security_headers(uploads_origin=origin, auth_origin=origin)
+        if path == "/config.json":
+            body = json.dumps(self.site_config(), indent=2).encode()
+            return 200, {**headers, "Content-Type": _JSON, "Cache-Control": _REVALIDATE}, body
+        name = "index.html" if path in ("/", "/index.html") else path.lstrip("/")
+        root = self.site.resolve()
+        target = (root / name).resolve()
+        if not self.site_built:
+            page = f"<!doctype html><title>imgpipe</title><p>{SITE_MISSING}</p>\n".encode()
+            return 503, {**headers, "Content-Type": _SITE_TYPES[".html"], "Cache-Control": "no-store"}, page
+        if not target.is_relative_to(root) or not target.is_file():
+            return 404, {**headers, "Content-Type": "text/plain; charset=utf-8"}, b"Not Found"
+        cache = _REVALIDATE if target.name == "index.html" else _IMMUTABLE
+        content_type = _SITE_TYPES.get(target.suffix, "application/octet-stream")
+        return 200, {**headers, "Content-Type": content_type, "Cache-Control": cache}, target.read_bytes()
 
     def _variant(self, key: str) -> tuple[int, dict, bytes]:
         from botocore.exceptions import ClientError
@@ -411,7 +548,9 @@ def start_front_door(
 def banner(door: LocalFrontDoor, endpoint: str) -> str:
     """What ``imgpipe local up`` prints about the front door: where it is and how to sign in."""
     demo = door.demo or Credentials("<email>", "<password>")
+    page = f"{door.url}/" if door.site_built else f"not built ({SITE_MISSING})"
     return (
+        f"  web app:         {page}\n"
         f"  front door:      {door.url}  (/api/* the upload API, /v/* the variants; docs/api.md)\n"
         f"  sign in:         {demo.email} / {demo.password}  "
         f"(user pool {door.pool_id}, app client {door.client_id})\n\n"

@@ -1,0 +1,228 @@
+"""The web app in a real browser (headless Chromium) on the local stack: what a person does.
+
+- sign up, confirm, sign in through the page (moto's Cognito accepts any confirmation code:
+  on AWS the code is the one Cognito emails);
+- three files dropped at once (a JPEG photo, a PNG with transparency, a text file renamed .jpg):
+  two become ready with their thumbnails rendered, one is rejected with its reason in plain
+  words; a screenshot of that gallery is saved to out/browser/gallery.png;
+- a second user sees none of the first user's uploads, not even by its address;
+- an upload's page shows its variants; delete with confirmation, and it is gone;
+- at 375 px wide no horizontal scroll; axe-core finds no serious or critical violation; the
+  layout does not shift as cards appear; the console stays clean (checked after every test).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+from PIL import Image
+from playwright.sync_api import expect
+
+from imgpipe_tools.local.frontdoor import SITE_MISSING, LocalFrontDoor
+from tests.browser.conftest import PASSWORD, PHONE, Web, screenshot
+from tests.imagegen import photo
+
+READY_TIMEOUT_MS = 90_000
+UNREADABLE = "This file is not an image in a format we can read."
+
+
+def three_files(folder: Path) -> dict[str, Path]:
+    jpeg = folder / "harbour.jpg"
+    photo((900, 600), seed=7).save(jpeg, "JPEG", quality=88)
+    png = folder / "logo-transparent.png"
+    img = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
+    for x in range(400):
+        for y in range(60, 240):
+            img.putpixel((x, y), (30, 90, 200, int(255 * x / 399)))  # a fade to transparent
+    img.save(png, "PNG")
+    text = folder / "notes.jpg"
+    text.write_bytes(b"Shopping list: milk, eggs, bread. This is not a photo.\n" * 40)
+    return {"jpeg": jpeg, "png": png, "text": text}
+
+
+def card(web: Web, filename: str):
+    return web.page.locator(".card", has=web.page.locator(".name", has_text=filename))
+
+
+def thumbnail_rendered(web: Web, filename: str) -> bool:
+    img = card(web, filename).locator("img")
+    expect(img).to_have_count(1)
+    return bool(img.evaluate("img => img.complete && img.naturalWidth > 0"))
+
+
+def start_layout_shift_record(web: Web) -> None:
+    web.page.evaluate(
+        """() => {
+          window.__shift = 0;
+          new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value;
+          }).observe({ type: "layout-shift", buffered: false });
+        }"""
+    )
+
+
+def test_sign_up_confirm_and_sign_in(web: Web) -> None:
+    page = web.page
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_role("link", name="Create an account").click()
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    page.get_by_label("Email").fill("newcomer@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+    expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
+    expect(page.get_by_label("Email")).to_have_value("newcomer@example.com")
+    page.get_by_label("Confirmation code").fill("123456")
+    page.get_by_role("button", name="Confirm").click()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    web.sign_in("newcomer@example.com")
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("newcomer@example.com")
+    expect(page.get_by_text("No uploads yet")).to_be_visible()
+    assert web.axe() == []
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert web.axe() == []
+
+
+def test_three_files_two_ready_one_rejected_isolated_and_deleted(
+    door: LocalFrontDoor, open_web: Callable[..., Web], tmp_path: Path
+) -> None:
+    door.create_user("ann@example.com", PASSWORD)
+    door.create_user("bob@example.com", PASSWORD)
+    ann = open_web()
+    ann.sign_in("ann@example.com")
+    page = ann.page
+    files = three_files(tmp_path)
+    start_layout_shift_record(ann)
+
+    # Uppy's dashboard: its file input takes several files at once, then one click uploads them
+    page.locator("input.uppy-Dashboard-input").first.set_input_files([str(p) for p in files.values()])
+    page.get_by_role("button", name=re.compile(r"Upload 3 files")).click()
+
+    for name in ("harbour.jpg", "logo-transparent.png"):
+        expect(card(ann, name)).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+        expect(card(ann, name).locator(".badge")).to_have_text("Ready")
+    rejected = card(ann, "notes.jpg")
+    expect(rejected).to_have_attribute("data-status", "rejected", timeout=READY_TIMEOUT_MS)
+    expect(rejected.locator(".badge")).to_have_text("Rejected")
+    expect(rejected.locator(".reason")).to_have_text(UNREADABLE)
+    for name in ("harbour.jpg", "logo-transparent.png"):
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('.card')].some(c => c.querySelector('.name').textContent === n"
+            " && c.querySelector('img')?.complete && c.querySelector('img').naturalWidth > 0)",
+            arg=name,
+        )
+        assert thumbnail_rendered(ann, name)
+    expect(rejected.locator("img")).to_have_count(0)
+    shot = screenshot(page, "gallery.png")
+    assert shot.stat().st_size > 10_000
+    # cards reserve their size: statuses and thumbnails arriving move nothing (CLS "good" < 0.1)
+    assert page.evaluate("window.__shift") < 0.1
+    assert ann.axe() == []
+
+    # newest first, after a reload too (the list route, not the page's memory)
+    page.reload()
+    expect(page.locator(".card")).to_have_count(3)
+    for name in ("harbour.jpg", "logo-transparent.png"):
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('.card')].some(c => c.querySelector('.name').textContent === n"
+            " && c.querySelector('img')?.complete && c.querySelector('img').naturalWidth > 0)",
+            arg=name,
+        )
+
+    # phone width: no horizontal scroll on the gallery
+    page.set_viewport_size(PHONE)
+    assert ann.horizontal_overflow() == 0
+    screenshot(page, "gallery-375px.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # one upload's page: every variant with size and dimensions, snippets, copy buttons
+    card(ann, "harbour.jpg").get_by_role("link").click()
+    expect(page.get_by_role("heading", name="harbour.jpg")).to_be_visible()
+    upload_id = page.url.rsplit("/", 1)[-1]
+    expect(page.get_by_role("img", name="Thumbnail of harbour.jpg")).to_be_visible()
+    rows = page.locator("table.variants tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 5
+    assert re.search(r"\d+ × \d+", rows.first.inner_text())
+    expect(page.get_by_role("button", name=re.compile("Copy URL of")).first).to_be_visible()
+    expect(page.get_by_label("srcset")).to_have_value(re.compile(r"/v/resize/.+ \d+w"))
+    expect(page.get_by_label("<picture> snippet")).to_have_value(re.compile(r"^<picture>"))
+    expect(page.get_by_role("button", name="Copy srcset")).to_be_visible()
+    assert ann.axe() == []
+    page.set_viewport_size(PHONE)
+    assert ann.horizontal_overflow() == 0
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # a second user sees none of it: an empty gallery, and the first user's address is not found
+    bob = open_web()
+    bob.sign_in("bob@example.com")
+    expect(bob.page.get_by_text("No uploads yet")).to_be_visible()
+    expect(bob.page.locator(".card")).to_have_count(0)
+    bob.expected.append(re.compile(re.escape(f"/api/uploads/{upload_id}")))  # the 404 is the point
+    bob.page.goto(f"/#/uploads/{upload_id}")
+    expect(bob.page.get_by_role("heading", name="Not found")).to_be_visible()
+
+    # delete, with confirmation: cancel keeps it, delete removes it
+    page.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog", name="Delete this photo?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", name="harbour.jpg")).to_be_visible()
+    page.get_by_role("button", name="Delete…").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Upload photos")).to_be_visible()
+    expect(page.locator(".card")).to_have_count(2)
+    expect(card(ann, "harbour.jpg")).to_have_count(0)
+    token = door.sign_in("ann@example.com", PASSWORD)["IdToken"]
+    gone = requests.get(f"{door.url}/api/uploads/{upload_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert gone.status_code == 404
+
+
+def test_pages_fit_a_phone(open_web: Callable[..., Web], door: LocalFrontDoor) -> None:
+    door.create_user("phone@example.com", PASSWORD)
+    web = open_web(viewport=PHONE)
+    for screen in ("#/signin", "#/signup", "#/confirm"):
+        web.page.goto(f"/{screen}")
+        expect(web.page.locator("h1")).to_be_visible()
+        assert web.horizontal_overflow() == 0, screen
+    web.sign_in("phone@example.com")
+    expect(web.page.locator(".uppy-Dashboard")).to_be_visible()
+    assert web.horizontal_overflow() == 0
+    assert web.axe() == []
+
+
+def test_served_with_the_csp_and_config(door: LocalFrontDoor) -> None:
+    index = requests.get(f"{door.url}/", timeout=10)
+    assert index.status_code == 200
+    csp = index.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert index.headers["X-Frame-Options"] == "DENY" and index.headers["X-Content-Type-Options"] == "nosniff"
+    html = index.text
+    # nothing inline for the CSP to refuse: every script has a src, no style element or attribute
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+    assert "<style" not in html and " style=" not in html
+    config = requests.get(f"{door.url}/config.json", timeout=10).json()
+    assert config["user_pool_id"] == door.pool_id and config["client_id"] == door.client_id
+    assert config["limits"]["max_bytes"] > 0 and "image/jpeg" in config["limits"]["accepted_types"]
+    assert config["auth_endpoint"].rstrip("/") in csp.split("connect-src", 1)[1].split(";")[0]
+    assert requests.get(f"{door.url}/../pyproject.toml", timeout=10).status_code == 404
+
+
+def test_unbuilt_site_says_how_to_build_it(door: LocalFrontDoor, tmp_path: Path) -> None:
+    built = door.site
+    door.site = tmp_path
+    try:
+        r = requests.get(f"{door.url}/", timeout=10)
+    finally:
+        door.site = built
+    assert r.status_code == 503
+    assert "make web" in r.text and SITE_MISSING in r.text
