@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 CDK_VERSION := 2.1148.1
 NODE_STAMP := node_modules/.bin/cdk
+# The web app (web/): its own npm project, bundled into web/dist/ (docs/web.md). The build
+# reruns when a source, the build script or the lockfile changes.
+WEB_MODULES := web/node_modules/.package-lock.json
+WEB_BUILD := web/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs
 # The CLI pinned in package-lock.json (npx finds it in node_modules); no telemetry, no
 # instance-metadata probing for credentials, no notices fetch: synth needs no network.
 CDK := CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true npx --yes aws-cdk@$(CDK_VERSION)
@@ -14,7 +19,7 @@ QUICK ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv run test lint format synth deploy bench clean
+.PHONY: venv run test lint format synth deploy bench clean web chromium
 
 venv: $(STAMP)
 
@@ -28,8 +33,22 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-run: $(STAMP)
+# At a terminal it keeps serving the web app after the samples, until Ctrl-C (--serve/--no-serve).
+run: $(STAMP) $(WEB_BUILD)
 	$(BIN)/imgpipe local run samples/ --out out
+
+web: $(WEB_BUILD)
+
+$(WEB_MODULES): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_MODULES)
+
+$(WEB_BUILD): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && node build.mjs
+
+# The browser tests drive an installed Chromium; as root, Debian's is installed when none is found.
+chromium: $(STAMP)
+	$(BIN)/python -m tests.browser.chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,7 +60,8 @@ format: $(STAMP)
 
 # services/: each service's own tests, in its folder
 # node_modules: tests/infra/test_backfill.py validates the state machine with asl-validator.
-test: lint $(NODE_STAMP)
+# web + chromium: tests/browser drives the built page in headless Chromium.
+test: lint $(NODE_STAMP) $(WEB_BUILD) chromium
 	$(BIN)/pytest tests services
 
 $(NODE_STAMP): package.json package-lock.json
@@ -49,15 +69,15 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 # Synth runs cdk-nag (fails on any unacknowledged finding), then cfn-lint (fails on errors).
-synth: $(STAMP) $(NODE_STAMP)
+synth: $(STAMP) $(NODE_STAMP) $(WEB_BUILD)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet --no-notices $(CDK_CONTEXT)
 	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
-deploy: $(STAMP) $(NODE_STAMP)
+deploy: $(STAMP) $(NODE_STAMP) $(WEB_BUILD)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --no-notices --require-approval broadening $(CDK_CONTEXT)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 clean:
-	rm -rf cdk.out out outbox .pytest_cache
+	rm -rf cdk.out out outbox .pytest_cache web/dist
