@@ -109,12 +109,24 @@ def _degrees(dms: Any, ref: Any) -> float | None:
     return round(-value if _text(ref) in ("S", "W") else value, 6)
 
 
+def _header_exif(im: Image.Image) -> Image.Exif:
+    """The EXIF the header holds. A PNG's ``getexif`` decodes every pixel (an eXIf chunk may
+    follow the image data): take only a chunk met before the pixels, which is where writers put it."""
+    if im.format != "PNG":
+        return im.getexif()
+    exif = Image.Exif()
+    raw = im.info.get("exif")
+    if isinstance(raw, bytes):
+        exif.load(raw)
+    return exif
+
+
 def exif_summary(data: bytes, *, include_gps: bool = False) -> dict[str, Any]:
     """Camera, lens, when and how the photo was taken, from the upload's EXIF (only what is
     there); the position only with ``include_gps``. Broken metadata gives what could be read."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            exif = im.getexif()
+            exif = _header_exif(im)
             sub = exif.get_ifd(ExifTags.IFD.Exif)
             gps = exif.get_ifd(ExifTags.IFD.GPSInfo) if include_gps else {}
     except DECODE_ERRORS:

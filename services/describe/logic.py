@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.events import Upload
-from imgpipe.imaging import cover_size, open_image
+from imgpipe.imaging import cover_size, fit_long_edge, open_image, resize
 from imgpipe.imaging.facts import exif_summary, luma_grid, palette, rgba_grid
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
@@ -38,13 +38,18 @@ THUMBHASH_EDGE = 32
 BLURHASH_EDGE = 64
 #: the decode covers this on both sides (a JPEG decodes at 1/8 scale down to it)
 DECODE_EDGE = 64
+#: everything is computed from one copy this small: a PNG or WebP decodes at full size, and each
+#: grid's own conversion of 12 MP would cost more than all the hashing
+WORKING_EDGE = 256
 
 
 def describe(data: bytes, settings: Settings) -> dict[str, Any]:
     """Every fact but ``duplicate_of``. Raises :class:`imgpipe.errors.Rejection` for bad input."""
     source = open_image(data, Limits.from_settings(settings))
     width, height = source.size
-    image = source.decode(min_size=cover_size(source.size, (DECODE_EDGE, DECODE_EDGE)))
+    decoded = source.decode(min_size=cover_size(source.size, (DECODE_EDGE, DECODE_EDGE)))
+    image = resize(decoded, fit_long_edge(decoded.size, WORKING_EDGE))
+    del decoded  # a 50 MP PNG's pixels: free them before the hashing
     w, h, pixels = rgba_grid(image, THUMBHASH_EDGE)
     bw, bh, bpixels = rgba_grid(image, BLURHASH_EDGE)
     return {

@@ -260,3 +260,20 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
 def test_settings_defaults_equal_the_manifest() -> None:
     manifest = tomllib.loads((Path(__file__).parents[1] / "manifest.toml").read_text())
     assert parse(Settings, manifest["settings"], service="describe") == Settings()
+
+
+def test_documented_event_parses_and_names_every_fact() -> None:
+    """docs/events.md shows tests/fixtures/events/describe/variant_created.json (a test of
+    tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
+    from imgpipe.events import to_entry
+
+    path = Path(__file__).parents[3] / "tests" / "fixtures" / "events" / "describe" / "variant_created.json"
+    event = json.loads(path.read_text(encoding="utf-8"))
+    parsed = parse_pipeline_event(event)
+    assert to_entry(parsed) == (event["detail-type"], event["detail"])
+    facts = describe(g.jpeg(g.photo((64, 48))), settings())
+    assert set(event["detail"]["description"]) == {*facts, "duplicate_of", "duplicate_distance"}
+
+
+def test_exif_of_a_png_is_read_from_its_header() -> None:
+    assert describe(g.png(g.photo((64, 48)), exif=camera_exif()), settings())["exif"]["lens"] == "28-70mm F2.8"
