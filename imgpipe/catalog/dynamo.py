@@ -77,11 +77,13 @@ class DynamoCatalog(DynamoTable, CatalogBase):
         cond_values: Mapping[str, Any] | None = None,
         cond_names: Mapping[str, str] | None = None,
         return_new: bool = False,
+        old_if_failed: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """One UpdateItem. Attribute names are always placeholders (#a0...) because variant
         attribute names contain '#', '/' and any character a key may hold. In ``condition``,
         write ``{field}`` for each attribute named in ``cond_names`` (field -> attribute name). Returns the new
-        item (or {}), or None when the condition failed."""
+        item (or {}), or None when the condition failed; then ``old_if_failed``, when given, is
+        filled with the item as it is (DynamoDB returns it with the failure: no second read)."""
         from botocore.exceptions import ClientError
 
         names: dict[str, str] = {}
@@ -118,6 +120,8 @@ class DynamoCatalog(DynamoTable, CatalogBase):
             for placeholder, v in (cond_values or {}).items():
                 values[placeholder] = self._av(v)
             kwargs["ConditionExpression"] = cond
+            if old_if_failed is not None:
+                kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         kwargs["ExpressionAttributeNames"] = names
         if values:
             kwargs["ExpressionAttributeValues"] = values
@@ -125,6 +129,8 @@ class DynamoCatalog(DynamoTable, CatalogBase):
             response = self.client.update_item(**kwargs)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if old_if_failed is not None:
+                    old_if_failed.update(self._plain(exc.response.get("Item", {})))
                 return None
             raise
         return self._plain(response.get("Attributes", {}))
@@ -135,6 +141,7 @@ class DynamoCatalog(DynamoTable, CatalogBase):
     def _record(
         self, upload: Upload, attr: str, attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
     ) -> Recorded:
+        old: dict[str, Any] = {}
         new = self._update(
             RoundRef.of(upload),
             {**attrs, **self._stamp(now)},
@@ -142,10 +149,12 @@ class DynamoCatalog(DynamoTable, CatalogBase):
             condition="attribute_not_exists({attr})",
             cond_names={"attr": attr},
             return_new=True,
+            old_if_failed=old,
         )
         if new is not None:
             return Recorded(Round.from_item(new), fresh=True)
-        existing = self.load(RoundRef.of(upload))
+        # A duplicate: the failed write returned the item, as consistent as a read after it.
+        existing = Round.from_item(old) if old else self.load(RoundRef.of(upload))
         if existing is None:  # pragma: no cover - the condition failed, so the item exists
             raise RuntimeError(f"catalog item for {upload.uri} vanished")
         return Recorded(existing, fresh=False)

@@ -262,7 +262,9 @@ def open_image(data: bytes, limits: Limits | None = None, allowed: Iterable[str]
             im.seek(0)
 
     try:
-        exif = im.getexif()
+        # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image
+        # data: only one before it (where the PNG spec puts it, and browsers read it) counts.
+        exif = im.getexif() if fmt != "png" or "exif" in im.info else Image.Exif()
     except DECODE_ERRORS:
         exif = Image.Exif()  # broken metadata is not a broken image: ignore it
     return SourceImage(
