@@ -10,8 +10,11 @@ faster for single-threaded Pillow work. S3 transfer time is not included.
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench import inputs, measure
@@ -33,17 +36,96 @@ PRICES: dict[str, Any] = {
     "s3_get": 0.0004 / 1000,  # GET, HEAD and other reads
     "sns_publish": 0.50 / 1e6,
     "sns_email": 2.00 / 100_000,
+    # DynamoDB on-demand (the catalog): per write request unit (1 KB of the larger of the item
+    # before and after the write) and per read request unit (4 KB, strongly consistent)
+    "dynamodb_write_unit": 0.625 / 1e6,
+    "dynamodb_read_unit": 0.125 / 1e6,
+    "dynamodb_date": "on-demand prices in effect since 2024-11-01 (AWS DynamoDB pricing page, us-east-1)",
 }
 
 #: notify is not an image processor and is not timed here: it does a few small DynamoDB writes
 #: per event. This is an *assumption* for the estimate, shown as such in the report.
 NOTIFY_ASSUMED_S = 0.05
 
-# Requests per processor per upload, from imgpipe/runtime.py: HEAD to resolve the key (it also
-# gives size and etag), HEAD of the done record, one GET of the source; one PUT per variant and
-# one for the done record.
-S3_READS_PER_PROCESSOR = 3
-S3_EXTRA_PUTS_PER_PROCESSOR = 1
+#: the typical upload's requests are counted, not assumed: tests/integration/test_request_counts.py
+#: counts what the handlers send and holds :func:`requests_per_upload` to it, exactly.
+#: The catalog item of one round as notify writes it (bytes, by DynamoDB's sizing rules, for a
+#: 22-character key): after the upload event, each variant's record, the email claim and confirm.
+CATALOG_ROUND_BYTES = 406
+CATALOG_VARIANT_BYTES = 187
+CATALOG_CLAIM_BYTES = 82
+CATALOG_CONFIRM_BYTES = 118
+#: PutEvents takes at most 10 entries per call (billed per entry)
+PUT_EVENTS_MAX_ENTRIES = 10
+
+
+def catalog_write_units(variants: int) -> int:
+    """Write units of one round's catalog writes: the upload event, one per variant, the email's
+    claim and confirm, each billed on the larger of the item's sizes before and after it."""
+    sizes = [0, CATALOG_ROUND_BYTES]
+    sizes += [CATALOG_ROUND_BYTES + CATALOG_VARIANT_BYTES * (i + 1) for i in range(variants)]
+    sizes += [sizes[-1] + CATALOG_CLAIM_BYTES, sizes[-1] + CATALOG_CLAIM_BYTES + CATALOG_CONFIRM_BYTES]
+    return sum(max(1, math.ceil(max(a, b) / 1024)) for a, b in itertools.pairwise(sizes))
+
+
+def requests_per_upload(variants: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """What each service sends for one upload whose producers make ``variants`` (by producer),
+    every event delivered once: ``<client>.<Operation>`` calls, PutEvents entries and DynamoDB
+    request units. From imgpipe/runtime.py and services/notify; checked by the request-count test."""
+    out: dict[str, dict[str, int]] = {}
+    for name, n in variants.items():
+        out[name] = {
+            # HEAD of the upload (key, size, etag), GET of it, HEAD of its last variant (skip evidence)
+            "s3.HeadObject": 2,
+            "s3.GetObject": 1,
+            "s3.PutObject": n,
+            "events.PutEvents": math.ceil(n / PUT_EVENTS_MAX_ENTRIES),
+            "events.entries": n,
+        }
+    total = sum(variants.values())
+    out["notify"] = {
+        # HEAD and a ranged GET of the upload (its facts), a HEAD of every variant it is told of
+        "s3.HeadObject": 1 + total,
+        "s3.GetObject": 1,
+        # one conditional write per event, then the email's claim and confirm
+        "dynamodb.UpdateItem": 1 + total + 2,
+        "dynamodb.WRU": catalog_write_units(total),
+        "sns.Publish": 1,
+        # the round's completion event (docs/events.md)
+        "events.PutEvents": 1,
+        "events.entries": 1,
+    }
+    return out
+
+
+def _av_bytes(value: Mapping[str, Any]) -> int:
+    """Size of one DynamoDB attribute value (low-level ``{"S": ...}`` form), by DynamoDB's rules."""
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "B":
+        return len(v)
+    if kind == "N":
+        digits = v.lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(x.encode()) for x in v)
+    if kind == "NS":
+        return sum(_av_bytes({"N": x}) for x in v)
+    if kind == "L":  # 3 bytes of overhead, 1 per element
+        return 3 + sum(1 + _av_bytes(x) for x in v)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _av_bytes(x) for k, x in v.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def dynamodb_item_bytes(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """An item's size as DynamoDB bills it: every attribute name plus its value (write units are
+    per 1 KB of the larger of the item before and after a write, read units per 4 KB)."""
+    return sum(len(name.encode()) + _av_bytes(value) for name, value in item.items())
+
 
 #: the memory size at which a Lambda function has one full vCPU (AWS documentation)
 FULL_VCPU_MB = 1769
@@ -122,12 +204,24 @@ def sizing(measured: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _s3_usd(counts: Mapping[str, int]) -> tuple[float, int, int]:
+    p = PRICES
+    reads = counts.get("s3.HeadObject", 0) + counts.get("s3.GetObject", 0)
+    puts = counts.get("s3.PutObject", 0)
+    return 1e6 * (reads * p["s3_get"] + puts * p["s3_put"]), reads, puts
+
+
 def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any]) -> dict[str, Any]:
     """Dollars per million uploads of the typical photo, by line item."""
     p = PRICES
     lines: list[dict[str, Any]] = []
-    variants_total = 0
     extra_scaled = 0.0
+    variants = {
+        name: len(entry["inputs"][TYPICAL]["outputs"])
+        for name, entry in measured.items()
+        if "error" not in entry["inputs"].get(TYPICAL, {"error": "not measured"})
+    }
+    requests = requests_per_upload(variants)
     for name, entry in measured.items():
         typical = entry["inputs"].get(TYPICAL, {})
         if "error" in typical or name not in sizes or "error" in sizes[name]:
@@ -140,8 +234,6 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         # Below a full vCPU, Lambda gives CPU in proportion to memory: CPU-bound work takes
         # longer by that factor, so its GB-s (and cost) stop depending on the memory chosen.
         slowdown = max(1.0, FULL_VCPU_MB / memory_mb)
-        variants = len(typical["outputs"])
-        variants_total += variants
         usd = 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"])
         extra = 1e6 * seconds * (slowdown - 1) * mem_gb * p["lambda_arm64_gb_s"]
         extra_scaled += extra
@@ -153,21 +245,21 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
                 f" ~{seconds * slowdown * 1000:.0f} ms, ${usd + extra:.2f}",
             }
         )
-        lines.append(
-            {
-                "item": f"S3 requests {name}",
-                "usd": 1e6
-                * (S3_READS_PER_PROCESSOR * p["s3_get"] + (variants + S3_EXTRA_PUTS_PER_PROCESSOR) * p["s3_put"]),
-                "note": f"{S3_READS_PER_PROCESSOR} GET/HEAD, {variants + S3_EXTRA_PUTS_PER_PROCESSOR} PUT",
-            }
-        )
+        s3_usd, reads, puts = _s3_usd(requests[name])
+        lines.append({"item": f"S3 requests {name}", "usd": s3_usd, "note": f"{reads} GET/HEAD, {puts} PUT"})
+    variants_total = sum(variants.values())
+    notify = requests["notify"]
     notify_invocations = 1 + variants_total  # the upload itself and every Variant Created
+    entries = sum(r.get("events.entries", 0) for r in requests.values())
+    notify_s3_usd, notify_reads, _ = _s3_usd(notify)
     lines += [
         {"item": "S3 upload PUT", "usd": 1e6 * p["s3_put"], "note": "the upload itself"},
         {
             "item": "EventBridge",
-            "usd": 1e6 * variants_total * p["eventbridge_custom_event"],
-            "note": f"{variants_total} Variant Created events; S3 events to the default bus are free",
+            "usd": 1e6 * entries * p["eventbridge_custom_event"],
+            "note": f"{variants_total} Variant Created events and 1 completion event, billed per entry "
+            f"({sum(r.get('events.PutEvents', 0) for r in requests.values())} PutEvents calls); "
+            "S3 events to the default bus are free",
         },
         {
             "item": "Lambda notify",
@@ -175,6 +267,21 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
             * notify_invocations
             * (NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"]),
             "note": f"{notify_invocations} invocations x {NOTIFY_ASSUMED_S * 1000:.0f} ms (assumed) x 256 MB",
+        },
+        {
+            "item": "S3 requests notify",
+            "usd": notify_s3_usd,
+            "note": f"{notify_reads} GET/HEAD: the upload's facts, a HEAD of each variant it is told of",
+        },
+        {
+            "item": "DynamoDB notify",
+            "usd": 1e6
+            * (
+                notify.get("dynamodb.WRU", 0) * p["dynamodb_write_unit"]
+                + notify.get("dynamodb.RRU", 0) * p["dynamodb_read_unit"]
+            ),
+            "note": f"{notify['dynamodb.UpdateItem']} writes, {notify.get('dynamodb.WRU', 0)} write units "
+            f"(on-demand, {p['dynamodb_date']})",
         },
         {"item": "SNS publish", "usd": 1e6 * p["sns_publish"], "note": "one message per upload"},
         {"item": "SNS email delivery", "usd": 1e6 * p["sns_email"], "note": "one email per upload"},
@@ -188,13 +295,14 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
     return {
         "basis": f"{TYPICAL} ({inputs.JPEG12.label}), recommended memory per processor",
         "prices": p,
+        "requests_per_upload": requests,
         "lines": lines,
         "total_usd": round(total, 2),
         "total_without_email_usd": round(without_email, 2),
         # the same, with every processor's time stretched by Lambda's CPU share at its memory
         "total_cpu_scaled_usd": round(total + extra_scaled, 2),
         "complete": len(known) == len(lines),
-        "not_included": "DynamoDB catalog writes, CloudWatch Logs and metrics, data transfer, S3 storage",
+        "not_included": "CloudWatch Logs and metrics, data transfer, S3 and DynamoDB storage",
     }
 
 
@@ -232,3 +340,26 @@ def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
         "max_usd_per_hour": round(ceiling_gb * 3600 * PRICES["lambda_arm64_gb_s"], 2),
         "unbounded": sorted(m.name for m in manifests if not m.reserved_concurrency),
     }
+
+
+LATEST = Path(__file__).parent / "results" / "latest.json"
+
+
+def from_latest(path: Path = LATEST) -> dict[str, Any]:
+    """The cost per million uploads priced again from the last bench run's measurements (time,
+    memory, variants per processor) with today's request counts and prices."""
+    measured = json.loads(path.read_text())["cost"]
+    return cost_per_million(measured["processors"], measured["sizing"])
+
+
+def main() -> None:
+    c = from_latest()
+    print(f"Cost of one million uploads: {c['basis']}")
+    for ln in c["lines"]:
+        usd = "n/a" if ln["usd"] is None else f"${ln['usd']:.2f}"
+        print(f"  {ln['item']:<24} {usd:>8}  {ln['note']}")
+    print(f"  {'total':<24} ${c['total_usd']:>7.2f}  (${c['total_without_email_usd']:.2f} without the email delivery)")
+
+
+if __name__ == "__main__":
+    main()

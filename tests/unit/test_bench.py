@@ -98,9 +98,12 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     lines = {ln["item"]: ln["usd"] for ln in result["lines"]}
     # 0.5 s x 0.25 GB x price + one request, per million uploads
     assert lines["Lambda resize"] == pytest.approx(1e6 * (0.5 * 0.25 * 0.0000133334 + 0.2e-6), abs=0.01)
-    # 3 HEAD + 1 GET, 4 variants + 1 done record
-    assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 5 * 5.0, abs=0.01)
-    assert lines["EventBridge"] == pytest.approx(5.0)  # 5 Variant Created events, $1 per million
+    # 2 HEAD + 1 GET, one PUT per variant (no done record)
+    assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 4 * 5.0, abs=0.01)
+    # 5 Variant Created events and the completion event, $1 per million entries
+    assert lines["EventBridge"] == pytest.approx(6.0)
+    # 1 + 5 events, the claim and the confirm: 8 writes of a catalog item under 2 KB
+    assert lines["DynamoDB notify"] == pytest.approx(cost.catalog_write_units(5) * 0.625, abs=0.01)
     assert lines["SNS email delivery"] == pytest.approx(20.0)
     assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
     # at 256 MB a function has a seventh of a vCPU: CPU-bound work costs more than at local speed

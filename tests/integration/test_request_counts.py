@@ -1,0 +1,189 @@
+"""Requests per upload, per service: the budget every change is held to (issue 15).
+
+One normal JPEG goes through the real handlers under moto: resize, thumbnail and convert with its
+"Object Created", then notify with that event and every "Variant Created" they put on the bus (the
+full round, ending with the email). Every AWS call the handlers' clients make is counted by a
+botocore ``before-call`` hook on the shared client factory (``imgpipe.adapters.client``), so what
+is counted is what the adapters send; the test's own clients (uploading, reading the bus) are not.
+
+DynamoDB bills request units, not calls: after each catalog call the item is read back with an
+uncounted client and its size computed the way DynamoDB sizes items (``bench.cost``), giving the
+write and read units the call consumed. PutEvents bills per entry: entries are counted too.
+
+The budget is exact: one more request (or one fewer) fails, with the table of what changed. The
+cost model (``bench/cost.py``) prices the same counts, and the last test holds it to them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from bench import cost
+from imgpipe import adapters
+from imgpipe.catalog.schema import PARTITION_KEY, SORT_KEY
+from tests import imagegen
+from tests.moto_pipeline import TABLE, UPLOADS, MotoPipeline, moto_pipeline
+
+#: the services of a default deployment that handle an upload; each is sent only its own events
+PRODUCERS = ("convert", "resize", "thumbnail")
+SERVICES = (*PRODUCERS, "notify")
+KEY = "photos/holiday/cat.jpg"
+#: wider than resize's largest width (1920), as a 12 MP photo is: the same variants (resize 4,
+#: thumbnail 1, convert 2: 7 in all) at a fraction of a 12 MP photo's time
+SIZE = (2400, 1600)
+
+# (service, counter) -> requests for one upload. Counters: "<client>.<Operation>" (calls), plus
+# "events.entries" (PutEvents entries, what EventBridge bills), "dynamodb.WRU" / "dynamodb.RRU"
+# (DynamoDB's on-demand request units).
+BUDGET: dict[str, dict[str, int]] = {
+    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 2, "events.PutEvents": 1, "events.entries": 2},
+    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 4, "events.PutEvents": 1, "events.entries": 4},
+    "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 1, "events.PutEvents": 1, "events.entries": 1},
+    "notify": {
+        "s3.HeadObject": 8,
+        "s3.GetObject": 1,
+        "dynamodb.UpdateItem": 10,
+        "dynamodb.WRU": 16,
+        "sns.Publish": 1,
+        "events.PutEvents": 1,
+        "events.entries": 1,
+    },
+}
+#: the same event delivered again to every service after the round ended (a redrive, a duplicate
+#: delivery, an identical re-upload): producers skip the work and announce their variants again,
+#: notify records nothing new and sends nothing
+REPLAY_BUDGET: dict[str, dict[str, int]] = {
+    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 2},
+    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 4},
+    "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
+    "notify": {
+        "s3.HeadObject": 8,
+        "s3.GetObject": 1,
+        "dynamodb.UpdateItem": 8,
+        "dynamodb.WRU": 16,
+    },
+}
+
+
+class RequestCounter:
+    """Counts every call of the clients made by ``imgpipe.adapters.client``, per service under test."""
+
+    def __init__(self) -> None:
+        self.service = ""
+        self.counts: dict[str, Counter[str]] = {}
+        self._raw = boto3.client("dynamodb")  # uncounted: reads items back to size them
+        self._item_bytes: dict[tuple[str, str], int] = {}
+
+    def hook(self, c: Any) -> None:
+        c.meta.events.register("before-parameter-build", self._params)
+        c.meta.events.register("before-call", self._before)
+        c.meta.events.register("after-call", self._after)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counts.setdefault(self.service, Counter())[name] += n
+
+    def _params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["counted_params"] = params  # the call's parameters, for before-call and after-call
+
+    def _before(self, event_name: str, context: dict[str, Any], **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        service = "events" if service == "eventbridge" else service  # the client's name, not its id
+        params = context["counted_params"]
+        self._count(f"{service}.{operation}")
+        if (service, operation) == ("events", "PutEvents"):
+            self._count("events.entries", len(params["Entries"]))
+
+    def _after(self, event_name: str, context: dict[str, Any], **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        params = context["counted_params"]
+        if service != "dynamodb" or "Key" not in params:  # Query (imgpipe status), never on an upload's path
+            return
+        ident = (params["Key"][PARTITION_KEY]["S"], params["Key"][SORT_KEY]["S"])
+        before = self._item_bytes.get(ident, 0)
+        item = self._raw.get_item(TableName=TABLE, Key=params["Key"], ConsistentRead=True).get("Item")
+        after = cost.dynamodb_item_bytes(item) if item else 0
+        self._item_bytes[ident] = after
+        if operation == "GetItem":
+            # a strongly consistent read: one unit per 4 KB
+            self._count("dynamodb.RRU", max(1, math.ceil(after / 4096)))
+        else:
+            # a write (failed conditions included) is billed on the larger of the item's sizes
+            self._count("dynamodb.WRU", max(1, math.ceil(max(before, after) / 1024)))
+
+    def take(self) -> dict[str, dict[str, int]]:
+        out = {s: dict(sorted(c.items())) for s, c in self.counts.items()}
+        self.counts = {}
+        return out
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MotoPipeline, RequestCounter]]:
+    with moto_pipeline(with_notify=True) as p:
+        # only the default services: a folder added later must not change what this upload costs
+        p.manifests = {name: p.manifests[name] for name in SERVICES}
+        counter = RequestCounter()
+        monkeypatch.setattr(adapters, "_client_hooks", [counter.hook])
+        adapters.client.cache_clear()
+        yield p, counter
+    adapters.client.cache_clear()
+
+
+def _one_upload(p: MotoPipeline, counter: RequestCounter, created: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Every service's handling of one upload: the producers, then notify for the whole round."""
+    events: list[dict[str, Any]] = []
+    results = {}
+    for name in PRODUCERS:
+        counter.service = name
+        results[name] = p.invoke(name, created).result
+        events += p.drain_events()
+    counter.service = "notify"
+    for event in [created, *events]:
+        results.setdefault("notify", []).append(p.invoke("notify", event).result)
+    counter.service = ""
+    return counter.take() | {"_results": results}  # type: ignore[operator]
+
+
+def _differences(measured: dict[str, dict[str, int]], budget: dict[str, dict[str, int]]) -> list[str]:
+    lines = []
+    for service in sorted(set(measured) | set(budget)):
+        got, want = measured.get(service, {}), budget.get(service, {})
+        for name in sorted(set(got) | set(want)):
+            if got.get(name, 0) != want.get(name, 0):
+                lines.append(f"{service} {name}: {got.get(name, 0)} (budget {want.get(name, 0)})")
+    return lines
+
+
+def test_one_upload_and_its_replay_send_exactly_the_budgeted_requests(
+    counted: tuple[MotoPipeline, RequestCounter],
+) -> None:
+    p, counter = counted
+    data = imagegen.jpeg(imagegen.photo(SIZE))
+    created = p.created_event(KEY, p.upload(KEY, data), len(data))
+
+    first = _one_upload(p, counter, created)
+    results = first.pop("_results")
+    assert all(results[name]["status"] == "processed" for name in PRODUCERS), results
+    assert len(p.emails()) == 1
+    assert not _differences(first, BUDGET), "requests per upload changed:\n" + "\n".join(
+        _differences(first, BUDGET)
+    )
+
+    replay = _one_upload(p, counter, created)
+    results = replay.pop("_results")
+    assert all(results[name]["status"] == "skipped" for name in PRODUCERS), results
+    assert p.emails() == []  # the one email
+    assert not _differences(replay, REPLAY_BUDGET), "requests per replayed upload changed:\n" + "\n".join(
+        _differences(replay, REPLAY_BUDGET)
+    )
+
+
+def test_the_cost_model_prices_the_budgeted_requests() -> None:
+    """bench/cost.py prices exactly these counts (its variants per producer come from the bench's
+    12 MP photo, which makes the same 7 as this upload)."""
+    assert cost.requests_per_upload({"convert": 2, "resize": 4, "thumbnail": 1}) == BUDGET
