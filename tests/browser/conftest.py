@@ -41,7 +41,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     args = ["--disable-dev-shm-usage"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    return {**browser_type_launch_args, "executable_path": executable, "headless": True, "args": args}
+    # headless unless --headed (pytest-playwright's default)
+    return {**browser_type_launch_args, "executable_path": executable, "args": args}
 
 
 @pytest.fixture(scope="session")
