@@ -313,17 +313,19 @@ class LocalFrontDoor:
         )
 
     def site_config(self) -> dict[str, Any]:
-        """/config.json: what the page needs to know about this stack (docs/web.md)."""
+        """/config.json: what the page needs to know about this stack, with the keys
+        infra/components/frontdoor.py writes at deploy (docs/web.md)."""
         settings = parse(service_module(self.manifest, "settings").Settings, self.config.settings, service="api")
         accepted = service_module(self.manifest, "logic").ACCEPTED_TYPES
         return {
-            "api": "/api",
+            "apiBase": "/api",
             "region": self.region,
-            "user_pool_id": self.pool_id,
-            "client_id": self.client_id,
-            "auth_endpoint": f"{self._endpoint}/",
-            "upload_origin": _origin(self._endpoint),
-            "limits": {"max_bytes": settings.max_bytes, "accepted_types": list(accepted)},
+            "userPoolId": self.pool_id,
+            "userPoolClientId": self.client_id,
+            "authEndpoint": f"{self._endpoint}/",
+            "uploadsOrigin": _origin(self._endpoint),
+            "maxBytes": settings.max_bytes,
+            "acceptedTypes": list(accepted),
         }
 
     # --- users ------------------------------------------------------------------------------

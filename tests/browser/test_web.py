@@ -211,9 +211,9 @@ def test_served_with_the_csp_and_config(door: LocalFrontDoor) -> None:
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
     assert "<style" not in html and " style=" not in html
     config = requests.get(f"{door.url}/config.json", timeout=10).json()
-    assert config["user_pool_id"] == door.pool_id and config["client_id"] == door.client_id
-    assert config["limits"]["max_bytes"] > 0 and "image/jpeg" in config["limits"]["accepted_types"]
-    assert config["auth_endpoint"].rstrip("/") in csp.split("connect-src", 1)[1].split(";")[0]
+    assert config["userPoolId"] == door.pool_id and config["userPoolClientId"] == door.client_id
+    assert config["maxBytes"] > 0 and "image/jpeg" in config["acceptedTypes"]
+    assert config["authEndpoint"].rstrip("/") in csp.split("connect-src", 1)[1].split(";")[0]
     assert requests.get(f"{door.url}/../pyproject.toml", timeout=10).status_code == 404
 
 

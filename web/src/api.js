@@ -9,7 +9,7 @@ export class ApiError extends Error {
 
 export class Api {
   constructor(config, auth, onUnauthorized) {
-    this.base = config.api.replace(/\/$/, "");
+    this.base = (config.apiBase ?? "/api").replace(/\/$/, "");
     this.auth = auth;
     this.onUnauthorized = onUnauthorized;
   }

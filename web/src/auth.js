@@ -43,13 +43,13 @@ export class Auth {
   async #call(action, body) {
     let response;
     try {
-      response = await fetch(this.config.auth_endpoint, {
+      response = await fetch(this.config.authEndpoint, {
         method: "POST",
         headers: {
           "Content-Type": "application/x-amz-json-1.1",
           "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
         },
-        body: JSON.stringify({ ClientId: this.config.client_id, ...body }),
+        body: JSON.stringify({ ClientId: this.config.userPoolClientId, ...body }),
       });
     } catch {
       throw new AuthError("NetworkError", "Cannot reach the sign-in service. Check your connection.");

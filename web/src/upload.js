@@ -1,6 +1,6 @@
 // The upload widget: Uppy's dashboard (drag and drop, several files, progress per file, retry)
 // and its S3 plugin speaking the API's routes: a presigned POST for most files, S3 multipart
-// (resumable) for large ones. Restrictions come from config.json's limits, the API's own.
+// (resumable) for large ones. Restrictions come from config.json (maxBytes, acceptedTypes): the API's own limits.
 import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
 import Dashboard from "@uppy/dashboard";
@@ -23,8 +23,8 @@ export function createUploader(target, { api, limits, onUploaded }) {
   const idOf = (file) => ids.get(file.id) ?? file.meta.imgpipeId;
 
   const restrictions = {};
-  if (limits?.max_bytes) restrictions.maxFileSize = limits.max_bytes;
-  if (limits?.accepted_types?.length) restrictions.allowedFileTypes = limits.accepted_types;
+  if (limits.maxBytes) restrictions.maxFileSize = limits.maxBytes;
+  if (limits.acceptedTypes?.length) restrictions.allowedFileTypes = limits.acceptedTypes;
 
   const uppy = new Uppy({ id: "imgpipe", autoProceed: false, restrictions });
   uppy.use(Dashboard, {
@@ -35,7 +35,7 @@ export function createUploader(target, { api, limits, onUploaded }) {
     theme: "light",
     proudlyDisplayPoweredByUppy: false,
     showProgressDetails: true,
-    note: limits?.max_bytes ? `Photos up to ${formatBytes(limits.max_bytes)} each` : undefined,
+    note: limits.maxBytes ? `Photos up to ${formatBytes(limits.maxBytes)} each` : undefined,
   });
   uppy.use(AwsS3, {
     shouldUseMultipart: (file) => file.size > MULTIPART_ABOVE_BYTES,

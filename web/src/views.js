@@ -144,7 +144,7 @@ export function home(app) {
   );
   const uppy = createUploader(dropzone, {
     api: app.api,
-    limits: app.config.limits,
+    limits: { maxBytes: app.config.maxBytes, acceptedTypes: app.config.acceptedTypes },
     onUploaded: (upload) => gallery.added(upload),
   });
   gallery.load();
@@ -250,7 +250,7 @@ function variantsTable(view) {
               h("button", {
                 type: "button",
                 class: "secondary small",
-                "aria-label": `Copy the URL of ${v.processor} ${v.name}`,
+                "aria-label": `Copy URL of ${v.processor} ${v.name}`,
                 onclick: () => copyText(v.url),
               }, "Copy URL"),
             ),
