@@ -47,8 +47,9 @@ def main() -> None:
     try:
         app, _ = build_app()
     except ValueError as exc:
-        # A bad manifest, setting or context value (ManifestError, SettingsError, ContextError):
-        # the message names the service, the field and what is allowed; a traceback adds nothing.
+        # A bad manifest, setting or context value (ManifestError, SettingsError, ContextError), or
+        # no web app to deploy (SiteNotBuilt: "build the web app first: make web"; the app is read
+        # from web/dist, or the site_dir context): the message names what to fix and how.
         raise SystemExit(f"imgpipe: {exc}") from None
     app.synth()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imgpipe.catalog.schema import USERS_PREFIX
 from imgpipe.manifest import Manifest
 from imgpipe.registry import DEFAULT_ROOT
 from infra.constants import (
@@ -30,6 +31,13 @@ from infra.constants import (
     ENV_SERVICES_ROOT,
     STACK_NAME,
 )
+
+#: the web app's build output (``make web``), which the front door serves at ``/``; the context key
+#: ``site_dir`` or the environment variable ``IMGPIPE_SITE_DIR`` point elsewhere (the infra tests
+#: use a one-page fixture, so they never depend on the web build)
+CTX_SITE_DIR = "site_dir"
+ENV_SITE_DIR = "IMGPIPE_SITE_DIR"
+DEFAULT_SITE_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 
 class ContextError(ValueError):
@@ -49,6 +57,8 @@ class DeployParams:
     stack_name: str = STACK_NAME
     #: per-service overrides of the manifests' reserved concurrency; None: reserve nothing at all
     reserved_concurrency: Mapping[str, int] | None = field(default_factory=dict)
+    #: the built web app (checked by the front door's Site: a missing build stops synth)
+    site_dir: Path = DEFAULT_SITE_DIR
 
     def reserved_concurrency_for(self, manifest: Manifest) -> int | None:
         """The function's reservation (None: it shares the account's unreserved pool)."""
@@ -56,19 +66,31 @@ class DeployParams:
             return None
         return self.reserved_concurrency.get(manifest.name, manifest.reserved_concurrency) or None
 
-    def check_against(self, manifests: Sequence[Manifest]) -> None:
-        """Overrides must name real processors and settings: a typo would otherwise be ignored.
-        (Their values are checked by each service's Settings, when the stack builds its config.)"""
+    def check_against(self, manifests: Sequence[Manifest], http: Sequence[Manifest] = ()) -> None:
+        """Overrides must name real services and settings: a typo would otherwise be ignored.
+        (Their values are checked by each service's Settings, when the stack builds its config.)
+        ``manifests`` are the event services, ``http`` the HTTP services (the upload API): both
+        take ``settings``; only event services have a reserved concurrency to override."""
         by_name = {m.name: m for m in manifests}
+        configurable = {**by_name, **{m.name: m for m in http}}
         for name, overrides in self.settings.items():
-            if name not in by_name:
-                raise ContextError(CTX_SETTINGS, f"no processor named {name!r} (known: {sorted(by_name)})")
-            unknown = sorted(set(overrides) - set(by_name[name].settings))
+            if name not in configurable:
+                raise ContextError(CTX_SETTINGS, f"no service named {name!r} (known: {sorted(configurable)})")
+            unknown = sorted(set(overrides) - set(configurable[name].settings))
             if unknown:
                 raise ContextError(CTX_SETTINGS, f"{name} has no setting {unknown[0]!r}")
         for name in self.reserved_concurrency or {}:
             if name not in by_name:
                 raise ContextError(CTX_RESERVED_CONCURRENCY, f"no service named {name!r} (known: {sorted(by_name)})")
+        if self.key_prefixes and http and not any(USERS_PREFIX.startswith(p) for p in self.key_prefixes):
+            # The upload API writes every upload under users/<sub>/: narrowed away, those uploads
+            # would be stored and never processed (docs/decisions.md, "Front door").
+            raise ContextError(
+                CTX_KEY_PREFIXES,
+                f"the upload API ({http[0].name}) stores uploads under {USERS_PREFIX}, which "
+                f"{', '.join(self.key_prefixes)} leaves out: add {USERS_PREFIX} "
+                f"(e.g. {','.join((*self.key_prefixes, USERS_PREFIX))})",
+            )
         if self.key_prefixes:
             for m in manifests:
                 if any(t.suffixes for t in m.upload_triggers()):
@@ -163,4 +185,5 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
         retain_data=removal == "retain",
         stack_name=_stack_name(get(CTX_STACK_NAME)),
         reserved_concurrency=_reserved_concurrency(get(CTX_RESERVED_CONCURRENCY)),
+        site_dir=Path(get(CTX_SITE_DIR) or environ.get(ENV_SITE_DIR) or DEFAULT_SITE_DIR),
     )

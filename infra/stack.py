@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -39,11 +40,11 @@ class ImgpipeStack(cdk.Stack):
         if RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}":
             raise ValueError(f"LAMBDA_PYTHON_VERSION {LAMBDA_PYTHON_VERSION} does not match {RUNTIME.name}")
         manifests = discover(deployment.services_root)
-        deployment.check_against(manifests)
+        http_services = discover(deployment.services_root, http=True)
+        deployment.check_against(manifests, http_services)
         removal = cdk.RemovalPolicy.RETAIN if deployment.retain_data else cdk.RemovalPolicy.DESTROY
         namespace = metrics_namespace(self.stack_name)
 
-        http_services = discover(deployment.services_root, http=True)
         # With the front door, browsers upload from the distribution's origin (FrontDoor adds that
         # rule) plus the configured origins, never "*".
         cors_origins = (
@@ -72,8 +73,33 @@ class ImgpipeStack(cdk.Stack):
                 Need.NOTIFICATION_TOPIC: notification.topic.topic_arn,
                 # Generated from every manifest: the one value that changes when a processor is added.
                 Need.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
+                # the webhook secret, only in a stack with a service that declares it
+                **notification.resources_for(manifests),
             },
         )
+        # The front door (docs/api.md): the HTTP services behind sign-in, the web app and the CDN.
+        # It sets the uploads bucket's CORS (the distribution's origin plus the cors_origins
+        # context). Built before the processors: a service that declares delivery_url (notify's
+        # email links) gets the CDN's URL; without a front door the stack provides none.
+        for manifest in http_services:
+            self.frontdoor = FrontDoor(
+                self,
+                "FrontDoor",
+                manifest=manifest,
+                names=names,
+                settings_overrides=deployment.settings.get(manifest.name),
+                runtime=RUNTIME,
+                layer=layer,
+                uploads=storage.uploads,
+                variants=storage.variants,
+                catalog=notification.catalog,
+                namespace=namespace,
+                removal_policy=removal,
+                site_dir=deployment.site_dir,
+                access_logs=storage.access_logs,
+            )
+            names = replace(names, resources={**names.resources, Need.DELIVERY_URL: self.frontdoor.delivery_url})
+
         self.processors: dict[str, Processor] = {}
         for manifest in manifests:
             # Parses the settings: a bad value fails synth here, naming the service and the setting.
@@ -128,23 +154,6 @@ class ImgpipeStack(cdk.Stack):
 
         # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.
         self.backfill = Backfill.compose(self, manifests, deployment, RUNTIME, layer, storage, self.processors, removal)
-        # The front door (docs/api.md): the HTTP services, behind sign-in, and the CDN. It sets the
-        # uploads bucket's CORS (the distribution's origin plus the cors_origins context).
-        for manifest in http_services:
-            self.frontdoor = FrontDoor(
-                self,
-                "FrontDoor",
-                manifest=manifest,
-                names=names,
-                settings_overrides=deployment.settings.get(manifest.name),
-                runtime=RUNTIME,
-                layer=layer,
-                uploads=storage.uploads,
-                variants=storage.variants,
-                catalog=notification.catalog,
-                namespace=namespace,
-                removal_policy=removal,
-            )
         self._outputs(storage, monitoring, notification)
 
     def _outputs(self, storage: Storage, monitoring: Monitoring, notification: Notification) -> None:

@@ -7,8 +7,9 @@
   (``api_rate_limit``, ``api_burst_limit``);
 - the API function, built from the same manifest as every service, with a role that may presign
   only under ``users/*`` of the uploads bucket and read only its users' catalog entries;
-- one CloudFront distribution: ``/v/*`` serves the private variants bucket through Origin Access
-  Control, ``/api/*`` the API; the uploads bucket's CORS names the distribution's origin.
+- one CloudFront distribution: ``/`` serves the web app from its private site bucket
+  (``infra/components/site.py``), ``/v/*`` the private variants bucket, both through Origin Access
+  Control, and ``/api/*`` the API; the uploads bucket's CORS names the distribution's origin.
 
 Caching (docs/api.md, "Caching"): variant URLs carry the upload's etag (``?v=``), which is part of
 the cache key, so an overwritten upload gets new URLs; the edge keeps an object at most
@@ -19,6 +20,7 @@ keep a versioned one for a year.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -40,6 +42,7 @@ from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, function_config
 from infra.components import nag
 from infra.components.bundling import processor_code
+from infra.components.site import API_BASE, INDEX, Site
 from infra.constants import LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
 
 CTX_SELF_SIGNUP = "self_signup"  # "on" (default) or "off": only an admin creates users
@@ -101,6 +104,8 @@ class FrontDoor(Construct):
         catalog: dynamodb.ITable,
         namespace: str,
         removal_policy: cdk.RemovalPolicy,
+        site_dir: Path,
+        access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         http = manifest.http
@@ -183,9 +188,22 @@ class FrontDoor(Construct):
             ),
         )
 
-        # --- delivery ------------------------------------------------------------------------
-        self.distribution = self._distribution(variants, stack)
+        # --- the web app and delivery ---------------------------------------------------------
+        self.site = Site(self, "Site", site_dir=site_dir, access_logs=access_logs, removal_policy=removal_policy)
+        # What the page connects to besides its own origin: S3 for the presigned uploads (boto3
+        # presigns on the bucket's global host; its regional host too) and Cognito's endpoint.
+        # The CSP cannot name the uploads bucket itself: the bucket's CORS names the distribution,
+        # so the distribution's headers naming the bucket would be a dependency cycle; it names S3's
+        # hosts instead (docs/decisions.md, "Front door"). config.json, deployed after both, has
+        # the exact origin.
+        auth_endpoint = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/"
+        s3_hosts = [f"https://*.s3.{stack.url_suffix}", f"https://*.s3.{stack.region}.{stack.url_suffix}"]
+        self.distribution = self._distribution(
+            variants, stack, self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")])
+        )
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
+        #: the CDN's base URL (``<url>/v/<variant key>``), for every service that declares the need
+        self.delivery_url = delivery_url
 
         config = function_config(
             manifest,
@@ -241,6 +259,19 @@ class FrontDoor(Construct):
             exposed_headers=["ETag"],
             max_age=CORS_MAX_AGE_S,
         )
+
+        # The page's config.json (docs/api.md, "The web app"), written at deploy time.
+        page_config: dict[str, Any] = {
+            "apiBase": API_BASE,
+            "region": stack.region,
+            "userPoolId": self.user_pool.user_pool_id,
+            "userPoolClientId": self.client.user_pool_client_id,
+            "authEndpoint": auth_endpoint,
+            "uploadsOrigin": f"https://{uploads.bucket_domain_name}",
+        }
+        if "max_bytes" in config.settings:
+            page_config["maxBytes"] = config.settings["max_bytes"]
+        self.site.publish(self.distribution, page_config)
 
         values = {
             "SiteUrl": delivery_url,
@@ -348,7 +379,9 @@ class FrontDoor(Construct):
                 )
             )
 
-    def _distribution(self, variants: s3.IBucket, stack: cdk.Stack) -> cloudfront.Distribution:
+    def _distribution(
+        self, variants: s3.IBucket, stack: cdk.Stack, site: cloudfront.BehaviorOptions
+    ) -> cloudfront.Distribution:
         security = cloudfront.ResponseSecurityHeadersBehavior(
             strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                 access_control_max_age=cdk.Duration.days(365), include_subdomains=True, override=True
@@ -430,11 +463,11 @@ class FrontDoor(Construct):
         distribution = cloudfront.Distribution(
             self,
             "Cdn",
-            comment="imgpipe: variants under /v/, the upload API under /api/",
+            comment="imgpipe: the web app at /, variants under /v/, the upload API under /api/",
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
-            # The web app (its own issue) takes "/"; until then the API answers 404 there.
-            default_behavior=api_behavior,
+            default_behavior=site,
+            default_root_object=INDEX,
             additional_behaviors={
                 API_PATH: api_behavior,
                 VARIANTS_PATH: cloudfront.BehaviorOptions(

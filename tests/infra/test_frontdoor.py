@@ -78,7 +78,8 @@ def test_the_distribution_serves_variants_through_oac_and_the_api(synthesized: S
     variants_origin = origins[behaviors["/v/*"]["TargetOriginId"]]
     assert "OriginAccessControlId" in variants_origin
     assert variants_origin["S3OriginConfig"]["OriginAccessIdentity"] == ""
-    (oac,) = synthesized.of_type("AWS::CloudFront::OriginAccessControl").values()
+    oacs = synthesized.of_type("AWS::CloudFront::OriginAccessControl")
+    oac = oacs[variants_origin["OriginAccessControlId"]["Fn::GetAtt"][0]]
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
     api_origin = origins[behaviors["/api/*"]["TargetOriginId"]]
     assert set(behaviors["/api/*"]["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
@@ -92,11 +93,13 @@ def test_the_distribution_serves_variants_through_oac_and_the_api(synthesized: S
 
 
 def test_variants_get_security_headers_and_a_long_browser_cache_keyed_by_etag(synthesized: Synthesized) -> None:
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    by_id = synthesized.of_type("AWS::CloudFront::ResponseHeadersPolicy")
     policies = [
-        p["Properties"]["ResponseHeadersPolicyConfig"]
-        for p in synthesized.of_type("AWS::CloudFront::ResponseHeadersPolicy").values()
+        by_id[b["ResponseHeadersPolicyId"]["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+        for b in dist["CacheBehaviors"]
     ]
-    assert len(policies) == 2
+    assert len(policies) == 2  # the variants' and the API's (the page's: tests/infra/test_site.py)
     for policy in policies:
         security = policy["SecurityHeadersConfig"]
         assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
@@ -238,4 +241,45 @@ def test_the_token_reaches_the_api_and_no_answer_is_cached(synthesized: Synthesi
     # CloudFront forwards Authorization only as part of the cache key
     assert cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"] == ["Authorization"]
     assert cache["DefaultTTL"] == 0 and cache["MaxTTL"] <= 1
-    assert dist["DefaultCacheBehavior"]["CachePolicyId"] == api["CachePolicyId"]
+    # "/" is the web app (tests/infra/test_site.py), never the API's uncached behaviour
+    assert dist["DefaultCacheBehavior"]["CachePolicyId"] != api["CachePolicyId"]
+
+
+def _http_and_event_manifests() -> tuple[list[Any], list[Any]]:
+    from imgpipe.registry import discover
+
+    return discover(REPO_SERVICES), discover(REPO_SERVICES, http=True)
+
+
+def test_the_api_settings_are_overridable_by_context(tmp_path: Path, services_snapshot: Path) -> None:
+    s = synthesize(tmp_path, services_snapshot, settings=context_json({"api": {"uploads_per_day": 7}}))
+    env = s.resources[s.logical_id(s.stack.frontdoor.function)]["Properties"]["Environment"]["Variables"]
+    assert json.loads(env["IMGPIPE_SETTINGS"])["uploads_per_day"] == 7
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"api": {"uploads_per_dai": 7}}, "ContextError", "api has no setting 'uploads_per_dai'"),
+        ({"api": {"page_size": 0}}, "SettingsError", "settings of api: 'page_size'"),
+    ],
+)
+def test_a_bad_api_setting_stops_synth_with_its_name(
+    tmp_path: Path, services_snapshot: Path, settings: dict[str, Any], error: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message) as failure:
+        synthesize(tmp_path, services_snapshot, settings=context_json(settings))
+    assert type(failure.value).__name__ == error
+
+
+def test_key_prefixes_must_keep_the_upload_apis_users_prefix() -> None:
+    from infra.params import ContextError, from_context
+
+    events, http = _http_and_event_manifests()
+    narrowed = from_context({"key_prefixes": "photos/"}.get, environ={})
+    message = r"context 'key_prefixes': the upload API \(api\) stores uploads under users/"
+    with pytest.raises(ContextError, match=message):
+        narrowed.check_against(events, http)
+    narrowed.check_against(events)  # without the front door, any prefix will do
+    for prefixes in ("photos/,users/", "u"):
+        from_context({"key_prefixes": prefixes}.get, environ={}).check_against(events, http)
