@@ -13,6 +13,7 @@ the same top-level prefix (``photos/``). Pure: the storage is an :class:`Index` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,9 +71,13 @@ class Index(Protocol):
         its first ``at``."""
 
 
-def find_duplicate(index: Index, key: str, value: int, distance: int) -> Match | None:
+def find_duplicate(
+    index: Index, key: str, value: int, distance: int, exists: Callable[[str], bool] = lambda _k: True
+) -> Match | None:
     """The earliest-indexed other upload of ``key``'s scope within ``distance`` (the closest
-    first on a tie of times), or None."""
+    first on a tie of times) that still ``exists``, or None. Entries outlive a deleted upload
+    until their TTL (the delete cascade does not know the index), hence the check, made only
+    for matches."""
     scope = scope_of(key)
     seen: dict[str, Entry] = {}
     own: str | None = None
@@ -86,10 +91,10 @@ def find_duplicate(index: Index, key: str, value: int, distance: int) -> Match |
     # A key processed again (a replay, a settings change) keeps the time it was first indexed:
     # only what came before it can be its original.
     close = [(e, d) for e, d in close if d <= distance and (own is None or e.at < own)]
-    if not close:
-        return None
-    entry, found = min(close, key=lambda c: (c[0].at, c[1], c[0].key))
-    return Match(entry.key, found)
+    for entry, found in sorted(close, key=lambda c: (c[0].at, c[1], c[0].key)):
+        if exists(entry.key):
+            return Match(entry.key, found)
+    return None
 
 
 def remember(index: Index, key: str, value: int, distance: int, at: str) -> None:

@@ -88,6 +88,8 @@ class Describer:
 
     index: Index | None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: whether an earlier upload is still in the bucket (the key as indexed)
+    exists: Callable[[str], bool] = field(default=lambda _key: True)
     key: str | None = None
 
     def start(self, upload: Upload) -> None:
@@ -97,7 +99,7 @@ class Describer:
         facts: dict[str, Any] = {**describe(data, settings), "duplicate_of": None}
         if self.index is not None and self.key is not None and settings.find_duplicates:
             value, distance = int(facts["phash"], 16), settings.duplicate_distance
-            match = find_duplicate(self.index, self.key, value, distance)
+            match = find_duplicate(self.index, self.key, value, distance, self.exists)
             if match is not None:
                 facts["duplicate_of"] = match.key
                 facts["duplicate_distance"] = match.distance

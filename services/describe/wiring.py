@@ -19,7 +19,11 @@ from .settings import Settings
 def describer_processor(*, logger: Logger, metrics: Metrics) -> UploadProcessor:
     config = current_config()
     settings = parse(Settings, config.settings, service=config.processor)
-    describer = Describer(DynamoIndex(config.resource(Need.CATALOG), ttl_days=settings.index_ttl_days))
+    storage = S3Storage()
+    describer = Describer(
+        DynamoIndex(config.resource(Need.CATALOG), ttl_days=settings.index_ttl_days),
+        exists=lambda key: storage.head(config.uploads_bucket, key) is not None,
+    )
 
     def on_upload(upload: Upload) -> None:
         logger.append_keys(source_key=upload.key, etag=upload.etag, bucket=upload.bucket)
@@ -28,7 +32,7 @@ def describer_processor(*, logger: Logger, metrics: Metrics) -> UploadProcessor:
     return UploadProcessor(
         processor=config.processor,
         process=describer.process,
-        storage=S3Storage(),
+        storage=storage,
         publisher=EventBridgePublisher(config.event_bus),
         variants_bucket=config.variants_bucket,
         settings=config.settings,

@@ -277,3 +277,17 @@ def test_documented_event_parses_and_names_every_fact() -> None:
 
 def test_exif_of_a_png_is_read_from_its_header() -> None:
     assert describe(g.png(g.photo((64, 48)), exif=camera_exif()), settings())["exif"]["lens"] == "28-70mm F2.8"
+
+
+def test_a_deleted_original_is_not_named() -> None:
+    index, s = MemoryIndex(), settings()
+    moments = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(10))
+    present = {"photos/a.jpg", "photos/b.jpg", "photos/c.jpg"}
+    describer = Describer(index, clock=lambda: next(moments), exists=present.__contains__)
+    photo = g.photo((800, 600), seed=21)
+    run(describer, "photos/a.jpg", g.jpeg(photo), s)
+    run(describer, "photos/b.jpg", g.png(photo), s)
+    present.discard("photos/a.jpg")  # deleted: its index entries stay until their TTL
+    assert run(describer, "photos/c.jpg", g.webp(photo), s)["duplicate_of"] == "photos/b.jpg"
+    present -= {"photos/b.jpg", "photos/c.jpg"}
+    assert run(describer, "photos/d.jpg", g.webp(photo), s)["duplicate_of"] is None
