@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, RoundRef
+from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, RejectionRecord, Round, RoundRef, VariantRecord
 from imgpipe.events import Upload
-from imgpipe.manifest import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
+from imgpipe.manifest import COMPLETION_SOURCE, UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
 from services.notify.completion import Completion, completion_event, completion_id
 from tests.notify_support import PRODUCERS, UPLOADS, etag_of, rejected_event, upload_event, variant_events
 from tests.unit.test_notify_service import CAT, Parts
@@ -190,3 +192,75 @@ def test_descriptions_in_the_round_travel_with_the_event() -> None:
         assert detail["descriptions"] == {"describe": facts}
     else:
         assert "descriptions" not in detail
+
+
+# --- the examples of docs/events.md are these rounds' events ---------------------------------------
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "events" / "completions"
+_ENVELOPE = {
+    "version": "0",
+    "id": "9d3c7a51-2b6e-4f0a-8c1d-5e7f9a0b1c2d",
+    "source": COMPLETION_SOURCE,
+    "account": "123456789012",
+    "time": "2026-11-22T18:43:55Z",
+    "region": "us-east-1",
+    "resources": [],
+}
+
+
+def _variant(processor: str, key: str, fmt: str, width: int, height: int, size: int, count: int) -> VariantRecord:
+    return VariantRecord(processor, "imgpipe-variants", key, fmt, width, height, size, count)
+
+
+def doc_rounds() -> dict[str, tuple[Round, str, bool]]:
+    """The rounds behind the documented events: (round, status, emailed) by fixture name."""
+    key = "users/7f3e9a2c/01JD8Q5ZK3/cat.jpg"
+    upload = {
+        "bucket": UPLOADS,
+        "etag": "3858f62230ac3c915f300c664312c63f",
+        "status": COMPLETED,
+        "uploaded_at": "2026-11-22T18:43:48Z",
+        "size": 2345678,
+        "content_type": "image/jpeg",
+        "format": "jpeg",
+        "width": 4032,
+        "height": 3024,
+    }
+    completed = Round(
+        key=key,
+        expected=("convert", "resize", "thumbnail"),
+        variants=(
+            _variant("convert", f"convert/{key}/full.avif", "avif", 4032, 3024, 1209344, 2),
+            _variant("convert", f"convert/{key}/full.webp", "webp", 4032, 3024, 1530112, 2),
+            _variant("resize", f"resize/{key}/320w.webp", "webp", 320, 240, 18211, 2),
+            _variant("resize", f"resize/{key}/1280w.webp", "webp", 1280, 960, 141872, 2),
+            _variant("thumbnail", f"thumbnail/{key}/300x300.webp", "webp", 300, 300, 14210, 1),
+        ),
+        **upload,
+    )
+    partial = Round(
+        key="photos/pano.jpg",
+        expected=("convert", "resize", "thumbnail"),
+        variants=(
+            _variant("resize", "resize/photos/pano.jpg/320w.webp", "webp", 320, 80, 9120, 1),
+            _variant("thumbnail", "thumbnail/photos/pano.jpg/300x300.webp", "webp", 300, 300, 15003, 1),
+        ),
+        rejections=(
+            RejectionRecord("convert", "too_many_pixels", "12000x3000 is 36,000,000 pixels; the limit is 30,000,000"),
+        ),
+        notify=False,
+        **{**upload, "etag": "b1946ac92492d2347c6235b4d2611184", "status": PARTIAL, "width": 12000, "height": 3000},
+    )
+    return {"upload_completed": (completed, COMPLETED, True), "upload_partly_completed": (partial, PARTIAL, False)}
+
+
+def doc_event(name: str) -> dict[str, Any]:
+    r, status, emailed = doc_rounds()[name]
+    completion = completion_event(r, status, emailed=emailed)
+    envelope = {"version": "0", "id": _ENVELOPE["id"], "detail-type": completion.detail_type, **_ENVELOPE}
+    return {**envelope, "detail": dict(completion.detail)}
+
+
+@pytest.mark.parametrize("name", ["upload_completed", "upload_partly_completed"])
+def test_the_documented_events_are_what_notify_builds(name: str) -> None:
+    shown = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    assert shown == doc_event(name)
