@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from os import urandom as random_bytes
 from pathlib import Path
 
 import requests
@@ -226,3 +228,66 @@ def test_unbuilt_site_says_how_to_build_it(door: LocalFrontDoor, tmp_path: Path)
         door.site = built
     assert r.status_code == 503
     assert "make web" in r.text and SITE_MISSING in r.text
+
+
+def test_large_file_goes_by_multipart(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
+    """Over 10 MiB, Uppy sends S3 multipart through the API's routes: parts signed one by one,
+    PUT to S3 (their ETag read through CORS), then completed."""
+    big = tmp_path / "big-noise.png"
+    side = 1900  # 1900 x 1900 x 3 bytes, stored: about 10.3 MiB, three parts of 5 MiB (the last short)
+    Image.frombytes("RGB", (side, side), random_bytes(side * side * 3)).save(big, "PNG", compress_level=0)
+    assert big.stat().st_size > 10 * 1024 * 1024
+    door.create_user("big@example.com", PASSWORD)
+    web.sign_in("big@example.com")
+    calls: list[str] = []
+    web.page.on("request", lambda r: calls.append(f"{r.method} {r.url}"))
+    web.page.locator("input.uppy-Dashboard-input").first.set_input_files(str(big))
+    web.page.get_by_role("button", name=re.compile(r"Upload 1 file")).click()
+    expect(card(web, "big-noise.png")).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+    api = [c.replace(door.url, "", 1) for c in calls if f"{door.url}/api/" in c]
+    assert "POST /api/uploads/multipart" in api
+    parts = math.ceil(big.stat().st_size / (5 * 1024 * 1024))
+    assert parts == 3
+    assert sum(1 for c in api if re.fullmatch(r"POST /api/uploads/[^/]+/parts", c)) == parts
+    assert any(re.fullmatch(r"POST /api/uploads/[^/]+/complete", c) for c in api)
+    assert sum(1 for c in calls if c.startswith("PUT ") and "partNumber=" in c) == parts
+
+
+def test_keyboard_only(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
+    """Sign in, reach an upload and its delete dialog, and back out, with the keyboard alone."""
+    door.create_user("keys@example.com", PASSWORD)
+    page = web.page
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+    page.keyboard.press("Tab")  # the skip link comes first in the page, then the form
+    while not page.get_by_label("Email").evaluate("el => el === document.activeElement"):
+        page.keyboard.press("Tab")
+    page.keyboard.type("keys@example.com")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Upload photos")).to_be_focused()
+
+    jpeg = tmp_path / "keys.jpg"
+    photo((640, 480), seed=3).save(jpeg, "JPEG", quality=85)
+    page.locator("input.uppy-Dashboard-input").first.set_input_files(str(jpeg))
+    upload = page.get_by_role("button", name=re.compile(r"Upload 1 file"))
+    upload.focus()
+    page.keyboard.press("Enter")
+    link = card(web, "keys.jpg").get_by_role("link")
+    expect(card(web, "keys.jpg")).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+    for _ in range(40):  # Tab forward until the card's link has the focus
+        page.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement"):
+            break
+    expect(link).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="keys.jpg")).to_be_focused()
+    page.get_by_role("button", name="Delete…").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete this photo?")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice first
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", name="keys.jpg")).to_be_visible()
