@@ -7,11 +7,11 @@ and the listing. Run ``python -m bench.backfill_cost`` to print the table in doc
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from bench import cost
 from bench.cost import NOTIFY_ASSUMED_S, PRICES
 
 LATEST = Path(__file__).parent / "results" / "latest.json"
@@ -33,10 +33,7 @@ BATCH_SECONDS_MAX = 30
 MAX_CONCURRENCY = 10
 ITEM_LAMBDA_GB = 256 / 1024
 LIST_PAGE = 1000  # ListObjectsV2 returns at most 1,000 keys per request
-#: an idempotent skip: HEAD the upload, HEAD and GET the done record, re-announce. An assumption.
-SKIP_ASSUMED_S = 0.03
-SKIP_MEMORY_GB = 512 / 1024
-#: notify per upload: a HEAD and a ranged GET of the upload (the catalog's facts)
+#: notify per upload: a HEAD and a ranged GET of the upload (the catalog's facts); a HEAD per variant
 NOTIFY_S3_READS = 2
 
 
@@ -89,10 +86,28 @@ def estimate(
     }
     variants, producers = _variants_and_producers(lines)
     gb_s, scaled_gb_s, scaled_s = _lambda_seconds(lines)
+    # An idempotent skip makes the variants in memory to find them written (docs/decisions.md "Skip
+    # evidence"): the producers' Lambda time and their 3 reads, no PUT; the variants announced again;
+    # notify's checks and, per event, a failed conditional write on the whole round's item.
+    producers_lambda = sum(
+        ln["usd"] for ln in lines if ln["item"].startswith("Lambda ") and ln["item"] != "Lambda notify"
+    )
+    item_units = math.ceil(
+        (
+            cost.CATALOG_ROUND_BYTES
+            + variants * cost.CATALOG_VARIANT_BYTES
+            + cost.CATALOG_CLAIM_BYTES
+            + cost.CATALOG_CONFIRM_BYTES
+        )
+        / 1024
+    )
     skip_per_object = (
-        producers * (SKIP_ASSUMED_S * SKIP_MEMORY_GB * p["lambda_arm64_gb_s"] + p["lambda_request"] + 3 * p["s3_get"])
+        producers_lambda / 1e6
+        + producers * 3 * p["s3_get"]
         + variants * p["eventbridge_custom_event"]
         + (1 + variants) * (NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"])
+        + (NOTIFY_S3_READS + variants) * p["s3_get"]
+        + (1 + variants) * item_units * p["dynamodb_write_unit"]
     )
     return {
         "objects": objects,
@@ -104,8 +119,8 @@ def estimate(
         "processing_gb_s": round(objects * gb_s),
         "processing_gb_s_cpu_scaled": round(objects * scaled_gb_s),
         "s3_list": math.ceil(objects / LIST_PAGE),
-        "s3_get_head": objects * (producers * 3 + NOTIFY_S3_READS),
-        "s3_put": objects * (variants + producers),
+        "s3_get_head": objects * (producers * 3 + NOTIFY_S3_READS + variants),
+        "s3_put": objects * variants,
         "orchestration": {k: round(v, 2) for k, v in orchestration.items()},
         "orchestration_usd": round(sum(orchestration.values()), 2),
         "inventory_usd": round(objects / 1e6 * s["s3_inventory_per_million_objects"], 2),
@@ -134,7 +149,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    lines = json.loads(LATEST.read_text())["cost"]["cost"]["lines"]
+    lines = cost.from_latest(LATEST)["lines"]
     rows = [estimate(objects, rate, lines) for objects in (1_000_000, 100_000_000) for rate in (50, 500)]
     print(table(rows))
 

@@ -28,7 +28,7 @@ from bench import cost
 from imgpipe import adapters
 from imgpipe.catalog.schema import PARTITION_KEY, SORT_KEY
 from tests import imagegen
-from tests.moto_pipeline import TABLE, UPLOADS, MotoPipeline, moto_pipeline
+from tests.moto_pipeline import TABLE, MotoPipeline, moto_pipeline
 
 #: the services of a default deployment that handle an upload; each is sent only its own events
 PRODUCERS = ("convert", "resize", "thumbnail")
@@ -170,9 +170,7 @@ def test_one_upload_and_its_replay_send_exactly_the_budgeted_requests(
     results = first.pop("_results")
     assert all(results[name]["status"] == "processed" for name in PRODUCERS), results
     assert len(p.emails()) == 1
-    assert not _differences(first, BUDGET), "requests per upload changed:\n" + "\n".join(
-        _differences(first, BUDGET)
-    )
+    assert not _differences(first, BUDGET), "requests per upload changed:\n" + "\n".join(_differences(first, BUDGET))
 
     replay = _one_upload(p, counter, created)
     results = replay.pop("_results")
