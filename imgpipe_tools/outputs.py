@@ -5,6 +5,9 @@ Every output key is built and parsed in this module only, so the two sides canno
 - Fixed outputs name the shared resources: ``UploadsBucketName``, ``CatalogTableName``, ...
 - Each service adds one output per role, the role first, then the service's name encoded:
   ``FunctionNameThumbnail``, ``FailureDlqUrlThumbU2x`` (service ``thumb_2x``).
+- The front door (docs/api.md), when the stack has one, names the site and how to sign in:
+  ``SiteUrl`` (also the CDN's base URL for the variants), ``ApiUrl``, ``UserPoolId``,
+  ``UserPoolClientId``, ``ApiFunctionName`` and ``CreateUserCommand``.
 
 Output keys must be alphanumeric. A service name is ``[a-z][a-z0-9_]*`` (the manifest rule), so
 the encoding upper-cases the first letter and writes each ``_`` as ``U``; every other character
@@ -28,6 +31,15 @@ NOTIFICATION_TOPIC: Final = "NotificationTopicArn"
 OPS_TOPIC: Final = "OpsTopicArn"
 CATALOG_TABLE: Final = "CatalogTableName"
 BACKFILL_STATE_MACHINE: Final = "BackfillStateMachineArn"
+
+# The front door's outputs (what `make deploy` prints last: where the site is, how to sign in).
+SITE_URL: Final = "SiteUrl"
+API_URL: Final = "ApiUrl"
+USER_POOL_ID: Final = "UserPoolId"
+USER_POOL_CLIENT_ID: Final = "UserPoolClientId"
+API_FUNCTION_NAME: Final = "ApiFunctionName"
+CREATE_USER_COMMAND: Final = "CreateUserCommand"
+FRONT_DOOR: Final = (SITE_URL, API_URL, USER_POOL_ID, USER_POOL_CLIENT_ID, API_FUNCTION_NAME, CREATE_USER_COMMAND)
 
 # Each service's outputs: role -> the ServiceResources field it fills.
 FUNCTION_NAME: Final = "FunctionName"
@@ -91,6 +103,9 @@ def from_outputs(outputs: dict[str, str], origin: str) -> StackResources:
         catalog_table=outputs.get(CATALOG_TABLE, ""),
         topic_arn=outputs.get(NOTIFICATION_TOPIC, ""),
         backfill_state_machine=outputs.get(BACKFILL_STATE_MACHINE, ""),
+        delivery_url=outputs.get(SITE_URL, ""),
+        user_pool_id=outputs.get(USER_POOL_ID, ""),
+        user_pool_client_id=outputs.get(USER_POOL_CLIENT_ID, ""),
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         processors={name: ServiceResources(name, **fields) for name, fields in services.items()},
         origin=origin,

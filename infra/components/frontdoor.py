@@ -40,6 +40,7 @@ from constructs import Construct
 from imgpipe.catalog.schema import OWNER_INDEX, USERS_PREFIX
 from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, function_config
+from imgpipe_tools import outputs
 from infra.components import nag
 from infra.components.bundling import processor_code
 from infra.components.site import API_BASE, INDEX, Site
@@ -56,8 +57,9 @@ VARIANT_EDGE_TTL = cdk.Duration.minutes(5)
 VARIANT_BROWSER_MAX_AGE_S = 365 * 86400
 CORS_MAX_AGE_S = 3000
 _COMMERCIAL_ONLY = ("AWS::CloudFront::", "AWS::Cognito::")
-#: the stack outputs the front door adds (what `make deploy` prints: where the site is, how to sign in)
-OUTPUT_KEYS = ("SiteUrl", "ApiUrl", "UserPoolId", "UserPoolClientId", "ApiFunctionName")
+#: the stack outputs the front door adds (what `make deploy` prints: where the site is, how to sign in);
+#: named in imgpipe_tools/outputs.py, which the CLI reads them back with
+OUTPUT_KEYS = outputs.FRONT_DOOR
 #: the variants path prefix the viewer sees (/v/resize/...) is not part of the S3 key (resize/...)
 _STRIP_V = """function handler(event) {
   var request = event.request;
@@ -274,11 +276,18 @@ class FrontDoor(Construct):
         self.site.publish(self.distribution, page_config)
 
         values = {
-            "SiteUrl": delivery_url,
-            "ApiUrl": f"{delivery_url}/api",
-            "UserPoolId": self.user_pool.user_pool_id,
-            "UserPoolClientId": self.client.user_pool_client_id,
-            "ApiFunctionName": self.function.function_name,
+            outputs.SITE_URL: delivery_url,
+            outputs.API_URL: f"{delivery_url}{API_BASE}",
+            outputs.USER_POOL_ID: self.user_pool.user_pool_id,
+            outputs.USER_POOL_CLIENT_ID: self.client.user_pool_client_id,
+            outputs.API_FUNCTION_NAME: self.function.function_name,
+            # an admin's way in (and the only one with self_signup=off): Cognito emails a temporary
+            # password, changed at the first sign-in
+            outputs.CREATE_USER_COMMAND: (
+                f"aws cognito-idp admin-create-user --region {stack.region} "
+                f"--user-pool-id {self.user_pool.user_pool_id} --username you@example.com "
+                "--user-attributes Name=email,Value=you@example.com Name=email_verified,Value=true"
+            ),
         }
         assert set(values) == set(OUTPUT_KEYS)
         for key, value in values.items():

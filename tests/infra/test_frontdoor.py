@@ -12,6 +12,7 @@ import pytest
 
 from imgpipe.catalog.schema import OWNER_INDEX
 from imgpipe.manifest import load_manifest
+from imgpipe_tools import outputs
 from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
 
 
@@ -178,9 +179,37 @@ def test_the_catalog_has_the_owner_index(synthesized: Synthesized) -> None:
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["owner", "first_seen_at"]
 
 
-def test_the_outputs_name_the_site_and_the_user_pool(synthesized: Synthesized) -> None:
-    outputs = synthesized.template["Outputs"]
-    assert {"SiteUrl", "ApiUrl", "UserPoolId", "UserPoolClientId"} <= set(outputs)
+def test_the_outputs_name_the_site_the_user_pool_and_how_to_create_a_user(synthesized: Synthesized) -> None:
+    template_outputs = synthesized.template["Outputs"]
+    assert set(outputs.FRONT_DOOR) <= set(template_outputs)
+    front = synthesized.stack.frontdoor
+    dist = _ref_of(synthesized, front.distribution)
+    site = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist, "DomainName"]}]]}
+    assert template_outputs["SiteUrl"]["Value"] == site
+    assert template_outputs["ApiUrl"]["Value"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist, "DomainName"]}, "/api"]]
+    }
+    assert template_outputs["UserPoolId"]["Value"] == {"Ref": _ref_of(synthesized, front.user_pool)}
+    assert template_outputs["UserPoolClientId"]["Value"] == {"Ref": _ref_of(synthesized, front.client)}
+    command = json.dumps(template_outputs["CreateUserCommand"]["Value"])
+    assert "aws cognito-idp admin-create-user" in command and _ref_of(synthesized, front.user_pool) in command
+    # the CLI reads them back (imgpipe status shows the variants' CDN URLs from SiteUrl)
+    deployed = {
+        outputs.UPLOADS_BUCKET: "up",
+        outputs.VARIANTS_BUCKET: "var",
+        outputs.SITE_URL: "https://d1.cloudfront.net",
+        outputs.USER_POOL_ID: "us-east-1_abc",
+        outputs.USER_POOL_CLIENT_ID: "client",
+        outputs.API_FUNCTION_NAME: "Imgpipe-FrontDoorFunction",
+    }
+    resources = outputs.from_outputs(deployed, "stack Imgpipe")
+    assert (resources.delivery_url, resources.user_pool_id, resources.user_pool_client_id) == (
+        "https://d1.cloudfront.net",
+        "us-east-1_abc",
+        "client",
+    )
+    assert not resources.processors  # ApiFunctionName is not mistaken for a service's FunctionName
+    assert outputs.from_outputs({outputs.UPLOADS_BUCKET: "u", outputs.VARIANTS_BUCKET: "v"}, "s").delivery_url == ""
 
 
 def test_the_api_function_has_no_managed_policy_no_queue_and_no_secret(synthesized: Synthesized) -> None:
@@ -283,3 +312,17 @@ def test_key_prefixes_must_keep_the_upload_apis_users_prefix() -> None:
     narrowed.check_against(events)  # without the front door, any prefix will do
     for prefixes in ("photos/,users/", "u"):
         from_context({"key_prefixes": prefixes}.get, environ={}).check_against(events, http)
+
+
+def test_a_service_that_needs_the_delivery_url_gets_the_cdns(synthesized: Synthesized) -> None:
+    """notify declares delivery_url: its email links the variants on the CDN (services/notify)."""
+    from imgpipe.manifest import Need
+
+    dist = _ref_of(synthesized, synthesized.stack.frontdoor.distribution)
+    site = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist, "DomainName"]}]]}
+    needing = [name for name, p in synthesized.stack.processors.items() if Need.DELIVERY_URL in p.manifest.needs]
+    assert "notify" in needing
+    for name in synthesized.stack.processors:
+        function = synthesized.stack.processors[name].function
+        env = synthesized.resources[_ref_of(synthesized, function)]["Properties"]["Environment"]["Variables"]
+        assert env.get("IMGPIPE_DELIVERY_URL") == (site if name in needing else None), name

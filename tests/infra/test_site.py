@@ -128,6 +128,9 @@ def test_the_built_app_and_its_config_are_deployed_and_the_cdn_invalidated(synth
     assert deployment["DistributionId"] == {"Ref": synthesized.logical_id(synthesized.stack.frontdoor.distribution)}
     assert deployment["DistributionPaths"] == ["/*"]
     assert deployment["Prune"] is True
+    # CDK's handler: one per stack, outside the front door's construct (tests/infra/test_shared_resources.py)
+    [handler] = [k for k in synthesized.of_type("AWS::Lambda::Function") if k.startswith("CustomCDKBucketDeployment")]
+    assert deployment["ServiceToken"] == {"Fn::GetAtt": [handler, "Arn"]}
     app_key, config_key = deployment["SourceObjectKeys"]
     # the app is the directory given to the construct: here the fixture, byte for byte
     [app_asset] = [p for p in Path(synthesized.app.outdir).glob(f"asset.{app_key.removesuffix('.zip')}*") if p.is_dir()]
