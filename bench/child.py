@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,11 @@ def _load_plugins() -> None:
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
+    if job.get("engine"):
+        # the imaging seam's dispatch, forced to one decoding engine (bench.engines' A/B)
+        from imgpipe.imaging.engines import FORCE_ENV
+
+        os.environ[FORCE_ENV] = job["engine"]
     from bench import ops
 
     _load_plugins()

@@ -27,6 +27,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "convert": ("processor", "naive", "floor"),
 }
 INPUTS = (inputs.JPEG24, inputs.JPEG24_PROGRESSIVE, inputs.PNG12_ALPHA, inputs.WEBP12)
+#: operations that run the processor itself: with the seam's dispatch table, or with the
+#: dispatch forced to one decoding engine (the A/B of ``python -m bench.engines``)
+PROCESSOR_OPS: dict[str, str | None] = {"processor": None, "pillow": "pillow", "vips": "vips"}
 
 # Targets from issue 3 (the lead's, not ours to relax).
 THUMBNAIL_MAX_FLOOR_RATIO = 1.25
@@ -47,11 +50,16 @@ def _source_info(spec: inputs.InputSpec) -> tuple[tuple[int, int], bool]:
         return img.size, ops.has_alpha(img)
 
 
-def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    manifests: Sequence[Manifest],
+    repeats: int,
+    log: Callable[[str], None],
+    operations: Mapping[str, Sequence[str]] = OPERATIONS,
+) -> dict[str, Any]:
     by_name = {m.name: m for m in manifests}
-    processors = [p for p in OPERATIONS if p in by_name]
+    processors = [p for p in operations if p in by_name]
     cases: list[tuple[inputs.InputSpec, str, str]] = [
-        (spec, p, op) for spec in INPUTS for p in processors for op in OPERATIONS[p]
+        (spec, p, op) for spec in INPUTS for p in processors for op in operations[p]
     ]
     for spec in INPUTS:
         inputs.ensure(spec)
@@ -92,7 +100,8 @@ def _measure_case(
         size, alpha = _source_info(spec)
         plans[plan_key] = ops.default_plan(p, settings, size, alpha)
     job = {
-        "op": op,
+        "op": "processor" if op in PROCESSOR_OPS else op,
+        "engine": PROCESSOR_OPS.get(op),
         "processor": p,
         "input": str(inputs.path_for(spec)),
         "settings": settings,
@@ -100,7 +109,7 @@ def _measure_case(
         "outputs_dir": outputs_dir,
     }
     result = measure.run_job(job)
-    if op == "processor" and "error" not in result and result["outputs"]:
+    if op in PROCESSOR_OPS and "error" not in result and result["outputs"]:
         # naive and pyvips make exactly what the processor made (same sizes, formats)
         plans[plan_key] = [ops.Target(o["name"], o["format"], o["width"], o["height"]) for o in result["outputs"]]
     return result

@@ -94,7 +94,9 @@ class SourceImage:
         """The first frame as an upright 8-bit sRGB image, RGB or RGBA (RGBA only when some pixel
         is not opaque). With ``min_size`` (displayed width, height) a JPEG is decoded at the
         smallest DCT scale (1/2, 1/4, 1/8) that is still at least that large; the libvips
-        engine decodes to exactly ``min_size`` (never enlarging)."""
+        engine decodes straight to ``min_size``, at the scale the caller meant (see
+        :func:`imgpipe.imaging.libvips.decode_size`: a side the caller rounded up may come back
+        one pixel short), never enlarging."""
         engine = self.engine
         data, self._data = self._data, None
         im = self._take()

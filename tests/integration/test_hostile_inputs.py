@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from imgpipe.imaging.engines import ENGINES, FORCE_ENV
 from imgpipe.manifest import IMAGE_REJECTED, VARIANT_CREATED
 from imgpipe.registry import discover
 from tests.hostile_corpus import VARIANTS, HostileFile, corpus
@@ -22,10 +23,12 @@ PRODUCERS = [m for m in discover() if m.produces_variants]
 FILES = corpus()
 
 
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[tuple[MotoPipeline, dict[str, str]]]:
-    """One moto world for the module, every corpus file uploaded once (the key is its name)."""
-    with moto_pipeline() as p:
+@pytest.fixture(scope="module", params=ENGINES)
+def pipeline(request: pytest.FixtureRequest) -> Iterator[tuple[MotoPipeline, dict[str, str]]]:
+    """One moto world per decoding engine (the dispatch forced to it, as tests/engines.py does),
+    every corpus file uploaded once (the key is its name): the corpus runs on both engines."""
+    with pytest.MonkeyPatch.context() as patch, moto_pipeline() as p:
+        patch.setenv(FORCE_ENV, request.param)
         etags = {f.name: p.upload(f.name, f.data) for f in FILES}
         yield p, etags
 

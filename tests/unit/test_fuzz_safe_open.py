@@ -24,6 +24,7 @@ from imgpipe.limits import Limits
 from imgpipe.registry import discover, settings_type
 from imgpipe.settings import parse
 from tests import imagegen
+from tests.engines import engine  # noqa: F401  (the fixture)
 
 # Pillow warns about each broken EXIF block it skips: expected on mutated files, and noise here.
 pytestmark = [
@@ -31,13 +32,16 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Tag data larger than file"),
     pytest.mark.filterwarnings("ignore:Possibly corrupt EXIF"),
 ]
+# every property below holds on both decoding engines
+pytestmark.append(pytest.mark.usefixtures("engine"))
 EXAMPLES = int(os.environ.get("IMGPIPE_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
     database=None,
     deadline=None,  # a hang is caught by the timeout below, not by a flaky per-example deadline
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # the function-scoped fixture is the engine, set once per test and the same for every example
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 # Small caps so a mutated header claiming a big canvas is rejected, not decoded for seconds.
 LIMITS = Limits(max_pixels=2_000_000, max_bytes=1_000_000, max_frames=20)

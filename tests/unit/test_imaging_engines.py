@@ -102,13 +102,30 @@ def test_libvips_must_see_the_size_pillows_header_checks_passed(monkeypatch: pyt
     ("stored", "target", "expected"),
     [
         ((4240, 2832), (1920, 1282), (1920, 1282)),  # fit_width: the caller's size, exactly
-        ((4240, 2832), (450, 300), (450, 300)),  # cover_size of a 300x300 box
+        ((6000, 4000), (450, 300), (450, 300)),  # cover_size of a 300x300 box, exact
+        # cover_size rounded 449.15 up to 450: the box's scale (300 / 2832) is what it meant
+        ((4240, 2832), (450, 300), (449, 300)),
+        ((2832, 4240), (300, 450), (300, 449)),
         ((1000, 700), (300, 200), (300, 210)),  # another aspect: the smallest covering size
         ((100, 80), (400, 300), (100, 80)),  # never enlarged
     ],
 )
-def test_libvips_decodes_to_the_covering_size(stored, target, expected) -> None:
-    assert libvips.covering_size(stored, target) == expected
+def test_libvips_decodes_at_the_scale_the_caller_meant(stored, target, expected) -> None:
+    assert libvips.decode_size(stored, target) == expected
+
+
+def test_decode_size_reproduces_every_size_the_processors_ask_for() -> None:
+    from imgpipe.imaging import cover_size, fit_long_edge, fit_width
+
+    for stored in [(4240, 2832), (6000, 4000), (123, 4567), (4567, 123), (1001, 999), (3024, 4032)]:
+        for n in (1, 2, 3, 17, 300, 640, 1280, 1920, 2560):
+            for size in (fit_width(stored, n), fit_long_edge(stored, n)):
+                assert libvips.decode_size(stored, size) == size, (stored, size)
+            cover = cover_size(stored, (n, n))
+            got = libvips.decode_size(stored, cover)
+            # at least the box, and at most the pixel cover_size rounded up
+            assert min(got) >= min(n, *stored) and cover[0] - 1 <= got[0] <= cover[0], (stored, cover, got)
+            assert cover[1] - 1 <= got[1] <= cover[1], (stored, cover, got)
 
 
 def test_libvips_reduced_decode_is_the_requested_size(monkeypatch: pytest.MonkeyPatch) -> None:
