@@ -1,15 +1,15 @@
-"""imgpipe's imaging core: the one place that knows Pillow.
+"""imgpipe's imaging core: the one place that knows Pillow and libvips.
 
-Processors compose these steps and never call Pillow's open/save themselves, so the safety
+Processors compose these steps and never call an image library themselves, so the safety
 checks, colour handling and metadata policy are the same for every output:
 
 1. :func:`open_image` sniffs, allow-lists and header-checks the bytes (no pixels decoded);
-2. :meth:`SourceImage.decode` decodes once, at the smallest JPEG scale that covers the largest
-   output, to upright 8-bit sRGB (:meth:`SourceImage.frames` for animations);
+2. :meth:`SourceImage.decode` decodes once, straight to about the size of the largest output,
+   to upright 8-bit sRGB (:meth:`SourceImage.frames` for animations). The engine comes from one
+   table, :data:`engines.DISPATCH`: Pillow's DCT-scaled decode for JPEG, libvips for PNG
+   (streamed) and WebP (shrunk while decoding); both hand back a Pillow image;
 3. :mod:`geometry` sizes and resizes (never enlarging), :func:`aspect_box` places a crop by content;
 4. :func:`encode` writes JPEG / PNG / WebP / AVIF with only the kept metadata.
-
-Swapping the engine (say, for libvips) means re-implementing this package behind the same names.
 """
 
 from imgpipe.imaging.crop import STRATEGIES, aspect_box, crop_to_aspect
