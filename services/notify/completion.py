@@ -17,6 +17,7 @@ from typing import Any
 
 from imgpipe.catalog import COMPLETED, DONE, FAILED, PARTIAL, REJECTED, Round
 from imgpipe.catalog.schema import owner_of
+from imgpipe.keys import cdn_url
 from imgpipe.manifest import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
 
 #: the detail-type of a round's completion event, by its final status
@@ -60,9 +61,10 @@ def _descriptions(r: Round) -> dict[str, Any]:
     return {str(name): dict(facts) for name, facts in found.items() if isinstance(facts, Mapping)}
 
 
-def completion_event(r: Round, status: str, *, emailed: bool) -> Completion:
+def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str = "") -> Completion:
     """The event that ends round ``r`` with ``status`` (completed, partial or rejected).
-    ``emailed``: whether the uploader gets the email (False for a backfill without --notify)."""
+    ``emailed``: whether the uploader gets the email (False for a backfill without --notify);
+    ``delivery_url``: the front door's CDN, when deployed: each variant gets its ``url`` there."""
     states = [r.processor(n) for n in r.expected]
     done = [s for s in states if s.state == DONE]
     failed = [s for s in states if s.state == FAILED]
@@ -92,6 +94,7 @@ def completion_event(r: Round, status: str, *, emailed: bool) -> Completion:
                 "width": v.width,
                 "height": v.height,
                 "bytes": v.bytes,
+                **({"url": cdn_url(delivery_url, v.key, r.etag)} if delivery_url else {}),
             }
             for s in done
             for v in s.variants

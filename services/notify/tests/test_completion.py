@@ -264,3 +264,13 @@ def doc_event(name: str) -> dict[str, Any]:
 def test_the_documented_events_are_what_notify_builds(name: str) -> None:
     shown = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     assert shown == doc_event(name)
+
+
+def test_with_the_front_door_each_variant_carries_its_cdn_url() -> None:
+    r, status, emailed = doc_rounds()["upload_completed"]
+    plain = completion_event(r, status, emailed=emailed)
+    served = completion_event(r, status, emailed=emailed, delivery_url="https://d111.cloudfront.net/")
+    assert all("url" not in v for v in plain.detail["variants"])
+    first = served.detail["variants"][0]
+    assert first["url"] == f"https://d111.cloudfront.net/v/{first['key']}?v={r.etag}"
+    assert served.id == plain.id
