@@ -11,6 +11,7 @@ Pure: no I/O. Shapes in docs/events.md.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ ID_PREFIX = "evt_"
 _ID_HEX_DIGITS = 32
 #: the version of the detail's shape; a change that removes or renames a field bumps it
 SCHEMA_VERSION = 1
+#: EventBridge takes entries up to 256 KiB (source, detail-type and detail together)
+MAX_DETAIL_BYTES = 240 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,4 +113,23 @@ def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str 
     descriptions = _descriptions(r)
     if descriptions:
         detail["descriptions"] = descriptions
-    return Completion(DETAIL_TYPES[status], detail)
+    return Completion(DETAIL_TYPES[status], _fitted(detail))
+
+
+def _size(detail: Mapping[str, Any]) -> int:
+    return len(json.dumps(detail, separators=(",", ":")).encode())
+
+
+def _fitted(detail: dict[str, Any]) -> dict[str, Any]:
+    """Within EventBridge's entry limit: an event that cannot be put would fail the round's email on
+    every retry. What goes first is what the catalog still holds (``imgpipe status``): the
+    descriptions, then the rejection messages, then the variants; ``truncated`` says so."""
+    if _size(detail) <= MAX_DETAIL_BYTES:
+        return detail
+    detail = {**detail, "truncated": True}
+    detail.pop("descriptions", None)
+    if _size(detail) > MAX_DETAIL_BYTES:
+        detail["rejections"] = [{**x, "message": x["message"][:200]} for x in detail["rejections"]]
+    while _size(detail) > MAX_DETAIL_BYTES and detail["variants"]:
+        detail["variants"] = detail["variants"][:-1]
+    return detail

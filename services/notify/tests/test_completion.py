@@ -13,7 +13,7 @@ import pytest
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, RejectionRecord, Round, RoundRef, VariantRecord
 from imgpipe.events import Upload
 from imgpipe.manifest import COMPLETION_SOURCE, UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
-from services.notify.completion import Completion, completion_event, completion_id
+from services.notify.completion import MAX_DETAIL_BYTES, Completion, completion_event, completion_id
 from tests.notify_support import PRODUCERS, UPLOADS, etag_of, rejected_event, upload_event, variant_events
 from tests.unit.test_notify_service import CAT, Parts
 
@@ -274,3 +274,15 @@ def test_with_the_front_door_each_variant_carries_its_cdn_url() -> None:
     first = served.detail["variants"][0]
     assert first["url"] == f"https://d111.cloudfront.net/v/{first['key']}?v={r.etag}"
     assert served.id == plain.id
+
+
+def test_an_event_too_large_for_eventbridge_is_trimmed_and_says_so() -> None:
+    r, status, emailed = doc_rounds()["upload_completed"]
+    many = tuple(
+        _variant("resize", f"resize/{r.key}/{'x' * 900}-{i}w.webp", "webp", i, i, i, 400) for i in range(1, 401)
+    )
+    huge = replace(r, expected=("resize",), variants=many)
+    detail = completion_event(huge, COMPLETED, emailed=True).detail
+    assert len(json.dumps(detail, separators=(",", ":")).encode()) <= MAX_DETAIL_BYTES
+    assert detail["truncated"] is True and 0 < len(detail["variants"]) < 400
+    assert "truncated" not in completion_event(r, status, emailed=emailed).detail
