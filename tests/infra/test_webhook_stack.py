@@ -79,7 +79,7 @@ def test_the_webhook_reads_its_secret_and_nothing_else(pair: tuple[Synthesized, 
     function = s.resources[s.logical_id(s.stack.processors[WEBHOOK].function)]["Properties"]
     env = function["Environment"]["Variables"]
     # the ARN, never the value (a Ref to a secret is its ARN)
-    assert env["IMGPIPE_WEBHOOK_SECRET_ARN"] == {"Ref": secret_id}
+    assert env["IMGPIPE_WEBHOOK_SIGNING_KEY_ARN"] == {"Ref": secret_id}
     assert not any("SecretString" in json.dumps(v) or "resolve:secretsmanager" in json.dumps(v) for v in env.values())
 
 
