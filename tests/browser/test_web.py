@@ -157,6 +157,7 @@ def test_three_files_two_ready_one_rejected_isolated_and_deleted(
     expect(page.get_by_label("srcset")).to_have_value(re.compile(r"/v/resize/.+ \d+w"))
     expect(page.get_by_label("<picture> snippet")).to_have_value(re.compile(r"^<picture>"))
     expect(page.get_by_role("button", name="Copy srcset")).to_be_visible()
+    screenshot(page, "upload.png")
     assert ann.axe() == []
     page.set_viewport_size(PHONE)
     assert ann.horizontal_overflow() == 0
