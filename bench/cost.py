@@ -145,7 +145,8 @@ def recommend_memory(peak_mib: float) -> int:
 def measure_processors(
     manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]
 ) -> dict[str, dict[str, Any]]:
-    producers = [m for m in manifests if m.produces_variants]
+    # what a default deployment runs (a service off by default is not part of its cost)
+    producers = [m for m in manifests if m.produces_variants and m.enabled_by_default]
     for spec in INPUTS:
         inputs.ensure(spec)
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in producers for s in INPUTS}
