@@ -255,18 +255,19 @@ def test_large_file_goes_by_multipart(door: LocalFrontDoor, web: Web, tmp_path: 
 
 
 def test_keyboard_only(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
-    """Sign in, reach an upload and its delete dialog, and back out, with the keyboard alone."""
-    door.create_user("keys@example.com", PASSWORD)
+    """As the demo user `make run` prints: sign in, upload a photo, see it ready, reach its page and
+    its delete dialog, and back out, with the keyboard alone."""
+    assert door.demo is not None
     page = web.page
     page.goto("/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
     page.keyboard.press("Tab")  # the skip link comes first in the page, then the form
     while not page.get_by_label("Email").evaluate("el => el === document.activeElement"):
         page.keyboard.press("Tab")
-    page.keyboard.type("keys@example.com")
+    page.keyboard.type(door.demo.email)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Password")).to_be_focused()
-    page.keyboard.type(PASSWORD)
+    page.keyboard.type(door.demo.password)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Upload photos")).to_be_focused()
 
@@ -278,6 +279,8 @@ def test_keyboard_only(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
     page.keyboard.press("Enter")
     link = card(web, "keys.jpg").get_by_role("link")
     expect(card(web, "keys.jpg")).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('.card img')?.complete")
+    assert thumbnail_rendered(web, "keys.jpg")
     for _ in range(40):  # Tab forward until the card's link has the focus
         page.keyboard.press("Tab")
         if link.evaluate("el => el === document.activeElement"):
