@@ -33,6 +33,8 @@ ENV_TOPIC_ARN = "IMGPIPE_TOPIC_ARN"
 ENV_EXPECTED = "IMGPIPE_EXPECTED_PRODUCERS"
 ENV_USER_CATALOG_TABLE = "IMGPIPE_USER_CATALOG_TABLE"
 ENV_DELIVERY_URL = "IMGPIPE_DELIVERY_URL"
+#: the secret's ARN, never its value: the function reads the value from Secrets Manager
+ENV_WEBHOOK_SIGNING_KEY_ARN = "IMGPIPE_WEBHOOK_SIGNING_KEY_ARN"
 
 #: the variable that carries each need's value; a need missing here is a permission only
 #: (e.g. READ_VARIANTS: the variants bucket is in every function's environment already)
@@ -42,6 +44,7 @@ ENV_BY_NEED: dict[Need, str] = {
     Need.EXPECTED_PRODUCERS: ENV_EXPECTED,
     Need.USER_CATALOG: ENV_USER_CATALOG_TABLE,
     Need.DELIVERY_URL: ENV_DELIVERY_URL,
+    Need.WEBHOOK_SECRET: ENV_WEBHOOK_SIGNING_KEY_ARN,
 }
 
 

@@ -8,6 +8,7 @@ kept exactly as given here and resolved against the bucket later (:mod:`imgpipe.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -64,6 +65,9 @@ class VariantCreated:
     #: it has seen that many distinct variant keys, in any order, duplicates included.
     variant_count: int
     settings_hash: str
+    #: the processor's facts about the upload, the same on each of its events (services/describe:
+    #: placeholders, palette, perceptual hash, EXIF summary, duplicate_of); None for most processors
+    description: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
                 variant=VariantInfo(**detail["variant"]),
                 variant_count=int(detail["variant_count"]),
                 settings_hash=detail.get("settings_hash", ""),
+                description=detail["description"] if isinstance(detail.get("description"), dict) else None,
             )
         if kind == IMAGE_REJECTED:
             return ImageRejected(
@@ -145,6 +150,7 @@ def variant_created_detail(event: VariantCreated) -> dict[str, Any]:
         "variant": asdict(event.variant),
         "variant_count": event.variant_count,
         "settings_hash": event.settings_hash,
+        **({"description": dict(event.description)} if event.description else {}),
     }
 
 

@@ -10,8 +10,9 @@ from urllib.parse import quote, unquote_plus
 
 T = TypeVar("T")
 
-#: small record written last, after every variant: its presence with the same source etag
-#: and settings hash means the work is done (idempotent skip, see docs/decisions.md).
+#: the record each processor wrote after its variants before issue 15; no longer written (the skip
+#: evidence is the last variant's metadata, docs/decisions.md), but buckets keep the old ones:
+#: notify refuses an event that names one, the purge deletes them with the variants.
 DONE_RECORD = "_done.json"
 
 # S3's limits on what the runtime writes for an upload: an upload that would pass them can never
@@ -19,7 +20,7 @@ DONE_RECORD = "_done.json"
 MAX_KEY_BYTES = 1024
 MAX_USER_METADATA_BYTES = 2048
 #: room kept after ``<processor>/<source key>/`` for the longest ``<variant>.<ext>`` a processor
-#: writes (``_done.json``, ``1920w.webp``, ``300x300.avif`` are 10-12 bytes)
+#: writes (``1920w.webp``, ``300x300.avif`` are 10-12 bytes)
 MAX_VARIANT_FILE_BYTES = 32
 
 
@@ -30,6 +31,14 @@ def variant_prefix(processor: str, source_key: str) -> str:
 def variant_key(processor: str, source_key: str, variant: str, ext: str) -> str:
     """``<processor>/<source key>/<variant>.<ext>``: deterministic, so a retry overwrites."""
     return f"{variant_prefix(processor, source_key)}{variant}.{ext}"
+
+
+def cdn_url(delivery_url: str, variant_key: str, upload_etag: str) -> str:
+    """A variant's URL on the front door's CDN: ``<delivery url>/v/<variant key>?v=<upload etag>``.
+    The etag is part of the CDN's cache key, so an overwritten upload gets new URLs that no cache
+    (edge or browser) has seen (docs/api.md, "Caching"); the API, notify's email and ``imgpipe
+    status`` all build them here."""
+    return f"{delivery_url.rstrip('/')}/v/{quote(variant_key)}?v={quote(upload_etag)}"
 
 
 def done_record_key(processor: str, source_key: str) -> str:

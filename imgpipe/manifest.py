@@ -31,6 +31,15 @@ OBJECT_DELETED = "Object Deleted"
 PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
 #: every pipeline event's source is ``imgpipe.<processor>``.
 PIPELINE_SOURCE_PREFIX = "imgpipe."
+#: what the catalog keeper (notify) puts on the bus when it ends a round, one per round
+#: (docs/events.md "Completion events"); a ``completions`` trigger reacts to them
+UPLOAD_COMPLETED = "Upload Completed"
+UPLOAD_PARTLY_COMPLETED = "Upload Partly Completed"
+UPLOAD_REJECTED = "Upload Rejected"
+COMPLETION_DETAIL_TYPES = (UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED)
+#: their source, fixed: downstream rules match it, and only a role granted ``completion_events``
+#: may put it (the grant's events:source condition)
+COMPLETION_SOURCE = f"{PIPELINE_SOURCE_PREFIX}notify"
 
 # Lambda's own limits: a manifest outside them would fail at deploy time, far from its cause.
 _LIMITS: dict[str, tuple[int, int]] = {
@@ -61,6 +70,10 @@ class Need(StrEnum):
     # ... read its users' rounds through the catalog's owner index, and keep their daily upload counters
     USER_CATALOG = "user_catalog"
     DELIVERY_URL = "delivery_url"  # the CDN's base URL for variants (``<url>/v/<variant key>``)
+    # Put the completion events (COMPLETION_SOURCE) on the bus: the catalog keeper, when it ends a round
+    COMPLETION_EVENTS = "completion_events"
+    # The webhooks' signing secret: its ARN in the environment, its value read from Secrets Manager
+    WEBHOOK_SECRET = "webhook_secret"
 
 
 class ManifestError(ValueError):
@@ -78,11 +91,13 @@ class Trigger:
     narrowed by key prefixes/suffixes (suffixes match case-insensitively, so ``.jpg`` also
     matches ``.JPG``). ``pipeline``: imgpipe's own Variant Created / Image Rejected events.
     ``deletions``: S3 Object Deleted on the uploads bucket (a separate kind, so that no
-    ``uploads`` trigger, and so no processor, is ever woken by a deletion). ``http``: not an
+    ``uploads`` trigger, and so no processor, is ever woken by a deletion). ``completions``: the
+    "Upload Completed" / "Upload Partly Completed" / "Upload Rejected" events that end a round
+    (source :data:`COMPLETION_SOURCE`, about the stack's uploads bucket). ``http``: not an
     EventBridge rule but HTTP routes (``"POST /api/uploads"``) of the stack's API; ``public_routes``
     are the ones the JWT authorizer does not guard."""
 
-    source: str  # "uploads" | "pipeline" | "deletions" | "http"
+    source: str  # "uploads" | "pipeline" | "deletions" | "completions" | "http"
     prefixes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
     detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
@@ -104,6 +119,9 @@ class Trigger:
                 "detail-type": list(self.detail_types),
                 "detail": {"bucket": [uploads_bucket]},
             }
+        if self.source == "completions":
+            types = [t for t in self.detail_types if t in COMPLETION_DETAIL_TYPES] or list(COMPLETION_DETAIL_TYPES)
+            return {"source": [COMPLETION_SOURCE], "detail-type": types, "detail": {"bucket": [uploads_bucket]}}
         detail: dict[str, Any] = {"bucket": {"name": [uploads_bucket]}}
         if self.source == "deletions":
             # Both deletion types (and moto's event, which has no deletion-type): the service
@@ -206,11 +224,12 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
     if not isinstance(raw, dict):
         raise ManifestError(folder, where, "must be a table")
     source = raw.get("source")
-    if source not in ("uploads", "pipeline", "deletions", "http"):
+    if source not in ("uploads", "pipeline", "deletions", "completions", "http"):
         raise ManifestError(
             folder,
             f"{where}.source",
-            f"must be 'uploads' or 'pipeline' (or 'deletions', for S3 deletions, or 'http'), got {source!r}",
+            "must be 'uploads' or 'pipeline' (or 'deletions', for S3 deletions, 'completions', for the "
+            f"rounds' completion events, or 'http'), got {source!r}",
         )
     if source == "http":
         return _parse_http_trigger(folder, raw, where)
@@ -229,6 +248,14 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
         if bad:
             raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
         return Trigger("pipeline", detail_types=tuple(types))
+    if source == "completions":
+        if prefixes or suffixes:
+            raise ManifestError(folder, where, "key filters apply to 'uploads' triggers only")
+        types = _str_list(folder, raw, "detail_types", where) or COMPLETION_DETAIL_TYPES
+        bad = [t for t in types if t not in COMPLETION_DETAIL_TYPES]
+        if bad:
+            raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
+        return Trigger("completions", detail_types=tuple(types))
     if source == "deletions":
         if prefixes or suffixes or "detail_types" in raw:
             # a deletion of any key may leave variants behind: the cascade sees them all

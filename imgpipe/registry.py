@@ -160,6 +160,11 @@ class StackNames:
     resources: Mapping[Need, str] = field(default_factory=dict)
 
 
+#: needs a stack may lack: the service then gets no value and does without (a stack without the
+#: front door has no CDN, and notify's email links the variants with presigned S3 URLs instead)
+OPTIONAL_NEEDS = frozenset({Need.DELIVERY_URL})
+
+
 def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[str, Any] | None = None) -> Config:
     """A service's configuration, the same for infra/, the local stack and the test harness: the
     buckets and the bus every processor gets, its settings (checked by :func:`parse_settings`,
@@ -169,6 +174,8 @@ def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[st
     resources: dict[Need, str] = {}
     for need in (n for n in Need if n in manifest.needs and n in ENV_BY_NEED):
         if need not in stack.resources:
+            if need in OPTIONAL_NEEDS:
+                continue
             raise ManifestError(manifest.folder, "needs", f"this stack does not provide {need.value!r}")
         resources[need] = stack.resources[need]
     return Config(

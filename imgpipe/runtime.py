@@ -1,15 +1,14 @@
 """The processor runtime: everything an upload processor does around its pure ``process()``.
 
-For one S3 "Object Created" event it: resolves the key, applies the byte caps, skips work
-already done (same source etag and settings), reads the object once, calls ``process``,
-writes each variant with its metadata, writes the done record last, and emits one
-"Variant Created" per variant, or one "Image Rejected" when the input is bad. Rejections
+For one S3 "Object Created" event it: resolves the key, applies the byte caps, reads the object
+once, calls ``process``, writes each variant with its metadata unless an earlier run with the same
+source etag and settings already did (then it writes nothing), and emits one "Variant Created"
+per variant in one PutEvents call, or one "Image Rejected" when the input is bad. Rejections
 return normally (never retried, never in a DLQ); everything else raises, so Lambda retries.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from imgpipe.keys import (
     MAX_KEY_BYTES,
     MAX_USER_METADATA_BYTES,
     MAX_VARIANT_FILE_BYTES,
-    done_record_key,
     encode_metadata_value,
     find_object,
     max_source_key_bytes,
@@ -50,6 +48,8 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "webp": ("webp", "image/webp"),
     "avif": ("avif", "image/avif"),
     "gif": ("gif", "image/gif"),
+    # not an image: a processor's facts about the upload (services/describe), written like a variant
+    "json": ("json", "application/json"),
 }
 
 
@@ -62,6 +62,9 @@ class Output:
     data: bytes
     width: int
     height: int
+    #: facts about the upload the processor reports with its variants (services/describe); they
+    #: ride on its "Variant Created" events and notify keeps them in the catalog
+    description: Mapping[str, Any] | None = None
 
     @property
     def ext(self) -> str:
@@ -174,13 +177,6 @@ class UploadProcessor:
                 f"{upload.uri} is {info.size:,} bytes; the limit is {self.limits.max_bytes:,} bytes",
             )
 
-        done = self._done_record(upload)
-        if done is not None:
-            # Same source, same settings: the variants exist. Re-announce them so a
-            # replayed event still completes notify's round (notify de-duplicates).
-            self.publisher.publish(self.source, done)
-            return Result("skipped", key, tuple(e.variant.key for e in done if isinstance(e, VariantCreated)))
-
         try:
             data = self.storage.get(upload.bucket, key, etag=upload.etag or None)
         except ObjectMissing:
@@ -192,7 +188,13 @@ class UploadProcessor:
         outputs = self.process(data, self.settings)
         if not outputs:
             raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
-        events = self._write(upload, outputs)
+        events = self._announced(upload, outputs)
+        if self._written_before(upload, outputs):
+            # Same source, same settings, every variant in place: write nothing, announce them
+            # again so a replayed event still completes notify's round (notify de-duplicates).
+            self.publisher.publish(self.source, events)
+            return Result("skipped", key, tuple(e.variant.key for e in events))
+        self._write(upload, outputs, events)
         self.publisher.publish(self.source, events)
         return Result("processed", key, tuple(e.variant.key for e in events))
 
@@ -221,51 +223,48 @@ class UploadProcessor:
             "settings-hash": self.settings_hash,
         }
 
-    def _write(self, upload: Upload, outputs: list[Output]) -> list[VariantCreated]:
-        metadata = self._metadata(upload)
+    def _announced(self, upload: Upload, outputs: list[Output]) -> list[VariantCreated]:
+        """One "Variant Created" per output, in the order they are written."""
+        description = next((dict(o.description) for o in outputs if o.description), None)
         events: list[VariantCreated] = []
         for out in outputs:
             if len(f"{out.name}.{out.ext}".encode()) > MAX_VARIANT_FILE_BYTES:
                 # a processor bug, not bad input: the key budget checked before the GET assumed it
                 raise ValueError(f"variant name {out.name!r} is longer than {MAX_VARIANT_FILE_BYTES} bytes")
             vkey = variant_key(self.processor, upload.key, out.name, out.ext)
+            info = VariantInfo(
+                self.processor, self.variants_bucket, vkey, out.format, out.width, out.height, len(out.data)
+            )
+            events.append(VariantCreated(upload, info, len(outputs), self.settings_hash, description))
+        return events
+
+    def _written_before(self, upload: Upload, outputs: list[Output]) -> bool:
+        """Whether an earlier run wrote these very outputs. Variants are written in order, each
+        with the source etag and settings hash as metadata, so the last one in place with this
+        upload's etag, these settings and its size means every one before it is too. One HEAD on
+        every run; no record of its own to write (docs/decisions.md "Skip evidence")."""
+        last = outputs[-1]
+        info = self.storage.head(self.variants_bucket, variant_key(self.processor, upload.key, last.name, last.ext))
+        return (
+            info is not None
+            and info.metadata.get("source-etag") == upload.etag
+            and info.metadata.get("settings-hash") == self.settings_hash
+            and info.size == len(last.data)
+        )
+
+    def _write(self, upload: Upload, outputs: list[Output], events: list[VariantCreated]) -> None:
+        metadata = self._metadata(upload)
+        # In order: the last variant written is the evidence that the run finished (_written_before).
+        for out, event in zip(outputs, events, strict=True):
             self.storage.put(
                 self.variants_bucket,
-                vkey,
+                event.variant.key,
                 out.data,
                 content_type=out.content_type,
                 metadata=metadata,
                 cache_control=CACHE_CONTROL,
             )
             self.metrics.add_metric("VariantBytes", "Bytes", len(out.data))
-            info = VariantInfo(
-                self.processor, self.variants_bucket, vkey, out.format, out.width, out.height, len(out.data)
-            )
-            events.append(VariantCreated(upload, info, len(outputs), self.settings_hash))
-        # Written last: its presence means every variant above is in place.
-        record = {"variants": [e.variant.__dict__ for e in events]}
-        self.storage.put(
-            self.variants_bucket,
-            done_record_key(self.processor, upload.key),
-            json.dumps(record).encode(),
-            content_type="application/json",
-            metadata=metadata,
-        )
-        return events
-
-    def _done_record(self, upload: Upload) -> list[VariantCreated] | None:
-        rkey = done_record_key(self.processor, upload.key)
-        info = self.storage.head(self.variants_bucket, rkey)
-        if info is None:
-            return None
-        if info.metadata.get("source-etag") != upload.etag or info.metadata.get("settings-hash") != self.settings_hash:
-            return None
-        try:
-            record = json.loads(self.storage.get(self.variants_bucket, rkey))
-            variants = [VariantInfo(**v) for v in record["variants"]]
-        except (ObjectMissing, ValueError, KeyError, TypeError):
-            return None  # unreadable record: redo the work, it overwrites deterministically
-        return [VariantCreated(upload, v, len(variants), self.settings_hash) for v in variants]
 
     def _reject(self, upload: Upload, rejection: Rejection) -> Result:
         self.metrics.add_metric(f"Rejected_{rejection.reason.value}", "Count", 1)

@@ -32,6 +32,7 @@ from imgpipe.registry import SelectionError
 from imgpipe.settings import SettingsError
 from imgpipe_tools.backfill.command import add_backfill_parser
 from imgpipe_tools.local import LocalStack
+from imgpipe_tools.local.frontdoor import SITE_MISSING as frontdoor_site_missing
 from imgpipe_tools.local.frontdoor import banner as frontdoor_banner
 from imgpipe_tools.local.outbox import Email
 from imgpipe_tools.local.tracker import UploadReport
@@ -194,18 +195,51 @@ def cmd_local_run(args: argparse.Namespace) -> int:
         reports = stack.wait(uploads, timeout=args.timeout)
         copied = _copy_variants(stack, reports, out)
         emails = stack.emails
-    if args.json:
-        for r in reports:
-            print(json.dumps(r.as_json(), ensure_ascii=False))
-    else:
-        rows = [["key", "status", "variants", "reasons", "time"]]
-        rows += [[r.key, r.status, str(len(r.variants)), _reasons(r), f"{r.seconds:.1f}s"] for r in reports]
-        _table(rows, sys.stdout)
-        print(f"\n{copied} variant(s) copied to {out}/; {len(emails)} email(s) in {args.outbox}/\n")
-        for email in emails:
-            print(_fmt_email(email))
+        if args.json:
+            for r in reports:
+                print(json.dumps(r.as_json(), ensure_ascii=False))
+        else:
+            rows = [["key", "status", "variants", "reasons", "time"]]
+            rows += [[r.key, r.status, str(len(r.variants)), _reasons(r), f"{r.seconds:.1f}s"] for r in reports]
+            _table(rows, sys.stdout)
+            print(f"\n{copied} variant(s) copied to {out}/; {len(emails)} email(s) in {args.outbox}/\n")
+            for email in emails:
+                print(_fmt_email(email))
+        # A person at a terminal goes on to the web app; scripts, CI and pipes get their exit
+        # code now (docs/decisions.md, "make run serves the web app").
+        serve = args.serve
+        if serve is None:
+            serve = not args.json and sys.stdin.isatty() and sys.stdout.isatty()
+        if serve and stack.frontdoor is not None:
+            _serve_web_app(stack)
     ok = all(r.terminal and r.status != "failed" for r in reports)
     return 0 if ok else 1
+
+
+def _serve_web_app(stack: LocalStack) -> None:
+    """Keep the stack up for the web app until Ctrl-C (or SIGTERM), saying where it is."""
+    door = stack.frontdoor
+    assert door is not None
+    signal.signal(signal.SIGTERM, _interrupt)
+    path = write_state(stack.deployment)
+    page = f"{door.url}/" if door.site_built else f"not built: {frontdoor_site_missing}"
+    demo = door.demo
+    sign_in = f"{demo.email} / {demo.password}" if demo else "create an account on the page"
+    print(
+        f"The web app:  {page}\n"
+        f"  sign in:    {sign_in}\n"
+        "  then drop a photo in and watch it become ready.\n"
+        f"  (the API and the variants on the same port; `imgpipe status ... --local` reads {path})\n"
+        "Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _err("\nstopping")
+    finally:
+        path.unlink(missing_ok=True)
 
 
 # -- a deployment: real stack or local -------------------------------------------------
@@ -286,8 +320,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     found: Any = catalog.history(bucket, args.key) if args.all else catalog.latest(bucket, args.key)
     if not found:
         raise CliError(f"no record of s3://{bucket}/{args.key} in the catalog (not uploaded yet, or expired)")
+    if d.delivery_url:  # the front door's CDN: each variant's URL as the API and the email give it
+        url = d.delivery_url
+        found = [with_delivery_urls(r, url) for r in found] if args.all else with_delivery_urls(found, url)
     print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
     return 0
+
+
+def with_delivery_urls(round_: dict[str, Any], delivery_url: str) -> dict[str, Any]:
+    """The catalog's view of a round with each variant's URL on the front door's CDN (the URL the
+    API and the email give: ``<cdn>/v/<variant key>?v=<upload etag>``)."""
+    from imgpipe.keys import cdn_url
+
+    processors = {
+        name: {**p, "variants": [{**v, "url": cdn_url(delivery_url, v["key"], round_["etag"])} for v in p["variants"]]}
+        for name, p in round_.get("processors", {}).items()
+    }
+    return {**round_, "processors": processors}
 
 
 def _processor_names(d: StackResources, name: str | None) -> list[str]:
@@ -379,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="out", help="where to copy the variants (default: out)")
     run.add_argument("--timeout", type=float, default=120, help="seconds to wait for every upload (default: 120)")
     run.add_argument("--json", action="store_true", help="one JSON object per upload instead of a table")
+    run.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="then keep serving the web app until Ctrl-C (default: at a terminal, without --json)",
+    )
     _local_options(run)
     run.set_defaults(func=cmd_local_run)
 

@@ -49,6 +49,12 @@ class StackResources:
     origin: str = "local"
     #: AWS only: the backfill state machine (``imgpipe backfill``)
     backfill_state_machine: str = ""
+    #: the front door's CDN base URL (``<url>/v/<variant key>``); empty: no front door, or one
+    #: the CLI does not know (the local stack's front door URL is not in its state file)
+    delivery_url: str = ""
+    #: the front door's user pool and its browser client (empty without a front door)
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
 
     @property
     def is_local(self) -> bool:

@@ -6,6 +6,7 @@ come from :mod:`imgpipe.catalog.schema`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -137,6 +138,11 @@ class Round:
     notify: bool | None = None
     #: when S3 deleted the upload (the "Object Deleted" event's time), for a DELETED round
     deleted_at: str | None = None
+    #: when a new upload of the same bytes reopened this (deleted) round: tells its completion
+    #: event apart from the deleted upload's (services/notify/completion.py)
+    reopened_at: str | None = None
+    #: what a processor reported about the upload with its variants, by processor (services/describe)
+    descriptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -189,6 +195,7 @@ class Round:
                     "variants": [asdict(v) for v in p.variants],
                     "reason": p.rejection.reason if p.rejection else None,
                     "message": p.rejection.message if p.rejection else None,
+                    **({"description": dict(self.descriptions[p.name])} if p.name in self.descriptions else {}),
                 }
                 for p in self.processors()
             },
@@ -204,13 +211,20 @@ class Round:
     def from_item(cls, item: Mapping[str, Any]) -> Round:
         """From a plain (deserialized) item."""
         variants, rejections = [], []
+        descriptions: dict[str, Any] = {}
         for name, value in item.items():
+            if name.startswith(VARIANT_PREFIX):
+                # The processor and the key are in the attribute's name; items written before
+                # issue 15 repeat them in the map.
+                processor, _, vkey = name[len(VARIANT_PREFIX) :].partition("#")
+            if name.startswith(VARIANT_PREFIX) and value.get("description"):
+                descriptions[processor] = json.loads(value["description"])
             if name.startswith(VARIANT_PREFIX):
                 variants.append(
                     VariantRecord(
-                        processor=str(value["processor"]),
+                        processor=processor,
                         bucket=str(value["bucket"]),
-                        key=str(value["key"]),
+                        key=vkey,
                         format=str(value["format"]),
                         width=int(value["width"]),
                         height=int(value["height"]),
@@ -248,6 +262,8 @@ class Round:
             email_subject=opt("email_subject"),
             notify=item.get("notify"),
             deleted_at=opt("deleted_at"),
+            reopened_at=opt("reopened_at"),
+            descriptions=descriptions,
         )
 
 

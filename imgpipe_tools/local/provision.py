@@ -10,14 +10,16 @@ upload and pipeline event, so the runtime can tell when an upload is finished).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog.schema import create_table as create_catalog_table
-from imgpipe.manifest import Manifest, Trigger
+from imgpipe.manifest import Manifest, Need, Trigger
 from imgpipe_tools.resources import ServiceResources, StackResources
 
 
@@ -63,12 +65,18 @@ class Names:
     def rule(self, owner: str, index: int) -> str:
         return f"{self.prefix}-{owner}-{index}"
 
+    @property
+    def webhook_secret(self) -> str:
+        return f"{self.prefix}-webhook-secret"
+
 
 @dataclass(frozen=True)
 class Provisioned:
     deployment: StackResources
     outbox_queue_url: str
     observer_queue_url: str
+    #: the webhooks' signing secret, when a service declares the need (infra creates it the same way)
+    webhook_secret_arn: str | None = None
 
 
 def _queue(sqs: Any, name: str, visibility_s: int = 30) -> tuple[str, str]:
@@ -98,6 +106,19 @@ def _bucket(s3: Any, name: str) -> None:
 def _rule(events: Any, name: str, pattern: dict[str, Any], target_arn: str) -> None:
     events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=name, Targets=[{"Id": "target", "Arn": target_arn}])
+
+
+#: the generated signing key: 48 base64 characters (36 random bytes), as infra's
+_WEBHOOK_KEY_BYTES = 36
+
+
+def _webhook_secret(client: Any, name: str) -> str:
+    """The signing secret's ARN, created with a random key unless it exists (a long-lived emulator)."""
+    try:
+        return str(client.describe_secret(SecretId=name)["ARN"])
+    except client.exceptions.ResourceNotFoundException:
+        value = base64.b64encode(secrets.token_bytes(_WEBHOOK_KEY_BYTES)).decode()
+        return str(client.create_secret(Name=name, SecretString=value)["ARN"])
 
 
 def provision(
@@ -138,6 +159,10 @@ def provision(
             continue  # no producer, no pipeline event
         _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket, producers), observer_arn)
 
+    webhook_secret = None
+    if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
+        webhook_secret = _webhook_secret(clients["secretsmanager"], names.webhook_secret)
+
     deployment = StackResources(
         uploads_bucket=names.uploads_bucket,
         variants_bucket=names.variants_bucket,
@@ -147,4 +172,4 @@ def provision(
         processors=processors,
         origin="local",
     )
-    return Provisioned(deployment, outbox_url, observer_url)
+    return Provisioned(deployment, outbox_url, observer_url, webhook_secret)

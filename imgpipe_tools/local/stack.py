@@ -55,7 +55,7 @@ _DUMMY_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-_RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb")
+_RUNTIME_SERVICES = ("s3", "sqs", "events", "sns", "dynamodb", "secretsmanager")
 
 
 class _Environment:
@@ -263,9 +263,20 @@ class LocalStack:
                 Need.CATALOG: d.catalog_table,
                 Need.NOTIFICATION_TOPIC: d.topic_arn,
                 Need.EXPECTED_PRODUCERS: expected_producers_spec(self.manifests),
+                **self._provisioned_needs(),
             },
         )
         return function_config(m, names, self.settings.get(m.name))
+
+    def _provisioned_needs(self) -> dict[Need, str]:
+        """Needs the local stack provides only when a selected service declares them."""
+        secret = self._provisioned.webhook_secret_arn if self._provisioned else None
+        return {Need.WEBHOOK_SECRET: secret} if secret else {}
+
+    @property
+    def webhook_secret_arn(self) -> str | None:
+        """The webhooks' signing secret (``whsec_`` + its value is what a receiver verifies with)."""
+        return self._provisioned.webhook_secret_arn if self._provisioned else None
 
     def _start_workers(self) -> None:
         assert self.tracker is not None and self._provisioned is not None

@@ -551,6 +551,7 @@ _FALLBACK_ORDER = ("jpeg", "png", "gif", "webp", "avif")
 def responsive_snippets(variants: Sequence[VariantView]) -> tuple[str | None, str | None]:
     """A ``srcset`` and a ``<picture>`` from the variants that share the largest one's aspect
     ratio (a square thumbnail of a landscape photo is a different picture, not a smaller size)."""
+    variants = [v for v in variants if v.format in _MIME]  # not describe's description.json
     if not variants:
         return None, None
     largest = max(variants, key=lambda v: v.width * v.height)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .completion import Completion
 from .logic import Email, LinkFn
 from .ports import HeadReader
 from .probe import HEAD_BYTES
@@ -81,3 +82,29 @@ def s3_head_reader(s3: Any | None = None) -> HeadReader:
             return None
 
     return read
+
+
+class EventBridgeCompletions:
+    """Puts a round's completion event on the bus, with the one source a completions trigger
+    matches (notify's role may put no other)."""
+
+    def __init__(self, bus_name: str, events: Any | None = None) -> None:
+        self.bus_name = bus_name
+        self._events = events
+
+    def put(self, completion: Completion) -> None:
+        from imgpipe.adapters import client
+        from imgpipe.errors import TransientError
+        from imgpipe.manifest import COMPLETION_SOURCE
+
+        entry = {
+            "Source": COMPLETION_SOURCE,
+            "DetailType": completion.detail_type,
+            "Detail": json.dumps(completion.detail, separators=(",", ":")),
+            "EventBusName": self.bus_name,
+        }
+        r = (self._events or client("events")).put_events(Entries=[entry])
+        # PutEvents succeeds as a call even when its entry failed
+        if r.get("FailedEntryCount"):
+            code = next((e.get("ErrorCode") for e in r.get("Entries", []) if e.get("ErrorCode")), "unknown")
+            raise TransientError(f"PutEvents of {completion.detail_type} {completion.id} failed ({code})")

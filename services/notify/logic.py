@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from imgpipe.catalog import (
     COMPLETED,
@@ -216,12 +217,32 @@ def _duration(seconds: int) -> str:
 LinkFn = Callable[[str, str], str]
 
 
+def _description_lines(facts: Mapping[str, Any] | None) -> list[str]:
+    """What a processor reported about the upload (services/describe), in a few lines. The
+    camera's text and the earlier key are the uploader's: inert like the key."""
+    if not facts:
+        return []
+    lines = []
+    if facts.get("duplicate_of"):
+        lines.append(
+            f"  near-duplicate of {inert(str(facts['duplicate_of']))} ({facts.get('duplicate_distance')} bits apart)"
+        )
+    palette = " ".join(inert(str(c.get("color")), 7) for c in facts.get("palette") or [] if isinstance(c, Mapping))
+    if palette:
+        lines.append(f"  colours {palette}")
+    exif = facts.get("exif") if isinstance(facts.get("exif"), Mapping) else {}
+    camera = " ".join(inert(str(exif[k]), 64) for k in ("make", "model", "lens") if exif.get(k))
+    if camera or exif.get("taken_at"):
+        lines.append("  " + "; ".join(p for p in (camera, inert(str(exif.get("taken_at") or ""), 32)) if p))
+    return lines
+
+
 def render_email(
     r: Round,
     status: str,
     *,
     link: LinkFn,
-    link_expiry_s: int,
+    link_expiry_s: int | None,
     now: datetime,
 ) -> Email:
     """The one email of a round: every variant with its ``s3://`` URI and a download link,
@@ -259,13 +280,17 @@ def render_email(
                     f"    s3://{v.bucket}/{vkey}",
                     f"    {link(v.bucket, v.key)}",
                 ]
+            lines += _description_lines(r.descriptions.get(s.name))
         elif s.rejection is not None:
             # A rejection message quotes the key (and so what the uploader chose)
             lines += [
                 f"{s.name}: rejected ({inert(s.rejection.reason, 64)})",
                 f"  {inert(s.rejection.message, MESSAGE_MAX)}",
             ]
-    if produced:
+    if produced and link_expiry_s is None:
+        # the front door's CDN URLs (docs/api.md): no signature, nothing to expire
+        lines += ["", "The links are served by the CDN and work for as long as the upload is kept."]
+    elif produced:
         expires = datetime.fromtimestamp(now.timestamp() + link_expiry_s, tz=now.tzinfo)
         lines += [
             "",

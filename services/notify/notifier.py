@@ -19,16 +19,27 @@ from functools import cached_property
 from typing import Any
 
 from imgpipe.backfill import backfill_marker, expected_for_event
-from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, Catalog, Recorded, Round, UploadFacts
+from imgpipe.catalog import (
+    COMPLETED,
+    EMAIL_STATUSES,
+    PARTIAL,
+    PROCESSING,
+    REJECTED,
+    Catalog,
+    Recorded,
+    Round,
+    UploadFacts,
+)
 from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload, VariantCreated, parse_object_created, parse_pipeline_event
-from imgpipe.keys import find_object
+from imgpipe.keys import cdn_url, find_object
 from imgpipe.manifest import OBJECT_CREATED, VARIANT_CREATED
 from imgpipe.ports import ObjectUnreadable, Storage
 from imgpipe.registry import expected_for_key
 
+from .completion import completion_event
 from .logic import EMAIL, END, WAIT, LinkFn, next_step, render_email
-from .ports import EmailSender, HeadReader, Log, MetricsSink, NoMetrics
+from .ports import CompletionSink, EmailSender, HeadReader, Log, MetricsSink, NoMetrics
 from .probe import SourceFacts, probe
 from .trust import Forgery, Home, Verdict, check_event
 
@@ -71,6 +82,11 @@ class Notifier:
     variants: Storage | None = None
     #: (bucket, key, etag) -> the object's first bytes, or None (format and dimensions)
     read_head: HeadReader | None = None
+    #: puts the round's completion event on the bus when the round ends (completion.py); None: none
+    announcer: CompletionSink | None = None
+    #: the front door's CDN base URL (Need.DELIVERY_URL): the email links each variant there, with
+    #: the upload's etag (links that never expire); empty (no front door): presigned links (``link``)
+    delivery_url: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     metrics: MetricsSink = field(default_factory=NoMetrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -167,7 +183,7 @@ class Notifier:
 
         def link(bucket: str, key: str) -> str:
             if any(self.home.is_variant_location(p, r.key, bucket, key) for p in self.home.producers):
-                return self.link(bucket, key)
+                return cdn_url(self.delivery_url, key, r.etag) if self.delivery_url else self.link(bucket, key)
             return NO_LINK
 
         return link
@@ -221,8 +237,15 @@ class Notifier:
         if step.kind == WAIT:
             return {"step": WAIT, "status": step.status, "why": step.why}
         if step.kind == END:
+            announced = None
+            if step.status in EMAIL_STATUSES and r.status == PROCESSING:
+                # A round that ends with a result but no email (a backfill without --notify) is
+                # announced all the same, before it is ended: a failed put raises, and the retry,
+                # finding the round still open, puts the event (same id) again.
+                announced = self._announce(r, step.status, emailed=False)
             ended = self.catalog.end_silently(r.ref, step.status, now=self.clock())
-            return {"step": END, "status": step.status, "why": step.why, "changed": ended}
+            result = {"step": END, "status": step.status, "why": step.why, "changed": ended}
+            return {**result, "announced": announced} if announced else result
         if step.kind == EMAIL:
             return self._email(r, step.status)
         return {"step": step.kind, "status": step.status, "why": step.why}
@@ -265,7 +288,11 @@ class Notifier:
 
     def _send(self, r: Round, status: str, token: str, now: datetime) -> dict[str, Any]:
         try:
-            email = render_email(r, status, link=self._guarded_link(r), link_expiry_s=self.link_expiry_s, now=now)
+            expiry = None if self.delivery_url else self.link_expiry_s  # CDN links do not expire
+            email = render_email(r, status, link=self._guarded_link(r), link_expiry_s=expiry, now=now)
+            # Under the claim, before the email: a failure of either gives the claim back, and the
+            # retry puts the event again with the same id (a subscriber drops the repeat).
+            announced = self._announce(r, status, emailed=True)
             message_id = self.sender.send(email)
         except Exception as exc:
             # Give the claim back and fail: Lambda retries this event, and the retry sends.
@@ -287,4 +314,14 @@ class Notifier:
             # upload-to-email latency, the pipeline's end-to-end figure on the dashboard
             waited = self.clock() - datetime.fromisoformat(r.uploaded_at)
             self.metrics.add_metric("UploadToEmailSeconds", "Seconds", max(waited.total_seconds(), 0.0))
-        return {"step": EMAIL, "status": status, "sent": True, "message_id": message_id, "subject": email.subject}
+        result = {"step": EMAIL, "status": status, "sent": True, "message_id": message_id, "subject": email.subject}
+        return {**result, "announced": announced} if announced else result
+
+    def _announce(self, r: Round, status: str, *, emailed: bool) -> str | None:
+        """Put the round's one completion event (docs/events.md); its id is the round's."""
+        if self.announcer is None:
+            return None
+        completion = completion_event(r, status, emailed=emailed, delivery_url=self.delivery_url)
+        self.announcer.put(completion)
+        self.metrics.add_metric("CompletionEventsPut", "Count", 1)
+        return completion.id

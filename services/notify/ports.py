@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from .completion import Completion
 from .logic import Email
 
 #: (bucket, key, etag) -> the object's first bytes, or None
@@ -18,6 +19,11 @@ HeadReader = Callable[[str, str, str], bytes | None]
 class EmailSender(Protocol):
     def send(self, email: Email) -> str:
         """Publish the email; return the message id. Raise on failure."""
+
+
+class CompletionSink(Protocol):
+    def put(self, completion: Completion) -> None:
+        """Put the round's completion event on the bus. Raise on failure."""
 
 
 class Log(Protocol):

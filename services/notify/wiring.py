@@ -11,7 +11,7 @@ from imgpipe.config import Config
 from imgpipe.manifest import Need
 from imgpipe.settings import parse
 
-from .adapters import SnsSender, s3_head_reader, s3_links
+from .adapters import EventBridgeCompletions, SnsSender, s3_head_reader, s3_links
 from .notifier import Notifier
 from .ports import MetricsSink
 from .settings import Settings
@@ -31,6 +31,9 @@ def from_config(config: Config, metrics: MetricsSink) -> Notifier:
         uploads=s3,
         variants=s3,
         read_head=s3_head_reader(),
+        announcer=EventBridgeCompletions(config.event_bus),
+        # the front door's CDN, when the stack has one (an optional need: absent, S3 presigned links)
+        delivery_url=config.resources.get(Need.DELIVERY_URL, ""),
         settings=asdict(settings),
         metrics=metrics,
         # Powertools' Logger is the standard logger named after the service: same handler, same format

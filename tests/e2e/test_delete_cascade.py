@@ -31,7 +31,6 @@ def test_a_deleted_photo_leaves_nothing_behind_and_can_come_back(local_stack: Lo
     assert [(r.status, r.emails) for r in reports] == [("completed", 1), ("completed", 1)], reports
     made = _made_from(local_stack, KEY)
     assert {k.split("/", 1)[0] for k in made} == set(PRODUCERS)
-    assert {k.rsplit("/", 1)[1] for k in made} >= {"_done.json"}
     neighbour = _made_from(local_stack, NEIGHBOUR)
     catalog = DynamoCatalog(local_stack.deployment.catalog_table, dynamodb=local_stack.client("dynamodb"))
 

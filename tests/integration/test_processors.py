@@ -124,7 +124,7 @@ def test_processor_writes_variants_and_announces_them(harness: Harness, processo
     prefix = f"{processor}/{key}/"
     assert result["status"] == "processed" and result["key"] == key
     assert sorted(result["variants"]) == sorted(prefix + name for name in expected)
-    assert harness.variant_keys() == sorted([*(prefix + n for n in expected), prefix + "_done.json"])
+    assert harness.variant_keys() == sorted(prefix + n for n in expected)  # nothing but the variants
     for name in expected:
         obj = harness.s3.get_object(Bucket=VARIANTS, Key=prefix + name)
         body = obj["Body"].read()

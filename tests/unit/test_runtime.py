@@ -60,18 +60,15 @@ def test_variants_written_with_metadata_and_announced(parts) -> None:
     etag = storage.add(UP, "photos/ü cat.jpg", b"image")
     result = _processor(parts).handle(object_created(UP, "photos/ü cat.jpg", etag, shape="moto"))
     assert result.status == "processed"
-    assert storage.keys(VAR) == [
-        "demo/photos/ü cat.jpg/_done.json",
-        "demo/photos/ü cat.jpg/big.jpg",
-        "demo/photos/ü cat.jpg/small.webp",
-    ]
+    # the variants and nothing else: no record of the run of its own (docs/decisions.md "Skip evidence")
+    assert storage.keys(VAR) == ["demo/photos/ü cat.jpg/big.jpg", "demo/photos/ü cat.jpg/small.webp"]
     big = storage.objects[(VAR, "demo/photos/ü cat.jpg/big.jpg")]
     assert big.content_type == "image/jpeg"
     assert big.metadata["source-key"] == "photos/%C3%BC%20cat.jpg"
     assert big.metadata["source-etag"] == etag
     assert "immutable" in (big.cache_control or "")
-    # the done record is written after every variant
-    assert storage.puts[-1][1].endswith("_done.json")
+    # written in the order process() made them: the last one is the evidence of a finished run
+    assert [k for _, k in storage.puts] == ["demo/photos/ü cat.jpg/big.jpg", "demo/photos/ü cat.jpg/small.webp"]
     sent = [e for _, e in publisher.sent]
     assert all(isinstance(e, VariantCreated) and e.variant_count == 2 for e in sent)
     assert {e.variant.key for e in sent} == {"demo/photos/ü cat.jpg/big.jpg", "demo/photos/ü cat.jpg/small.webp"}
@@ -86,9 +83,35 @@ def test_replay_skips_work_but_announces_again(parts) -> None:
     puts = len(storage.puts)
     result = _processor(parts).handle(event)
     assert result.status == "skipped"
-    assert process.calls == 1
+    # the work is redone in memory to know which variants to look for (no record names them),
+    # but nothing is written again
+    assert process.calls == 2
     assert len(storage.puts) == puts
     assert len(publisher.sent) == 4  # announced twice: notify de-duplicates
+    assert publisher.sent[:2] == publisher.sent[2:]
+
+
+def test_a_run_that_died_before_its_last_variant_is_redone(parts) -> None:
+    storage, _, _ = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+    event = object_created(UP, "a.jpg", etag)
+    _processor(parts).handle(event)
+    del storage.objects[(VAR, "demo/a.jpg/small.webp")]  # the last variant never got written
+    assert _processor(parts).handle(event).status == "processed"
+    assert storage.keys(VAR) == ["demo/a.jpg/big.jpg", "demo/a.jpg/small.webp"]
+
+
+@pytest.mark.parametrize("changed", ["source-etag", "settings-hash"])
+def test_a_last_variant_made_from_other_bytes_or_settings_is_not_evidence(parts, changed: str) -> None:
+    storage, _, _ = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+    event = object_created(UP, "a.jpg", etag)
+    _processor(parts).handle(event)
+    last = storage.objects[(VAR, "demo/a.jpg/small.webp")]
+    last.metadata[changed] = "something else"
+    puts = len(storage.puts)
+    assert _processor(parts).handle(event).status == "processed"
+    assert len(storage.puts) == puts + 2
 
 
 def test_changed_settings_redo_the_work(parts) -> None:
