@@ -258,7 +258,8 @@ class FrontDoor(Construct):
             allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT],
             allowed_origins=[delivery_url],
             allowed_headers=["*"],
-            exposed_headers=["ETag"],
+            # Uppy reads a part's ETag and a POST's Location (as the local front door exposes them)
+            exposed_headers=["ETag", "Location"],
             max_age=CORS_MAX_AGE_S,
         )
 

@@ -126,6 +126,8 @@ def test_the_uploads_bucket_cors_names_only_the_distributions_origin(synthesized
     ]
     (bucket,) = buckets
     (rule,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert set(rule["AllowedMethods"]) == {"POST", "PUT"}
+    assert rule["ExposedHeaders"] == ["ETag", "Location"]  # what Uppy reads after a part and a POST
     origins = rule["AllowedOrigins"]
     assert "*" not in origins
     dist = _ref_of(synthesized, synthesized.stack.frontdoor.distribution)
