@@ -31,6 +31,11 @@ def _load_plugins() -> None:
         pillow_heif.register_heif_opener()
     except ImportError:
         pass
+    # likewise the seam's libvips engine loads libvips on first use (once per Lambda environment,
+    # like pyvips' own import in the pyvips case)
+    from imgpipe.imaging import libvips
+
+    libvips._pyvips()
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
