@@ -56,6 +56,8 @@ CORS_MAX_AGE_SECONDS = 3000
 MINIMUM_TLS_VERSION = 1.2  # bucket policies deny older TLS
 
 DEFAULT_EVENT_BUS = "default"
+#: the generated webhook signing key: base64 characters, a multiple of 4 (48: 36 bytes of key)
+WEBHOOK_SECRET_CHARS = 48
 
 
 def metrics_namespace(stack_name: str) -> str:

@@ -1,15 +1,17 @@
 """The notification topic and the catalog table, and what a service that declares a need for
-them (``needs`` in its manifest; notify does) may do with them."""
+them (``needs`` in its manifest; notify does) may do with them; the completion events notify
+puts on the bus, and the webhooks' signing secret (only when a service declares it)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -22,8 +24,9 @@ from imgpipe.catalog.schema import (
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
-from imgpipe.manifest import Need
+from imgpipe.manifest import COMPLETION_SOURCE, Manifest, Need
 from infra.components import nag
+from infra.constants import DEFAULT_EVENT_BUS, WEBHOOK_SECRET_CHARS
 
 
 class Notification(Construct):
@@ -38,6 +41,8 @@ class Notification(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.topics_key = topics_key
+        self.removal_policy = removal_policy
+        self._webhook_secret: secretsmanager.Secret | None = None
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -79,6 +84,10 @@ class Notification(Construct):
             self._read_variants(role, variants_bucket)
         if Need.DELETE_VARIANTS in needs:
             self._delete_variants(role, variants_bucket)
+        if Need.COMPLETION_EVENTS in needs:
+            self._put_completions(role)
+        if Need.WEBHOOK_SECRET in needs:
+            self._read_webhook_secret(role)
         # Need.EXPECTED_PRODUCERS is a value in the function's environment: no permission.
 
     def _keep_catalog(self, role: iam.IRole) -> None:
@@ -142,4 +151,59 @@ class Notification(Construct):
             f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(bucket)}.Arn>/*]",
             f"{role.node.path} deletes the variants of a deleted upload, which every processor makes under its "
             "own prefix of the variants bucket.",
+        )
+
+    def resources_for(self, manifests: Sequence[Manifest]) -> dict[Need, str]:
+        """The values of the needs this construct satisfies only when a service declares them: the
+        webhook secret exists only in a stack with a service that signs with it."""
+        if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
+            return {Need.WEBHOOK_SECRET: self.webhook_secret.secret_arn}
+        return {}
+
+    @property
+    def webhook_secret(self) -> secretsmanager.Secret:
+        """The Standard Webhooks signing key: 48 base64 characters (36 random bytes); a receiver
+        verifies with ``whsec_`` followed by them (docs/webhooks.md). Only its ARN reaches a
+        function's environment; the function reads the value."""
+        if self._webhook_secret is None:
+            self._webhook_secret = secretsmanager.Secret(
+                self,
+                "WebhookSecret",
+                description="imgpipe webhooks: the signing key (give receivers whsec_<this value>)",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    password_length=WEBHOOK_SECRET_CHARS, exclude_punctuation=True, include_space=False
+                ),
+                removal_policy=self.removal_policy,
+            )
+            nag.acknowledge(
+                self._webhook_secret,
+                "AwsSolutions-SMG4",
+                f"{self._webhook_secret.node.path} is the webhook signing key, shared with the receivers, which "
+                "must learn a new one before it is used: rotation is the operator's step (docs/webhooks.md: both "
+                "keys sign during the switch).",
+            )
+        return self._webhook_secret
+
+    def _put_completions(self, role: iam.IRole) -> None:
+        # Only the completion events' one source: this role cannot pass for a processor.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PutCompletionEvents",
+                actions=["events:PutEvents"],
+                resources=[
+                    cdk.Stack.of(self).format_arn(
+                        service="events", resource="event-bus", resource_name=DEFAULT_EVENT_BUS
+                    )
+                ],
+                conditions={"StringEquals": {"events:source": COMPLETION_SOURCE}},
+            )
+        )
+
+    def _read_webhook_secret(self, role: iam.IRole) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadWebhookSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.webhook_secret.secret_arn],
+            )
         )

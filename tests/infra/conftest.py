@@ -19,6 +19,9 @@ import pytest
 
 # Before aws_cdk starts its node process: the machine's node 20 is supported for this use.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# Every synth of this tier (in process or through cdk.json's command) deploys a one-page site, not
+# web/dist: the infra tests never depend on the web build (infra/params.py, IMGPIPE_SITE_DIR).
+os.environ.setdefault("IMGPIPE_SITE_DIR", str(Path(__file__).resolve().parent / "fixtures" / "site"))
 
 from tests.infra.synth import Synthesized, snapshot_services, synthesize
 

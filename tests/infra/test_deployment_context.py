@@ -25,7 +25,8 @@ def configured(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path
         services_snapshot,
         notify_email="uploader@example.com",
         ops_email="oncall@example.com",
-        key_prefixes="incoming/, photos/",  # as `-c key_prefixes=...` passes it
+        # as `-c key_prefixes=...` passes it; users/ is where the upload API puts uploads
+        key_prefixes="incoming/, photos/, users/",
         settings=context_json({"resize": {"widths": [100, 200]}}),
         cors_origins=context_json(["https://app.example.com"]),
         removal="destroy",
@@ -49,12 +50,14 @@ def test_key_prefixes_narrow_uploads_rules_and_notify_expectations(configured: S
         for rule in processor.rules:
             pattern = configured.resources[configured.logical_id(rule)]["Properties"]["EventPattern"]
             if pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]:
-                assert pattern["detail"]["object"] == {"key": [{"prefix": "incoming/"}, {"prefix": "photos/"}]}, name
+                assert pattern["detail"]["object"] == {
+                    "key": [{"prefix": "incoming/"}, {"prefix": "photos/"}, {"prefix": "users/"}]
+                }, name
             else:
                 # pipeline events and deletions are not narrowed by key
                 assert "object" not in pattern.get("detail", {}), name
     spec = json.loads(_env(configured, "notify")["IMGPIPE_EXPECTED_PRODUCERS"])
-    assert spec and all(t["prefixes"] == ["incoming/", "photos/"] for e in spec for t in e["triggers"])
+    assert spec and all(t["prefixes"] == ["incoming/", "photos/", "users/"] for e in spec for t in e["triggers"])
 
 
 def test_narrowing_does_not_rename_rules(configured: Synthesized, synthesized: Synthesized) -> None:
@@ -83,7 +86,7 @@ def test_email_subscription_cors_and_removal(configured: Synthesized) -> None:
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"settings": '{"resise": {"widths": [1]}}'}, "no processor named 'resise'"),
+        ({"settings": '{"resise": {"widths": [1]}}'}, "no service named 'resise'"),
         ({"settings": '{"resize": {"width": [1]}}'}, "resize has no setting 'width'"),
         ({"settings": "{not json"}, "is not valid JSON"),
         ({"settings": '{"resize": 3}'}, "must be an object"),

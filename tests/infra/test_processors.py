@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from imgpipe.config import Config
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import COMPLETION_SOURCE, Manifest, Need
 from imgpipe.registry import discover, expected_producers_spec
 from tests.infra.synth import REPO_SERVICES, Synthesized
 
@@ -254,8 +254,13 @@ def test_role_is_scoped_to_the_processor(synthesized: Synthesized, name: str) ->
         assert len(put_events) == 1
         assert put_events[0]["Condition"] == {"StringEquals": {"events:source": f"imgpipe.{name}"}}
         assert "event-bus/default" in json.dumps(put_events[0]["Resource"])
+    elif Need.COMPLETION_EVENTS in m.needs:
+        # notify announces the rounds it ends, with the one completion source (its own rules match
+        # the producers' sources only, so it never receives them)
+        assert len(put_events) == 1
+        assert put_events[0]["Condition"] == {"StringEquals": {"events:source": COMPLETION_SOURCE}}
     else:
-        # notify and the delete cascade announce nothing; notify's rule would match its own events
+        # the delete cascade and the webhook announce nothing
         assert put_events == []
 
     notification = synthesized.stack.node.find_child("Notification")
