@@ -49,7 +49,7 @@ SPEC = (
     "s3.get_object:0.3,s3.put_object:0.3,events.put_events:0.3,sns.publish:0.3,"
     "dynamodb.update_item:0.3,dynamodb.query:0.3,dynamodb.get_item:0.3"
 )
-PROCESSORS = [m.name for m in discover()]
+PROCESSORS = [m.name for m in discover(services=None)]  # a default deployment's
 #: notify's claim timeout in the chaos stack: an unconfirmed claim (its confirm write failed
 #: for good) is taken over this long after it was made. Shorter than the deployed 45 s so that a
 #: run does not idle; still far above a notify invocation's duration here, so a live holder is

@@ -31,7 +31,8 @@ from imgpipe_tools.local import LocalStack
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 #: every processor that makes variants: what a normal photo must come back from
-PRODUCERS = sorted(m.name for m in discover() if m.produces_variants)
+# what a default deployment runs (imgpipe.registry.select): the local stack starts these
+PRODUCERS = sorted(m.name for m in discover(services=None) if m.produces_variants)
 
 StartStack = Callable[..., contextlib.AbstractContextManager[LocalStack]]
 

@@ -200,7 +200,7 @@ def test_bad_input_starts_nothing(stack: LocalStack, capsys: pytest.CaptureFixtu
     # what a run of the whole bucket leaves while it goes: its lock, held by a live process
     (tmp_path / f"backfill-{Options().fingerprint()}.lock").write_text(str(os.getpid()))
     cases = {
-        ("--services", "resize,watermark"): "no service named watermark",
+        ("--services", "resize,sepia"): "no service named sepia",
         ("--prefix", "nothing-here/"): "empty selection",
         ("--keys", str(empty)): "empty selection",
         ("--modified-since", "last tuesday"): "not a date",

@@ -103,7 +103,7 @@ def test_the_same_selection_cannot_run_twice_at_once(deployment: StackResources)
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (Options(services=("resize", "watermark")), "no service named watermark"),
+        (Options(services=("resize", "sepia")), "no service named sepia"),
         (Options(max_concurrency=0), "--max-concurrency"),
         (Options(tolerated_failure_percent=101), "--tolerated-failure-percent"),
         (Options(prefix="a/", inventory="m.json"), "one of --prefix"),
