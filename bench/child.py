@@ -31,11 +31,17 @@ def _load_plugins() -> None:
         pillow_heif.register_heif_opener()
     except ImportError:
         pass
-    # likewise the seam's libvips engine loads libvips on first use (once per Lambda environment,
-    # like pyvips' own import in the pyvips case)
-    from imgpipe.imaging import libvips
 
-    libvips._pyvips()
+
+def _load_engine(data: bytes) -> None:
+    """The seam loads libvips on the first upload its table sends there (~90 ms CPU, ~13 MiB,
+    once per Lambda environment): like Pillow's plugins, load it before the clock, and only when
+    this input uses it (an environment that only ever sees JPEGs never maps it)."""
+    from imgpipe.imaging import engines, libvips, sniff
+
+    fmt = sniff(data)
+    if fmt is not None and engines.engine_for(fmt) == engines.VIPS:
+        libvips._pyvips()
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +80,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown op {kind!r}")
 
     data = Path(job["input"]).read_bytes()
+    if kind == "processor":
+        _load_engine(data)
     gc.collect()
     setup_peak = procstat.peak_rss_kib()
     procstat.reset_peak()
