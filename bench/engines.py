@@ -52,8 +52,8 @@ def markdown(result: Mapping[str, Any]) -> str:
         "",
         f"Generated {result['generated_at']} by `python -m bench.engines` ({result['repeats']} repeats, median), "
         f"{result['machine']}. CPU ms of all threads, peak = VmHWM MiB of the fresh process, "
-        "SSIM = worst output against the full-decode Lanczos reference. *vips / pyvips* is the chosen "
-        "libvips engine's ratio to pyvips' own thumbnail_buffer per output.",
+        "SSIM = worst output against the full-decode Lanczos reference. *picked / pyvips*: the engine the "
+        "table picks for the format, against pyvips' own thumbnail_buffer per output.",
         "",
         "| input | processor | Pillow CPU ms | Pillow peak | Pillow SSIM | libvips CPU ms | libvips peak "
         "| libvips SSIM | pyvips CPU ms | pyvips peak | pyvips SSIM | table picks | picked / pyvips (time, peak) |",
