@@ -14,7 +14,7 @@ WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs
 # The CLI pinned in package-lock.json (npx finds it in node_modules); no telemetry, no
 # instance-metadata probing for credentials, no notices fetch: synth needs no network.
 CDK := CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true npx --yes aws-cdk@$(CDK_VERSION)
-CDK_CONTEXT = $(if $(NOTIFY_EMAIL),-c notify_email=$(NOTIFY_EMAIL)) $(if $(OPS_EMAIL),-c ops_email=$(OPS_EMAIL)) $(if $(KEY_PREFIXES),-c key_prefixes=$(KEY_PREFIXES)) $(if $(SETTINGS),-c 'settings=$(SETTINGS)')
+CDK_CONTEXT = $(if $(NOTIFY_EMAIL),-c notify_email=$(NOTIFY_EMAIL)) $(if $(OPS_EMAIL),-c ops_email=$(OPS_EMAIL)) $(if $(KEY_PREFIXES),-c key_prefixes=$(KEY_PREFIXES)) $(if $(SETTINGS),-c 'settings=$(SETTINGS)') $(if $(SERVICES),-c services=$(SERVICES))
 QUICK ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PYTHONPATH := $(CURDIR)

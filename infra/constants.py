@@ -14,6 +14,7 @@ CTX_REMOVAL = "removal"  # "retain" (default) or "destroy" (throwaway stacks onl
 CTX_CORS_ORIGINS = "cors_origins"  # JSON list or comma-separated; default ["*"] (presigned URLs carry the auth)
 CTX_STACK_NAME = "stack_name"  # default STACK_NAME; one account and region can hold several stacks
 # "off" (fresh accounts: nothing reserved) or JSON overrides {"convert": 5}; default: the manifests'
+CTX_SERVICES = "services"  # which services deploy: default, all, "resize,notify", "+webhook,-convert"
 CTX_RESERVED_CONCURRENCY = "reserved_concurrency"
 ENV_SERVICES_ROOT = "IMGPIPE_SERVICES_ROOT"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from imgpipe.catalog.schema import USERS_PREFIX
 from imgpipe.manifest import Manifest
-from imgpipe.registry import DEFAULT_ROOT
+from imgpipe.registry import DEFAULT_ROOT, SelectionError, discover
 from infra.constants import (
     CTX_CORS_ORIGINS,
     CTX_KEY_PREFIXES,
@@ -25,6 +25,7 @@ from infra.constants import (
     CTX_OPS_EMAIL,
     CTX_REMOVAL,
     CTX_RESERVED_CONCURRENCY,
+    CTX_SERVICES,
     CTX_SERVICES_ROOT,
     CTX_SETTINGS,
     CTX_STACK_NAME,
@@ -59,12 +60,33 @@ class DeployParams:
     reserved_concurrency: Mapping[str, int] | None = field(default_factory=dict)
     #: the built web app (checked by the front door's Site: a missing build stops synth)
     site_dir: Path = DEFAULT_SITE_DIR
+    #: which services deploy (imgpipe.registry.select); None: those enabled by default
+    services: str | None = None
 
     def reserved_concurrency_for(self, manifest: Manifest) -> int | None:
         """The function's reservation (None: it shares the account's unreserved pool)."""
         if self.reserved_concurrency is None:
             return None
         return self.reserved_concurrency.get(manifest.name, manifest.reserved_concurrency) or None
+
+    def selected(self) -> tuple[list[Manifest], list[Manifest]]:
+        """The event services and the HTTP services this deployment runs (context ``services``).
+        A settings override for a service left out names the way to deploy it."""
+        try:
+            events = discover(self.services_root, services=self.services)
+            http = discover(self.services_root, http=True, services=self.services)
+        except SelectionError as exc:
+            raise ContextError(CTX_SERVICES, str(exc).removeprefix("services: ")) from None
+        chosen = {m.name for m in (*events, *http)}
+        everything = {m.name for m in (*discover(self.services_root), *discover(self.services_root, http=True))}
+        for name in self.settings:
+            if name in everything and name not in chosen:
+                raise ContextError(
+                    CTX_SETTINGS,
+                    f"{name} is not deployed (it is off by default or left out by 'services'): "
+                    f"deploy it with -c services=+{name}, or drop its settings",
+                )
+        return events, http
 
     def check_against(self, manifests: Sequence[Manifest], http: Sequence[Manifest] = ()) -> None:
         """Overrides must name real services and settings: a typo would otherwise be ignored.
@@ -165,6 +187,17 @@ def _reserved_concurrency(value: Any) -> dict[str, int] | None:
     return value
 
 
+def _services(value: Any) -> str | None:
+    """A comma-separated string (``-c services=+webhook``) or, from cdk.json, a list of names."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if isinstance(value, str):
+        return value
+    raise ContextError(CTX_SERVICES, 'must be a list of names like "resize,notify" or "+webhook,-convert"')
+
+
 def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> DeployParams:
     """``get`` is ``node.try_get_context``; the services root may also come from the environment."""
     environ = os.environ if environ is None else environ
@@ -186,4 +219,5 @@ def from_context(get: Callable[[str], Any], environ: Mapping[str, str] | None = 
         stack_name=_stack_name(get(CTX_STACK_NAME)),
         reserved_concurrency=_reserved_concurrency(get(CTX_RESERVED_CONCURRENCY)),
         site_dir=Path(get(CTX_SITE_DIR) or environ.get(ENV_SITE_DIR) or DEFAULT_SITE_DIR),
+        services=_services(get(CTX_SERVICES)),
     )

@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from imgpipe.manifest import Manifest, Need, Trigger
-from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
+from imgpipe.registry import StackNames, expected_producers_spec, function_config
 from imgpipe_tools import outputs
 from infra.components.alarms import ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
@@ -39,8 +39,7 @@ class ImgpipeStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         if RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}":
             raise ValueError(f"LAMBDA_PYTHON_VERSION {LAMBDA_PYTHON_VERSION} does not match {RUNTIME.name}")
-        manifests = discover(deployment.services_root)
-        http_services = discover(deployment.services_root, http=True)
+        manifests, http_services = deployment.selected()
         deployment.check_against(manifests, http_services)
         removal = cdk.RemovalPolicy.RETAIN if deployment.retain_data else cdk.RemovalPolicy.DESTROY
         namespace = metrics_namespace(self.stack_name)

@@ -33,7 +33,9 @@ def services_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"), services_snapshot)
+    # Every service, those off by default too: each one's resources are checked here (nag, least
+    # privilege, alarms); test_service_selection_stack.py checks what a default deployment holds.
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), services_snapshot, services="all")
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path
         settings=context_json({"resize": {"widths": [100, 200]}}),
         cors_origins=context_json(["https://app.example.com"]),
         removal="destroy",
+        services="all",  # as the shared synth: the same rules, narrowed
     )
 
 

@@ -66,10 +66,10 @@ def pair(
     copy_service(services_snapshot / "thumbnail", root, PROBE)
     before = synthesized
     for _ in range(3):
-        after = synthesize(tmp_path_factory.mktemp("cdk.out-extended"), root)
+        after = synthesize(tmp_path_factory.mktemp("cdk.out-extended"), root, services="all")
         if after.shared_package_hash == before.shared_package_hash:
             break
-        before = synthesize(tmp_path_factory.mktemp("cdk.out-baseline"), services_snapshot)
+        before = synthesize(tmp_path_factory.mktemp("cdk.out-baseline"), services_snapshot, services="all")
     return before, after
 
 

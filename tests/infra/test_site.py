@@ -214,3 +214,26 @@ def test_without_a_built_web_app_synth_stops_and_says_how_to_build_it(tmp_path: 
     last = result.stderr.strip().splitlines()[-1]
     assert last == f"imgpipe: build the web app first: make web (no index.html in {empty})"
     assert "Traceback" not in result.stderr
+
+
+def test_the_deployment_handler_writes_only_the_site_bucket_and_reads_only_the_assets(
+    synthesized: Synthesized,
+) -> None:
+    """CDK's BucketDeployment handler (the one Lambda imgpipe does not write): it reads the build
+    from the CDK assets bucket, writes the site bucket and nothing else, and may invalidate."""
+    site = synthesized.logical_id(synthesized.stack.frontdoor.site.bucket)
+    [policy] = [
+        p
+        for p in synthesized.of_type("AWS::IAM::Policy").values()
+        if "CustomCDKBucketDeployment" in json.dumps(p["Properties"]["Roles"])
+    ]
+    for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = json.dumps(st["Resource"])
+        if any(a.startswith(("s3:Put", "s3:Delete", "s3:Abort")) for a in actions):
+            assert site in resources and "assets" not in resources, st
+        elif all(a.startswith("s3:") for a in actions):
+            assert "cdk-hnb659fds-assets" in resources and site not in resources, st
+        else:
+            # CloudFront has no resource-level permission for invalidations of one distribution
+            assert actions == ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"], st
