@@ -528,10 +528,12 @@ def start_front_door(
     clients: Callable[[str], Any],
     endpoint: str,
     port: int = 0,
+    services: str | None = None,
 ) -> LocalFrontDoor | None:
-    """The local stack's front door for its HTTP service (None when the services have none), with
-    the configuration infra/components/frontdoor.py gives the function."""
-    manifests = discover(services_root, http=True)
+    """The local stack's front door for its HTTP service (None when the services have none, or
+    the selection ``services`` leaves it out), with the configuration
+    infra/components/frontdoor.py gives the function."""
+    manifests = discover(services_root, http=True, services=services)
     if not manifests:
         return None
     if len(manifests) > 1:

@@ -183,6 +183,7 @@ class LocalStack:
                 clients=self.client,
                 endpoint=self._endpoint,
                 port=self.api_port,
+                services=self.services,
             )
             self._quiet_handler_logs()
         except BaseException:
