@@ -38,6 +38,7 @@ def run(log: Callable[[str], None]) -> dict[str, Any]:
     try:
         from infra.components.bundling import (
             SHARED_PACKAGE,
+            build_pure_wheels,
             copy_tree,
             folder_size_bytes,
             layer_requirements,
@@ -54,8 +55,10 @@ def run(log: Callable[[str], None]) -> dict[str, Any]:
     if not (wheels / ".complete").exists():
         log(f"package: pip installing the layer's wheels for Python {LAMBDA_PYTHON_VERSION} arm64")
         shutil.rmtree(wheels, ignore_errors=True)
-        cmd = pip_install_command(wheels, requirements, LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS)
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        with tempfile.TemporaryDirectory(prefix="imgpipe-wheels-") as wheelhouse:
+            links = build_pure_wheels(requirements, Path(wheelhouse))
+            cmd = pip_install_command(wheels, requirements, LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, links)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             return {"error": f"pip failed: {lines[-1] if lines else proc.returncode}", "requirements": requirements}

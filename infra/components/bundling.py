@@ -16,6 +16,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from importlib import metadata
@@ -99,8 +100,35 @@ def layer_requirements(pyproject: Path = PYPROJECT) -> list[str]:
     return pinned
 
 
+#: runtime requirements published as a pure-Python sdist only (pyvips since 2.2; its libvips
+#: comes as the pyvips-binary wheel): built into a wheel here first, since pip cannot build an
+#: sdist while it targets another platform.
+SDIST_ONLY_REQUIREMENTS = frozenset({"pyvips"})
+
+
+def build_pure_wheels(requirements: Sequence[str], wheelhouse: Path) -> Path | None:
+    """Wheels for :data:`SDIST_ONLY_REQUIREMENTS` in ``wheelhouse`` (None when there are none).
+    A built wheel must be pure Python (``none-any``): one compiled here would not run on Lambda."""
+    wanted = [r for r in requirements if Requirement(r).name in SDIST_ONLY_REQUIREMENTS]
+    if not wanted:
+        return None
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    cmd += ["--wheel-dir", str(wheelhouse), *wanted]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"building {wanted} failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+    compiled = [w.name for w in wheelhouse.glob("*.whl") if not w.name.endswith("-none-any.whl")]
+    if compiled:
+        raise RuntimeError(f"{compiled} are not pure Python: they cannot ship to Lambda from this machine")
+    return wheelhouse
+
+
 def pip_install_command(
-    target: Path, requirements: Sequence[str], python_version: str, platforms: Sequence[str]
+    target: Path,
+    requirements: Sequence[str],
+    python_version: str,
+    platforms: Sequence[str],
+    find_links: Path | None = None,
 ) -> list[str]:
     """pip resolving wheels for Lambda's platform and Python, not for the machine running it."""
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
@@ -108,6 +136,8 @@ def pip_install_command(
     cmd += ["--python-version", python_version]
     for platform in platforms:
         cmd += ["--platform", platform]
+    if find_links is not None:
+        cmd += ["--find-links", str(find_links)]
     cmd += ["--target", str(target), *requirements]
     return cmd
 
@@ -142,8 +172,10 @@ class LayerBundler:
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
         site = Path(output_dir) / "python"
         site.mkdir(parents=True, exist_ok=True)
-        cmd = pip_install_command(site, self.requirements, self.python_version, self.platforms)
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        with tempfile.TemporaryDirectory(prefix="imgpipe-wheels-") as wheelhouse:
+            links = build_pure_wheels(self.requirements, Path(wheelhouse))
+            cmd = pip_install_command(site, self.requirements, self.python_version, self.platforms, links)
+            result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"layer bundling failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
         add_shared_package(site)
