@@ -46,6 +46,10 @@ class ObjectCreated:
     reason: str | None = None
 
 
+#: the format of a processor's facts about an upload (a JSON document, not an image)
+FACTS_FORMAT = "json"
+
+
 @dataclass(frozen=True)
 class VariantInfo:
     processor: str
@@ -55,6 +59,12 @@ class VariantInfo:
     width: int
     height: int
     bytes: int
+
+    @property
+    def is_image(self) -> bool:
+        """False for a processor's facts document (services/describe's ``description.json``):
+        written, announced and purged like a variant, but no picture to count, link or serve."""
+        return self.format != FACTS_FORMAT
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from imgpipe.catalog import DONE, FAILED, PENDING, Round
 from imgpipe.errors import Reason
+from imgpipe.keys import cdn_url
 
 #: the image types the processors decode, and the extension a sanitized name ends with
 ACCEPTED_TYPES: Mapping[str, str] = {
@@ -427,6 +427,9 @@ class UploadStatus:
     variants: list[VariantView]
     srcset: str | None
     picture: str | None
+    #: what describe found (placeholders, palette, perceptual hash, EXIF summary, duplicate_of),
+    #: by processor; empty when no processor reported facts (docs/describe.md)
+    description: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -456,10 +459,8 @@ class ErrorBody:
 _STATES = {DONE: "done", FAILED: "rejected", PENDING: "pending"}
 
 
-def variant_url(delivery_url: str, variant_key: str, etag: str) -> str:
-    """``<cdn>/v/<variant key>?v=<upload etag>``: an overwritten upload has a new etag and so new
-    URLs, which no cache has seen (docs/api.md, "Caching")."""
-    return f"{delivery_url.rstrip('/')}/v/{quote(variant_key)}?v={quote(etag)}"
+#: ``<cdn>/v/<variant key>?v=<upload etag>``, as notify's email and ``imgpipe status`` build it
+variant_url = cdn_url
 
 
 def _variant_name(variant_key: str) -> str:
@@ -512,6 +513,7 @@ def status_view(
         )
         for p in found.processors()
         for v in p.variants
+        if v.is_image  # describe's facts come as ``description``, not as a variant
     ]
     srcset, picture = responsive_snippets(variants)
     return UploadStatus(
@@ -528,6 +530,7 @@ def status_view(
         variants=variants,
         srcset=srcset,
         picture=picture,
+        description={name: dict(facts) for name, facts in found.descriptions.items()},
     )
 
 
@@ -538,7 +541,7 @@ def summary_view(found: Round) -> UploadSummary:
         status=found.status,
         created_at=found.uploaded_at or found.first_seen_at,
         size=found.size,
-        variants=len(found.variants),
+        variants=sum(1 for v in found.variants if v.is_image),
     )
 
 

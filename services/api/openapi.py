@@ -28,6 +28,8 @@ _REASONS = {
 
 
 def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    if tp is Any:
+        return {}  # any JSON value (describe's facts)
     if tp in _SCALARS:
         return dict(_SCALARS[tp])
     origin = typing.get_origin(tp)

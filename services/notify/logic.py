@@ -190,9 +190,14 @@ def _reasons(states: list[ProcessorState]) -> list[str]:
     return sorted({s.rejection.reason for s in states if s.rejection is not None})
 
 
+def _images(s: ProcessorState) -> int:
+    """The variants that are pictures (describe's facts document is not one)."""
+    return sum(1 for v in s.variants if v.is_image)
+
+
 def subject_for(r: Round, status: str) -> str:
     states = [r.processor(n) for n in r.expected]
-    produced = sum(len(s.variants) for s in states if s.state == DONE)
+    produced = sum(_images(s) for s in states if s.state == DONE)
     if status == COMPLETED:
         return _subject(r.key, f"is ready ({_plural(produced, 'variant')})")
     reasons = ", ".join(_reasons([s for s in states if s.state == FAILED]))
@@ -250,7 +255,7 @@ def render_email(
     states = [r.processor(n) for n in r.expected]
     done = [s for s in states if s.state == DONE]
     failed = [s for s in states if s.state == FAILED]
-    produced = sum(len(s.variants) for s in done)
+    produced = sum(_images(s) for s in done)
     key = inert(r.key)
     headline = {
         COMPLETED: f"{key} is ready: {_plural(produced, 'variant')}.",
@@ -270,7 +275,8 @@ def render_email(
     for s in states:
         lines.append("")
         if s.state == DONE:
-            lines.append(f"{s.name}: {_plural(len(s.variants), 'variant')}")
+            images = _images(s)
+            lines.append(f"{s.name}: {_plural(images, 'variant')}" if images else f"{s.name}: facts about the upload")
             for v in s.variants:
                 # The variant key carries the upload key: inert too. The link is imgpipe's own.
                 vkey = inert(v.key)

@@ -39,6 +39,7 @@ from ..logic import (
     sanitize_filename,
     seconds_to_next_day,
     status_view,
+    summary_view,
     upload_key,
     variant_url,
 )
@@ -294,6 +295,27 @@ def test_the_status_view_shows_states_plain_reasons_variants_and_snippets() -> N
     assert view.srcset == f"{urls['320w.jpg']} 320w, {urls['600w.jpg']} 600w"
     assert view.picture is not None
     assert '<source type="image/webp"' in view.picture and f'src="{urls["600w.jpg"]}"' in view.picture
+
+
+def test_describes_facts_are_the_description_not_a_variant() -> None:
+    key = f"users/{SUB}/{'I' * 22}/cat.jpg"
+    facts = {"thumbhash": "1QcSHQRnh493V4dIh4eXh1h4kJUI", "duplicate_of": None}
+    found = Round(
+        bucket="uploads",
+        key=key,
+        etag="abc123",
+        status="completed",
+        expected=("describe", "resize"),
+        variants=(
+            _variant("resize", "320w.jpg", "jpeg", 320, 213, 1),
+            _variant("describe", "description.json", "json", 640, 427, 1),
+        ),
+        descriptions={"describe": facts},
+    )
+    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/")
+    assert [v.name for v in view.variants] == ["320w.jpg"]
+    assert view.description == {"describe": facts}
+    assert summary_view(found).variants == 1
 
 
 def test_an_upload_nobody_reported_yet_is_processing_and_one_being_sent_is_uploading() -> None:

@@ -171,3 +171,24 @@ def test_claim_timeout_setting_outlives_the_function_and_precedes_its_first_retr
     manifest = load_manifest(FOLDER)
     assert manifest.timeout_s < manifest.settings["email_claim_timeout_s"] < 60
     assert manifest.settings["email_claim_wait_s"] < manifest.timeout_s
+
+
+def test_describes_facts_are_not_counted_as_variants() -> None:
+    from imgpipe.catalog import COMPLETED, Round, VariantRecord
+
+    from ..logic import subject_for
+
+    def variant(processor: str, name: str, fmt: str) -> VariantRecord:
+        return VariantRecord(processor, "variants", f"{processor}/cat.jpg/{name}", fmt, 64, 48, 100, 1)
+
+    r = Round(
+        bucket="uploads",
+        key="cat.jpg",
+        etag="e1",
+        status=COMPLETED,
+        expected=("describe", "thumbnail"),
+        variants=(variant("thumbnail", "200x200.jpg", "jpeg"), variant("describe", "description.json", "json")),
+    )
+    assert subject_for(r, COMPLETED) == "imgpipe: cat.jpg is ready (1 variant)"
+    body = render_email(r, COMPLETED, link=lambda b, k: f"https://x/{k}", link_expiry_s=60, now=datetime.now(UTC)).body
+    assert "describe: facts about the upload" in body and "thumbnail: 1 variant" in body
