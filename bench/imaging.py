@@ -43,6 +43,23 @@ TIME = "cpu_seconds"
 #: a speed-up may not cost visible quality: the processor's worst SSIM against the Lanczos
 #: reference may trail the naive baseline's worst by at most this much.
 SSIM_TOLERANCE = 0.01
+#: issue 15: with the libvips engine in the seam, quality may not fall below today's. "Today" is
+#: the processors' worst SSIM in bench/results/latest.md as committed before the engine's first
+#: full run (generated 2026-11-22T19:50:15Z, Pillow only), at the 4 decimals it printed.
+SSIM_BASELINE: dict[str, float] = {
+    "jpeg24/thumbnail": 0.9651,
+    "jpeg24/resize": 0.9624,
+    "jpeg24/convert": 0.9478,
+    "jpeg24p/thumbnail": 0.9651,
+    "jpeg24p/resize": 0.9624,
+    "jpeg24p/convert": 0.9478,
+    "png12a/thumbnail": 0.9805,
+    "png12a/resize": 0.9805,
+    "png12a/convert": 0.9903,
+    "webp12/thumbnail": 0.9690,
+    "webp12/resize": 0.9554,
+    "webp12/convert": 0.9141,
+}
 
 
 def _source_info(spec: inputs.InputSpec) -> tuple[tuple[int, int], bool]:
@@ -210,8 +227,16 @@ def checks(cases: Mapping[str, Mapping[str, Any]], processors: Sequence[str]) ->
                 )
             peak, best = ratio(proc, naive, "peak_mib"), ratio(floor, naive, "peak_mib")
             rows.append(("peak RSS / naive", peak, MAX_PEAK_RATIO, True, "VmHWM ratio", best))
+            if p in ("thumbnail", "resize"):
+                peak, best = ratio(proc, vips, "peak_mib"), ratio(floor, vips, "peak_mib")
+                rows.append(("peak RSS / pyvips", peak, 1.0, True, "no more memory than pyvips", best))
             ssim_gap = None if p_ssim is None or n_ssim is None else p_ssim - n_ssim
             rows.append(("worst SSIM - naive's", ssim_gap, -SSIM_TOLERANCE, False, "no visible quality lost", None))
+            baseline = SSIM_BASELINE.get(f"{spec.name}/{p}")
+            if baseline is not None:
+                # compared at the baseline's own precision, so rounding alone is never a miss
+                drop = None if p_ssim is None else round(p_ssim, 4) - baseline
+                rows.append((f"worst SSIM - today's ({baseline})", drop, 0.0, False, "not below today's", None))
             out += [
                 _check(f"{spec.name} {p}: {what}", value, limit, at_most=at_most, detail=why, bound=bound)
                 for what, value, limit, at_most, why, bound in rows

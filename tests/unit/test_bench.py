@@ -186,3 +186,57 @@ def test_score_finds_an_off_centre_crop_in_the_reference(np: Any) -> None:
     # the same crop mirrored is not that part of the picture: it must score clearly lower
     bad = quality.score("mirrored", source, _webp(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
     assert bad.ssim < good.ssim - 0.1
+
+
+def test_issue_15_compares_peak_with_pyvips_and_quality_with_todays_figures() -> None:
+    today = imaging.SSIM_BASELINE["jpeg24/thumbnail"]
+    got = _checks(
+        {
+            "processor": _case(0.07, 60, ssim=today - 0.002),
+            "naive": _case(0.50, 130, ssim=0.965),
+            "floor": _case(0.06, 33),
+            "pyvips": _case(0.08, 50),
+        },
+        "thumbnail",
+    )
+    assert got["peak RSS / pyvips"]["value"] == pytest.approx(1.2)
+    assert got["peak RSS / pyvips"]["met"] is False  # 60 MiB against pyvips' 50
+    assert got["peak RSS / pyvips"]["floor_meets_it"] is True
+    assert got[f"worst SSIM - today's ({today})"]["met"] is False  # 0.002 below today's
+    same = _checks({"processor": _case(0.07, 40, ssim=today + 0.00004), "pyvips": _case(0.08, 50)}, "thumbnail")
+    assert same[f"worst SSIM - today's ({today})"]["met"] is True  # equal at the baseline's precision
+    assert same["peak RSS / pyvips"]["met"] is True
+
+
+def test_the_cap_part_derives_memory_by_the_sizing_rule_and_judges_the_goal() -> None:
+    cap = {
+        "goal_memory_mb": 1024,
+        "processors": {
+            "resize": {"peak_mib": 700.0, "worst_input": "webp50a", "derived_memory_mb": cost.recommend_memory(700)},
+            "convert": {"error": "not measured on every format", "met": None},
+        },
+    }
+    cap["processors"]["resize"]["met"] = cap["processors"]["resize"]["derived_memory_mb"] <= 1024
+    lines = {line[0]: line for line in report.check_lines({"cap": cap})}
+    assert lines["50 MP cap resize: memory_mb"][1].startswith("1024 MB")  # 700 x 1.3 + 64 = 974 -> 1024
+    assert lines["50 MP cap resize: memory_mb"][3] == "met"
+    assert lines["50 MP cap convert: memory_mb"][3] == "not measured"
+
+
+def test_the_layer_is_judged_against_issue_15s_budget_too() -> None:
+    pkg = {"unzipped_bytes": 130e6, "met": True, "target_bytes": 120_000_000, "target_met": False}
+    lines = {line[0]: line for line in report.check_lines({"package": pkg})}
+    assert lines["layer unzipped"][3] == "met"
+    assert lines["layer unzipped (issue 15)"][3] == "MISSED"
+
+
+def test_the_bench_stops_before_measuring_when_an_extra_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from bench import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "matplotlib" else real(name))
+    monkeypatch.setattr(cli, "discover", lambda: pytest.fail("measured without the bench extra"))
+    assert cli.missing_modules() == ["matplotlib"]
+    assert cli.main(["--quick"]) == 2

@@ -1,0 +1,91 @@
+"""At the pixel cap (issue 15): every image processor on every input format at 50 MP, measured.
+
+The cost part extrapolates a 12-24 MP run to the cap; this part measures the cap itself,
+because memory is not linear in pixels when an engine changes (libvips streams a PNG and
+shrinks a WebP on load, Pillow holds the whole decode). Each run is a fresh process that
+imports the processor's whole handler (the layer) first, as a Lambda cold start does; the
+function's peak is the larger of the import peak and the work peak. Each manifest's
+``memory_mb`` is re-derived from the worst peak by the rule of docs/benchmarks.md
+(:func:`bench.cost.recommend_memory`: peak x 1.3 + 64 MiB, rounded up to a usual size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench import inputs, measure
+from bench.cost import recommend_memory
+from imgpipe.manifest import Manifest
+
+#: 8165 x 6123 = 49,994,295 pixels: the largest upload the default max_pixels (50,000,000)
+#: accepts, the same size tests/integration/test_memory_limits.py sends
+CAP_WIDTH, CAP_HEIGHT = 8165, 6123
+#: every input format the bench knows, at the cap. WebP is in with alpha: Pillow decodes it to
+#: RGBA, the most memory per pixel of any format here, so it is the worst case to size for.
+INPUTS = (
+    inputs.InputSpec("jpeg50", CAP_WIDTH, CAP_HEIGHT, "jpeg", label="50 MP baseline JPEG"),
+    inputs.InputSpec("jpeg50p", CAP_WIDTH, CAP_HEIGHT, "jpeg", progressive=True, label="50 MP progressive JPEG"),
+    inputs.InputSpec("png50a", CAP_WIDTH, CAP_HEIGHT, "png", alpha=True, label="50 MP PNG with alpha"),
+    inputs.InputSpec("webp50a", CAP_WIDTH, CAP_HEIGHT, "webp", alpha=True, label="50 MP WebP with alpha"),
+)
+#: issue 15's goal: no image processor needs more than this at the cap
+GOAL_MEMORY_MB = 1024
+#: a 50 MP job takes seconds; the cap's figure is a peak, which varies far less than time
+TIMEOUT_S = 600
+
+
+def _image_processors(manifests: Sequence[Manifest]) -> list[Manifest]:
+    """Every service that decodes the upload (on by default or not): those that make variants."""
+    return [m for m in manifests if m.produces_variants]
+
+
+def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+    processors = _image_processors(manifests)
+    for spec in INPUTS:
+        log(f"pixel cap: making {spec.name} ({spec.width}x{spec.height}) if not cached")
+        inputs.ensure(spec)
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in processors for s in INPUTS}
+    for round_no in range(repeats):
+        log(f"pixel cap: round {round_no + 1}/{repeats}")
+        for m in processors:
+            for spec in INPUTS:
+                job = {
+                    "op": "processor",
+                    "processor": m.name,
+                    "whole_handler": True,
+                    "input": str(inputs.path_for(spec)),
+                    "settings": dict(m.settings),
+                }
+                result = measure.run_job(job, timeout_s=TIMEOUT_S)
+                if "error" in result:
+                    log(f"  {m.name} {spec.name}: ERROR {result['error']}")
+                runs[(m.name, spec.name)].append(result)
+    out: dict[str, Any] = {}
+    for m in processors:
+        per_input: dict[str, Any] = {}
+        for spec in INPUTS:
+            s = measure.summarise(runs[(m.name, spec.name)])
+            s.pop("outputs", None)
+            if "error" not in s:
+                s["function_peak_mib"] = round(max(s["peak_mib"], s["setup_peak_mib"]), 1)
+            per_input[spec.name] = s
+        ok = [v for v in per_input.values() if "error" not in v]
+        entry: dict[str, Any] = {"manifest_memory_mb": m.memory_mb, "inputs": per_input}
+        if len(ok) == len(INPUTS):
+            worst = max(ok, key=lambda v: v["function_peak_mib"])
+            entry["peak_mib"] = worst["function_peak_mib"]
+            entry["worst_input"] = next(k for k, v in per_input.items() if v is worst)
+            entry["derived_memory_mb"] = recommend_memory(worst["function_peak_mib"])
+            entry["met"] = entry["derived_memory_mb"] <= GOAL_MEMORY_MB
+        else:
+            # a processor that fails at the cap has no size to derive: a miss, never a pass
+            entry["error"] = "not measured on every format"
+            entry["met"] = None
+        out[m.name] = entry
+    return {
+        "repeats": repeats,
+        "goal_memory_mb": GOAL_MEMORY_MB,
+        "inputs": {s.name: {"label": s.label, "width": s.width, "height": s.height} for s in INPUTS},
+        "processors": out,
+    }
