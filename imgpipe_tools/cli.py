@@ -200,9 +200,13 @@ def cmd_local_run(args: argparse.Namespace) -> int:
                 print(json.dumps(r.as_json(), ensure_ascii=False))
         else:
             rows = [["key", "status", "variants", "reasons", "time"]]
-            rows += [[r.key, r.status, str(len(r.variants)), _reasons(r), f"{r.seconds:.1f}s"] for r in reports]
+            # pictures only: describe's facts document is copied out too, but is no variant
+            rows += [
+                [r.key, r.status, str(sum(v.is_image for v in r.variants)), _reasons(r), f"{r.seconds:.1f}s"]
+                for r in reports
+            ]
             _table(rows, sys.stdout)
-            print(f"\n{copied} variant(s) copied to {out}/; {len(emails)} email(s) in {args.outbox}/\n")
+            print(f"\n{copied} file(s) copied to {out}/; {len(emails)} email(s) in {args.outbox}/\n")
             for email in emails:
                 print(_fmt_email(email))
         # A person at a terminal goes on to the web app; scripts, CI and pipes get their exit
@@ -212,6 +216,14 @@ def cmd_local_run(args: argparse.Namespace) -> int:
             serve = not args.json and sys.stdin.isatty() and sys.stdout.isatty()
         if serve and stack.frontdoor is not None:
             _serve_web_app(stack)
+        elif stack.frontdoor is not None and not args.json:
+            door = stack.frontdoor
+            print(
+                f"The web app was at {door.url}/ (sign in: {door.demo.email if door.demo else '-'} / "
+                f"{door.demo.password if door.demo else '-'}); the stack stops now, as this is no terminal. "
+                "`make run` in a terminal, or `imgpipe local run --serve samples/`, keeps it up.",
+                flush=True,
+            )
     ok = all(r.terminal and r.status != "failed" for r in reports)
     return 0 if ok else 1
 
