@@ -1,0 +1,132 @@
+"""``imgpipe review approve|reject KEY``: a person's decision on an upload a processor's facts
+hold for review (services/moderate, docs/moderation.md).
+
+- **approve** keeps the decision in the catalog round (``review``); from then on ``imgpipe
+  status`` and the API offer its variants again;
+- **reject** deletes the upload's variants from the variants bucket, listed as the delete cascade
+  lists them (services/purge: every top-level producer folder, the keys directly under
+  ``<folder>/<key>/``), then keeps the decision: the round reads ``rejected`` and offers nothing.
+  Variants first, as the purge does: if the catalog write then fails, the round is still held
+  (nothing offered) and running the command again finishes it.
+
+The upload itself stays in the uploads bucket: deleting it is the owner's call (and the purge's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from imgpipe.catalog import APPROVED, DELETED, REJECTED, Catalog, Round, latest_of
+from imgpipe.keys import variant_prefix
+
+#: S3's DeleteObjects takes at most this many keys
+DELETE_BATCH = 1000
+#: a top-level folder named like a service holds variants (the purge's rule; not ``_backfill/``)
+_PRODUCER_FOLDER = re.compile(r"^[a-z][a-z0-9_]{1,30}/$")
+
+
+class ReviewError(Exception):
+    """The decision cannot be taken (no such upload, not held, already rejected); said to the user."""
+
+
+class VariantStore(Protocol):
+    """The purge's port (services/purge/ports.py), which ``FakeStorage`` also implements."""
+
+    def list_folders(self, bucket: str) -> Iterable[str]: ...
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterable[str]: ...
+
+    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None: ...
+
+
+class S3VariantStore:
+    """The store on a deployment's S3 client (Delimiter "/": a deeper folder is another upload's)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def list_folders(self, bucket: str) -> Iterator[str]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/"):
+            yield from (str(c["Prefix"]) for c in page.get("CommonPrefixes", []))
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for page in pages:
+            yield from (str(o["Key"]) for o in page.get("Contents", []))
+
+    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        r = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        errors = r.get("Errors", [])
+        if errors:
+            raise ReviewError(f"DeleteObjects: {len(errors)} of {len(keys)} keys were not deleted ({errors[0]})")
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    key: str
+    etag: str
+    decision: str
+    held_by: tuple[str, ...]
+    variants_deleted: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "etag": self.etag,
+            "decision": self.decision,
+            "held_by": list(self.held_by),
+            "variants_deleted": self.variants_deleted,
+        }
+
+
+def delete_variants(store: VariantStore, variants_bucket: str, key: str) -> int:
+    """Every object directly under ``<folder>/<key>/`` of each producer folder; how many."""
+    deleted = 0
+    for folder in sorted(f for f in store.list_folders(variants_bucket) if _PRODUCER_FOLDER.match(f)):
+        prefix = variant_prefix(folder[:-1], key)
+        keys = [k for k in store.list_keys(variants_bucket, prefix) if "/" not in k[len(prefix) :]]
+        for start in range(0, len(keys), DELETE_BATCH):
+            store.delete_keys(variants_bucket, keys[start : start + DELETE_BATCH])
+        deleted += len(keys)
+    return deleted
+
+
+def _held_round(catalog: Catalog, bucket: str, key: str, etag: str | None) -> Round:
+    rounds = catalog.rounds(bucket, key)
+    found = next((r for r in rounds if r.etag == etag), None) if etag else latest_of(rounds)
+    where = f"s3://{bucket}/{key}" + (f" (etag {etag})" if etag else "")
+    if found is None:
+        raise ReviewError(f"no record of {where} in the catalog (not uploaded yet, or expired)")
+    if found.status == DELETED:
+        raise ReviewError(f"{where} was deleted; there is nothing to review")
+    if not found.held_by:
+        raise ReviewError(f"{where} is not held for review (status {found.shown_status})")
+    return found
+
+
+def review(
+    catalog: Catalog,
+    store: VariantStore,
+    *,
+    bucket: str,
+    variants_bucket: str,
+    key: str,
+    decision: str,
+    now: datetime,
+    etag: str | None = None,
+) -> Reviewed:
+    """Approve or reject the newest round of ``key`` (or the round of ``etag``)."""
+    r = _held_round(catalog, bucket, key, etag)
+    if decision == APPROVED and r.review == REJECTED:
+        raise ReviewError(f"s3://{bucket}/{key} was rejected and its variants deleted; upload it again to review it")
+    deleted = delete_variants(store, variants_bucket, r.key) if decision == REJECTED else 0
+    # Rejecting again finds nothing left to delete, and the round already says rejected.
+    if r.review != decision and not catalog.record_review(r.ref, decision, now=now):
+        raise ReviewError(f"the catalog refused the decision on s3://{bucket}/{key} (deleted or rejected meanwhile?)")
+    return Reviewed(r.key, r.etag, decision, tuple(r.held_by), deleted)
