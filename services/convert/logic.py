@@ -1,11 +1,14 @@
-"""convert: the upload in modern formats (WebP, AVIF), plus JPEG when the upload is not a JPEG
-(HEIC from phones, PNG photos), all named ``full`` and capped at ``max_long_edge``.
+"""convert: each upload as the variants ``formats`` lists (settings.py): by default WebP and AVIF,
+plus JPEG when the upload is not a JPEG (HEIC from phones, PNG photos), all named ``full`` and
+capped at ``max_long_edge``; a deployment may list any fixed set (name, format, quality, cap).
 
-An animation (GIF, animated WebP/PNG) becomes one animated WebP, frame by frame within the
-frame cap; AVIF and JPEG are not made for animations (see docs/decisions.md).
+An animation (GIF, animated WebP/PNG) becomes animated WebP, frame by frame within the frame cap;
+AVIF, JPEG and PNG are not made for animations (see docs/decisions.md).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from imgpipe.imaging import (
     EncodeOptions,
@@ -20,34 +23,60 @@ from imgpipe.imaging import (
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
-from .settings import Settings
+from .settings import Settings, Variant
 
 
-def _formats(settings: Settings, source_format: str) -> list[str]:
-    formats = list(settings.formats)
-    # A JPEG of a JPEG only loses quality; unless nothing else is asked for.
-    without_jpeg = [f for f in formats if not (f == "jpeg" and source_format == "jpeg")]
-    return without_jpeg or formats
+def _wanted(settings: Settings, source_format: str) -> list[Variant]:
+    variants = list(settings.variants())
+    kept = [v for v in variants if not (v.skip_same_format and v.format == source_format)]
+    return kept or variants  # an upload always gets its variants, even if all were to be skipped
 
 
-def _animation(source: SourceImage, settings: Settings, options: EncodeOptions) -> Output:
-    size = fit_long_edge(source.size, settings.max_long_edge)
-    size = fit_pixels(size, max(1, settings.max_animation_pixels // source.n_frames))
+def _options(options: EncodeOptions, variant: Variant) -> EncodeOptions:
+    if variant.quality is None:  # png: lossless
+        return options
+    return replace(options, **{f"{variant.format}_quality": variant.quality})
+
+
+def _size(size: tuple[int, int], variant: Variant) -> tuple[int, int]:
+    assert variant.max_long_edge is not None  # Settings.variants() fills it in
+    return fit_long_edge(size, variant.max_long_edge)
+
+
+def _animations(
+    source: SourceImage, variants: list[Variant], settings: Settings, options: EncodeOptions
+) -> list[Output]:
+    # Frames are decoded once, at the largest size asked for, within the memory budget; each
+    # variant then shrinks them to its own size.
+    budget = max(1, settings.max_animation_pixels // source.n_frames)
+    sizes = [fit_pixels(_size(source.size, v), budget) for v in variants]
+    largest = max(sizes, key=lambda s: s[0] * s[1])
     frames, durations = [], []
     for frame, duration in source.frames():
-        frames.append(resize(frame, size))  # each big frame is dropped as soon as it is shrunk
+        frames.append(resize(frame, largest))  # each big frame is dropped as soon as it is shrunk
         durations.append(duration)
-    data = encode_animation(frames, durations, source.loop, options)
-    return Output("full", "webp", data, *size)
+    outputs = []
+    for variant, size in zip(variants, sizes, strict=True):
+        scaled = [resize(frame, size) for frame in frames]
+        data = encode_animation(scaled, durations, source.loop, _options(options, variant))
+        outputs.append(Output(variant.name, "webp", data, *size))
+    return outputs
 
 
 def process(data: bytes, settings: Settings) -> list[Output]:
     options = EncodeOptions.from_settings(settings)
     source = open_image(data, Limits.from_settings(settings))
-    formats = _formats(settings, source.format)
-    if source.animated and "webp" in formats:
-        return [_animation(source, settings, options)]
+    variants = _wanted(settings, source.format)
+    webp = [v for v in variants if v.format == "webp"]
+    if source.animated and webp:
+        return _animations(source, webp, settings, options)
 
-    size = fit_long_edge(source.size, settings.max_long_edge)
-    image = resize(source.decode(min_size=size), size)
-    return [Output("full", fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in formats]
+    sizes = [_size(source.size, v) for v in variants]
+    # one decode, at the largest size asked for; every variant is resampled from it
+    image = source.decode(min_size=max(sizes, key=lambda s: s[0] * s[1]))
+    outputs = []
+    for variant, size in zip(variants, sizes, strict=True):
+        scaled = resize(image, size)
+        encoded = encode(scaled, variant.format, _options(options, variant), source.exif)
+        outputs.append(Output(variant.name, variant.format, encoded, *scaled.size))
+    return outputs
