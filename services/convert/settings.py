@@ -59,7 +59,7 @@ class Variant:
             )
         if self.quality is not None:
             if self.format not in QUALITY_RANGES:
-                raise Invalid("quality", f"{self.format} has no quality (it is lossless: png_compress_level)")
+                raise Invalid("quality", f"is not taken by {self.format}: it is lossless (see png_compress_level)")
             low, high = QUALITY_RANGES[self.format]
             if not low <= self.quality <= high:
                 raise Invalid("quality", f"must be between {low} and {high} for {self.format}; got {self.quality}")

@@ -152,7 +152,7 @@ def test_an_animation_becomes_each_webp_variant() -> None:
         ),
         (
             [{"name": "lossless", "format": "png", "quality": 90}],
-            "'formats' entry 1 (name 'lossless'): 'quality' png has no quality",
+            "'formats' entry 1 (name 'lossless'): 'quality' is not taken by png: it is lossless",
         ),
         (
             ["webp", {"format": "webp", "quality": 50}],
