@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from PIL import ImageFilter
+
 from bench import inputs, measure
 from bench.cost import recommend_memory
 from imgpipe.manifest import Manifest
@@ -29,10 +31,30 @@ INPUTS = (
     inputs.InputSpec("png50a", CAP_WIDTH, CAP_HEIGHT, "png", alpha=True, label="50 MP PNG with alpha"),
     inputs.InputSpec("webp50a", CAP_WIDTH, CAP_HEIGHT, "webp", alpha=True, label="50 MP WebP with alpha"),
 )
+#: the byte cap (max_bytes' default): a file above it is rejected before any pixel is decoded
+CAP_BYTES = 52_428_800
+#: the sensor noise of bench.inputs makes a 50 MP PNG 53.9 MB, over the byte cap; a slight
+#: blur brings it under. The memory a decode needs is the pixels', not the file's.
+PNG_SMOOTHING_RADIUS = 1.2
 #: issue 15's goal: no image processor needs more than this at the cap
 GOAL_MEMORY_MB = 1024
 #: a 50 MP job takes seconds; the cap's figure is a peak, which varies far less than time
 TIMEOUT_S = 600
+
+
+def ensure(spec: inputs.InputSpec) -> None:
+    path = inputs.path_for(spec)
+    if path.exists():
+        return
+    img = inputs.render(spec)
+    if spec.format == "png":
+        img = img.filter(ImageFilter.GaussianBlur(PNG_SMOOTHING_RADIUS))
+    data = inputs.encode(spec, img)
+    if len(data) > CAP_BYTES:
+        raise ValueError(f"{spec.name} is {len(data):,} bytes, over the {CAP_BYTES:,}-byte cap")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _image_processors(manifests: Sequence[Manifest]) -> list[Manifest]:
@@ -44,7 +66,7 @@ def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None])
     processors = _image_processors(manifests)
     for spec in INPUTS:
         log(f"pixel cap: making {spec.name} ({spec.width}x{spec.height}) if not cached")
-        inputs.ensure(spec)
+        ensure(spec)
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in processors for s in INPUTS}
     for round_no in range(repeats):
         log(f"pixel cap: round {round_no + 1}/{repeats}")
