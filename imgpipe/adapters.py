@@ -4,6 +4,7 @@ is how the same code talks to AWS, to the embedded moto server, or to LocalStack
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -39,6 +40,12 @@ def client(service: str) -> Any:
         # Requests are SigV4 anyway; this makes presigned links SigV4 too (notify's emails),
         # which botocore still signs with the legacy SigV2 by default.
         options["signature_version"] = "s3v4"
+        if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")):
+            # Regional virtual-hosted URLs (<bucket>.s3.<region>.amazonaws.com): botocore's default
+            # for presigning is the global host, which S3 answers for a new bucket outside us-east-1
+            # with a redirect that a browser's CORS preflight (the API's uploads) cannot follow.
+            # An emulator's endpoint keeps botocore's path style.
+            options["s3"] = {"addressing_style": "virtual"}
     c = boto3.client(service, config=Config(**options))
     for hook in _client_hooks:
         hook(c)
