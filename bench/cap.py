@@ -11,10 +11,11 @@ function's peak is the larger of the import peak and the work peak. Each manifes
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PIL import ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from bench import inputs, measure
 from bench.cost import recommend_memory
@@ -23,6 +24,9 @@ from imgpipe.manifest import Manifest
 #: 8165 x 6123 = 49,994,295 pixels: the largest upload the default max_pixels (50,000,000)
 #: accepts, the same size tests/integration/test_memory_limits.py sends
 CAP_WIDTH, CAP_HEIGHT = 8165, 6123
+#: an animation may hold 10x the pixel cap in all (the frame budget), and convert keeps every
+#: frame: the heaviest input there is for it
+GIF_FRAMES = 10
 #: every input format the bench knows, at the cap. WebP is in with alpha: Pillow decodes it to
 #: RGBA, the most memory per pixel of any format here, so it is the worst case to size for.
 INPUTS = (
@@ -30,6 +34,7 @@ INPUTS = (
     inputs.InputSpec("jpeg50p", CAP_WIDTH, CAP_HEIGHT, "jpeg", progressive=True, label="50 MP progressive JPEG"),
     inputs.InputSpec("png50a", CAP_WIDTH, CAP_HEIGHT, "png", alpha=True, label="50 MP PNG with alpha"),
     inputs.InputSpec("webp50a", CAP_WIDTH, CAP_HEIGHT, "webp", alpha=True, label="50 MP WebP with alpha"),
+    inputs.InputSpec("gif50x10", CAP_WIDTH, CAP_HEIGHT, "gif", label=f"{GIF_FRAMES} full-canvas GIF frames at 50 MP"),
 )
 #: the byte cap (max_bytes' default): a file above it is rejected before any pixel is decoded
 CAP_BYTES = 52_428_800
@@ -42,14 +47,31 @@ GOAL_MEMORY_MB = 1024
 TIMEOUT_S = 600
 
 
+def _animation(spec: inputs.InputSpec) -> bytes:
+    """Full-canvas palette frames, each with a bar in a new place, so none can be merged away."""
+    frames = []
+    bar = spec.width // GIF_FRAMES
+    for i in range(GIF_FRAMES):
+        frame = Image.new("P", (spec.width, spec.height), i % 3)
+        frame.putpalette([250, 250, 250, 30, 30, 30, 200, 40, 40, 40, 90, 200])
+        ImageDraw.Draw(frame).rectangle((i * bar, 0, (i + 1) * bar - 1, spec.height - 1), fill=3)
+        frames.append(frame)
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
 def ensure(spec: inputs.InputSpec) -> None:
     path = inputs.path_for(spec)
     if path.exists():
         return
-    img = inputs.render(spec)
-    if spec.format == "png":
-        img = img.filter(ImageFilter.GaussianBlur(PNG_SMOOTHING_RADIUS))
-    data = inputs.encode(spec, img)
+    if spec.format == "gif":
+        data = _animation(spec)
+    else:
+        img = inputs.render(spec)
+        if spec.format == "png":
+            img = img.filter(ImageFilter.GaussianBlur(PNG_SMOOTHING_RADIUS))
+        data = inputs.encode(spec, img)
     if len(data) > CAP_BYTES:
         raise ValueError(f"{spec.name} is {len(data):,} bytes, over the {CAP_BYTES:,}-byte cap")
     tmp = path.with_suffix(".tmp")
