@@ -197,3 +197,22 @@ def test_the_facts_ride_on_the_event_as_a_json_output() -> None:
     )
     assert parsed.description is not None and parsed.description["held"] is True  # type: ignore[union-attr]
     assert not parsed.variant.is_image  # type: ignore[union-attr]
+
+
+def test_documented_event_parses_and_names_every_fact() -> None:
+    """docs/events.md shows tests/fixtures/events/moderate/variant_created.json (a test of
+    tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
+    from imgpipe.events import to_entry
+
+    path = FOLDER.parents[1] / "tests" / "fixtures" / "events" / "moderate" / "variant_created.json"
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert to_entry(parse_pipeline_event(event)) == (event["detail-type"], event["detail"])
+    s = settings(engine="stand-in")
+    moderator = Moderator(StandIn(s.stand_in_marker))
+    moderator.start(Upload("imgpipe-uploads", event["detail"]["key"], "e"))
+    [out] = moderator.process(g.jpeg(g.photo((600, 400))), s)
+    shown = event["detail"]["description"]
+    assert out.description is not None and set(shown) == set(out.description)
+    assert {k: v for k, v in shown.items() if k != "checked"} == {
+        k: v for k, v in out.description.items() if k != "checked"
+    }
