@@ -21,6 +21,14 @@ any length, ``tuple[int, int]`` exactly two) and unions of these (``int | tuple[
 and JSON lists become tuples, so a parsed object is immutable. ``bool`` is never taken for an
 ``int`` (TOML ``true`` is not 1); an ``int`` is taken for a ``float``.
 
+A list of tables (TOML inline tables or ``[[...]]``, JSON objects) is a tuple of another frozen
+dataclass (``tuple[Variant, ...]``, or ``tuple[str | Variant, ...]`` for a list that takes a short
+name or a table, as convert's ``formats``): each table is parsed with that class's own fields and
+checks, and an error names the entry (``'formats' entry 2 (name 'low'): 'quality' must be ...``).
+``int | None = setting(None)`` is a setting that is unset unless given (TOML has no null; a JSON
+null leaves it unset). A check that involves several fields (or several entries) goes in the
+class's ``__post_init__``, which raises :class:`Invalid`; :func:`parse` words it like any other.
+
 This module imports nothing heavy: ``infra/`` imports every service's settings at synth.
 """
 
@@ -47,6 +55,18 @@ class SettingsError(ValueError):
         super().__init__(f"settings of {service}: {where}{problem}")
         self.service = service
         self.setting = setting
+        self.problem = problem
+
+
+class Invalid(ValueError):
+    """Raised by a settings class's ``__post_init__`` for a value its fields' checks cannot refuse
+    alone (one field against another, entries against each other); :func:`parse` turns it into a
+    :class:`SettingsError` naming the service and ``setting``."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"'{setting}' {problem}")
+        self.setting = setting
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,19 @@ class _WrongType(Exception):
     """The value does not have the declared type (the caller words the message)."""
 
 
+class _Problem(Exception):
+    """A table in a list has a value its class refuses, worded from the table's setting on;
+    :func:`parse` prefixes the list's name and the entry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _is_table(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
 _SCALAR_NAMES: dict[type, tuple[str, str]] = {
     bool: ("true or false", "booleans"),
     int: ("an integer", "integers"),
@@ -97,18 +130,45 @@ _SCALAR_NAMES: dict[type, tuple[str, str]] = {
 }
 
 
+def _members(tp: Any) -> tuple[Any, ...]:
+    """A union's members a value can have (``None`` is only ever a default)."""
+    return tuple(a for a in typing.get_args(tp) if a is not type(None))
+
+
+def _plural(tp: Any) -> str:
+    if tp in _SCALAR_NAMES:
+        return _SCALAR_NAMES[tp][1]
+    if _is_table(tp):
+        return "tables"
+    return " or ".join(_plural(a) for a in _members(tp))
+
+
 def _describe(tp: Any) -> str:
     """``int | tuple[int, int]`` -> 'an integer or a list of 2 integers'."""
     if tp in _SCALAR_NAMES:
         return _SCALAR_NAMES[tp][0]
+    if _is_table(tp):
+        return "a table of name = value"
     args = typing.get_args(tp)
     if typing.get_origin(tp) is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_SCALAR_NAMES[args[0]][1]}"
+            return f"a list of {_plural(args[0])}"
         if len(set(args)) == 1:
-            return f"a list of {len(args)} {_SCALAR_NAMES[args[0]][1]}"
-        return "a list of " + ", ".join(_SCALAR_NAMES[a][0] for a in args)
-    return " or ".join(_describe(a) for a in args)
+            return f"a list of {len(args)} {_plural(args[0])}"
+        return "a list of " + ", ".join(_describe(a) for a in args)
+    return " or ".join(_describe(a) for a in _members(tp))
+
+
+def _table(tp: type, value: Any) -> Any:
+    """A table of a list as an instance of ``tp`` (an instance is checked again, so a parsed
+    object's :func:`as_mapping` parses back to itself); :class:`_Problem` when it is refused."""
+    if isinstance(value, tp):
+        value = as_mapping(value)
+    try:
+        return parse(tp, value, service="")
+    except SettingsError as error:
+        where = f"'{error.setting}' " if error.setting else ""
+        raise _Problem(f"{where}{error.problem}") from None
 
 
 def _convert(tp: Any, value: Any) -> Any:
@@ -122,22 +182,39 @@ def _convert(tp: Any, value: Any) -> Any:
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+    elif _is_table(tp):
+        if isinstance(value, Mapping | tp):
+            return _table(tp, value)
     elif typing.get_origin(tp) is tuple:
         args = typing.get_args(tp)
         if isinstance(value, list | tuple):
             if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(_convert(args[0], v) for v in value)
+                return tuple(_entry(i, args[0], v) for i, v in enumerate(value, 1))
             if len(value) == len(args):
-                return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+                return tuple(_entry(i, a, v) for i, (a, v) in enumerate(zip(args, value, strict=True), 1))
     elif typing.get_origin(tp) in (typing.Union, types.UnionType):
-        for member in typing.get_args(tp):
+        if value is None and type(None) in typing.get_args(tp):
+            return None  # JSON null (or an unset field read back from a parsed object): unset
+        for member in _members(tp):
             try:
                 return _convert(member, value)
             except _WrongType:
                 continue
     else:
-        raise TypeError(f"settings cannot hold a {tp!r} (use bool, int, float, str, tuples and unions of them)")
+        raise TypeError(
+            f"settings cannot hold a {tp!r} (use bool, int, float, str, frozen dataclasses, tuples and unions of them)"
+        )
     raise _WrongType
+
+
+def _entry(index: int, tp: Any, value: Any) -> Any:
+    """Item ``index`` (from 1) of a list; a refused table is named by its place and its ``name``."""
+    try:
+        return _convert(tp, value)
+    except _Problem as problem:
+        named = value.get("name") if isinstance(value, Mapping) else getattr(value, "name", None)
+        which = f"entry {index}" + (f" (name {named!r})" if isinstance(named, str) else "")
+        raise _Problem(f"{which}: {problem.message}") from None
 
 
 def _quoted(values: Sequence[Any]) -> str:
@@ -152,6 +229,8 @@ def _check(value: Any, checks: _Checks) -> str | None:
         entries = "entry" if checks.min_items == 1 else "entries"
         return f"must have at least {checks.min_items} {entries}; got {list(value)!r}"
     for item in items:
+        if dataclasses.is_dataclass(item):
+            continue  # a table was checked by its own class
         if checks.choices is not None and item not in checks.choices:
             return f"{must} be one of {_quoted(checks.choices)}; got {item!r}"
         if isinstance(item, int | float) and not isinstance(item, bool):
@@ -191,10 +270,15 @@ def parse(cls: type[T], raw: Mapping[str, Any], *, service: str) -> T:
             values[name] = _convert(tp, value)
         except _WrongType:
             raise SettingsError(service, name, f"must be {_describe(tp)}; got {value!r}") from None
+        except _Problem as problem:
+            raise SettingsError(service, name, problem.message) from None
         problem = _check(values[name], checks)
         if problem:
             raise SettingsError(service, name, problem)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except Invalid as invalid:
+        raise SettingsError(service, invalid.setting, invalid.problem) from None
 
 
 def as_mapping(settings: Any) -> Mapping[str, Any]:

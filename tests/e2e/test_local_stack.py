@@ -233,3 +233,29 @@ def test_a_settings_override_reaches_the_handler(start_local_stack: StartStack) 
     assert report.status == "completed", report
     [thumbnail] = [v for v in report.variants if v.processor == "thumbnail"]
     assert thumbnail.key.endswith("/120x80.webp") and (thumbnail.width, thumbnail.height) == (120, 80)
+
+
+CONVERT_VARIANTS = [
+    {"name": "full", "format": "jpeg", "quality": 85},
+    {"name": "low", "format": "jpeg", "quality": 60, "max_long_edge": 300},
+    "webp",
+]
+
+
+def test_a_convert_variant_list_reaches_the_handler(start_local_stack: StartStack) -> None:
+    with start_local_stack(settings={"convert": {"formats": CONVERT_VARIANTS}}) as stack:
+        [report] = stack.wait([stack.put("photos/coffee.jpg", PHOTO)], timeout=TIMEOUT)
+    assert report.status == "completed", report
+    made = {v.key.rpartition("/")[2]: v for v in report.variants if v.processor == "convert"}
+    assert sorted(made) == ["full.jpg", "full.webp", "low.jpg"]
+    assert max(made["low.jpg"].width, made["low.jpg"].height) == 300
+    assert made["low.jpg"].bytes < made["full.jpg"].bytes
+
+
+def test_local_up_refuses_a_bad_variant_list(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = {"convert": {"formats": ["webp", {"name": "low", "format": "png", "quality": 60}]}}
+    assert main(["local", "up", "--settings", json.dumps(bad)]) == 2
+    assert capsys.readouterr().err == (
+        "imgpipe: settings of convert: 'formats' entry 2 (name 'low'): 'quality' is not taken by png: "
+        "it is lossless (see png_compress_level)\n"
+    )

@@ -11,7 +11,16 @@ import pytest
 
 from imgpipe.imaging.encode import EncodeOptions
 from imgpipe.limits import Limits
-from imgpipe.settings import EncoderSettings, NoSettings, SettingsError, as_mapping, parse, redefault, setting
+from imgpipe.settings import (
+    EncoderSettings,
+    Invalid,
+    NoSettings,
+    SettingsError,
+    as_mapping,
+    parse,
+    redefault,
+    setting,
+)
 
 
 @dataclass(frozen=True)
@@ -115,3 +124,61 @@ def test_a_declaration_the_parser_cannot_check_is_refused() -> None:
 def test_as_mapping_gives_the_values_by_name() -> None:
     assert as_mapping(_parse(crop="center"))["crop"] == "center"
     assert as_mapping({"a": 1}) == {"a": 1}
+
+
+# -- lists of tables ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    name: str = setting("full")
+    kind: str = setting("", choices=("a", "b"))
+    level: int | None = setting(None, min=0, max=9)
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            raise Invalid("kind", "is required")
+
+
+@dataclass(frozen=True)
+class WithTables:
+    entries: tuple[str | Entry, ...] = setting(("a",), choices=("a", "b"), min_items=1)
+
+    def __post_init__(self) -> None:
+        names = [e.name if isinstance(e, Entry) else e for e in self.entries]
+        if len(set(names)) < len(names):
+            raise Invalid("entries", "has a name twice")
+
+
+def test_a_list_takes_tables_parsed_with_their_own_checks_and_optional_fields_stay_unset() -> None:
+    parsed = parse(
+        WithTables, {"entries": ["b", {"name": "x", "kind": "a"}, {"kind": "b", "level": 3}]}, service="demo"
+    )
+    assert parsed.entries == ("b", Entry("x", "a"), Entry("full", "b", 3))
+    assert parsed.entries[1].level is None
+    assert parse(WithTables, {"entries": [{"kind": "a", "level": None}]}, service="demo").entries == (Entry(kind="a"),)
+    assert parse(WithTables, as_mapping(parsed), service="demo") == parsed  # a parsed object parses back
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            [{"name": "x", "kind": "a", "level": 10}],
+            "'entries' entry 1 (name 'x'): 'level' must be between 0 and 9; got 10",
+        ),
+        (["a", {"kind": "c"}], "'entries' entry 2: 'kind' must be one of 'a', 'b'; got 'c'"),
+        ([{"name": "x"}], "'entries' entry 1 (name 'x'): 'kind' is required"),
+        (
+            [{"kind": "a", "colour": 1}],
+            "'entries' entry 1: 'colour' is not a known setting (known: 'kind', 'level', 'name')",
+        ),
+        ([{"kind": "a", "level": "3"}], "'entries' entry 1: 'level' must be an integer; got '3'"),
+        (["a", 3], "'entries' must be a list of strings or tables; got ['a', 3]"),
+        (["c"], "'entries' entries must be one of 'a', 'b'; got 'c'"),
+        ([], "'entries' must have at least 1 entry; got []"),
+        (["a", {"name": "a", "kind": "b"}], "settings of demo: 'entries' has a name twice"),
+    ],
+)
+def test_a_refused_table_is_named_by_its_place_and_name(entries: list[Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)) as info:
+        parse(WithTables, {"entries": entries}, service="demo")
+    assert info.value.setting == "entries"
