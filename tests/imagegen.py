@@ -57,7 +57,9 @@ def photo(size: tuple[int, int], seed: int = 1) -> Image.Image:
     """A photo-like RGB image: noise at several scales (the 1/f texture of natural scenes, down
     to pixel grain) over a gradient, with hard-edged shapes. Encoders and decoders behave on it
     much as on photographs (a 24 MP one is ~4 MB as a quality-90 JPEG), unlike flat colours or
-    pure noise. Deterministic for a given seed."""
+    pure noise. The seed fixes the shapes and the noise strength, not the grain: Pillow's
+    ``effect_noise`` is unseeded, so two calls differ in their pixels. A test that needs the same
+    picture twice (a re-encode, a near-duplicate) builds it once and reuses it."""
     w, h = size
     layers = []
     for band in range(3):
