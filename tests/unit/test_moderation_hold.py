@@ -154,3 +154,17 @@ def test_delete_variants_skips_folders_that_are_not_producers() -> None:
         storage.put(VARIANTS, key, b"x", content_type="image/jpeg", metadata={})
     assert delete_variants(storage, VARIANTS, KEY) == 1
     assert json.dumps(sorted(k for _, k in storage.objects)) == json.dumps([f"_backfill/{KEY}/a.json", "top.jpg"])
+
+
+def test_the_cli_parses_both_decisions() -> None:
+    from imgpipe_tools.cli import build_parser, cmd_review
+
+    for word, decision in (("approve", APPROVED), ("reject", REJECTED)):
+        args = build_parser().parse_args(["review", word, "photos/a b.jpg", "--etag", "e1", "--local"])
+        assert (args.func, args.decision, args.key, args.etag, args.local) == (
+            cmd_review,
+            decision,
+            "photos/a b.jpg",
+            "e1",
+            True,
+        )
