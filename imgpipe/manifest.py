@@ -74,6 +74,8 @@ class Need(StrEnum):
     COMPLETION_EVENTS = "completion_events"
     # The webhooks' signing secret: its ARN in the environment, its value read from Secrets Manager
     WEBHOOK_SECRET = "webhook_secret"
+    # Ask Amazon Rekognition for moderation labels (DetectModerationLabels: no resource-level permission)
+    MODERATION = "moderation"
 
 
 class ManifestError(ValueError):

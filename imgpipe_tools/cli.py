@@ -4,6 +4,7 @@
     imgpipe local run FILE_OR_DIR...      process files end to end, print a summary, exit
     imgpipe upload PATH... [--prefix P]   upload to the uploads bucket (progress, multipart)
     imgpipe status KEY                    the catalog's record of an upload
+    imgpipe review approve|reject KEY     release an upload held for review, or delete its variants
     imgpipe dlq list [PROCESSOR]          what is parked in the DLQs
     imgpipe dlq redrive PROCESSOR         replay a processor's DLQs
     imgpipe backfill [--prefix P] ...     process objects already in the bucket (imgpipe_tools/backfill/)
@@ -336,7 +337,39 @@ def cmd_status(args: argparse.Namespace) -> int:
         url = d.delivery_url
         found = [with_delivery_urls(r, url) for r in found] if args.all else with_delivery_urls(found, url)
     print(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+    # for people: the facts in a line each, on stderr so stdout stays one JSON document for scripts
+    for round_ in found if args.all else [found]:
+        for line in description_summary(round_):
+            print(line, file=sys.stderr)
     return 0
+
+
+def description_summary(round_: dict[str, Any]) -> list[str]:
+    """One line per processor that described the upload (describe): size, palette, near-duplicate."""
+    lines = []
+    for name, p in round_.get("processors", {}).items():
+        facts = p.get("description")
+        if not facts:
+            continue
+        if "held" in facts and "phash" not in facts:
+            # moderate's facts (docs/moderation.md): the verdict, not a description
+            held = (
+                "held for review by " + ", ".join(map(str, facts.get("held_by") or ["?"]))
+                if facts["held"]
+                else "not held"
+            )
+            lines.append(f"{name} ({round_.get('etag', '')[:8]}): {held}")
+            continue
+        parts = [f"{facts.get('width')}x{facts.get('height')} {facts.get('format', '')}".rstrip()]
+        if facts.get("palette"):
+            parts.append("palette " + " ".join(c["color"] for c in facts["palette"]))
+        if facts.get("duplicate_of"):
+            bits = facts.get("duplicate_distance", "?")
+            parts.append(f"near-duplicate of {facts['duplicate_of']} ({bits} of 64 bits differ)")
+        else:
+            parts.append("duplicate_of: none")
+        lines.append(f"{name} ({round_.get('etag', '')[:8]}): " + ", ".join(parts))
+    return lines
 
 
 def with_delivery_urls(round_: dict[str, Any], delivery_url: str) -> dict[str, Any]:
@@ -349,6 +382,34 @@ def with_delivery_urls(round_: dict[str, Any], delivery_url: str) -> dict[str, A
         for name, p in round_.get("processors", {}).items()
     }
     return {**round_, "processors": processors}
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """A person's decision on an upload held for review (docs/moderation.md)."""
+    from datetime import UTC, datetime
+
+    from imgpipe.catalog import DynamoCatalog
+    from imgpipe_tools.review import ReviewError, S3VariantStore, review
+
+    d = _deployment(args)
+    if not d.catalog_table:
+        raise CliError(f"{d.origin} has no catalog table output")
+    catalog = DynamoCatalog(d.catalog_table, dynamodb=d.client("dynamodb"))
+    try:
+        done = review(
+            catalog,
+            S3VariantStore(d.client("s3")),
+            bucket=args.bucket or d.uploads_bucket,
+            variants_bucket=d.variants_bucket,
+            key=args.key,
+            decision=args.decision,
+            now=datetime.now(UTC),
+            etag=args.etag,
+        )
+    except ReviewError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(done.as_dict(), ensure_ascii=False))
+    return 0
 
 
 def _processor_names(d: StackResources, name: str | None) -> list[str]:
@@ -463,6 +524,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--all", action="store_true", help="every upload round of the key, newest first")
     _target_options(status)
     status.set_defaults(func=cmd_status)
+
+    review_parser = sub.add_parser("review", help="release an upload held for review, or reject it")
+    review_sub = review_parser.add_subparsers(dest="review_command", required=True)
+    for decision, word, what in (
+        ("approved", "approve", "release it: status and the API offer its variants again"),
+        ("rejected", "reject", "delete its variants from the variants bucket and mark it rejected"),
+    ):
+        decide = review_sub.add_parser(word, help=what)
+        decide.add_argument("key")
+        decide.add_argument("--bucket", help="uploads bucket (default: the stack's)")
+        decide.add_argument("--etag", help="the round of this etag (default: the key's newest upload)")
+        _target_options(decide)
+        decide.set_defaults(func=cmd_review, decision=decision)
 
     dlq_parser = sub.add_parser("dlq", help="inspect or replay the dead-letter queues")
     dlq_sub = dlq_parser.add_subparsers(dest="dlq_command", required=True)

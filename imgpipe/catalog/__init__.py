@@ -29,18 +29,21 @@ The in-memory implementation is a test double and does not ship in the layer:
 
 from .dynamo import DEFAULT_TTL_DAYS, DynamoCatalog
 from .model import (
+    APPROVED,
     COMPLETED,
     DELETED,
     DONE,
     EMAIL_ATTRIBUTES,
     EMAIL_STATUSES,
     FAILED,
+    HELD,
     IGNORED,
     PARTIAL,
     PENDING,
     PROCESSING,
     REJECTED,
     REJECTION_PREFIX,
+    REVIEW_DECISIONS,
     SILENT_STATUSES,
     SUPERSEDED,
     UPLOAD_FACT_ATTRIBUTES,
@@ -64,6 +67,7 @@ from .port import Catalog, CatalogBase
 from .schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, create_table
 
 __all__ = [
+    "APPROVED",
     "COMPLETED",
     "DEFAULT_TTL_DAYS",
     "DELETED",
@@ -71,6 +75,7 @@ __all__ = [
     "EMAIL_ATTRIBUTES",
     "EMAIL_STATUSES",
     "FAILED",
+    "HELD",
     "IGNORED",
     "PARTIAL",
     "PARTITION_KEY",
@@ -78,6 +83,7 @@ __all__ = [
     "PROCESSING",
     "REJECTED",
     "REJECTION_PREFIX",
+    "REVIEW_DECISIONS",
     "SILENT_STATUSES",
     "SORT_KEY",
     "SUPERSEDED",

@@ -17,7 +17,9 @@ from .model import (
     EMAIL_ATTRIBUTES,
     IGNORED,
     PROCESSING,
+    REJECTED,
     REJECTION_PREFIX,
+    REVIEW_DECISIONS,
     SUPERSEDED,
     UPLOAD_FACT_ATTRIBUTES,
     VARIANT_PREFIX,
@@ -237,6 +239,21 @@ class DynamoCatalog(DynamoTable, CatalogBase):
             )
             marked.append(r.ref)
         return marked
+
+    def record_review(self, ref: RoundRef, decision: str, *, now: datetime) -> bool:
+        if decision not in REVIEW_DECISIONS:
+            raise ValueError(f"a review decides one of {REVIEW_DECISIONS}, not {decision!r}")
+        done = self._update(
+            ref,
+            {"review": decision, "reviewed_at": iso(now), **self._stamp(now)},
+            condition=(
+                "attribute_exists({pk}) AND {status} <> :deleted AND "
+                "(attribute_not_exists({review}) OR {review} <> :rejected)"
+            ),
+            cond_names={"pk": PARTITION_KEY, "status": "status", "review": "review"},
+            cond_values={":deleted": DELETED, ":rejected": REJECTED},
+        )
+        return done is not None
 
     def _reopen(self, ref: RoundRef, *, now: datetime) -> bool:
         done = self._update(

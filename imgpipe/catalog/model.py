@@ -32,6 +32,12 @@ SILENT_STATUSES = (SUPERSEDED, IGNORED, DELETED)
 #: what a round forgets when a deletion ends it: its variant and rejection records (the variants
 #: are purged) ... and, when a new upload of the same bytes reopens it, what the old upload had
 #: told (:data:`UPLOAD_FACT_ATTRIBUTES`) and its email (:data:`EMAIL_ATTRIBUTES`)
+#: shown, never stored: a round a processor's facts hold for review (``"held": true``, services/moderate)
+#: until ``imgpipe review approve``; its variants are not offered meanwhile (docs/moderation.md)
+HELD = "held"
+#: the review decisions a round keeps (``review``): released, or its variants removed
+APPROVED = "approved"
+REVIEW_DECISIONS = (APPROVED, REJECTED)
 EMAIL_ATTRIBUTES = ("email_sent_at", "email_claim", "email_message_id", "email_subject", "email_last_error")
 
 # State of one processor within a round.
@@ -143,6 +149,9 @@ class Round:
     reopened_at: str | None = None
     #: what a processor reported about the upload with its variants, by processor (services/describe)
     descriptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: a person's decision on a held round (APPROVED or REJECTED) and when (``imgpipe review``)
+    review: str | None = None
+    reviewed_at: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -169,6 +178,24 @@ class Round:
     def pending(self) -> list[str]:
         return [n for n in self.expected if self.processor(n).state == PENDING]
 
+    @property
+    def held_by(self) -> list[str]:
+        """The processors whose facts hold the upload for review (``"held": true``)."""
+        return sorted(name for name, facts in self.descriptions.items() if facts.get("held") is True)
+
+    @property
+    def held(self) -> bool:
+        """Whether its variants are withheld: held by some processor's facts and not approved (a
+        rejected round stays withheld: its variants were removed)."""
+        return bool(self.held_by) and self.review != APPROVED
+
+    @property
+    def shown_status(self) -> str:
+        """The status people are shown: ``held`` while held, ``rejected`` once a review rejected it."""
+        if self.status in SILENT_STATUSES or not self.held:
+            return self.status
+        return REJECTED if self.review == REJECTED else HELD
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view (what ``imgpipe status`` prints)."""
         return {
@@ -176,7 +203,7 @@ class Round:
             "key": self.key,
             "etag": self.etag,
             "version_id": self.version_id,
-            "status": self.status,
+            "status": self.shown_status,
             "uploaded_at": self.uploaded_at,
             "size": self.size,
             "content_type": self.content_type,
@@ -192,13 +219,16 @@ class Round:
                     "state": p.state,
                     "expected": p.expected,
                     "variant_count": p.variant_count,
-                    "variants": [asdict(v) for v in p.variants],
+                    # a held round's variants are not offered (docs/moderation.md)
+                    "variants": [] if self.held else [asdict(v) for v in p.variants],
                     "reason": p.rejection.reason if p.rejection else None,
                     "message": p.rejection.message if p.rejection else None,
                     **({"description": dict(self.descriptions[p.name])} if p.name in self.descriptions else {}),
                 }
                 for p in self.processors()
             },
+            **({"held_by": self.held_by} if self.held_by else {}),
+            **({"review": {"decision": self.review, "at": self.reviewed_at}} if self.review else {}),
             "email": {
                 "sent_at": self.email_sent_at,
                 "message_id": self.email_message_id,
@@ -264,6 +294,8 @@ class Round:
             deleted_at=opt("deleted_at"),
             reopened_at=opt("reopened_at"),
             descriptions=descriptions,
+            review=opt("review"),
+            reviewed_at=opt("reviewed_at"),
         )
 
 

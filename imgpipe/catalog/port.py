@@ -64,6 +64,11 @@ class Catalog(Protocol):
         upload is recorded but changes nothing; a new upload of the same bytes reopens it
         (:func:`~imgpipe.catalog.model.reopens`). Idempotent. Returns the rounds marked."""
 
+    def record_review(self, ref: RoundRef, decision: str, *, now: datetime) -> bool:
+        """Keep a person's decision on a held round (APPROVED or REJECTED, ``imgpipe review``) and
+        when. Refused (False) for a missing or deleted round, and once it was rejected (its
+        variants are gone); approving twice or rejecting after approving is allowed."""
+
     def load(self, ref: RoundRef) -> Round | None: ...
 
     def rounds(self, bucket: str, key: str) -> list[Round]: ...

@@ -95,6 +95,11 @@ def _reset_handler_clients() -> None:
     client.cache_clear()
 
 
+#: settings a service runs with locally unless told otherwise: moto has no Rekognition, so a
+#: selected moderate runs its stand-in, which is not a moderation model (docs/moderation.md)
+LOCAL_DEFAULT_SETTINGS: Mapping[str, Mapping[str, Any]] = {"moderate": {"engine": "stand-in"}}
+
+
 class LocalStack:
     def __init__(
         self,
@@ -164,6 +169,10 @@ class LocalStack:
             import imgpipe_tools.testing.faults  # noqa: F401
 
         self.manifests = discover(self.services_root, services=self.services)
+        selected = {m.name for m in self.manifests}
+        for name, defaults in LOCAL_DEFAULT_SETTINGS.items():
+            if name in selected:  # the deployment's own settings win
+                self.settings[name] = {**defaults, **self.settings.get(name, {})}
         # Before anything starts: a bad setting fails here, as it fails synth, not at each upload
         # (every service's, selected or not: a typo is a typo).
         parse_all_settings([*discover(self.services_root), *discover(self.services_root, http=True)], self.settings)

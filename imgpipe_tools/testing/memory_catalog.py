@@ -17,7 +17,9 @@ from imgpipe.catalog import (
     EMAIL_ATTRIBUTES,
     PARTITION_KEY,
     PROCESSING,
+    REJECTED,
     REJECTION_PREFIX,
+    REVIEW_DECISIONS,
     SILENT_STATUSES,
     SORT_KEY,
     UPLOAD_FACT_ATTRIBUTES,
@@ -111,6 +113,16 @@ class MemoryCatalog(CatalogBase):
                 item.update({"status": DELETED, "updated_at": iso(now)})
                 marked.append(r.ref)
         return marked
+
+    def record_review(self, ref: RoundRef, decision: str, *, now: datetime) -> bool:
+        if decision not in REVIEW_DECISIONS:
+            raise ValueError(f"a review decides one of {REVIEW_DECISIONS}, not {decision!r}")
+        with self._lock:
+            item = self.items.get(self._key(ref))
+            if item is None or item.get("status") == DELETED or item.get("review") == REJECTED:
+                return False
+            item.update({"review": decision, "reviewed_at": iso(now), "updated_at": iso(now)})
+            return True
 
     def _reopen(self, ref: RoundRef, *, now: datetime) -> bool:
         with self._lock:

@@ -88,6 +88,8 @@ class Notification(Construct):
             self._put_completions(role)
         if Need.WEBHOOK_SECRET in needs:
             self._read_webhook_secret(role)
+        if Need.MODERATION in needs:
+            self._detect_moderation_labels(role)
         # Need.EXPECTED_PRODUCERS is a value in the function's environment: no permission.
 
     def _keep_catalog(self, role: iam.IRole) -> None:
@@ -206,4 +208,20 @@ class Notification(Construct):
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.webhook_secret.secret_arn],
             )
+        )
+
+    def _detect_moderation_labels(self, role: iam.IRole) -> None:
+        # Rekognition's image operations take the image in the request and have no resource type
+        # (the Service Authorization Reference lists none for DetectModerationLabels), so "*" is
+        # the only resource IAM accepts; the statement allows this one action and nothing else.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DetectModerationLabels", actions=["rekognition:DetectModerationLabels"], resources=["*"]
+            )
+        )
+        nag.acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{role.node.path} calls rekognition:DetectModerationLabels, which supports no resource-level "
+            "permission: the action is the whole scope (docs/moderation.md).",
         )

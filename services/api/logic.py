@@ -416,7 +416,7 @@ class UploadStatus:
     id: str
     key: str
     filename: str
-    #: uploading | processing | completed | partial | rejected | deleted
+    #: uploading | processing | completed | partial | rejected | deleted | held (for review)
     status: str
     created_at: str | None
     size: int | None
@@ -514,13 +514,14 @@ def status_view(
         for p in found.processors()
         for v in p.variants
         if v.is_image  # describe's facts come as ``description``, not as a variant
+        and not found.held  # held for review: not offered until approved (docs/moderation.md)
     ]
     srcset, picture = responsive_snippets(variants)
     return UploadStatus(
         id=upload_id,
         key=key,
         filename=filename,
-        status=found.status,
+        status=found.shown_status,
         created_at=found.uploaded_at or found.first_seen_at or created_at,
         size=found.size if found.size is not None else size,
         content_type=found.content_type,
@@ -538,10 +539,10 @@ def summary_view(found: Round) -> UploadSummary:
     return UploadSummary(
         id=upload_id_of(found.key),
         filename=found.key.rsplit("/", 1)[-1],
-        status=found.status,
+        status=found.shown_status,
         created_at=found.uploaded_at or found.first_seen_at,
         size=found.size,
-        variants=sum(1 for v in found.variants if v.is_image),
+        variants=0 if found.held else sum(1 for v in found.variants if v.is_image),
     )
 
 

@@ -101,6 +101,7 @@ def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str 
             }
             for s in done
             for v in s.variants
+            if not r.held  # a held upload's variants are not offered (docs/moderation.md)
         ],
         "rejections": [
             {"processor": s.name, "reason": s.rejection.reason, "message": s.rejection.message}
@@ -110,6 +111,8 @@ def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str 
         "reasons": sorted({s.rejection.reason for s in failed if s.rejection is not None}),
         "emailed": emailed,
     }
+    if r.held:
+        detail["held"] = True
     descriptions = _descriptions(r)
     if descriptions:
         detail["descriptions"] = descriptions

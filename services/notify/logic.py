@@ -242,6 +242,24 @@ def _description_lines(facts: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _held_email(r: Round, status: str) -> Email:
+    """A held upload's email (docs/moderation.md): that it is held and why, no variant and no link
+    until a person approves it. Label names come from the classifier: inert all the same."""
+    key = inert(r.key)
+    lines = [f"{key} is held for review: its variants are not offered until it is approved.", ""]
+    lines += ["Upload", f"  s3://{r.bucket}/{key}", f"  etag {r.etag}; {_fmt_bytes(r.size)}"]
+    for name in r.held_by:
+        facts = r.descriptions.get(name, {})
+        flagged = ", ".join(inert(str(x), 100) for x in facts.get("held_by") or []) or inert(
+            str(facts.get("unchecked") or "no reason given"), MESSAGE_MAX
+        )
+        lines += ["", f"{name}: held ({flagged})"]
+    lines += ["", "A reviewer releases it (imgpipe review approve) or rejects it (imgpipe review reject)."]
+    attributes: dict[str, str | list[str]] = {"status": status, "prefix": key_prefix(r.key), "key": r.key}
+    attributes["held"] = "true"
+    return Email(_subject(r.key, "is held for review"), "\n".join(lines) + "\n", attributes)
+
+
 def render_email(
     r: Round,
     status: str,
@@ -251,7 +269,9 @@ def render_email(
     now: datetime,
 ) -> Email:
     """The one email of a round: every variant with its ``s3://`` URI and a download link,
-    and every rejection with its reason and message."""
+    and every rejection with its reason and message; for an upload held for review, only that."""
+    if r.held:
+        return _held_email(r, status)
     states = [r.processor(n) for n in r.expected]
     done = [s for s in states if s.state == DONE]
     failed = [s for s in states if s.state == FAILED]

@@ -12,6 +12,7 @@ watermark switched on (it is off by default) and describe on (by default).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from imgpipe.catalog import DynamoCatalog
+from imgpipe_tools.cli import main
 from imgpipe_tools.local import LocalStack
+from imgpipe_tools.resources import ENV_STATE_FILE, write_state
 from services.describe.hashes import hamming
 from tests.e2e.test_api import User, post_upload, wait_done
 from tests.imagegen import photo
@@ -134,6 +137,26 @@ def test_a_reencoded_copy_is_a_duplicate_of_the_first_a_different_photo_is_not(s
     assert different["duplicate_of"] is None
     assert hamming(int(different["phash"], 16), int(original["phash"], 16)) > 6
     assert description_of(stack, "elsewhere/coast.jpg")["duplicate_of"] is None
+
+
+def test_imgpipe_status_prints_the_facts_and_a_readable_line(
+    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload(stack, "cli/lake.jpg", ORIGINAL)
+    upload(stack, "cli/lake-small.jpg", REENCODED)
+    # what `imgpipe local up` leaves for --local
+    monkeypatch.setenv(ENV_STATE_FILE, str(write_state(stack.deployment, tmp_path / "local.json")))
+    capsys.readouterr()
+
+    assert main(["status", "cli/lake-small.jpg", "--local"]) == 0
+    out, err = capsys.readouterr()
+    facts = json.loads(out)["processors"]["describe"]["description"]  # stdout stays one JSON document
+    assert facts["duplicate_of"] == "cli/lake.jpg"
+    [line] = err.splitlines()
+    colours = " ".join(c["color"] for c in facts["palette"])
+    assert line.startswith("describe (")
+    bits = facts["duplicate_distance"]
+    assert line.endswith(f"480x360 jpeg, palette {colours}, near-duplicate of cli/lake.jpg ({bits} of 64 bits differ)")
 
 
 def test_the_status_api_shows_the_description_and_the_duplicate(stack: LocalStack) -> None:

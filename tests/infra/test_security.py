@@ -24,7 +24,13 @@ PRODUCERS = sorted(n for n, m in MANIFESTS.items() if m.produces_variants)
 # Actions that touch data (reads, writes, messages): never on a "*" resource.
 DATA_PLANE = ("s3:", "dynamodb:", "sns:", "sqs:", "events:", "kms:", "lambda:", "secretsmanager:", "ssm:")
 # Actions AWS only grants on "*" (no resource-level permissions), and nothing else may be.
-WILDCARD_ONLY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+WILDCARD_ONLY_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    # Rekognition's image operations have no resource type (services/moderate, the `moderation` need)
+    "rekognition:DetectModerationLabels",
+}
 
 
 def _listify(value: Any) -> list[Any]:

@@ -6,6 +6,7 @@ const LABELS = {
   completed: "Ready",
   partial: "Partly ready",
   rejected: "Rejected",
+  held: "Held for review",
 };
 
 export const FINAL = new Set(["completed", "partial", "rejected"]);
