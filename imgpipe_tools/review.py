@@ -14,57 +14,19 @@ The upload itself stays in the uploads bucket: deleting it is the owner's call (
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from imgpipe.catalog import APPROVED, DELETED, REJECTED, Catalog, Round, latest_of
-from imgpipe.keys import variant_prefix
+from imgpipe.errors import TransientError
+from imgpipe.variant_store import S3VariantStore, VariantStore, delete_upload_variants
 
-#: S3's DeleteObjects takes at most this many keys
-DELETE_BATCH = 1000
-#: a top-level folder named like a service holds variants (the purge's rule; not ``_backfill/``)
-_PRODUCER_FOLDER = re.compile(r"^[a-z][a-z0-9_]{1,30}/$")
+__all__ = ["ReviewError", "Reviewed", "S3VariantStore", "delete_variants", "review"]
 
 
 class ReviewError(Exception):
     """The decision cannot be taken (no such upload, not held, already rejected); said to the user."""
-
-
-class VariantStore(Protocol):
-    """The purge's port (services/purge/ports.py), which ``FakeStorage`` also implements."""
-
-    def list_folders(self, bucket: str) -> Iterable[str]: ...
-
-    def list_keys(self, bucket: str, prefix: str) -> Iterable[str]: ...
-
-    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None: ...
-
-
-class S3VariantStore:
-    """The store on a deployment's S3 client (Delimiter "/": a deeper folder is another upload's)."""
-
-    def __init__(self, s3: Any) -> None:
-        self.s3 = s3
-
-    def list_folders(self, bucket: str) -> Iterator[str]:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/"):
-            yield from (str(c["Prefix"]) for c in page.get("CommonPrefixes", []))
-
-    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
-        for page in pages:
-            yield from (str(o["Key"]) for o in page.get("Contents", []))
-
-    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None:
-        if not keys:
-            return
-        r = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
-        errors = r.get("Errors", [])
-        if errors:
-            raise ReviewError(f"DeleteObjects: {len(errors)} of {len(keys)} keys were not deleted ({errors[0]})")
 
 
 @dataclass(frozen=True)
@@ -86,15 +48,11 @@ class Reviewed:
 
 
 def delete_variants(store: VariantStore, variants_bucket: str, key: str) -> int:
-    """Every object directly under ``<folder>/<key>/`` of each producer folder; how many."""
-    deleted = 0
-    for folder in sorted(f for f in store.list_folders(variants_bucket) if _PRODUCER_FOLDER.match(f)):
-        prefix = variant_prefix(folder[:-1], key)
-        keys = [k for k in store.list_keys(variants_bucket, prefix) if "/" not in k[len(prefix) :]]
-        for start in range(0, len(keys), DELETE_BATCH):
-            store.delete_keys(variants_bucket, keys[start : start + DELETE_BATCH])
-        deleted += len(keys)
-    return deleted
+    """Every variant of the upload, as the delete cascade finds them; how many."""
+    try:
+        return delete_upload_variants(store, variants_bucket, key)
+    except TransientError as exc:
+        raise ReviewError(f"{exc}; run the command again to finish") from None
 
 
 def _held_round(catalog: Catalog, bucket: str, key: str, etag: str | None) -> Round:

@@ -24,6 +24,7 @@ from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
 from imgpipe_tools.local.invoker import LambdaContext, load_handler
+from imgpipe_tools.local.stack import LOCAL_DEFAULT_SETTINGS
 from tests.events import object_created
 
 UPLOADS = "imgpipe-uploads"
@@ -65,7 +66,8 @@ class MotoPipeline:
                 Need.EXPECTED_PRODUCERS: expected_producers_spec(list(self.manifests.values())),
             },
         )
-        return function_config(self.manifests[name], names)
+        # what the local stack overrides for the emulator (moto has no Rekognition: moderate's stand-in)
+        return function_config(self.manifests[name], names, LOCAL_DEFAULT_SETTINGS.get(name))
 
     def upload(self, key: str, data: bytes) -> str:
         etag = self.s3.put_object(Bucket=UPLOADS, Key=key, Body=data)["ETag"].strip('"')

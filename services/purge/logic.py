@@ -17,14 +17,12 @@ What a deletion means (docs/purge.md):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog import DELETED, Round, latest_of
 from imgpipe.events import EventError
-from imgpipe.keys import variant_prefix
 from imgpipe.manifest import OBJECT_DELETED
 
 DELETE_MARKER_CREATED = "Delete Marker Created"
@@ -109,36 +107,3 @@ def plan(deletion: Deletion, rounds: Sequence[Round]) -> Plan:
     if any(r.version_id == version for r in rounds):
         return Plan(IGNORE, f"version {version} was deleted before")
     return Plan(IGNORE, f"version {version} is not an upload the catalog knows (an expired old version?)")
-
-
-#: a top-level folder of the variants bucket named like a service (imgpipe.manifest) is a
-#: producer's; anything else (the backfill's ``_backfill/``) holds no variant
-_PRODUCER_FOLDER = re.compile(r"^[a-z][a-z0-9_]{1,30}/$")
-
-
-def variant_prefixes(folders: Iterable[str], upload_key: str) -> list[str]:
-    """``<processor>/<upload key>/`` for every producer folder of the variants bucket: where the
-    upload's variants and done records are. The folders, not the stack's list of producers: a
-    processor retired since the upload was processed left its variants there too."""
-    return [variant_prefix(f[:-1], upload_key) for f in sorted(folders) if _PRODUCER_FOLDER.match(f)]
-
-
-def made_from(prefix: str, keys: Iterable[str]) -> Iterator[str]:
-    """The keys directly under ``prefix``: ``<processor>/<upload key>/<file>``. A deeper key
-    belongs to another upload (``resize/photos/`` holds the variants of the upload ``photos``
-    and, one level down, those of ``photos/cat.jpg``)."""
-    for key in keys:
-        rest = key[len(prefix) :] if key.startswith(prefix) else ""
-        if rest and "/" not in rest:
-            yield key
-
-
-def batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

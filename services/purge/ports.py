@@ -6,19 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from imgpipe.variant_store import VariantStore
 
-class VariantStore(Protocol):
-    def list_folders(self, bucket: str) -> Iterable[str]:
-        """The top-level "folders" of the bucket, each ending in "/" (``resize/``...)."""
-
-    def list_keys(self, bucket: str, prefix: str) -> Iterable[str]:
-        """Keys directly under ``prefix`` (ending in "/"): not those in deeper "folders"."""
-
-    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None:
-        """Delete these keys (at most 1000), a missing one being fine; raise if any failed."""
+__all__ = ["MetricsSink", "NoMetrics", "VariantStore"]
 
 
 class MetricsSink(Protocol):

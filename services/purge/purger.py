@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.catalog import Catalog
+from imgpipe.variant_store import delete_upload_variants
 
-from .logic import IGNORE, MARK_VERSION, PURGE, Deletion, batches, made_from, parse_deletion, plan, variant_prefixes
+from .logic import IGNORE, MARK_VERSION, PURGE, Deletion, parse_deletion, plan
 from .ports import MetricsSink, NoMetrics, VariantStore
 from .settings import MAX_DELETE_BATCH
 
@@ -59,11 +60,6 @@ class Purger:
         return result
 
     def _purge_variants(self, deletion: Deletion) -> int:
-        deleted = 0
-        for prefix in variant_prefixes(self.store.list_folders(self.variants_bucket), deletion.key):
-            keys = made_from(prefix, self.store.list_keys(self.variants_bucket, prefix))
-            for batch in batches(keys, self.batch_size):
-                self.store.delete_keys(self.variants_bucket, batch)
-                deleted += len(batch)
+        deleted = delete_upload_variants(self.store, self.variants_bucket, deletion.key, self.batch_size)
         self.metrics.add_metric("VariantsPurged", "Count", deleted)
         return deleted

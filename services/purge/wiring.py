@@ -6,8 +6,8 @@ from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
 from imgpipe.manifest import Need
 from imgpipe.settings import parse
+from imgpipe.variant_store import S3VariantStore
 
-from .adapters import S3VariantStore
 from .ports import MetricsSink
 from .purger import Purger
 from .settings import Settings

@@ -15,6 +15,7 @@ import pytest
 from imgpipe.catalog import DELETED, PROCESSING, RoundRef, UploadFacts
 from imgpipe.events import EventError, Upload, VariantCreated, VariantInfo
 from imgpipe.keys import done_record_key, variant_key
+from imgpipe.variant_store import batches, made_from, variant_prefixes
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
@@ -24,11 +25,8 @@ from ..logic import (
     MARK_VERSION,
     PERMANENTLY_DELETED,
     PURGE,
-    batches,
-    made_from,
     parse_deletion,
     plan,
-    variant_prefixes,
 )
 from ..purger import Purger
 
