@@ -143,13 +143,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             + "Ctrl-C stops.",
             flush=True,
         )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            _err("\nstopping")
-        finally:
-            path.unlink(missing_ok=True)
+        _wait_for_ctrl_c(path)
     return 0
 
 
@@ -246,13 +240,18 @@ def _serve_web_app(stack: LocalStack) -> None:
         "Ctrl-C stops.",
         flush=True,
     )
+    _wait_for_ctrl_c(path)
+
+
+def _wait_for_ctrl_c(state_path: Path) -> None:
+    """Serve until Ctrl-C (or SIGTERM); the state file goes with the stack."""
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         _err("\nstopping")
     finally:
-        path.unlink(missing_ok=True)
+        state_path.unlink(missing_ok=True)
 
 
 # -- a deployment: real stack or local -------------------------------------------------
