@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cap, coldstart, cost, imaging, package, report, throughput
+from bench import cap, coldstart, cost, describe, imaging, package, report, throughput
 from imgpipe.registry import discover
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL_PARTS = ("imaging", "cost", "cap", "coldstart", "package", "throughput")
+ALL_PARTS = ("imaging", "cost", "cap", "describe", "coldstart", "package", "throughput")
 #: what the bench imports beyond the runtime (pyproject's ``bench`` extra). The chart is drawn
 #: at the very end, so a missing one is reported before a 30-minute run, not after it.
 BENCH_MODULES = ("matplotlib", "numpy", "pyvips")
@@ -78,14 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     # quick mode is a smoke run that must fit in 3 minutes on 2 cores: one repeat per image case
     # (no median); the figures to quote come from the full run
     repeats = (
-        {"imaging": 1, "cost": 1, "cap": 1, "coldstart": 5}
+        {"imaging": 1, "cost": 1, "cap": 1, "describe": 1, "coldstart": 5}
         if args.quick
-        else {"imaging": 5, "cost": 3, "cap": 2, "coldstart": 15}
+        else {"imaging": 5, "cost": 3, "cap": 2, "describe": 5, "coldstart": 15}
     )
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "imaging": lambda: imaging.run(manifests, repeats["imaging"], _log),
         "cost": lambda: cost.run(manifests, repeats["cost"], _log),
         "cap": lambda: cap.run(manifests, repeats["cap"], _log),
+        "describe": lambda: describe.run(repeats["describe"], _log),
         "coldstart": lambda: coldstart.run(manifests, repeats["coldstart"], _log),
         "package": lambda: package.run(_log),
         "throughput": lambda: throughput.run(args.uploads or (50 if args.quick else 500), args.workers, _log),
@@ -101,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             result["generated_at_by_part"][part] = datetime.now(UTC).isoformat(timespec="seconds")
             result[part] = runners[part]()
             result["elapsed_s_by_part"][part] = round(time.perf_counter() - t0, 1)
-    result["generated_at"] = min(result["generated_at_by_part"].values())
-    result["elapsed_s"] = round(sum(result["elapsed_s_by_part"].values()), 1)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    latest.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+            result["generated_at"] = min(result["generated_at_by_part"].values())
+            result["elapsed_s"] = round(sum(result["elapsed_s_by_part"].values()), 1)
+            # written after every part: a later part's crash must not lose what was measured
+            args.out.mkdir(parents=True, exist_ok=True)
+            latest.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     (args.out / "latest.md").write_text(report.markdown(result))
     if "imaging" in result:
         report.chart(result, args.out / "latest.png")

@@ -67,9 +67,14 @@ def _local_run(files_dir: Path, workers: int, timeout_s: float) -> tuple[float, 
             str(Path(tmp) / "outbox"),
         ]
         started = time.perf_counter()
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=measure.ROOT, env=measure.child_env(), timeout=timeout_s + 120
-        )
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, cwd=measure.ROOT, env=measure.child_env(), timeout=timeout_s + 120
+            )
+        except subprocess.TimeoutExpired:
+            # a stack that does not drain is a result to report, not a crash that loses the other parts
+            wall = time.perf_counter() - started
+            return wall, [], f"the local run did not finish in {wall:.0f} s (its --timeout: {timeout_s:.0f} s)"
         wall = time.perf_counter() - started
     lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
     err = "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]

@@ -240,3 +240,44 @@ def test_the_bench_stops_before_measuring_when_an_extra_is_missing(monkeypatch: 
     monkeypatch.setattr(cli, "discover", lambda: pytest.fail("measured without the bench extra"))
     assert cli.missing_modules() == ["matplotlib"]
     assert cli.main(["--quick"]) == 2
+
+
+def test_the_report_has_describe_against_thumbnail_with_a_verdict_per_input() -> None:
+    desc = {
+        "repeats": 5,
+        "target_ratio": 1.2,
+        "inputs": {
+            "jpeg24": {"label": "24 MP baseline JPEG", "thumbnail_cpu_s": 0.100, "describe_cpu_s": 0.106},
+            "png12a": {"label": "12 MP PNG with alpha", "thumbnail_cpu_s": 0.400, "describe_cpu_s": 0.520},
+        },
+    }
+    for row in desc["inputs"].values():
+        row["ratio"] = row["describe_cpu_s"] / row["thumbnail_cpu_s"]
+        row["met"] = row["ratio"] <= desc["target_ratio"]
+    lines = {line[0]: line for line in report.check_lines({"describe": desc})}
+    assert lines["describe time / thumbnail time jpeg24"][1:4] == ("1.06", "<= 1.2", "met")
+    assert lines["describe time / thumbnail time png12a"][1:4] == ("1.30", "<= 1.2", "MISSED")
+    machine = {"cpu": "x", "cores": 2, "arch": "x86_64", "python": "3.11", "system": "Linux"}
+    text = report.markdown(
+        {"generated_at": "now", "quick": False, "elapsed_s": 1.0, "machine": machine, "describe": desc}
+    )
+    section = text.split("## describe vs thumbnail (issue 16)", 1)[1]
+    assert "| 24 MP baseline JPEG (jpeg24) | 100 | 106 | 1.06 | met |" in section
+    assert "| 12 MP PNG with alpha (png12a) | 400 | 520 | 1.30 | MISSED |" in section
+    assert "| describe time / thumbnail time png12a | 1.30 | <= 1.2 | MISSED | - |" in text
+
+
+def test_a_local_run_that_does_not_drain_is_an_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import subprocess
+
+    from bench import throughput
+
+    def never_ends(cmd: list[str], **kwargs: Any) -> None:
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", never_ends)
+    _, lines, err = throughput._local_run(tmp_path, 2, 60)
+    assert lines == []
+    assert "did not finish" in err
