@@ -46,12 +46,90 @@ def check_lines(report: Mapping[str, Any]) -> list[tuple[str, str, str, str, str
     if pkg:
         value = pkg.get("error") or f"{pkg['unzipped_bytes'] / 1e6:.1f} MB"
         lines.append(("layer unzipped", value, "<= 262 MB (250 MiB)", _verdict(pkg.get("met")), "-"))
+        if "target_bytes" in pkg:
+            limit = f"< {pkg['target_bytes'] / 1e6:.0f} MB (issue 15)"
+            lines.append(("layer unzipped (issue 15)", value, limit, _verdict(pkg.get("target_met")), "-"))
+    lines += _cap_lines(report.get("cap", {}))
+    lines += _describe_lines(report.get("describe", {}))
     thr = report.get("throughput", {})
     if thr:
         value = thr.get("error") or f"{thr['statuses']}"
         verdict = _verdict(thr.get("all_completed"))
         lines.append(("local stack: every upload completed", value, f"{thr.get('n')} completed", verdict, "-"))
     return lines
+
+
+def _cap_lines(cap: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Per image processor: the memory_mb re-derived from its worst peak at the 50 MP cap."""
+    lines = []
+    for name, z in cap.get("processors", {}).items():
+        if "error" in z:
+            value = z["error"]
+        else:
+            value = f"{z['derived_memory_mb']} MB (peak {z['peak_mib']:.0f} MiB, {z['worst_input']})"
+        limit = f"<= {cap['goal_memory_mb']} MB"
+        lines.append((f"50 MP cap {name}: memory_mb", value, limit, _verdict(z.get("met")), "-"))
+    return lines
+
+
+def _cap_section(cap: Mapping[str, Any]) -> list[str]:
+    out = ["## At the 50 MP pixel cap (issue 15)", ""]
+    out.append(
+        "Every image processor on every input format at the cap, each run a fresh process that imports the whole"
+        f" handler first (median of {cap['repeats']}); peak = the function's (max of import and work), MiB."
+        " *memory_mb* is derived from the worst peak by the sizing rule: peak x 1.3 + 64 MiB, rounded up to a usual"
+        " Lambda size."
+    )
+    out.append("")
+    names = list(cap["inputs"])
+    header = ["processor", *(f"{n} peak / CPU s" for n in names), "derived memory_mb", "manifest memory_mb"]
+    rows = []
+    for name, z in cap["processors"].items():
+        cells = []
+        for n in names:
+            s = z["inputs"][n]
+            cells.append(
+                "error: " + s["error"] if "error" in s else f"{s['function_peak_mib']:.0f} / {s['cpu_seconds']:.1f}"
+            )
+        rows.append([name, *cells, z.get("derived_memory_mb", "-"), z["manifest_memory_mb"]])
+    return [*out, *_table(header, rows), ""]
+
+
+def _describe_lines(desc: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Per input: describe's CPU time per upload over thumbnail's (issue 16)."""
+    if "error" in desc:
+        return [("describe time / thumbnail time", desc["error"], "-", _verdict(None), "-")]
+    limit = f"<= {desc.get('target_ratio', '-')}"
+    return [
+        (f"describe time / thumbnail time {name}", _fmt(r["ratio"]), limit, _verdict(r["met"]), "-")
+        for name, r in desc.get("inputs", {}).items()
+    ]
+
+
+def _describe_section(desc: Mapping[str, Any]) -> list[str]:
+    out = _head(
+        "describe vs thumbnail (issue 16)",
+        desc,
+        lambda: (
+            "Both processors' `process()` in one process, interleaved on each input (describe without its"
+            f" DynamoDB duplicate lookup), CPU time, median of {desc['repeats']}. Target: describe time /"
+            f" thumbnail time <= {desc['target_ratio']}."
+        ),
+    )
+    if "error" in desc:
+        return out
+    rows = [
+        [
+            f"{r['label']} ({name})",
+            f"{r['thumbnail_cpu_s'] * 1000:.0f}",
+            f"{r['describe_cpu_s'] * 1000:.0f}",
+            _fmt(r["ratio"]),
+            _verdict(r["met"]),
+        ]
+        for name, r in desc["inputs"].items()
+    ]
+    out += _table(["input", "thumbnail CPU ms", "describe CPU ms", "describe / thumbnail", "target"], rows)
+    return [*out, ""]
 
 
 def console_summary(report: Mapping[str, Any]) -> str:
@@ -312,6 +390,10 @@ def markdown(report: Mapping[str, Any]) -> str:
         out += _throughput_section(report["throughput"])
     if "package" in report:
         out += _package_section(report["package"])
+    if "cap" in report:
+        out += _cap_section(report["cap"])
+    if "describe" in report:
+        out += _describe_section(report["describe"])
     return "\n".join(out) + "\n"
 
 
