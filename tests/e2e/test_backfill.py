@@ -26,9 +26,11 @@ from imgpipe_tools.resources import ENV_STATE_FILE, write_state
 from tests.e2e.conftest import PRODUCERS, StartStack
 from tests.imagegen import photo
 
-# The scenario is 200 objects (IMGPIPE_BACKFILL_OBJECTS=200); make test runs 40 to stay within its
-# time budget: every object goes through four services in one Python process (the local stack's GIL).
-N = int(os.environ.get("IMGPIPE_BACKFILL_OBJECTS", "40"))
+# The scenario is 200 objects (IMGPIPE_BACKFILL_OBJECTS=200, about 20 minutes on a busy 2-core
+# machine); make test runs 20 to stay within its time budget: every object goes through five services,
+# three times, in one Python process (the local stack's GIL), and a run over current objects decodes them
+# again (the skip evidence is checked after processing: docs/reliability.md).
+N = int(os.environ.get("IMGPIPE_BACKFILL_OBJECTS", "20"))
 
 
 def _jpeg(seed: int) -> bytes:
@@ -141,8 +143,12 @@ def test_backfill_processes_old_objects_silently_skips_current_ones_and_redoes_a
     from imgpipe.catalog import DynamoCatalog
 
     catalog = DynamoCatalog(stack.deployment.catalog_table, dynamodb=stack.client("dynamodb"))
+    # the tracker saw every report; notify records the last ones on its own queue, maybe a moment later
+    assert stack.wait_until(
+        lambda: (catalog.latest(stack.uploads_bucket, "old/007.jpg") or {}).get("status") == "completed", timeout=120
+    )
     item = catalog.latest(stack.uploads_bucket, "old/007.jpg")
-    assert item is not None and item["status"] == "completed" and item["email"]["sent_at"] is None
+    assert item is not None and item["email"]["sent_at"] is None
     s3 = stack.client("s3")
     written = json.loads(s3.get_object(Bucket=stack.variants_bucket, Key=summary_key(summary["run"]))["Body"].read())
     assert written["counts"]["dispatched"] == N
@@ -189,8 +195,11 @@ def test_backfill_of_one_service_finishes_rounds_no_earlier_run_opened(
     from imgpipe.catalog import DynamoCatalog
 
     catalog = DynamoCatalog(stack.deployment.catalog_table, dynamodb=stack.client("dynamodb"))
+    assert stack.wait_until(
+        lambda: (catalog.latest(stack.uploads_bucket, "one/0.jpg") or {}).get("status") == "completed", timeout=120
+    )
     item = catalog.latest(stack.uploads_bucket, "one/0.jpg")
-    assert item is not None and item["status"] == "completed" and item["expected"] == ["resize"]
+    assert item is not None and item["expected"] == ["resize"]
 
 
 def test_bad_input_starts_nothing(stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 from functools import cache
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -75,6 +76,8 @@ def mutated(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 6))):
         op = draw(st.sampled_from(["set", "flip", "cut", "dup", "delete", "insert"]))
         i = draw(st.integers(0, max(0, len(data) - 1)))
+        if not data and op in ("set", "flip"):
+            continue  # a delete or a cut emptied it: nothing left to edit in place
         if op == "set":
             data[i] = draw(st.integers(0, 255))
         elif op == "flip":
@@ -138,11 +141,21 @@ def test_the_seeds_themselves_open() -> None:
 PROCESSORS = [m for m in discover() if m.produces_variants]
 
 
+def _process_of(name: str) -> Any:
+    logic = importlib.import_module(f"services.{name}.logic")
+    if name == "moderate":
+        # its process wraps a classifier: the stand-in, so the fuzzing reaches no network
+        from services.moderate.engines import StandIn
+
+        return logic.Moderator(StandIn("HOLD-ME")).process
+    return logic.process
+
+
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("manifest", PROCESSORS, ids=[m.name for m in PROCESSORS])
 def test_each_processor_survives_mutated_input(manifest) -> None:
     """The same mutations through each processor's whole pure ``process()`` (decode + encode)."""
-    process = importlib.import_module(f"services.{manifest.name}.logic").process
+    process = _process_of(manifest.name)
     caps = {"max_pixels": LIMITS.max_pixels, "max_frames": LIMITS.max_frames}
     processor_settings = parse(settings_type(manifest), {**manifest.settings, **caps}, service=manifest.name)
 
