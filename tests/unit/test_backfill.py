@@ -210,7 +210,8 @@ def test_the_cost_estimate_scales_with_the_objects_and_orchestration_stays_small
     small, large = estimate(1_000_000, 50, lines), estimate(100_000_000, 50, lines)
     assert large["processing_usd"] == pytest.approx(100 * small["processing_usd"])
     assert small["orchestration_usd"] < 0.05 * small["processing_usd"]
-    assert small["repeat_processing_usd"] < small["processing_usd"] / 2
+    # a repeat run writes no variant (it still decodes, to find them written: docs/backfill.md)
+    assert small["repeat_processing_usd"] < small["processing_usd"]
     assert small["hours"] == pytest.approx(1_000_000 / 50 / 3600, abs=0.1)
     assert "| 100,000,000 | 50 |" in table([large])
 
