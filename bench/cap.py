@@ -89,22 +89,7 @@ def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None])
     for spec in INPUTS:
         log(f"pixel cap: making {spec.name} ({spec.width}x{spec.height}) if not cached")
         ensure(spec)
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in processors for s in INPUTS}
-    for round_no in range(repeats):
-        log(f"pixel cap: round {round_no + 1}/{repeats}")
-        for m in processors:
-            for spec in INPUTS:
-                job = {
-                    "op": "processor",
-                    "processor": m.name,
-                    "whole_handler": True,
-                    "input": str(inputs.path_for(spec)),
-                    "settings": dict(m.settings),
-                }
-                result = measure.run_job(job, timeout_s=TIMEOUT_S)
-                if "error" in result:
-                    log(f"  {m.name} {spec.name}: ERROR {result['error']}")
-                runs[(m.name, spec.name)].append(result)
+    runs = measure.processor_runs(processors, INPUTS, repeats, log, "pixel cap", timeout_s=TIMEOUT_S)
     out: dict[str, Any] = {}
     for m in processors:
         per_input: dict[str, Any] = {}

@@ -149,22 +149,7 @@ def measure_processors(
     producers = [m for m in manifests if m.produces_variants and m.enabled_by_default]
     for spec in INPUTS:
         inputs.ensure(spec)
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in producers for s in INPUTS}
-    for round_no in range(repeats):
-        log(f"per-processor cost: round {round_no + 1}/{repeats}")
-        for m in producers:
-            for spec in INPUTS:
-                job = {
-                    "op": "processor",
-                    "processor": m.name,
-                    "whole_handler": True,
-                    "input": str(inputs.path_for(spec)),
-                    "settings": dict(m.settings),
-                }
-                result = measure.run_job(job)
-                if "error" in result and round_no == 0:
-                    log(f"  {m.name} {spec.name}: ERROR {result['error']}")
-                runs[(m.name, spec.name)].append(result)
+    runs = measure.processor_runs(producers, INPUTS, repeats, log, "per-processor cost")
     out: dict[str, dict[str, Any]] = {}
     for m in producers:
         per_input = {}

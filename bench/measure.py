@@ -11,9 +11,11 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from bench import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,3 +75,32 @@ def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if failed:
         summary["failed_repeats"] = failed
     return summary
+
+
+def processor_runs(
+    processors: Sequence[Any],
+    specs: Sequence[Any],
+    repeats: int,
+    log: Callable[[str], None],
+    label: str,
+    timeout_s: float = 300,
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every processor's whole handler (manifest settings) on every input, ``repeats`` rounds, each
+    run a fresh process; the runs by (processor, input name). A failure is logged the first time."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m.name, s.name): [] for m in processors for s in specs}
+    for round_no in range(repeats):
+        log(f"{label}: round {round_no + 1}/{repeats}")
+        for m in processors:
+            for spec in specs:
+                job = {
+                    "op": "processor",
+                    "processor": m.name,
+                    "whole_handler": True,
+                    "input": str(inputs.path_for(spec)),
+                    "settings": dict(m.settings),
+                }
+                result = run_job(job, timeout_s=timeout_s)
+                if "error" in result and not any("error" in r for r in runs[(m.name, spec.name)]):
+                    log(f"  {m.name} {spec.name}: ERROR {result['error']}")
+                runs[(m.name, spec.name)].append(result)
+    return runs
