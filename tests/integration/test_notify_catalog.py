@@ -3,12 +3,7 @@ both must answer every case the same way, or the unit tests would prove nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import boto3
-import pytest
-from moto import mock_aws
 
 from imgpipe.catalog import (
     COMPLETED,
@@ -22,7 +17,6 @@ from imgpipe.catalog import (
     RoundRef,
     UploadFacts,
 )
-from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
@@ -36,17 +30,6 @@ def _variant(name: str, count: int = 2, upload: Upload = UP) -> VariantCreated:
     # variant keys with '#', '.', spaces and unicode become attribute names: they must be safe
     key = f"resize/{upload.key}/{name}"
     return VariantCreated(upload, VariantInfo("resize", "variants", key, "webp", 10, 5, 99), count, "h")
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def catalog(request: pytest.FixtureRequest) -> Iterator[DynamoCatalog | MemoryCatalog]:
-    if request.param == "memory":
-        yield MemoryCatalog()
-        return
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        create_catalog_table(ddb, "catalog")
-        yield DynamoCatalog("catalog", dynamodb=ddb)
 
 
 def test_each_event_is_recorded_once(catalog: DynamoCatalog | MemoryCatalog) -> None:

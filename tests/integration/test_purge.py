@@ -6,16 +6,12 @@ on the in-memory twin the unit tests use."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import pytest
-from moto import mock_aws
 
 from imgpipe.catalog import COMPLETED, DELETED, PROCESSING, DynamoCatalog, RoundRef, UploadFacts
-from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.events import Upload, VariantCreated, VariantInfo
 from imgpipe.registry import variant_producers
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
@@ -99,17 +95,6 @@ def test_a_deleted_upload_leaves_no_variant_and_no_live_round_and_may_come_back(
 # --- the catalog's deletion writes, on DynamoDB and in memory ---------------------------------------
 NOW = datetime(2026, 11, 23, 9, 15, 5, tzinfo=UTC)
 UP = Upload("uploads", "dir/ü #1 +%20.jpg", "e1", "v1")
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def catalog(request: pytest.FixtureRequest) -> Iterator[DynamoCatalog | MemoryCatalog]:
-    if request.param == "memory":
-        yield MemoryCatalog()
-        return
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        create_catalog_table(ddb, "catalog")
-        yield DynamoCatalog("catalog", dynamodb=ddb)
 
 
 def _emailed(catalog: DynamoCatalog | MemoryCatalog, upload: Upload, at: str) -> None:

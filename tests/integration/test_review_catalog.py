@@ -4,32 +4,17 @@ rejected, and reset by nothing else an event writes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from imgpipe.catalog import APPROVED, REJECTED, DynamoCatalog, RoundRef
-from imgpipe.catalog.schema import create_table
 from imgpipe.events import Upload, VariantCreated, VariantInfo
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 UP = Upload("uploads", "photos/cat.jpg", "e1")
 REF = RoundRef.of(UP)
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def catalog(request: pytest.FixtureRequest) -> Iterator[DynamoCatalog | MemoryCatalog]:
-    if request.param == "memory":
-        yield MemoryCatalog()
-        return
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(dynamodb, "catalog")
-        yield DynamoCatalog("catalog", dynamodb=dynamodb)
 
 
 def _record(catalog: DynamoCatalog | MemoryCatalog, name: str, facts: dict[str, object] | None = None) -> None:
