@@ -242,22 +242,16 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
     suffixes = _str_list(folder, raw, "suffixes", where)
     if prefixes and suffixes:
         raise ManifestError(folder, where, "use prefixes or suffixes, not both, in one trigger")
-    if source == "pipeline":
+    event_types = {"pipeline": PIPELINE_DETAIL_TYPES, "completions": COMPLETION_DETAIL_TYPES}.get(source)
+    if event_types is not None:
+        # imgpipe's own events: narrowed by detail-type, never by key
         if prefixes or suffixes:
             raise ManifestError(folder, where, "key filters apply to 'uploads' triggers only")
-        types = _str_list(folder, raw, "detail_types", where) or PIPELINE_DETAIL_TYPES
-        bad = [t for t in types if t not in PIPELINE_DETAIL_TYPES]
+        types = _str_list(folder, raw, "detail_types", where) or event_types
+        bad = [t for t in types if t not in event_types]
         if bad:
             raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
-        return Trigger("pipeline", detail_types=tuple(types))
-    if source == "completions":
-        if prefixes or suffixes:
-            raise ManifestError(folder, where, "key filters apply to 'uploads' triggers only")
-        types = _str_list(folder, raw, "detail_types", where) or COMPLETION_DETAIL_TYPES
-        bad = [t for t in types if t not in COMPLETION_DETAIL_TYPES]
-        if bad:
-            raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
-        return Trigger("completions", detail_types=tuple(types))
+        return Trigger(source, detail_types=tuple(types))
     if source == "deletions":
         if prefixes or suffixes or "detail_types" in raw:
             # a deletion of any key may leave variants behind: the cascade sees them all
