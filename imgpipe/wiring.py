@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,24 +14,34 @@ from imgpipe.runtime import ProcessFn, UploadProcessor
 
 
 def upload_processor(
-    process: ProcessFn, settings_type: type[Any], *, logger: Logger, metrics: Metrics
+    process: ProcessFn,
+    settings_type: type[Any],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    storage: S3Storage | None = None,
+    on_upload: Callable[[Upload], None] | None = None,
 ) -> UploadProcessor:
     """``settings_type`` is the service's ``Settings``: the configured settings are parsed into it
-    with the same parser synth and the local stack used to check them."""
+    with the same parser synth and the local stack used to check them. ``on_upload`` is told each
+    upload before ``process`` runs (a processor whose work depends on the key, e.g. describe's
+    near-duplicate scope); ``storage`` is a client the service shares with its own adapters."""
     config = current_config()
 
-    def on_upload(upload: Upload) -> None:
+    def upload_known(upload: Upload) -> None:
         # every later log line of this invocation names the upload
         logger.append_keys(source_key=upload.key, etag=upload.etag, bucket=upload.bucket)
+        if on_upload is not None:
+            on_upload(upload)
 
     return UploadProcessor(
         processor=config.processor,
         process=process,
-        storage=S3Storage(),
+        storage=storage or S3Storage(),
         publisher=EventBridgePublisher(config.event_bus),
         variants_bucket=config.variants_bucket,
         settings=config.settings,
         settings_type=settings_type,
         metrics=metrics,
-        on_upload=on_upload,
+        on_upload=upload_known,
     )

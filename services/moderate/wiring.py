@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 
-from imgpipe.adapters import EventBridgePublisher, S3Storage
 from imgpipe.config import current_config
-from imgpipe.events import Upload
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import parse
+from imgpipe.wiring import upload_processor
 
 from .engines import Rekognition, StandIn
 from .logic import Classifier, Moderator
@@ -25,18 +24,4 @@ def moderator_processor(*, logger: Logger, metrics: Metrics) -> UploadProcessor:
     settings = parse(Settings, config.settings, service=config.processor)
     moderator = Moderator(classifier_for(settings))
 
-    def on_upload(upload: Upload) -> None:
-        logger.append_keys(source_key=upload.key, etag=upload.etag, bucket=upload.bucket)
-        moderator.start(upload)
-
-    return UploadProcessor(
-        processor=config.processor,
-        process=moderator.process,
-        storage=S3Storage(),
-        publisher=EventBridgePublisher(config.event_bus),
-        variants_bucket=config.variants_bucket,
-        settings=config.settings,
-        settings_type=Settings,
-        metrics=metrics,
-        on_upload=on_upload,
-    )
+    return upload_processor(moderator.process, Settings, logger=logger, metrics=metrics, on_upload=moderator.start)
