@@ -92,6 +92,7 @@ def _stack(args: argparse.Namespace, **kwargs: Any) -> contextlib.AbstractContex
         port=args.port,
         outbox=Path(args.outbox),
         workers=args.workers,
+        processes=args.processes,
         verbose=args.verbose,
         settings=args.settings,
         services=args.services,
@@ -455,10 +456,41 @@ def _settings_json(text: str) -> dict[str, dict[str, Any]]:
     return value
 
 
+#: a processor's concurrency on the local stack: enough that a slow upload does not hold the
+#: uploads behind it (the cores are shared by the worker processes; see --processes)
+DEFAULT_WORKERS = 4
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def _local_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
     p.add_argument("--outbox", default="outbox", help="folder for the emails, one .eml each (default: outbox)")
-    p.add_argument("--workers", type=int, default=1, help="worker threads per processor (default: 1)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        help=f"invocations each processor runs at once, as Lambda's concurrency (default: {DEFAULT_WORKERS})",
+    )
+    p.add_argument(
+        "--processes",
+        type=_non_negative_int,
+        default=os.cpu_count() or 1,
+        help="worker processes that run the handlers, shared by the processors; 0 runs them in this "
+        "process's threads (default: the number of cores)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="show handler logs and retries")
     p.add_argument(
         "--settings",

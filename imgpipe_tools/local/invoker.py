@@ -1,8 +1,11 @@
 """Invokes a processor's real handler the way Lambda's asynchronous invocation does.
 
-A worker thread takes an event from the processor's invoke queue (where its EventBridge rules
-deliver), calls the handler in-process with a Lambda-like context and the processor's own
-configuration (:func:`imgpipe.config.use_config`: per thread, never ``os.environ``), retries a
+A :class:`Dispatcher` takes the events off the processor's invoke queue (where its EventBridge
+rules deliver) as they arrive and runs up to ``concurrency`` of them at once, as Lambda runs an
+async invocation in any free environment: one slow upload never holds the ones behind it. Each
+invocation calls the handler with a Lambda-like context and the processor's own configuration
+(:func:`imgpipe.config.use_config`: per thread, never ``os.environ``), in a worker process
+(:mod:`imgpipe_tools.local.processes`) or, without one, in the dispatcher's thread; it retries a
 raised error ``retry_attempts`` times, and then sends Lambda's on-failure destination record
 (the event and the error) to the processor's failure DLQ.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import traceback
@@ -23,6 +27,7 @@ from typing import Any
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
 from imgpipe.registry import service_module
+from imgpipe_tools.local.processes import HandlerFailed, HandlerProcesses
 
 log = logging.getLogger("imgpipe_tools.local")
 
@@ -63,6 +68,15 @@ def _clear_metrics() -> None:
     Metrics().clear_metrics()
 
 
+def call_handler(handler: Handler, manifest: Manifest, config: Config, event: dict[str, Any]) -> Any:
+    """One call of a handler as Lambda makes it (in this thread, or in a worker process)."""
+    with use_config(config):
+        try:
+            return handler(event, LambdaContext(manifest))
+        finally:
+            _clear_metrics()
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The end of one event's async invocation (after retries)."""
@@ -80,6 +94,7 @@ def failure_record(
     manifest: Manifest, event: dict[str, Any], attempts: int, exc: BaseException, request_id: str
 ) -> dict[str, Any]:
     """Lambda's on-failure destination record, as it lands in the failure DLQ."""
+    stack = exc.stack if isinstance(exc, HandlerFailed) else traceback.format_exception(exc)[-6:]
     return {
         "version": "1.0",
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -93,10 +108,15 @@ def failure_record(
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "responsePayload": {
             "errorMessage": str(exc),
-            "errorType": type(exc).__name__,
-            "stackTrace": traceback.format_exception(exc)[-6:],
+            "errorType": error_type(exc),
+            "stackTrace": stack,
         },
     }
+
+
+def error_type(exc: BaseException) -> str:
+    """The name of the error the handler raised (in this process or in a worker)."""
+    return exc.type_name if isinstance(exc, HandlerFailed) else type(exc).__name__
 
 
 class Invoker:
@@ -111,22 +131,23 @@ class Invoker:
         failure_dlq_url: str,
         retry_delay_s: float = 0.2,
         on_outcome: Callable[[Outcome], None] | None = None,
+        processes: HandlerProcesses | None = None,
     ) -> None:
+        """``processes``: run the handler there; None: in the calling thread."""
         self.manifest = manifest
         self.config = config
         self.sqs = sqs
         self.failure_dlq_url = failure_dlq_url
         self.retry_delay_s = retry_delay_s
         self.on_outcome = on_outcome or (lambda _o: None)
+        self.processes = processes
+        # imported here even when the workers run it: a broken handler fails at start, not per event
         self.handler = load_handler(manifest)
 
     def _call(self, event: dict[str, Any]) -> Any:
-        context = LambdaContext(self.manifest)
-        with use_config(self.config):
-            try:
-                return self.handler(event, context)
-            finally:
-                _clear_metrics()
+        if self.processes is not None:
+            return self.processes.call(self.manifest, self.config, event)
+        return call_handler(self.handler, self.manifest, self.config, event)
 
     def invoke(self, event: dict[str, Any]) -> Outcome:
         """One asynchronous invocation: the first try and ``retry_attempts`` retries."""
@@ -137,11 +158,11 @@ class Invoker:
                 outcome = Outcome(name, event, True, attempt, self._call(event))
                 break
             except Exception as exc:
-                log.warning("%s: attempt %d/%d failed: %s: %s", name, attempt, attempts, type(exc).__name__, exc)
+                log.warning("%s: attempt %d/%d failed: %s: %s", name, attempt, attempts, error_type(exc), exc)
                 if attempt == attempts:
                     record = failure_record(self.manifest, event, attempts, exc, str(uuid.uuid4()))
                     self.sqs.send_message(QueueUrl=self.failure_dlq_url, MessageBody=json.dumps(record))
-                    outcome = Outcome(name, event, False, attempts, None, type(exc).__name__, str(exc))
+                    outcome = Outcome(name, event, False, attempts, None, error_type(exc), str(exc))
                     break
                 # Lambda waits about 1 then 2 minutes; the same doubling, much shorter.
                 time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
@@ -150,9 +171,18 @@ class Invoker:
         return outcome
 
 
-class QueueWorker(threading.Thread):
-    """Long-polls one queue and hands each message body (JSON) to ``handle``; deletes the
-    message once ``handle`` returns (the invoker has dealt with failures itself)."""
+class Dispatcher:
+    """Serves one queue: a receiver thread long-polls it and takes each message off at once into
+    memory (as Lambda's async invocation takes an event into its own queue), and ``concurrency``
+    threads hand the message bodies (JSON) to ``handle``, oldest first.
+
+    The queue is emptied as soon as messages arrive because moto's SQS costs time in proportion to
+    the messages a queue holds on every call: a backlog of a burst made every send and receive
+    slower, so throughput fell as the burst grew. ``handle`` deals with a handler's failures itself
+    (the invoker parks them in the DLQ); if ``handle`` itself raises, the runtime failed (the DLQ
+    did not take a record, the outbox could not write an email) and the message goes back on the
+    queue, to be delivered again, rather than be lost with nothing in any DLQ.
+    """
 
     def __init__(
         self,
@@ -161,45 +191,76 @@ class QueueWorker(threading.Thread):
         queue_url: str,
         handle: Callable[[dict[str, Any]], Any],
         stop: threading.Event,
+        *,
+        concurrency: int = 1,
         wait_s: int = 1,
     ) -> None:
-        super().__init__(name=name, daemon=True)
+        if concurrency < 1:
+            raise ValueError(f"{name}: concurrency must be 1 or more, not {concurrency}")
+        self.name = name
         self.sqs = sqs
         self.queue_url = queue_url
         self.handle = handle
         self.stop_event = stop
         self.wait_s = wait_s
-        #: messages being handled right now (the runtime waits for 0 before it stops)
-        self.busy = False
+        self._inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._threads = [threading.Thread(target=self._receive, name=f"{name}-receiver", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(concurrency)
+        ]
+        self._lock = threading.Lock()
+        #: messages taken off the queue and not yet handled (waiting or running)
+        self.pending = 0
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def join(self, timeout: float) -> None:
+        for t in self._threads:
+            t.join(timeout=timeout)
+
+    def _receive(self) -> None:
         while not self.stop_event.is_set():
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=self.wait_s
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_s
                 ).get("Messages", [])
+                if messages:
+                    self.sqs.delete_message_batch(
+                        QueueUrl=self.queue_url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                    )
             except Exception as exc:
                 if self.stop_event.is_set():
                     return
+                # A message received but not deleted comes back after its visibility timeout and is
+                # handled twice, which the handlers allow (they are idempotent).
                 log.warning("%s: receive failed: %s", self.name, exc)
                 time.sleep(0.5)
                 continue
+            with self._lock:
+                self.pending += len(messages)
             for message in messages:
-                self.busy = True
-                try:
-                    self.handle(json.loads(message["Body"]))
-                except Exception:
-                    # Not a handler's failure (the invoker parks those in the DLQ itself) but the
-                    # runtime's: e.g. the DLQ did not take the failure record, or the outbox could
-                    # not write an email. Keep the message: it comes back after its visibility
-                    # timeout. Deleting it would lose the event with nothing in any DLQ.
-                    log.exception("%s: could not handle a message; it will be delivered again", self.name)
-                    continue
-                finally:
-                    self.busy = False
-                try:
-                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                except Exception as exc:
-                    # The message comes back and is handled again (handlers are idempotent); a
-                    # worker thread that died here would leave its queue unserved for good.
-                    log.warning("%s: could not delete a handled message: %s", self.name, exc)
+                self._inbox.put(json.loads(message["Body"]))
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                body = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.handle(body)
+            except Exception:
+                log.exception("%s: could not handle a message; it goes back on the queue", self.name)
+                self._put_back(body)
+            finally:
+                with self._lock:
+                    self.pending -= 1
+
+    def _put_back(self, body: dict[str, Any]) -> None:
+        try:
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body), DelaySeconds=1)
+        except Exception:
+            log.exception("%s: could not put a message back on its queue; it is lost: %s", self.name, body)

@@ -2,8 +2,9 @@
 
 A moto server on 127.0.0.1 serves S3, EventBridge, SQS, SNS and DynamoDB over real HTTP
 (or, with ``AWS_ENDPOINT_URL`` set, another emulator such as LocalStack is used instead).
-:mod:`imgpipe_tools.local.provision` creates the resources from the manifests; worker threads
-invoke the real handlers (:mod:`imgpipe_tools.local.invoker`); emails land in an outbox folder
+:mod:`imgpipe_tools.local.provision` creates the resources from the manifests; dispatchers
+invoke the real handlers (:mod:`imgpipe_tools.local.invoker`), in worker processes when asked
+(:mod:`imgpipe_tools.local.processes`: ``imgpipe local`` does); emails land in an outbox folder
 (:mod:`imgpipe_tools.local.outbox`); a tracker says when each upload is finished
 (:mod:`imgpipe_tools.local.tracker`).
 
@@ -36,8 +37,9 @@ from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config, parse_all_settings
 from imgpipe_tools import dlq
 from imgpipe_tools.local.frontdoor import LocalFrontDoor, start_front_door
-from imgpipe_tools.local.invoker import Invoker, Outcome, QueueWorker
+from imgpipe_tools.local.invoker import Dispatcher, Invoker, Outcome
 from imgpipe_tools.local.outbox import Email, Outbox
+from imgpipe_tools.local.processes import HandlerProcesses
 from imgpipe_tools.local.provision import Names, Provisioned, provision
 from imgpipe_tools.local.tracker import Tracker, UploadId, UploadReport
 from imgpipe_tools.resources import StackResources
@@ -117,12 +119,15 @@ class LocalStack:
         on_email: Callable[[Email], None] | None = None,
         api_port: int = 0,
         services: str | None = None,
+        processes: int = 0,
     ) -> None:
         """``endpoint_url`` (default: ``AWS_ENDPOINT_URL``) uses that emulator instead of
         starting moto; ``settings`` overrides processors' settings like the CDK context key
-        ``settings`` ({"thumbnail": {"crop": "center"}}); ``workers`` is the number of threads
-        per processor; ``services`` selects the services that run like the CDK context key
-        ``services`` (imgpipe.registry.select; None: the defaults)."""
+        ``settings`` ({"thumbnail": {"crop": "center"}}); ``workers`` is the number of invocations
+        each processor runs at once (its concurrency); ``services`` selects the services that run
+        like the CDK context key ``services`` (imgpipe.registry.select; None: the defaults);
+        ``processes`` runs the handlers in that many worker processes shared by the processors
+        (0: in this process's threads, where a test can patch them)."""
         self.port = port
         self.services = services
         self.external_endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
@@ -130,6 +135,10 @@ class LocalStack:
         self.settings = dict(settings or {})
         self.outbox = Outbox(outbox)
         self.workers = workers
+        self.processes = processes
+        self._handler_processes: HandlerProcesses | None = None
+        #: each processor's invoker, by name (its ``config`` may be replaced while it runs)
+        self.invokers: dict[str, Invoker] = {}
         self.retry_delay_s = retry_delay_s
         self.verbose = verbose
         self.names = Names(prefix)
@@ -141,7 +150,7 @@ class LocalStack:
         self._endpoint = ""
         self._env = _Environment()
         self._stop = threading.Event()
-        self._threads: list[QueueWorker] = []
+        self._dispatchers: list[Dispatcher] = []
         self._provisioned: Provisioned | None = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
@@ -202,9 +211,12 @@ class LocalStack:
 
     def close(self) -> None:
         self._stop.set()
-        for t in self._threads:
-            t.join(timeout=10)
-        self._threads.clear()
+        for d in self._dispatchers:
+            d.join(timeout=10)
+        self._dispatchers.clear()
+        if self._handler_processes is not None:
+            self._handler_processes.close()
+            self._handler_processes = None
         if self.frontdoor is not None:
             self.frontdoor.stop()
             self.frontdoor = None
@@ -236,8 +248,15 @@ class LocalStack:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     def _start_moto(self) -> str:
+        from imgpipe_tools.local.emulator import EmulatorProcess, prepare_moto
+
+        if self.processes:
+            # with the handlers in worker processes, this process's lock would be the emulator's
+            self._server = EmulatorProcess(self.port)
+            return self._server.endpoint
         from moto.server import ThreadedMotoServer
 
+        prepare_moto()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -291,26 +310,31 @@ class LocalStack:
     def _start_workers(self) -> None:
         assert self.tracker is not None and self._provisioned is not None
         tracker = self.tracker
+        if self.processes:
+            # the environment as the handlers see it here: this stack's endpoint and credentials
+            self._handler_processes = HandlerProcesses(self.processes, dict(os.environ), verbose=self.verbose)
+        sqs = self.client("sqs")
         for m in self.manifests:
             target = self.deployment.processors[m.name]
-            for i in range(self.workers):
-                sqs = self.client("sqs")
-                invoker = Invoker(
-                    m,
-                    self._config_for(m),
-                    sqs=sqs,
-                    failure_dlq_url=target.failure_dlq_url,
-                    retry_delay_s=self.retry_delay_s,
-                    on_outcome=self._on_outcome,
-                )
-                self._spawn(f"{m.name}-{i}", sqs, target.invoke_queue_url, invoker.invoke)
-        self._spawn("observer", self.client("sqs"), self._provisioned.observer_queue_url, tracker.on_event)
-        self._spawn("outbox", self.client("sqs"), self._provisioned.outbox_queue_url, self._on_envelope)
+            invoker = Invoker(
+                m,
+                self._config_for(m),
+                sqs=sqs,
+                failure_dlq_url=target.failure_dlq_url,
+                retry_delay_s=self.retry_delay_s,
+                on_outcome=self._on_outcome,
+                processes=self._handler_processes,
+            )
+            self.invokers[m.name] = invoker
+            self._spawn(m.name, target.invoke_queue_url, invoker.invoke, concurrency=self.workers)
+        # one at a time, in order: the tracker and the outbox see events as they were delivered
+        self._spawn("observer", self._provisioned.observer_queue_url, tracker.on_event)
+        self._spawn("outbox", self._provisioned.outbox_queue_url, self._on_envelope)
 
-    def _spawn(self, name: str, sqs: Any, url: str, handle: Callable[[dict[str, Any]], Any]) -> None:
-        worker = QueueWorker(f"imgpipe-{name}", sqs, url, handle, self._stop)
-        worker.start()
-        self._threads.append(worker)
+    def _spawn(self, name: str, url: str, handle: Callable[[dict[str, Any]], Any], concurrency: int = 1) -> None:
+        dispatcher = Dispatcher(f"imgpipe-{name}", self.client("sqs"), url, handle, self._stop, concurrency=concurrency)
+        dispatcher.start()
+        self._dispatchers.append(dispatcher)
 
     def _on_outcome(self, outcome: Outcome) -> None:
         assert self.tracker is not None

@@ -98,10 +98,8 @@ def _put_silently(stack: LocalStack, objects: dict[str, bytes]) -> list[tuple[st
 
 def _set_setting(stack: LocalStack, processor: str, name: str, value: Any) -> None:
     """Change a processor's setting in the running stack (what a redeploy with -c settings does)."""
-    for worker in stack._threads:
-        invoker = getattr(worker.handle, "__self__", None)
-        if invoker is not None and getattr(invoker, "manifest", None) and invoker.manifest.name == processor:
-            invoker.config = dataclasses.replace(invoker.config, settings={**invoker.config.settings, name: value})
+    invoker = stack.invokers[processor]
+    invoker.config = dataclasses.replace(invoker.config, settings={**invoker.config.settings, name: value})
 
 
 @pytest.fixture

@@ -1,0 +1,163 @@
+"""Three costs of the embedded moto server that grew with the work, removed for the local stack.
+
+Profiled on ``imgpipe local run`` with 200 small images and handlers in worker processes, the
+stack's process (the emulator's) was the bottleneck at one core while the workers idled. Each
+patch below keeps moto's answers the same (``tests/integration/test_emulator_speedups.py``
+compares them with moto's own) and removes work moto repeats for nothing:
+
+- **EventBridge:** every event sent to every target builds a new JSONPath parser (a parser
+  generator run) for the default input paths, even when the target has no input transformer.
+  The parse of a path is a pure function of the text: it is cached.
+- **Every request:** moto finds the service of a request by listing its own package folder on
+  disk (a directory read and a ``stat`` per entry), under a lock. The list is fixed once moto is
+  installed: it is read once.
+- **DynamoDB:** a query on a table's key walks and sorts every item of the table to find the
+  partition's, so a query's cost grew with the catalog (one query per upload: quadratic over a
+  burst). A query without an index now looks at its own partition only, which is what it keeps.
+
+Applied only by the local stack, to the moto server it runs (in its own process, or in its own
+when handlers run in threads); a test using moto through ``mock_aws`` keeps moto as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import Any
+
+_applied = False
+_lock = threading.Lock()
+
+
+def speed_up_moto() -> None:
+    """Apply the three patches once per process (idempotent)."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        _cache_jsonpath_parse()
+        _cache_moto_modules()
+        _query_one_partition()
+        _applied = True
+
+
+def _cache_jsonpath_parse() -> None:
+    import jsonpath_ng.ext
+
+    # moto.events.utils imports ``parse`` from this module inside the function, on each call
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+
+
+def _cache_moto_modules() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+_scope = threading.local()
+
+
+def _query_one_partition() -> None:
+    from moto.dynamodb.models.table import Table
+
+    all_items, query = Table.all_items, Table.query
+    # the backend passes index_name by position: its place among the arguments after hash_key
+    position = list(inspect.signature(query).parameters).index("index_name") - 2
+
+    def partition_items(self: Table) -> list[Any]:
+        if getattr(_scope, "table", None) is not self:
+            return all_items(self)
+        partition = self.items.get(_scope.hash_key)
+        if partition is None:
+            return []
+        items = list(partition.values()) if self.range_key_attr else [partition]
+        # the same order as moto's own all_items
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[position] if len(args) > position else kwargs.get("index_name")
+        if index_name or hash_key is None:
+            return query(self, hash_key, *args, **kwargs)
+        _scope.table, _scope.hash_key = self, hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _scope.table = _scope.hash_key = None
+
+    Table.all_items = partition_items
+    Table.query = query_one_partition
+
+
+def prepare_moto() -> None:
+    """Everything the local stack changes in moto: the speed-ups above, and presigned POSTs
+    answered with the headers S3 sends (imgpipe_tools.local.frontdoor)."""
+    from imgpipe_tools.local.frontdoor import answer_posts_like_s3
+
+    speed_up_moto()
+    answer_posts_like_s3()
+
+
+class EmulatorProcess:
+    """moto in a process of its own (``python -m imgpipe_tools.local.emulator``), so that its work
+    does not share an interpreter lock with the runtime that dispatches the invocations."""
+
+    def __init__(self, port: int = 0) -> None:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "imgpipe_tools.local.emulator", "--port", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()  # "listening on http://127.0.0.1:<port>"
+        if not line.startswith("listening on "):
+            self.stop()
+            raise RuntimeError(f"the moto server did not start (exit code {self._proc.returncode}): {line!r}")
+        self.endpoint = line.removeprefix("listening on ")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def main() -> None:
+    import argparse
+    import logging
+    import signal
+    import sys
+
+    from moto.server import ThreadedMotoServer
+
+    parser = argparse.ArgumentParser(description="moto for imgpipe's local stack (run by it)")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    prepare_moto()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per HTTP request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(f"listening on http://{host}:{port}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()  # the stack ends us with SIGTERM
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Handlers in worker processes, as Lambda runs each invocation in an environment of its own.
+
+One Python process cannot use more than one core for Python code, and the image work, the
+emulator and the runtime's bookkeeping all want one. :class:`HandlerProcesses` is a pool of
+worker processes that each import the handlers once and then run invocations sent to them:
+the process running the stack keeps the emulator, the queues and the tracker.
+
+A worker gets the stack's environment (its endpoint, dummy credentials, fault settings) when it
+starts, not from the parent later, so it runs against the stack that made it. A handler's error
+comes back as :class:`HandlerFailed`, with the error's type name, message and the end of its
+traceback (what Lambda's failure record carries); the exception object itself may not survive
+pickling. A worker that dies (a crash in a native library, say) fails only the invocation it
+was running: the pool is replaced and the invocation is retried like any other failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import traceback
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from imgpipe.config import Config
+from imgpipe.manifest import Manifest
+
+#: imported once by the fork server, so that each new worker starts with them loaded
+_PRELOAD = ["imgpipe_tools.local.invoker", "imgpipe.runtime", "boto3", "botocore.client", "PIL.Image"]
+
+
+class HandlerFailed(Exception):
+    """A handler raised in a worker process: its error's type name, message and traceback."""
+
+    def __init__(self, type_name: str, message: str, stack: list[str]) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.stack = stack
+
+
+class WorkerDied(Exception):
+    """The worker process running an invocation ended without an answer (a crash, a kill)."""
+
+
+# -- in the worker process ------------------------------------------------------------
+_handlers: dict[tuple[str, str], Any] = {}
+_verbose = False
+
+
+def _start_worker(env: Mapping[str, str], verbose: bool) -> None:
+    global _verbose
+    os.environ.clear()
+    os.environ.update(env)
+    _verbose = verbose
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    if env.get("IMGPIPE_FAULTS"):
+        import imgpipe_tools.testing.faults  # noqa: F401  (hooks the handlers' clients)
+
+
+def _handler(manifest: Manifest) -> Any:
+    from imgpipe_tools.local.invoker import load_handler
+
+    key = (str(manifest.folder), manifest.name)
+    if key not in _handlers:
+        _handlers[key] = load_handler(manifest)
+        # Powertools sets its logger's level when the handler module is imported: after it
+        logging.getLogger(manifest.name).setLevel(logging.INFO if _verbose else logging.WARNING)
+        logging.getLogger("aws_lambda_powertools").setLevel(logging.WARNING if _verbose else logging.CRITICAL)
+    return _handlers[key]
+
+
+def _invoke(manifest: Manifest, config: Config, event: dict[str, Any]) -> tuple[bool, Any]:
+    from imgpipe_tools.local.invoker import call_handler
+
+    try:
+        return True, call_handler(_handler(manifest), manifest, config, event)
+    except Exception as exc:
+        return False, (type(exc).__name__, str(exc), traceback.format_exception(exc)[-6:])
+
+
+# -- in the stack's process -----------------------------------------------------------
+class HandlerProcesses:
+    """``count`` worker processes shared by every service of one stack."""
+
+    def __init__(self, count: int, env: Mapping[str, str], *, verbose: bool = False) -> None:
+        if count < 1:
+            raise ValueError(f"processes must be 1 or more, not {count}")
+        self.count = count
+        self._env = dict(env)
+        self._verbose = verbose
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # forkserver: the stack's process has threads (the emulator's), which fork() must not copy
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return ProcessPoolExecutor(
+            self.count, mp_context=context, initializer=_start_worker, initargs=(self._env, self._verbose)
+        )
+
+    def call(self, manifest: Manifest, config: Config, event: dict[str, Any]) -> Any:
+        """Run the handler on ``event`` in a worker; its result, or its error as HandlerFailed."""
+        with self._lock:
+            pool = self._pool
+        try:
+            ok, value = pool.submit(_invoke, manifest, config, event).result()
+        except BrokenProcessPool as exc:
+            with self._lock:
+                if self._pool is pool:  # the first to notice replaces it
+                    self._pool = self._new_pool()
+            raise WorkerDied(f"the worker process running {manifest.name} ended without an answer") from exc
+        if ok:
+            return value
+        raise HandlerFailed(*value)
+
+    def close(self) -> None:
+        with self._lock:
+            self._pool.shutdown(wait=True, cancel_futures=True)
