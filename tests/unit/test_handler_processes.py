@@ -1,0 +1,177 @@
+"""HandlerProcesses: a handler runs in a worker process with the environment the stack gave it;
+its error comes back by name (HandlerFailed), a worker that dies fails only its invocation
+(WorkerDied) and the pool is replaced; the invoker's failure record names the remote error."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from imgpipe.config import Config
+from imgpipe.manifest import Manifest
+from imgpipe.registry import discover
+from imgpipe_tools.local.invoker import Invoker, error_type, failure_record
+from imgpipe_tools.local.processes import HandlerFailed, HandlerProcesses, WorkerDied
+
+MANIFEST = """\
+name = "probe"
+description = "a handler for the worker-process tests"
+memory_mb = 256
+timeout_s = 30
+retry_attempts = 1
+
+[[triggers]]
+source = "uploads"
+"""
+
+HANDLER = """\
+import os
+
+
+def handler(event, context):
+    if "fail" in event:
+        raise ValueError("bad")
+    if "die" in event:
+        os._exit(3)
+    return {
+        "echo": event,
+        "pid": os.getpid(),
+        "x_test": os.environ.get("X_TEST"),
+        "parent_only": os.environ.get("IMGPIPE_TEST_PARENT_ONLY"),
+        "function_name": context.function_name,
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Manifest:
+    root = tmp_path_factory.mktemp("services")
+    (root / "probe").mkdir()
+    (root / "probe" / "manifest.toml").write_text(MANIFEST)
+    (root / "probe" / "handler.py").write_text(HANDLER)
+    [found] = discover(root, services="all")
+    return found
+
+
+@pytest.fixture(scope="module")
+def processes() -> Iterator[HandlerProcesses]:
+    # the stack's process has a variable the stack does not hand on: the worker must not see it
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMGPIPE_TEST_PARENT_ONLY", "leaked")
+        env = {k: v for k, v in os.environ.items() if k != "IMGPIPE_TEST_PARENT_ONLY"}
+        pool = HandlerProcesses(1, {**env, "X_TEST": "given"})
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+CONFIG = Config(processor="probe")
+
+
+def test_the_result_comes_back_from_a_worker_process(manifest: Manifest, processes: HandlerProcesses) -> None:
+    result = processes.call(manifest, CONFIG, {"key": "photos/cat.jpg"})
+    assert result["echo"] == {"key": "photos/cat.jpg"}
+    assert result["pid"] != os.getpid()
+    assert result["function_name"] == "imgpipe-probe"
+
+
+def test_the_worker_has_the_environment_given_to_the_pool(manifest: Manifest, processes: HandlerProcesses) -> None:
+    assert "X_TEST" not in os.environ
+    result = processes.call(manifest, CONFIG, {})
+    assert result["x_test"] == "given"
+    assert result["parent_only"] is None
+
+
+def test_a_handler_error_comes_back_by_name(manifest: Manifest, processes: HandlerProcesses) -> None:
+    with pytest.raises(HandlerFailed) as caught:
+        processes.call(manifest, CONFIG, {"fail": True})
+    err = caught.value
+    assert err.type_name == "ValueError"
+    assert str(err) == "bad"
+    assert err.stack and all(isinstance(line, str) for line in err.stack)
+    assert err.stack[-1].strip() == "ValueError: bad"
+    assert any("handler.py" in line for line in err.stack)
+    # the worker survives a handler's error: the same process answers next
+    before = processes.call(manifest, CONFIG, {})["pid"]
+    with pytest.raises(HandlerFailed):
+        processes.call(manifest, CONFIG, {"fail": True})
+    assert processes.call(manifest, CONFIG, {})["pid"] == before
+
+
+def test_a_dead_worker_fails_its_call_and_the_pool_is_replaced(manifest: Manifest, processes: HandlerProcesses) -> None:
+    before = processes.call(manifest, CONFIG, {})["pid"]
+    with pytest.raises(WorkerDied, match="probe"):
+        processes.call(manifest, CONFIG, {"die": True})
+    after = processes.call(manifest, CONFIG, {"key": "next"})
+    assert after["echo"] == {"key": "next"}
+    assert after["pid"] != before
+    assert after["x_test"] == "given"  # the new pool's workers get the same environment
+
+
+def test_processes_must_be_one_or_more() -> None:
+    with pytest.raises(ValueError, match="processes must be 1 or more"):
+        HandlerProcesses(0, {})
+
+
+def test_error_type_and_failure_record_use_the_remote_type_name(
+    manifest: Manifest, processes: HandlerProcesses
+) -> None:
+    with pytest.raises(HandlerFailed) as caught:
+        processes.call(manifest, CONFIG, {"fail": True})
+    exc = caught.value
+    assert error_type(exc) == "ValueError"
+    assert error_type(KeyError("k")) == "KeyError"
+    record = failure_record(manifest, {"fail": True}, 2, exc, "req-1")
+    assert record["responsePayload"] == {"errorMessage": "bad", "errorType": "ValueError", "stackTrace": exc.stack}
+    assert record["requestPayload"] == {"fail": True}
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["requestId"] == "req-1"
+
+
+class FakeSqs:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_message(self, *, QueueUrl: str, MessageBody: str) -> None:
+        self.sent.append({"QueueUrl": QueueUrl, "Body": json.loads(MessageBody)})
+
+
+def test_the_invoker_with_processes_records_the_handlers_error(manifest: Manifest, processes: HandlerProcesses) -> None:
+    sqs = FakeSqs()
+    outcomes = []
+    invoker = Invoker(
+        manifest,
+        CONFIG,
+        sqs=sqs,
+        failure_dlq_url="dlq",
+        retry_delay_s=0.0,
+        processes=processes,
+        on_outcome=outcomes.append,
+    )
+    ok = invoker.invoke({"key": "a"})
+    assert ok.ok and ok.attempts == 1 and ok.result["echo"] == {"key": "a"} and ok.result["pid"] != os.getpid()
+
+    failed = invoker.invoke({"fail": True})
+    assert not failed.ok
+    assert failed.attempts == manifest.retry_attempts + 1 == 2
+    assert (failed.error_type, failed.error_message) == ("ValueError", "bad")
+    [sent] = sqs.sent
+    assert sent["QueueUrl"] == "dlq"
+    assert sent["Body"]["responsePayload"]["errorType"] == "ValueError"
+    assert sent["Body"]["responsePayload"]["errorMessage"] == "bad"
+    assert sent["Body"]["requestPayload"] == {"fail": True}
+    assert outcomes == [ok, failed]
+
+
+def test_the_invoker_retries_after_a_worker_died(manifest: Manifest, processes: HandlerProcesses) -> None:
+    sqs = FakeSqs()
+    invoker = Invoker(manifest, CONFIG, sqs=sqs, failure_dlq_url="dlq", retry_delay_s=0.0, processes=processes)
+    died = invoker.invoke({"die": True})
+    assert not died.ok and died.attempts == 2 and died.error_type == "WorkerDied"
+    assert sqs.sent[0]["Body"]["responsePayload"]["errorType"] == "WorkerDied"
+    assert invoker.invoke({"key": "b"}).ok
