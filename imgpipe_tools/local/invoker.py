@@ -239,10 +239,16 @@ class Dispatcher:
                 log.warning("%s: receive failed: %s", self.name, exc)
                 time.sleep(0.5)
                 continue
-            with self._lock:
-                self.pending += len(messages)
             for message in messages:
-                self._inbox.put(json.loads(message["Body"]))
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    # nothing sends a queue of ours anything but JSON: a stray message is dropped, loudly
+                    log.error("%s: dropped a message that is not JSON: %.200r", self.name, message["Body"])
+                    continue
+                with self._lock:
+                    self.pending += 1
+                self._inbox.put(body)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():

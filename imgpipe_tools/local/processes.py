@@ -9,8 +9,10 @@ A worker gets the stack's environment (its endpoint, dummy credentials, fault se
 starts, not from the parent later, so it runs against the stack that made it. A handler's error
 comes back as :class:`HandlerFailed`, with the error's type name, message and the end of its
 traceback (what Lambda's failure record carries); the exception object itself may not survive
-pickling. A worker that dies (a crash in a native library, say) fails only the invocation it
-was running: the pool is replaced and the invocation is retried like any other failure.
+pickling. A worker that dies (a crash in a native library, say) does not take the stack with
+it: the pool is replaced, and the invocations it was running fail as :class:`WorkerDied` and
+are retried like any other failure. All of them, not only the one that crashed: Python's
+process pool cannot tell which worker held which call, so a crash costs the others an attempt.
 """
 
 from __future__ import annotations

@@ -147,3 +147,17 @@ def test_concurrency_below_one_is_refused(sqs: tuple[Any, str], concurrency: int
     client, url = sqs
     with pytest.raises(ValueError, match="concurrency must be 1 or more"):
         Dispatcher("probe", client, url, lambda _body: None, threading.Event(), concurrency=concurrency)
+
+
+def test_a_message_that_is_not_json_is_dropped_and_the_queue_still_served(sqs: tuple[Any, str]) -> None:
+    client, url = sqs
+    handled: list[dict[str, Any]] = []
+    with running(sqs, handled.append, concurrency=1) as dispatcher:
+        client.send_message(QueueUrl=url, MessageBody="not json")
+        send(sqs, {"n": 1})
+        deadline = time.monotonic() + WAIT_S
+        while (not handled or dispatcher.pending) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert handled == [{"n": 1}]
+        assert dispatcher._threads[0].is_alive()  # the receiver
+        assert dispatcher.pending == 0  # the dropped message is not counted as waiting
