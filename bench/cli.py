@@ -58,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and uploads (under 3 minutes)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
-    parser.add_argument("--workers", type=int, default=2, help="local stack worker threads per processor")
-    parser.add_argument("--uploads", type=int, default=None, help="uploads for the throughput run (50 quick, 500 full)")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="local stack: invocations at once per processor (imgpipe's default)"
+    )
+    parser.add_argument(
+        "--uploads",
+        type=int,
+        default=None,
+        help="uploads in the throughput part's large burst (50 quick, 500 full; the small one: 20, 50)",
+    )
     parser.add_argument("--only", choices=ALL_PARTS, action="append", help="run only these parts (repeatable)")
     parser.add_argument(
         "--merge", action="store_true", help="with --only: keep the other parts of the existing latest.json"
@@ -89,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         "describe": lambda: describe.run(repeats["describe"], _log),
         "coldstart": lambda: coldstart.run(manifests, repeats["coldstart"], _log),
         "package": lambda: package.run(_log),
-        "throughput": lambda: throughput.run(args.uploads or (50 if args.quick else 500), args.workers, _log),
+        "throughput": lambda: throughput.run(
+            manifests,
+            20 if args.quick else 50,
+            args.uploads or (50 if args.quick else 500),
+            100 if args.quick else throughput.SMALL_FILES_FULL,
+            args.workers,
+            _log,
+        ),
     }
     latest = args.out / "latest.json"
     result: dict[str, Any] = json.loads(latest.read_text()) if args.merge and latest.exists() else {}

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -169,14 +170,56 @@ def _reasons(report: UploadReport) -> str:
 
 
 def _copy_variants(stack: LocalStack, reports: Sequence[UploadReport], out: Path) -> int:
-    s3, n = stack.client("s3"), 0
-    for report in reports:
-        for v in report.variants:
-            target = out / v.key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(stack.variants_bucket, v.key, str(target))
-            n += 1
-    return n
+    s3 = stack.client("s3")
+    keys = [v.key for report in reports for v in report.variants]
+
+    def copy(key: str) -> None:
+        target = out / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=stack.variants_bucket, Key=key)["Body"].read())
+
+    with ThreadPoolExecutor(COPY_CONCURRENCY, thread_name_prefix="imgpipe-copy") as pool:
+        list(pool.map(copy, keys))
+    return len(keys)
+
+
+class _RunProgress:
+    """How far a local run is, on one line of stderr: rewritten in place at a terminal, a new
+    line every 10% otherwise (a log stays readable)."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out = total, out
+        self.tty = out.isatty()
+        self.uploaded = self.finished = 0
+        self._lock = threading.Lock()
+        self._shown = (-1, -1)
+        self._started = time.monotonic()
+
+    def on_uploaded(self, n: int) -> None:
+        with self._lock:
+            self.uploaded = n
+            self._show()
+
+    def on_terminal(self, _report: UploadReport) -> None:
+        with self._lock:
+            self.finished += 1
+            self._show()
+
+    def _show(self) -> None:
+        if self.total < 2:
+            return
+        tenth = (self.uploaded * 10 // self.total, self.finished * 10 // self.total)
+        if not self.tty and tenth == self._shown:
+            return
+        self._shown = tenth
+        seconds = time.monotonic() - self._started
+        line = f"{self.uploaded}/{self.total} uploaded, {self.finished}/{self.total} finished, {seconds:.0f} s"
+        self.out.write(f"\r{line}" if self.tty else f"{line}\n")
+        self.out.flush()
+
+    def done(self) -> None:
+        if self.tty and self.total >= 2:
+            self.out.write("\n")
 
 
 def cmd_local_run(args: argparse.Namespace) -> int:
@@ -184,11 +227,13 @@ def cmd_local_run(args: argparse.Namespace) -> int:
     files = collect_files(args.paths)
     out = Path(args.out)
     log: TextIO = sys.stderr
-    with _stack(args) as stack:
+    progress = _RunProgress(len(files), log)
+    with _stack(args, on_terminal=progress.on_terminal) as stack:
         if not args.json:
             print(f"local stack on {stack.endpoint_url}; uploading {len(files)} file(s)", file=log, flush=True)
-        uploads = [stack.upload_file(path, key) for path, key in files]
+        uploads = stack.upload_files(files, on_uploaded=progress.on_uploaded)
         reports = stack.wait(uploads, timeout=args.timeout)
+        progress.done()
         copied = _copy_variants(stack, reports, out)
         emails = stack.emails
         if args.json:
@@ -459,6 +504,8 @@ def _settings_json(text: str) -> dict[str, dict[str, Any]]:
 #: a processor's concurrency on the local stack: enough that a slow upload does not hold the
 #: uploads behind it (the cores are shared by the worker processes; see --processes)
 DEFAULT_WORKERS = 4
+#: variants copied out of the local stack at once
+COPY_CONCURRENCY = 8
 
 
 def _positive_int(text: str) -> int:

@@ -44,6 +44,9 @@ class StackResources:
     topic_arn: str = ""
     #: None: the real AWS endpoints; else the emulator's URL
     endpoint_url: str | None = None
+    #: the emulator's URL for DynamoDB when it is not ``endpoint_url`` (the local stack's worker
+    #: processes mode runs DynamoDB in an emulator process of its own); None: ``endpoint_url``
+    dynamodb_endpoint_url: str | None = None
     processors: dict[str, ServiceResources] = field(default_factory=dict)
     #: where these names came from, for messages ("local", "stack imgpipe")
     origin: str = "local"
@@ -71,7 +74,8 @@ class StackResources:
         import boto3
 
         # a fresh session: credentials are resolved now, not taken from an earlier cache
-        return boto3.session.Session().client(service, endpoint_url=self.endpoint_url)
+        endpoint = self.dynamodb_endpoint_url if service == "dynamodb" and self.dynamodb_endpoint_url else None
+        return boto3.session.Session().client(service, endpoint_url=endpoint or self.endpoint_url)
 
     # -- the local state file -------------------------------------------------------
     def to_json(self) -> str:

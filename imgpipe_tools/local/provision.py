@@ -122,7 +122,11 @@ def _webhook_secret(client: Any, name: str) -> str:
 
 
 def provision(
-    clients: dict[str, Any], manifests: Sequence[Manifest], names: Names, endpoint_url: str | None
+    clients: dict[str, Any],
+    manifests: Sequence[Manifest],
+    names: Names,
+    endpoint_url: str | None,
+    dynamodb_endpoint_url: str | None = None,
 ) -> Provisioned:
     """Create (or reuse) every resource; idempotent, so it also works on a long-lived emulator."""
     s3, sqs, events, sns = clients["s3"], clients["sqs"], clients["events"], clients["sns"]
@@ -169,6 +173,7 @@ def provision(
         catalog_table=names.catalog_table,
         topic_arn=topic_arn,
         endpoint_url=endpoint_url,
+        dynamodb_endpoint_url=dynamodb_endpoint_url,
         processors=processors,
         origin="local",
     )

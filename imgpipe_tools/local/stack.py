@@ -29,6 +29,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,12 @@ class _Environment:
             else:
                 os.environ[name] = value
         self._saved.clear()
+
+
+#: files up to this size go in one PUT (the transfer manager's own threshold for multipart)
+MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024
+#: uploads in flight at once from :meth:`LocalStack.upload_files`
+UPLOAD_CONCURRENCY = 8
 
 
 def upload_args(path: Path) -> dict[str, str]:
@@ -147,6 +154,9 @@ class LocalStack:
         self.tracker: Tracker | None = None
         self._on_terminal = on_terminal
         self._server: Any = None
+        self._dynamodb_server: Any = None
+        #: services served by another emulator than ``endpoint_url`` (DynamoDB, with processes)
+        self._endpoints: dict[str, str] = {}
         self._endpoint = ""
         self._env = _Environment()
         self._stop = threading.Event()
@@ -190,9 +200,14 @@ class LocalStack:
             self._configure_environment()
             self._endpoint = self.external_endpoint or self._start_moto()
             self._env.set("AWS_ENDPOINT_URL", self._endpoint)
+            if self._dynamodb_server is not None:
+                # botocore routes one service elsewhere by this variable: the handlers' clients follow
+                self._env.set("AWS_ENDPOINT_URL_DYNAMODB", self._dynamodb_server.endpoint)
             _reset_handler_clients()
             clients = {s: self.client(s) for s in _RUNTIME_SERVICES}
-            self._provisioned = provision(clients, self.manifests, self.names, self._endpoint)
+            self._provisioned = provision(
+                clients, self.manifests, self.names, self._endpoint, self._endpoints.get("dynamodb")
+            )
             self._start_workers()
             self.frontdoor = start_front_door(
                 self.deployment,
@@ -223,6 +238,10 @@ class LocalStack:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._dynamodb_server is not None:
+            self._dynamodb_server.stop()
+            self._dynamodb_server = None
+        self._endpoints.clear()
         self._env.restore()
         for name, level in self._log_levels.items():
             logging.getLogger(name).setLevel(level)
@@ -251,8 +270,11 @@ class LocalStack:
         from imgpipe_tools.local.emulator import EmulatorProcess, prepare_moto
 
         if self.processes:
-            # with the handlers in worker processes, this process's lock would be the emulator's
+            # With the handlers in worker processes, the emulator is the busiest process: it gets
+            # its own, and DynamoDB (a third of its work, and independent of the others) a second.
             self._server = EmulatorProcess(self.port)
+            self._dynamodb_server = EmulatorProcess(0)
+            self._endpoints["dynamodb"] = self._dynamodb_server.endpoint
             return self._server.endpoint
         from moto.server import ThreadedMotoServer
 
@@ -381,7 +403,8 @@ class LocalStack:
                     self._session = boto3.session.Session()
                 # every worker long-polls through the one SQS client: room for all of them
                 config = BotoConfig(max_pool_connections=64, retries={"mode": "standard"})
-                self._clients[service] = self._session.client(service, endpoint_url=self._endpoint, config=config)
+                endpoint = self._endpoints.get(service, self._endpoint)
+                self._clients[service] = self._session.client(service, endpoint_url=endpoint, config=config)
             return self._clients[service]
 
     def put(self, key: str, data: bytes) -> UploadId:
@@ -391,12 +414,35 @@ class LocalStack:
         return self._expect(key, r["ETag"], started)
 
     def upload_file(self, path: Path, key: str) -> UploadId:
-        """Upload a file with the transfer manager (multipart when large)."""
+        """Upload a file: in one PUT, or with the transfer manager (multipart) when large."""
         started = time.monotonic()
         s3 = self.client("s3")
+        if path.stat().st_size <= MULTIPART_THRESHOLD_BYTES:
+            with path.open("rb") as body:
+                etag = s3.put_object(Bucket=self.uploads_bucket, Key=key, Body=body, **upload_args(path))["ETag"]
+            return self._expect(key, etag, started)
         s3.upload_file(str(path), self.uploads_bucket, key, ExtraArgs=upload_args(path))
         etag = s3.head_object(Bucket=self.uploads_bucket, Key=key)["ETag"]
         return self._expect(key, etag, started)
+
+    def upload_files(
+        self, files: Sequence[tuple[Path, str]], on_uploaded: Callable[[int], None] | None = None
+    ) -> list[UploadId]:
+        """Upload (file, key) pairs several at a time, as a folder's worth of users would; the
+        ids in the order given. ``on_uploaded`` gets the count so far after each one."""
+        done, lock = 0, threading.Lock()
+
+        def one(pair: tuple[Path, str]) -> UploadId:
+            nonlocal done
+            upload = self.upload_file(*pair)
+            with lock:
+                done += 1
+                if on_uploaded is not None:
+                    on_uploaded(done)
+            return upload
+
+        with ThreadPoolExecutor(UPLOAD_CONCURRENCY, thread_name_prefix="imgpipe-upload") as pool:
+            return list(pool.map(one, files))
 
     def _expect(self, key: str, etag: str, started: float) -> UploadId:
         assert self.tracker is not None

@@ -281,3 +281,29 @@ def test_a_local_run_that_does_not_drain_is_an_error_not_a_crash(
     _, lines, err = throughput._local_run(tmp_path, 2, 60)
     assert lines == []
     assert "did not finish" in err
+
+
+def test_the_throughput_targets_are_judged_from_the_measured_figures() -> None:
+    thr = {
+        "workers_per_processor": 4,
+        "processes": 2,
+        "photo": "1600x1200 JPEG",
+        "wall_s_one_upload": 5.0,
+        "floor": {"cores": 2, "cpu_s_per_upload": 1.0, "cpu_s_by_processor": {"resize": 1.0}, "uploads_per_s": 2.0},
+        "bursts": {
+            "50": {"uploads_per_s": 1.0, "statuses": {"completed": 50}, "all_completed": True},
+            "500": {"uploads_per_s": 0.7, "statuses": {"completed": 500}, "all_completed": True},
+        },
+        "burst_ratio": 0.7,
+        "burst_ratio_met": False,
+        "floor_fraction": 0.35,
+        "floor_fraction_met": False,
+        "small_files": {"n": 1000, "wall_s": 250.0, "statuses": {"completed": 1000}, "met": True},
+    }
+    lines = {line[0]: line for line in report.check_lines({"throughput": thr})}
+    assert lines["throughput at 500 / at 50"][3] == "MISSED"
+    assert lines["throughput at 500 / CPU floor"][3] == "MISSED"
+    assert lines["1000 small images, copied out"][3] == "met"
+    assert lines["local stack: 500 uploads completed"][3] == "met"
+    section = "\n".join(report._throughput_section(thr))
+    assert "2 cores / 1.0 CPU-s per upload" in section and "| 500 | 0.7 |" in section
