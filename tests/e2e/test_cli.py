@@ -60,9 +60,11 @@ def test_local_run_exits_non_zero_when_an_upload_lands_in_a_dlq(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the default ./outbox
-    # thumbnail's reads always break half way (injected inside its boto3 client): retries, then its DLQ
+    # thumbnail's reads always break half way (injected inside its boto3 client): retries, then its DLQ.
+    # --processes 0: the handlers run in this process, where the injection is.
     with faults.inject("s3.get_object:1.0:body_timeout", only=["thumbnail"]) as plan:
-        code = main(["local", "run", str(SAMPLES / "coffee.jpg"), "--json", "--out", str(tmp_path / "out")])
+        argv = ["local", "run", str(SAMPLES / "coffee.jpg"), "--json", "--processes", "0"]
+        code = main([*argv, "--out", str(tmp_path / "out")])
 
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert plan.total >= 3  # the first try and both of Lambda's retries
