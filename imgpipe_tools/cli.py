@@ -224,6 +224,8 @@ class _RunProgress:
 
 def cmd_local_run(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
+    # a TERM (a CI's cancel, `kill`) stops the stack as Ctrl-C does: its processes with it
+    signal.signal(signal.SIGTERM, _interrupt)
     files = collect_files(args.paths)
     out = Path(args.out)
     log: TextIO = sys.stderr
@@ -636,6 +638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        _err("stopped")
+        return 130
     except (CliError, StackNotFound, ManifestError, SettingsError, SelectionError) as exc:
         _err(f"imgpipe: {exc}")
         return 2

@@ -136,14 +136,18 @@ class EmulatorProcess:
 def main() -> None:
     import argparse
     import logging
+    import os
     import signal
     import sys
 
     from moto.server import ThreadedMotoServer
 
+    from imgpipe_tools.local.processes import exit_with_parent
+
     parser = argparse.ArgumentParser(description="moto for imgpipe's local stack (run by it)")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    exit_with_parent(os.getppid())
     prepare_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per HTTP request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)

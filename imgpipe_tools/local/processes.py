@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Mapping
@@ -30,9 +31,6 @@ from typing import Any
 
 from imgpipe.config import Config
 from imgpipe.manifest import Manifest
-
-#: imported once by the fork server, so that each new worker starts with them loaded
-_PRELOAD = ["imgpipe_tools.local.invoker", "imgpipe.runtime", "boto3", "botocore.client", "PIL.Image"]
 
 
 class HandlerFailed(Exception):
@@ -53,8 +51,22 @@ _handlers: dict[tuple[str, str], Any] = {}
 _verbose = False
 
 
-def _start_worker(env: Mapping[str, str], verbose: bool) -> None:
+def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """End this process when ``parent_pid`` has gone (killed, say, with no chance to stop its
+    children): a worker or an emulator must not outlive the stack that started it."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="imgpipe-parent-watch", daemon=True).start()
+
+
+def _start_worker(env: Mapping[str, str], verbose: bool, parent_pid: int) -> None:
     global _verbose
+    exit_with_parent(parent_pid)
     os.environ.clear()
     os.environ.update(env)
     _verbose = verbose
@@ -99,11 +111,14 @@ class HandlerProcesses:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # forkserver: the stack's process has threads (the emulator's), which fork() must not copy
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
+        # spawn: the stack's process has threads, which fork() must not copy; and a worker is then
+        # the stack's own child, which it can watch (a fork server's would outlive a killed stack)
+        context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
-            self.count, mp_context=context, initializer=_start_worker, initargs=(self._env, self._verbose)
+            self.count,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self._env, self._verbose, os.getpid()),
         )
 
     def call(self, manifest: Manifest, config: Config, event: dict[str, Any]) -> Any:

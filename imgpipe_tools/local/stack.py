@@ -226,8 +226,9 @@ class LocalStack:
 
     def close(self) -> None:
         self._stop.set()
+        deadline = time.monotonic() + 10  # for all of them: a stop must not take a minute
         for d in self._dispatchers:
-            d.join(timeout=10)
+            d.join(timeout=max(0.0, deadline - time.monotonic()))
         self._dispatchers.clear()
         if self._handler_processes is not None:
             self._handler_processes.close()

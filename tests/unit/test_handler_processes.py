@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +32,8 @@ source = "uploads"
 
 HANDLER = """\
 import os
+import subprocess
+import sys
 
 
 def handler(event, context):
@@ -175,3 +179,16 @@ def test_the_invoker_retries_after_a_worker_died(manifest: Manifest, processes: 
     assert not died.ok and died.attempts == 2 and died.error_type == "WorkerDied"
     assert sqs.sent[0]["Body"]["responsePayload"]["errorType"] == "WorkerDied"
     assert invoker.invoke({"key": "b"}).ok
+
+
+def _child(code: str) -> subprocess.CompletedProcess[str]:
+    prelude = "import os, time\nfrom imgpipe_tools.local.processes import exit_with_parent\n"
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=30)
+
+
+def test_a_worker_ends_when_the_stack_that_started_it_is_gone() -> None:
+    # a parent pid that is not this child's parent: what a worker sees once its stack was killed
+    gone = _child("exit_with_parent(os.getppid() + 1, poll_s=0.05)\ntime.sleep(20)\nprint('still here')")
+    assert gone.returncode == 1 and "still here" not in gone.stdout
+    alive = _child("exit_with_parent(os.getppid(), poll_s=0.05)\ntime.sleep(0.5)\nprint('still here')")
+    assert alive.returncode == 0 and "still here" in alive.stdout
