@@ -127,6 +127,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     with _stack(args, on_terminal=on_terminal, on_email=on_email, api_port=args.api_port) as stack:
         path = write_state(stack.deployment)
         ep, up, var = stack.endpoint_url, stack.uploads_bucket, stack.variants_bucket
+        ddb = stack.deployment.dynamodb_endpoint_url or ep
         processors = ", ".join(m.name for m in stack.manifests)
         print(
             f"imgpipe local stack ready on {ep}  (processors: {processors})\n"
@@ -139,7 +140,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             f"  aws --endpoint-url {ep} s3 cp photo.jpg s3://{up}/\n"
             f"  aws --endpoint-url {ep} s3 cp photo.jpg 's3://{up}/holiday 2024/a+b é.jpg'\n"
             f"  aws --endpoint-url {ep} s3 ls s3://{var}/ --recursive\n"
-            "  imgpipe status photo.jpg --local\n"
+            f"  aws --endpoint-url {ddb} dynamodb scan --table-name {stack.deployment.catalog_table}"
+            + (f"   (DynamoDB has an emulator of its own: {ddb})\n" if ddb != ep else "\n")
+            + "  imgpipe status photo.jpg --local\n"
             "  imgpipe dlq list --local\n\n"
             + (frontdoor_banner(stack.frontdoor, ep) + "\n" if stack.frontdoor else "")
             + "Ctrl-C stops.",

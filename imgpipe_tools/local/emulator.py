@@ -155,9 +155,11 @@ def main() -> None:
     host, port = server.get_host_and_port()
     print(f"listening on http://{host}:{port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C at a terminal reaches the whole process group: the stack ends us when it is done
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        signal.pause()  # the stack ends us with SIGTERM
-    except (KeyboardInterrupt, SystemExit):
+        signal.pause()  # until the stack's SIGTERM
+    except SystemExit:
         pass
     finally:
         server.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -67,6 +68,8 @@ def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
 def _start_worker(env: Mapping[str, str], verbose: bool, parent_pid: int) -> None:
     global _verbose
     exit_with_parent(parent_pid)
+    # Ctrl-C at a terminal reaches the whole process group: the stack stops its workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(env)
     _verbose = verbose
