@@ -140,9 +140,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             f"  aws --endpoint-url {ep} s3 cp photo.jpg s3://{up}/\n"
             f"  aws --endpoint-url {ep} s3 cp photo.jpg 's3://{up}/holiday 2024/a+b é.jpg'\n"
             f"  aws --endpoint-url {ep} s3 ls s3://{var}/ --recursive\n"
-            f"  aws --endpoint-url {ddb} dynamodb scan --table-name {stack.deployment.catalog_table}"
-            + (f"   (DynamoDB has an emulator of its own: {ddb})\n" if ddb != ep else "\n")
-            + "  imgpipe status photo.jpg --local\n"
+            # DynamoDB may have an emulator of its own (worker processes mode): its endpoint
+            f"  aws --endpoint-url {ddb} dynamodb scan --table-name {stack.deployment.catalog_table}\n"
+            "  imgpipe status photo.jpg --local\n"
             "  imgpipe dlq list --local\n\n"
             + (frontdoor_banner(stack.frontdoor, ep) + "\n" if stack.frontdoor else "")
             + "Ctrl-C stops.",
