@@ -197,6 +197,29 @@ def _s3_usd(counts: Mapping[str, int]) -> tuple[float, int, int]:
     return 1e6 * (reads * p["s3_get"] + puts * p["s3_put"]), reads, puts
 
 
+def describe_index_requests(distance: int) -> dict[str, int]:
+    """describe's near-duplicate index, per upload (services/describe/adapters.py): one Query and
+    one small UpdateItem per band, ``distance + 1`` bands. A Query reads at least half a unit
+    (eventually consistent); an entry is well under 1 KB, so one write unit."""
+    bands = distance + 1
+    return {"dynamodb.Query": bands, "dynamodb.RRU_half": bands, "dynamodb.UpdateItem": bands, "dynamodb.WRU": bands}
+
+
+def _describe_index_lines(measured: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if "describe" not in measured:
+        return []
+    from imgpipe.registry import discover
+
+    [describe] = [m for m in discover(services="all") if m.name == "describe"]
+    if not describe.settings.get("find_duplicates"):
+        return []
+    r = describe_index_requests(int(describe.settings["duplicate_distance"]))
+    p = PRICES
+    usd = 1e6 * (r["dynamodb.WRU"] * p["dynamodb_write_unit"] + r["dynamodb.RRU_half"] / 2 * p["dynamodb_read_unit"])
+    note = f"near-duplicate index: {r['dynamodb.Query']} queries and {r['dynamodb.UpdateItem']} writes, one per band"
+    return [{"item": "DynamoDB describe", "usd": usd, "note": note}]
+
+
 def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any]) -> dict[str, Any]:
     """Dollars per million uploads of the typical photo, by line item."""
     p = PRICES
@@ -269,6 +292,7 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
             "note": f"{notify['dynamodb.UpdateItem']} writes, {notify.get('dynamodb.WRU', 0)} write units "
             f"(on-demand, {p['dynamodb_date']})",
         },
+        *_describe_index_lines(measured),
         {"item": "SNS publish", "usd": 1e6 * p["sns_publish"], "note": "one message per upload"},
         {"item": "SNS email delivery", "usd": 1e6 * p["sns_email"], "note": "one email per upload"},
     ]

@@ -307,3 +307,14 @@ def test_the_throughput_targets_are_judged_from_the_measured_figures() -> None:
     assert lines["local stack: 500 uploads completed"][3] == "met"
     section = "\n".join(report._throughput_section(thr))
     assert "2 cores / 1.0 CPU-s per upload" in section and "| 500 | 0.7 |" in section
+
+
+def test_the_cost_model_counts_describe_s_index_per_band_as_describe_writes_it() -> None:
+    from services.describe.duplicates import bands
+
+    for distance in (0, 6, 15):
+        requests = cost.describe_index_requests(distance)
+        assert requests["dynamodb.UpdateItem"] == requests["dynamodb.Query"] == len(bands(0xDEADBEEF, distance))
+    [line] = cost._describe_index_lines({"describe": {}})
+    assert line["item"] == "DynamoDB describe" and line["usd"] > 0
+    assert cost._describe_index_lines({"resize": {}}) == []
