@@ -17,6 +17,8 @@ process pool cannot tell which worker held which call, so a crash costs the othe
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
@@ -101,6 +103,39 @@ def _invoke(manifest: Manifest, config: Config, event: dict[str, Any]) -> tuple[
 
 
 # -- in the stack's process -----------------------------------------------------------
+class FinishersFirst:
+    """Lets at most ``slots`` calls into the pool at once; a call that waits for a slot goes before
+    the producers' if its service finishes uploads rather than making variants (notify, purge,
+    webhook), then first come, first served.
+
+    The pool's own queue is first come, first served. In a burst the producers' invocations fill
+    it, and notify, which Lambda would run beside them, waited behind the whole burst: no upload
+    finished, and no email went out, until nearly every image was done."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiting: list[tuple[int, int, threading.Event]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+
+    def enter(self, manifest: Manifest) -> None:
+        rank = 1 if manifest.produces_variants else 0
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            heapq.heappush(self._waiting, (rank, next(self._order), turn))
+        turn.wait()  # the slot is handed over by leave()
+
+    def leave(self) -> None:
+        with self._lock:
+            if self._waiting:
+                heapq.heappop(self._waiting)[2].set()
+            else:
+                self._free += 1
+
+
 class HandlerProcesses:
     """``count`` worker processes shared by every service of one stack."""
 
@@ -112,6 +147,7 @@ class HandlerProcesses:
         self._verbose = verbose
         self._lock = threading.Lock()
         self._pool = self._new_pool()
+        self._gate = FinishersFirst(count)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: the stack's process has threads, which fork() must not copy; and a worker is then
@@ -126,15 +162,18 @@ class HandlerProcesses:
 
     def call(self, manifest: Manifest, config: Config, event: dict[str, Any]) -> Any:
         """Run the handler on ``event`` in a worker; its result, or its error as HandlerFailed."""
-        with self._lock:
-            pool = self._pool
+        self._gate.enter(manifest)
         try:
+            with self._lock:
+                pool = self._pool
             ok, value = pool.submit(_invoke, manifest, config, event).result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:  # the first to notice replaces it
                     self._pool = self._new_pool()
             raise WorkerDied(f"the worker process running {manifest.name} ended without an answer") from exc
+        finally:
+            self._gate.leave()
         if ok:
             return value
         raise HandlerFailed(*value)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ HANDLER = """\
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def handler(event, context):
@@ -192,3 +194,50 @@ def test_a_worker_ends_when_the_stack_that_started_it_is_gone() -> None:
     assert gone.returncode == 1 and "still here" not in gone.stdout
     alive = _child("exit_with_parent(os.getppid(), poll_s=0.05)\ntime.sleep(0.5)\nprint('still here')")
     assert alive.returncode == 0 and "still here" in alive.stdout
+
+
+def test_a_waiting_finisher_goes_before_waiting_producers_then_first_come_first_served() -> None:
+    import dataclasses
+    import threading
+    import time
+
+    from imgpipe_tools.local.processes import FinishersFirst
+
+    base = Manifest(
+        name="p",
+        folder=Path("."),
+        description="",
+        triggers=(),
+        memory_mb=128,
+        timeout_s=1,
+        retry_attempts=0,
+        max_event_age_s=60,
+        reserved_concurrency=0,
+        produces_variants=True,
+    )
+    producer = base
+    finisher = dataclasses.replace(base, name="f", produces_variants=False)
+    gate = FinishersFirst(1)
+    gate.enter(producer)  # the one slot is taken
+    order: list[str] = []
+
+    def call(name: str, manifest: Manifest) -> threading.Thread:
+        def run() -> None:
+            gate.enter(manifest)
+            order.append(name)
+            gate.leave()
+
+        waiting = len(gate._waiting)
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 10
+        while len(gate._waiting) == waiting and time.monotonic() < deadline:  # queued, in this order
+            time.sleep(0.01)
+        return t
+
+    threads = [call("producer 1", producer), call("producer 2", producer), call("finisher", finisher)]
+    assert order == []  # all wait for the slot
+    gate.leave()
+    for t in threads:
+        t.join(timeout=10)
+    assert order == ["finisher", "producer 1", "producer 2"]
