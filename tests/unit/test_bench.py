@@ -318,3 +318,15 @@ def test_the_cost_model_counts_describe_s_index_per_band_as_describe_writes_it()
     [line] = cost._describe_index_lines({"describe": {}})
     assert line["item"] == "DynamoDB describe" and line["usd"] > 0
     assert cost._describe_index_lines({"resize": {}}) == []
+
+
+def test_moderate_is_measured_with_its_stand_in_classifier() -> None:
+    # moderate's process asks a classifier; the bench measures its own image work with the stand-in
+    from imgpipe.registry import discover
+
+    [moderate] = [m for m in discover(services="all") if m.name == "moderate"]
+    buf = io.BytesIO()
+    Image.new("RGB", (900, 600), (120, 80, 40)).save(buf, "JPEG")
+    [made] = ops.load_processor("moderate")(buf.getvalue(), dict(moderate.settings))
+    assert made.format == "json" and (made.width, made.height) == (900, 600)
+    assert made.description["checked"]["width"] == 900  # the copy a classifier would be sent
