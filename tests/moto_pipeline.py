@@ -23,7 +23,7 @@ from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
-from imgpipe_tools.local.invoker import LambdaContext, load_handler
+from imgpipe_tools.local.lambda_env import LambdaContext, load_handler
 from imgpipe_tools.local.stack import LOCAL_DEFAULT_SETTINGS
 from tests.events import object_created
 

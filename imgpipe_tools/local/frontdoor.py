@@ -38,7 +38,7 @@ from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import StackNames, discover, function_config, service_module
 from imgpipe.settings import parse
-from imgpipe_tools.local.invoker import LambdaContext
+from imgpipe_tools.local.lambda_env import LambdaContext
 from imgpipe_tools.resources import StackResources
 
 log = logging.getLogger("imgpipe_tools.local.frontdoor")

@@ -34,6 +34,7 @@ from typing import Any
 
 from imgpipe.config import Config
 from imgpipe.manifest import Manifest
+from imgpipe_tools.local.lambda_env import call_handler, load_handler
 
 
 class HandlerFailed(Exception):
@@ -82,8 +83,6 @@ def _start_worker(env: Mapping[str, str], verbose: bool, parent_pid: int) -> Non
 
 
 def _handler(manifest: Manifest) -> Any:
-    from imgpipe_tools.local.invoker import load_handler
-
     key = (str(manifest.folder), manifest.name)
     if key not in _handlers:
         _handlers[key] = load_handler(manifest)
@@ -94,8 +93,6 @@ def _handler(manifest: Manifest) -> Any:
 
 
 def _invoke(manifest: Manifest, config: Config, event: dict[str, Any]) -> tuple[bool, Any]:
-    from imgpipe_tools.local.invoker import call_handler
-
     try:
         return True, call_handler(_handler(manifest), manifest, config, event)
     except Exception as exc:
@@ -178,6 +175,16 @@ class HandlerProcesses:
             return value
         raise HandlerFailed(*value)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the workers: what is queued is dropped, what runs gets ``timeout_s`` to end."""
         with self._lock:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            pool = self._pool
+        # the pool keeps its processes in a private field; without it, wait for them as before
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=not processes, cancel_futures=True)
+        deadline = time.monotonic() + timeout_s
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+                process.join(1)
