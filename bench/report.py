@@ -418,7 +418,7 @@ def markdown(report: Mapping[str, Any]) -> str:
     ]
     runs = report.get("generated_at_by_part", {})
     if len(set(runs.values())) > 1:
-        out += ["Parts run separately (`--only ... --merge`): " + ", ".join(f"{k} {v}" for k, v in runs.items()), ""]
+        out += ["When each part started: " + ", ".join(f"{k} {v}" for k, v in runs.items()), ""]
     out += ["## Targets", ""]
     out.append(
         "*floor*: the same ratio with the decode floor in imgpipe's place, i.e. the best any code could reach"
