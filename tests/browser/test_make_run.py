@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.conftest import SAMPLES
+from tests.e2e.conftest import SAMPLES, interruptible
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_LINE = re.compile(r"^The web app:\s+(http://127\.0\.0\.1:\d+/)$")
@@ -29,6 +29,7 @@ def test_local_run_serve_prints_the_page_and_the_demo_sign_in_then_stops_on_ctrl
         stderr=subprocess.STDOUT,
         text=True,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)},
+        preexec_fn=interruptible,
     )
     lines: list[str] = []
     try:

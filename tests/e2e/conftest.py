@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,13 @@ SAMPLES = REPO / "samples"
 PRODUCERS = sorted(m.name for m in discover(services=None) if m.produces_variants)
 
 StartStack = Callable[..., contextlib.AbstractContextManager[LocalStack]]
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child a test stops with SIGINT (Ctrl-C): a shell's background job
+    ignores SIGINT, a child inherits that, and Python then never raises KeyboardInterrupt; so
+    pytest started from such a job would see the stack ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

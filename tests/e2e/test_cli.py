@@ -18,7 +18,7 @@ import pytest
 
 from imgpipe_tools.cli import main
 from imgpipe_tools.testing import faults
-from tests.e2e.conftest import PRODUCERS, REPO, SAMPLES
+from tests.e2e.conftest import PRODUCERS, REPO, SAMPLES, interruptible
 
 BIN = Path(sys.executable).parent
 
@@ -102,6 +102,7 @@ def local_up(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     assert proc.stdout is not None
     endpoint = ""
