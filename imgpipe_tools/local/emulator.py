@@ -149,7 +149,9 @@ def main() -> None:
     args = parser.parse_args()
     exit_with_parent(os.getppid())
     prepare_moto()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per HTTP request otherwise
+    # Not even errors: moto answers 500 when two requests change one DynamoDB item at once (its
+    # models are not thread-safe), botocore retries, and the traceback would only alarm
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

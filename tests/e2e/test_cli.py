@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,8 @@ def local_up(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         if "ready on " in line:
             endpoint = line.split("ready on ")[1].split()[0]
     assert endpoint.startswith("http://127.0.0.1:"), "local up did not start"
+    # keep reading what it prints: a full pipe would block the stack at its next line
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     try:
         yield endpoint, tmp_path, env
     finally:
