@@ -19,19 +19,44 @@ QUICK ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv run test lint format synth deploy bench clean web chromium
+.PHONY: venv lock add run test test-latest lint format synth deploy bench clean web chromium
+
+# Every Python package, transitive ones included, comes from uv.lock (docs/decisions.md, "One lock").
+# uv itself is in the lock; the bootstrap installs that same version with the venv's own pip, then
+# removes that pip (and setuptools, on 3.11) so that nothing in the venv is outside the lock.
+UV := $(BIN)/uv
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+# --locked: a pyproject.toml edited without relocking stops here, saying so (see `make add`)
+SYNC := UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --quiet --python $(BIN)/python --extra infra --extra dev
+GROUP ?= dev
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Re-run whenever the lock or pyproject.toml changes: `make` keeps the venv equal to the lock.
+# The project itself is installed editable, as before.
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[infra,dev]"
+	test -x $(UV) || { $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" \
+		&& $(UV) pip uninstall --quiet --python $(BIN)/python pip setuptools; }
+	$(SYNC)
 	touch $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e ".[bench]"
+	$(SYNC) --extra bench
 	touch $(BENCH_STAMP)
+
+# Upgrade every package to the newest its range in pyproject.toml allows, on purpose; lands only
+# with a green `make test` (docs/decisions.md).
+lock: $(STAMP)
+	$(UV) lock --upgrade
+	$(MAKE) venv
+
+# Add one dependency and lock it, changing no other pin:
+#   make add DEP='schemathesis>=4,<5'              (GROUP=dev by default; infra, bench, or runtime)
+add: $(STAMP)
+	test -n "$(DEP)" || { echo "usage: make add DEP='name>=1.2,<2' [GROUP=dev|infra|bench|runtime]"; exit 2; }
+	$(UV) add --no-sync $(if $(filter runtime,$(GROUP)),,--optional $(GROUP)) '$(DEP)'
+	$(MAKE) venv
 
 # At a terminal it keeps serving the web app after the samples, until Ctrl-C (--serve/--no-serve).
 run: $(STAMP) $(WEB_BUILD)

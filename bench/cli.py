@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         _log(
             f"missing {', '.join(missing)}: the bench needs the bench extra"
-            " (`make bench` installs it, or `.venv/bin/pip install -e '.[bench]'`)"
+            " (`make bench` installs it from uv.lock)"
         )
         return 2
 

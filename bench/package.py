@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -40,30 +39,27 @@ def run(log: Callable[[str], None]) -> dict[str, Any]:
     try:
         from infra.components.bundling import (
             SHARED_PACKAGE,
-            build_pure_wheels,
             copy_tree,
             folder_size_bytes,
+            install_layer_packages,
             layer_requirements,
-            pip_install_command,
         )
-        from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
+        from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PYTHON_BUDGET_BYTES, LAYER_PYTHON_PLATFORM
     except ImportError as exc:
         return {"error": f"the stack's layer bundler could not be imported: {exc}"}
 
     requirements = layer_requirements()
-    # the wheels are cached by what pip resolves from; imgpipe is copied fresh every run
-    key = hashlib.sha256("\n".join([LAMBDA_PYTHON_VERSION, *LAYER_PIP_PLATFORMS, *requirements]).encode()).hexdigest()
+    # the wheels are cached by the locked pins they come from; imgpipe is copied fresh every run
+    key = hashlib.sha256("\n".join([LAMBDA_PYTHON_VERSION, LAYER_PYTHON_PLATFORM, *requirements]).encode()).hexdigest()
     wheels = Path(tempfile.gettempdir()) / "imgpipe-bench" / f"layer-wheels-{key[:16]}"
     if not (wheels / ".complete").exists():
-        log(f"package: pip installing the layer's wheels for Python {LAMBDA_PYTHON_VERSION} arm64")
+        log(f"package: installing the layer's locked wheels for Python {LAMBDA_PYTHON_VERSION} arm64")
         shutil.rmtree(wheels, ignore_errors=True)
-        with tempfile.TemporaryDirectory(prefix="imgpipe-wheels-") as wheelhouse:
-            links = build_pure_wheels(requirements, Path(wheelhouse))
-            cmd = pip_install_command(wheels, requirements, LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, links)
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            return {"error": f"pip failed: {lines[-1] if lines else proc.returncode}", "requirements": requirements}
+        try:
+            install_layer_packages(wheels, requirements, LAMBDA_PYTHON_VERSION, LAYER_PYTHON_PLATFORM)
+        except RuntimeError as exc:
+            lines = str(exc).strip().splitlines()
+            return {"error": f"installing the layer failed: {lines[-1] if lines else exc}"}
         (wheels / ".complete").touch()
 
     with tempfile.TemporaryDirectory(prefix="imgpipe-bench-layer-") as tmp:
@@ -81,8 +77,8 @@ def run(log: Callable[[str], None]) -> dict[str, Any]:
     largest = sorted(per_package.items(), key=lambda kv: kv[1], reverse=True)[:6]
     return {
         "python_version": LAMBDA_PYTHON_VERSION,
-        "platforms": list(LAYER_PIP_PLATFORMS),
-        "requirements": requirements,
+        "platforms": [LAYER_PYTHON_PLATFORM],
+        "requirements": [line.split(" --hash")[0] for line in requirements],
         "unzipped_bytes": unzipped,
         "zipped_bytes": zipped,
         "unzipped_limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES,

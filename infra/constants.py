@@ -21,9 +21,9 @@ ENV_SERVICES_ROOT = "IMGPIPE_SERVICES_ROOT"
 # Lambda
 LAMBDA_PYTHON_VERSION = "3.14"  # must match the Runtime below; the layer's wheels are picked for it
 # Pillow 13 and pillow-heif publish aarch64 wheels for glibc 2.28+ only; Lambda's python3.12+
-# runtimes run on Amazon Linux 2023 (glibc 2.34), so manylinux_2_28 wheels load there.
-LAYER_PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
-LAYER_PIP_IMPLEMENTATION = "cp"
+# runtimes run on Amazon Linux 2023 (glibc 2.34), so manylinux_2_28 wheels (and older
+# manylinux ones) load there. uv's name for that target (``--python-platform``).
+LAYER_PYTHON_PLATFORM = "aarch64-manylinux_2_28"
 # Lambda allows 250 MiB unzipped for a function and its layers together; keep room for the code.
 LAYER_PYTHON_BUDGET_BYTES = 200 * 1024 * 1024
 LOG_RETENTION = "ONE_MONTH"  # a member of aws_logs.RetentionDays

@@ -4,8 +4,8 @@ CDK asks an ``ILocalBundling`` first and only falls back to Docker when it retur
 always bundle, so the Docker image named in ``BundlingOptions`` is never pulled or run.
 
 Asset hashes are computed here from the inputs (CUSTOM), not by CDK from a source folder:
-- the layer's hash depends only on the ``imgpipe`` package, the pinned requirements, the Python
-  version and the wheel platforms, so adding a processor folder never rebuilds or renames it;
+- the layer's hash depends only on the ``imgpipe`` package, the runtime pins of ``uv.lock``, the
+  Python version and the wheel platform, so adding a processor folder never rebuilds or renames it;
 - a processor's hash depends only on its own folder.
 Tests skip bundling and still get these exact hashes, so the independence test covers them.
 """
@@ -15,11 +15,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
-import tomllib
 from collections.abc import Iterable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +25,12 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from infra.constants import LAYER_PIP_IMPLEMENTATION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
+from infra.constants import LAYER_PYTHON_BUDGET_BYTES, LAYER_PYTHON_PLATFORM
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_PACKAGE = REPO_ROOT / "imgpipe"
-PYPROJECT = REPO_ROOT / "pyproject.toml"
 
 # Never shipped: caches, byte code for the build machine's Python, and tests.
 _SKIP_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
@@ -79,67 +76,84 @@ def copy_tree(source: Path, target: Path) -> None:
         shutil.copy2(path, dest)
 
 
-def layer_requirements(pyproject: Path = PYPROJECT) -> list[str]:
-    """The project's runtime dependencies, pinned to the versions installed here when they
-    satisfy the declared range: the layer then ships exactly what the tests ran against, and a
-    new upstream release cannot slip into a deploy unnoticed (the pins are in the asset hash)."""
-    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    pinned = []
-    for line in declared:
-        req = Requirement(line)
-        try:
-            installed = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
-            pinned.append(line)
-            continue
-        if req.specifier.contains(installed, prereleases=True):
-            extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-            pinned.append(f"{req.name}{extras}=={installed}")
-        else:
-            pinned.append(line)
-    return pinned
-
-
-#: runtime requirements published as a pure-Python sdist only (pyvips since 2.2; its libvips
-#: comes as the pyvips-binary wheel): built into a wheel here first, since pip cannot build an
-#: sdist while it targets another platform.
+LOCK = REPO_ROOT / "uv.lock"
+ELF_MACHINE_AARCH64 = 183
+#: runtime requirements published as a pure-Python sdist only (pyvips since 2.2; its libvips comes
+#: as the pyvips-binary wheel): the only ones uv may build, here, into a wheel for Lambda.
 SDIST_ONLY_REQUIREMENTS = frozenset({"pyvips"})
 
 
-def build_pure_wheels(requirements: Sequence[str], wheelhouse: Path) -> Path | None:
-    """Wheels for :data:`SDIST_ONLY_REQUIREMENTS` in ``wheelhouse`` (None when there are none).
-    A built wheel must be pure Python (``none-any``): one compiled here would not run on Lambda."""
-    wanted = [r for r in requirements if Requirement(r).name in SDIST_ONLY_REQUIREMENTS]
-    if not wanted:
-        return None
-    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps"]
-    cmd += ["--wheel-dir", str(wheelhouse), *wanted]
+def uv_command() -> str:
+    """The uv the venv was installed with (it is in the lock, so its version is the lock's)."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def layer_requirements(root: Path = REPO_ROOT) -> list[str]:
+    """What the layer ships besides imgpipe: the project's runtime dependencies exactly as
+    ``uv.lock`` pins them, transitive ones included, one ``name==version`` per package with its
+    environment marker and hashes. The lock is also what the venv is installed from, so the layer
+    ships the versions the tests ran against; an upgrade is a change of the lock (``make lock``)."""
+    cmd = [uv_command(), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-header", "--no-annotate"]
+    cmd += ["--format", "requirements-txt", "--project", str(root)]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"building {wanted} failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
-    compiled = [w.name for w in wheelhouse.glob("*.whl") if not w.name.endswith("-none-any.whl")]
-    if compiled:
-        raise RuntimeError(f"{compiled} are not pure Python: they cannot ship to Lambda from this machine")
-    return wheelhouse
+        raise RuntimeError(f"reading the runtime pins from uv.lock failed: {' '.join(cmd)}\n{result.stderr}")
+    # "name==1.0 ; marker \" then "--hash=sha256:..." lines: one requirement per package
+    joined = result.stdout.replace("\\\n", " ")
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def pip_install_command(
-    target: Path,
-    requirements: Sequence[str],
-    python_version: str,
-    platforms: Sequence[str],
-    find_links: Path | None = None,
-) -> list[str]:
-    """pip resolving wheels for Lambda's platform and Python, not for the machine running it."""
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    cmd += ["--only-binary=:all:", "--implementation", LAYER_PIP_IMPLEMENTATION]
-    cmd += ["--python-version", python_version]
-    for platform in platforms:
-        cmd += ["--platform", platform]
-    if find_links is not None:
-        cmd += ["--find-links", str(find_links)]
-    cmd += ["--target", str(target), *requirements]
-    return cmd
+def pinned_versions(requirements: Sequence[str]) -> dict[str, str]:
+    """``{normalized name: version}`` of ``name==version`` requirements."""
+    pins = {}
+    for line in requirements:
+        req = Requirement(line.split(" --hash")[0])
+        (spec,) = req.specifier
+        pins[canonicalize_name(req.name)] = spec.version
+    return pins
+
+
+def layer_install_command(target: Path, requirements_file: Path, python_version: str, platform: str) -> list[str]:
+    """uv installing the locked wheels for Lambda's platform and Python, not for the machine
+    running it: no resolution (every package is pinned, with its hashes), no builds but the
+    pure-Python sdists, no byte code."""
+    cmd = [uv_command(), "pip", "install", "--quiet", "--no-deps", "--require-hashes", "--no-compile"]
+    cmd += ["--python-platform", platform, "--python-version", python_version, "--target", str(target)]
+    for name in pinned_versions(requirements_file.read_text().splitlines()):
+        if name not in SDIST_ONLY_REQUIREMENTS:
+            cmd += ["--only-binary", name]
+    return [*cmd, "-r", str(requirements_file)]
+
+
+def install_layer_packages(target: Path, requirements: Sequence[str], python_version: str, platform: str) -> None:
+    """The locked runtime packages, installed into ``target`` for Lambda; every native library in
+    them must be aarch64 (a package compiled here by mistake would not load there)."""
+    with tempfile.TemporaryDirectory(prefix="imgpipe-layer-") as tmp:
+        requirements_file = Path(tmp) / "requirements.txt"
+        requirements_file.write_text("\n".join(requirements) + "\n")
+        cmd = layer_install_command(target, requirements_file, python_version, platform)
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"layer bundling failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+    libraries = native_libraries(target)
+    foreign = [p.relative_to(target).as_posix() for p in libraries if elf_machine(p) != ELF_MACHINE_AARCH64]
+    if foreign:
+        raise RuntimeError(f"{foreign} are not aarch64 libraries: they cannot ship to Lambda")
+
+
+def native_libraries(root: Path) -> list[Path]:
+    """Shared objects, versioned ones (``libvips.so.42``) included."""
+    return [p for p in sorted(root.rglob("*.so*")) if p.is_file() and (p.suffix == ".so" or ".so." in p.name)]
+
+
+def elf_machine(path: Path) -> int:
+    """The ``e_machine`` of a little-endian ELF file (0 when it is not one)."""
+    header = path.read_bytes()[:20]
+    if header[:4] != b"\x7fELF" or header[5] != 1:
+        return 0
+    return int.from_bytes(header[18:20], "little")
 
 
 def folder_size_bytes(root: Path) -> int:
@@ -154,30 +168,25 @@ def add_shared_package(site: Path, package: Path = SHARED_PACKAGE) -> Path:
 
 
 def layer_asset_hash(
-    python_version: str, platforms: Sequence[str], requirements: Sequence[str], package: Path = SHARED_PACKAGE
+    python_version: str, platform: str, requirements: Sequence[str], package: Path = SHARED_PACKAGE
 ) -> str:
     """From exactly what the layer ships: the package's files, the pins and the wheel target."""
-    return tree_hash(package, python_version, *platforms, *requirements)
+    return tree_hash(package, python_version, platform, *requirements)
 
 
 @jsii.implements(cdk.ILocalBundling)
 class LayerBundler:
-    """Builds the layer: ``python/`` = pip wheels for the Lambda platform + the imgpipe package."""
+    """Builds the layer: ``python/`` = the locked wheels for the Lambda platform + the imgpipe package."""
 
-    def __init__(self, requirements: Sequence[str], python_version: str, platforms: Sequence[str]) -> None:
+    def __init__(self, requirements: Sequence[str], python_version: str, platform: str) -> None:
         self.requirements = list(requirements)
         self.python_version = python_version
-        self.platforms = list(platforms)
+        self.platform = platform
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
         site = Path(output_dir) / "python"
         site.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="imgpipe-wheels-") as wheelhouse:
-            links = build_pure_wheels(self.requirements, Path(wheelhouse))
-            cmd = pip_install_command(site, self.requirements, self.python_version, self.platforms, links)
-            result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"layer bundling failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+        install_layer_packages(site, self.requirements, self.python_version, self.platform)
         add_shared_package(site)
         size = folder_size_bytes(site)
         if size > LAYER_PYTHON_BUDGET_BYTES:
@@ -216,14 +225,14 @@ def processor_code(folder: Path, name: str) -> lambda_.Code:
 class SharedLayer(Construct):
     """The Lambda layer every processor uses: imgpipe + Pillow + pillow-heif + Powertools + boto3.
 
-    boto3 is in Lambda's runtime too, but pinning it here means the functions run the version
+    boto3 is in Lambda's runtime too, but shipping the locked one means the functions run the version
     the tests ran against (about 33 MiB of the layer's ~85 MiB; the limit is 250 MiB)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, runtime: lambda_.Runtime, python_version: str) -> None:
         super().__init__(scope, construct_id)
         requirements = layer_requirements()
-        bundler = LayerBundler(requirements, python_version, LAYER_PIP_PLATFORMS)
-        asset_hash = layer_asset_hash(python_version, LAYER_PIP_PLATFORMS, requirements)
+        bundler = LayerBundler(requirements, python_version, LAYER_PYTHON_PLATFORM)
+        asset_hash = layer_asset_hash(python_version, LAYER_PYTHON_PLATFORM, requirements)
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",

@@ -5,50 +5,77 @@ from __future__ import annotations
 
 import ast
 import shutil
-import struct
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from packaging.utils import canonicalize_name
 
 from imgpipe.registry import discover
 from infra.components.bundling import (
+    ELF_MACHINE_AARCH64,
+    LOCK,
     SHARED_PACKAGE,
     LayerBundler,
     PackageCopier,
     add_shared_package,
+    elf_machine,
     folder_size_bytes,
     layer_asset_hash,
     layer_requirements,
+    native_libraries,
+    pinned_versions,
     tree_hash,
 )
-from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, LAYER_PYTHON_BUDGET_BYTES
+from infra.constants import LAMBDA_PYTHON_VERSION, LAYER_PYTHON_BUDGET_BYTES, LAYER_PYTHON_PLATFORM
 from infra.stack import RUNTIME
 from tests.infra.synth import REPO_SERVICES
 
-ELF_MACHINE_AARCH64 = 183
+PYPROJECT = LOCK.parent / "pyproject.toml"
+
 _IMAGE = cdk.DockerImage.from_registry("never-used")
 
 
-def _elf_machine(path: Path) -> int:
-    header = path.read_bytes()[:20]
-    assert header[:4] == b"\x7fELF", f"{path.name} is not an ELF file"
-    assert header[5] == 1, "expected little-endian"
-    return struct.unpack_from("<H", header, 18)[0]
+def _locked() -> dict[str, set[str]]:
+    """Every package of uv.lock: ``{name: versions}`` (names are normalized in the lock; a package
+    has two versions when the newest one drops a Python the project still supports)."""
+    lock = tomllib.loads(LOCK.read_text(encoding="utf-8"))
+    versions: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        if package["name"] != "imgpipe":
+            versions.setdefault(package["name"], set()).add(package["version"])
+    return versions
+
+
+def _installed_in(site: Path) -> dict[str, str]:
+    """What an installed folder holds, from its ``*.dist-info`` folders' metadata."""
+    found = {}
+    for dist in metadata.distributions(path=[str(site)]):
+        found[canonicalize_name(dist.metadata["Name"])] = dist.version
+    return found
 
 
 @pytest.mark.slow
-def test_layer_bundler_installs_aarch64_wheels_for_the_lambda_python(tmp_path: Path) -> None:
+def test_layer_bundler_installs_the_locked_aarch64_wheels_for_the_lambda_python(tmp_path: Path) -> None:
     assert RUNTIME.name == f"python{LAMBDA_PYTHON_VERSION}"
-    bundler = LayerBundler(layer_requirements(), LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS)
+    requirements = layer_requirements()
+    bundler = LayerBundler(requirements, LAMBDA_PYTHON_VERSION, LAYER_PYTHON_PLATFORM)
     assert bundler.try_bundle(str(tmp_path), image=_IMAGE) is True
     site = tmp_path / "python"
+    # the versions shipped are the lock's, package for package, and nothing else is shipped
+    shipped = _installed_in(site)
+    locked = _locked()
+    assert [name for name, version in shipped.items() if version not in locked.get(name, ())] == []
+    assert shipped == pinned_versions(requirements)
     tag = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")
     imaging = list((site / "PIL").glob("_imaging.*.so"))
     assert [p.name for p in imaging] == [f"_imaging.{tag}-aarch64-linux-gnu.so"]
-    assert _elf_machine(imaging[0]) == ELF_MACHINE_AARCH64
     (heif,) = site.glob(f"_pillow_heif.{tag}-aarch64-linux-gnu.so")
-    assert _elf_machine(heif) == ELF_MACHINE_AARCH64
+    libraries = native_libraries(site)
+    assert heif in libraries and len(libraries) > 10
+    assert {elf_machine(p) for p in libraries} == {ELF_MACHINE_AARCH64}
     assert (site / "aws_lambda_powertools").is_dir() and (site / "aws_xray_sdk").is_dir()
     assert (site / "imgpipe" / "runtime.py").is_file()  # the shared package itself
     _assert_runtime_only(site / "imgpipe")
@@ -56,12 +83,27 @@ def test_layer_bundler_installs_aarch64_wheels_for_the_lambda_python(tmp_path: P
     assert folder_size_bytes(site) < LAYER_PYTHON_BUDGET_BYTES
 
 
-def test_layer_requirements_are_pinned_to_the_tested_versions() -> None:
-    from importlib import metadata
+def test_the_layer_ships_the_locked_runtime_the_tests_run_against() -> None:
+    """The layer's pins are uv.lock's runtime closure (transitive ones included, with hashes),
+    and the venv the tests run in holds those very versions."""
+    requirements = layer_requirements()
+    pins = pinned_versions(requirements)
+    locked = _locked()
+    assert [name for name, version in pins.items() if version not in locked.get(name, ())] == []
+    # the runtime dependencies and what they pull in, and no developer tooling
+    assert {"pillow", "pillow-heif", "pyvips", "pyvips-binary", "boto3", "botocore", "aws-xray-sdk"} <= set(pins)
+    assert not {"moto", "pytest", "aws-cdk-lib", "uv", "ruff"} & set(pins)
+    assert all(" --hash=sha256:" in line for line in requirements)
+    assert {name: metadata.version(name) for name in pins} == pins
 
-    pins = layer_requirements()
-    assert f"pillow=={metadata.version('pillow')}" in pins
-    assert any(p.startswith("aws-lambda-powertools[tracer]==") for p in pins)
+
+def test_the_venv_holds_exactly_the_locked_versions() -> None:
+    """``make venv`` syncs from the lock: every package installed here is the lock's version
+    (a package installed by hand, or a venv left behind by a changed lock, fails this)."""
+    locked = _locked()
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    assert installed.pop("imgpipe") == tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
+    assert {name: version for name, version in installed.items() if version not in locked.get(name, ())} == {}
 
 
 def test_processor_copier_ships_the_folder_as_a_package(tmp_path: Path) -> None:
@@ -137,10 +179,10 @@ def test_the_layer_hash_ignores_the_tooling_and_follows_the_runtime(tmp_path: Pa
         shutil.copytree(REPO_SERVICES.parent / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
 
     def layer_hash() -> str:
-        return layer_asset_hash(LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, ["pillow==1"], package=root / "imgpipe")
+        return layer_asset_hash(LAMBDA_PYTHON_VERSION, LAYER_PYTHON_PLATFORM, ["pillow==1"], package=root / "imgpipe")
 
     before = layer_hash()
-    assert before == layer_asset_hash(LAMBDA_PYTHON_VERSION, LAYER_PIP_PLATFORMS, ["pillow==1"])
+    assert before == layer_asset_hash(LAMBDA_PYTHON_VERSION, LAYER_PYTHON_PLATFORM, ["pillow==1"])
     cli = root / "imgpipe_tools" / "cli.py"
     cli.write_text(cli.read_text() + "\n# a CLI edit publishes no new layer\n")
     assert layer_hash() == before
