@@ -89,6 +89,17 @@ format: $(STAMP)
 test: lint $(NODE_STAMP) $(WEB_BUILD) chromium
 	$(BIN)/pytest tests services
 
+# The drift canary, outside `make test`: the newest releases the ranges in pyproject.toml allow,
+# resolved into a throwaway venv (the lock and .venv are left alone), then the unit, integration and
+# browser tiers run there. It prints which packages differ from the lock first, to name the suspects.
+LATEST_VENV := $(or $(TMPDIR),/tmp)/imgpipe-test-latest
+test-latest: $(STAMP) $(WEB_BUILD) chromium
+	rm -rf $(LATEST_VENV)
+	UV_PYTHON_DOWNLOADS=never $(UV) venv --quiet --python $(BIN)/python $(LATEST_VENV)
+	$(UV) pip install --quiet --python $(LATEST_VENV)/bin/python --resolution highest --upgrade -e ".[infra,dev]"
+	$(BIN)/python -m imgpipe_tools.drift $(LATEST_VENV)/bin/python
+	$(LATEST_VENV)/bin/pytest tests/unit tests/integration tests/browser -p no:cacheprovider
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)

@@ -14,6 +14,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from imgpipe.registry import discover
+from imgpipe_tools.drift import locked_versions
 from infra.components.bundling import (
     ELF_MACHINE_AARCH64,
     LOCK,
@@ -39,13 +40,10 @@ _IMAGE = cdk.DockerImage.from_registry("never-used")
 
 
 def _locked() -> dict[str, set[str]]:
-    """Every package of uv.lock: ``{name: versions}`` (names are normalized in the lock; a package
-    has two versions when the newest one drops a Python the project still supports)."""
-    lock = tomllib.loads(LOCK.read_text(encoding="utf-8"))
-    versions: dict[str, set[str]] = {}
-    for package in lock["package"]:
-        if package["name"] != "imgpipe":
-            versions.setdefault(package["name"], set()).add(package["version"])
+    """Every package of uv.lock but the project: ``{name: versions}`` (a package has two versions
+    when its newest release drops a Python the project still supports)."""
+    versions = locked_versions(LOCK)
+    versions.pop("imgpipe", None)
     return versions
 
 
