@@ -99,6 +99,33 @@ def prepare_moto() -> None:
     answer_posts_like_s3()
 
 
+class EmulatorServer:
+    """moto's server app behind :class:`BrowserCors`, served by werkzeug's threaded server on a
+    thread of this process (what ``moto.server.ThreadedMotoServer`` does, with the CORS layer)."""
+
+    def __init__(self, port: int = 0) -> None:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        from imgpipe_tools.local.browser_cors import BrowserCors
+
+        try:  # keeps S3 metadata headers with underscores, as moto's own server does
+            from moto.moto_server.werkzeug_app import MotoRequestHandler as handler
+        except ImportError:  # pragma: no cover - a moto without it serves as werkzeug does
+            handler = None
+        app = BrowserCors(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-moto", daemon=True)
+        self._thread.start()
+        host, bound = self._server.server_address[:2]
+        self.endpoint = f"http://{host}:{bound}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
 class EmulatorProcess:
     """moto in a process of its own (``python -m imgpipe_tools.local.emulator``), so that its work
     does not share an interpreter lock with the runtime that dispatches the invocations."""
@@ -140,8 +167,6 @@ def main() -> None:
     import signal
     import sys
 
-    from moto.server import ThreadedMotoServer
-
     from imgpipe_tools.local.processes import exit_with_parent
 
     parser = argparse.ArgumentParser(description="moto for imgpipe's local stack (run by it)")
@@ -152,10 +177,8 @@ def main() -> None:
     # Not even errors: moto answers 500 when two requests change one DynamoDB item at once (its
     # models are not thread-safe), botocore retries, and the traceback would only alarm
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    print(f"listening on http://{host}:{port}", flush=True)
+    server = EmulatorServer(args.port)
+    print(f"listening on {server.endpoint}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C at a terminal reaches the whole process group: the stack ends us when it is done
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -10,9 +10,10 @@
   ``web/headers.json``, and ``/config.json``, what the page learns about the stack (the user pool,
   the Cognito endpoint, the API's limits), as the site bucket serves both in AWS.
 
-The browser signs in against moto's Cognito and uploads to moto's S3 directly (another port):
-moto answers CORS preflights for both, and the uploads bucket gets the CORS rule the stack gives
-it in AWS (this origin, ``ETag`` exposed for multipart), so nothing is proxied.
+The browser signs in against moto's Cognito and uploads to moto's S3 directly (another port), so
+nothing is proxied. The uploads bucket gets the CORS rule the stack gives it in AWS (this origin,
+``ETag`` exposed for multipart); the emulator's own server answers the browser's CORS from that
+rule, and Cognito's preflight, itself, never through moto's routing (browser_cors.py).
 
 A demo user is created at start; :meth:`LocalFrontDoor.create_user` and :meth:`sign_in` are what
 the e2e tests (and the CLI) use to get real tokens.

@@ -268,7 +268,7 @@ class LocalStack:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     def _start_moto(self) -> str:
-        from imgpipe_tools.local.emulator import EmulatorProcess, prepare_moto
+        from imgpipe_tools.local.emulator import EmulatorProcess, EmulatorServer, prepare_moto
 
         if self.processes:
             # With the handlers in worker processes, the emulator is the busiest process: it gets
@@ -277,13 +277,9 @@ class LocalStack:
             self._dynamodb_server = EmulatorProcess(0)
             self._endpoints["dynamodb"] = self._dynamodb_server.endpoint
             return self._server.endpoint
-        from moto.server import ThreadedMotoServer
-
         prepare_moto()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        self._server = EmulatorServer(self.port)
+        endpoint = self._server.endpoint
         self._set_log_level("werkzeug", logging.ERROR)  # one line per HTTP request otherwise
         # moto's state lives in this process: a stack started earlier here must not leak in.
         request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
