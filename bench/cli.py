@@ -75,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or list(ALL_PARTS)
     missing = missing_modules()
     if missing:
-        _log(
-            f"missing {', '.join(missing)}: the bench needs the bench extra"
-            " (`make bench` installs it from uv.lock)"
-        )
+        _log(f"missing {', '.join(missing)}: the bench needs the bench extra (`make bench` installs it from uv.lock)")
         return 2
 
     manifests = discover()
