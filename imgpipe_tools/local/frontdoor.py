@@ -201,6 +201,28 @@ def _claims_as_gateway_passes_them(claims: Mapping[str, Any]) -> dict[str, str]:
     return {k: text(v) for k, v in claims.items()}
 
 
+def create_user(cognito: Any, pool_id: str, email: str, password: str) -> str:
+    """A confirmed user of the pool with a permanent password (as an admin creates one); its sub."""
+    user = cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )["User"]
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
+def sign_in(cognito: Any, client_id: str, email: str, password: str) -> dict[str, str]:
+    """The tokens a browser gets (USER_PASSWORD_AUTH): AccessToken, IdToken, RefreshToken..."""
+    r = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return r["AuthenticationResult"]
+
+
 class LocalFrontDoor:
     def __init__(
         self,
@@ -332,24 +354,11 @@ class LocalFrontDoor:
     # --- users ------------------------------------------------------------------------------
     def create_user(self, email: str, password: str) -> str:
         """A confirmed user with a permanent password (as an admin creates one); returns its sub."""
-        cognito = self._client("cognito-idp")
-        user = cognito.admin_create_user(
-            UserPoolId=self.pool_id,
-            Username=email,
-            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
-            MessageAction="SUPPRESS",
-        )["User"]
-        cognito.admin_set_user_password(UserPoolId=self.pool_id, Username=email, Password=password, Permanent=True)
-        return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+        return create_user(self._client("cognito-idp"), self.pool_id, email, password)
 
     def sign_in(self, email: str, password: str) -> dict[str, str]:
         """The tokens a browser gets (USER_PASSWORD_AUTH): AccessToken, IdToken, RefreshToken..."""
-        r = self._client("cognito-idp").initiate_auth(
-            ClientId=self.client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-        return r["AuthenticationResult"]
+        return sign_in(self._client("cognito-idp"), self.client_id, email, password)
 
     # --- requests ---------------------------------------------------------------------------
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:

@@ -1,7 +1,9 @@
 """The browser tier: headless Chromium (an installed one, see chromium.py) driven by Playwright
-(pytest-playwright's ``browser`` / ``new_context`` / ``page`` fixtures) against one local stack,
-``imgpipe local up``'s, shared by every test of the tier: the web app at ``/``, the API at
-``/api``, the variants at ``/v``, moto's Cognito and S3 on their own port.
+(pytest-playwright's ``browser`` / ``new_context`` / ``page`` fixtures) against one local stack
+shared by every test of the tier, started as users start it: ``imgpipe local up`` in a process of its
+own (the handlers in its worker processes, moto in processes of their own): the web app at ``/``,
+the API at ``/api``, the variants at ``/v``, moto's Cognito and S3 on their own port. The tests
+reach it only as a user or an admin would: the page, HTTP, and Cognito's admin API for test users.
 
 Every page a test opens records its console errors and uncaught exceptions; the test fails on
 any (``Web.assert_clean``). Screenshots go to ``out/browser/`` (gitignored).
@@ -11,17 +13,24 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+import requests
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
-from imgpipe_tools.local import LocalStack
-from imgpipe_tools.local.frontdoor import SITE_DIR, LocalFrontDoor
+from imgpipe_tools.local.frontdoor import DEMO_EMAIL, DEMO_PASSWORD, SITE_DIR, Credentials, create_user, sign_in
 from tests.browser import chromium
+from tests.e2e.conftest import interruptible
 
 REPO = Path(__file__).resolve().parents[2]
 #: where the browser tests leave what a person looks at (screenshots)
@@ -45,25 +54,111 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": executable, "args": args}
 
 
+#: what `imgpipe local up` prints once it serves: the emulator's endpoint, then the front door's URL
+_READY = re.compile(r"ready on (http://127\.0\.0\.1:\d+)")
+_FRONT_DOOR = re.compile(r"^\s+front door:\s+(http://127\.0\.0\.1:\d+)")
+_POOL = re.compile(r"\(user pool (\S+), app client (\S+)\)")
+START_TIMEOUT_S = 120
+
+
+@dataclass
+class LocalUp:
+    """``imgpipe local up`` running in a process of its own, seen from outside as a user sees it:
+    the front door's URL, what its /config.json says, the demo sign-in it prints."""
+
+    url: str
+    endpoint: str
+    pool_id: str
+    client_id: str
+    region: str
+    demo: Credentials = field(default_factory=lambda: Credentials(DEMO_EMAIL, DEMO_PASSWORD))
+    output: list[str] = field(default_factory=list)
+
+    def _cognito(self) -> Any:
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def create_user(self, email: str, password: str) -> str:
+        """As an admin creates one (Cognito's admin API); returns its sub."""
+        return create_user(self._cognito(), self.pool_id, email, password)
+
+    def sign_in(self, email: str, password: str) -> dict[str, str]:
+        return sign_in(self._cognito(), self.client_id, email, password)
+
+
+def _start_local_up(folder: Path) -> tuple[subprocess.Popen[str], LocalUp]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgpipe_tools.cli", "local", "up", "--outbox", "outbox"],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=interruptible,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    endpoint = url = ""
+    pool: tuple[str, str] | None = None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while pool is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        endpoint = endpoint or next(iter(_READY.findall(line)), "")
+        url = url or next(iter(_FRONT_DOOR.findall(line)), "")
+        pool = next(iter(_POOL.findall(line)), None)
+    if not (endpoint and url and pool):
+        _stop(proc)
+        pytest.fail("`imgpipe local up` did not start:\n" + "\n".join(lines))
+
+    def drain() -> None:  # a full pipe would block the stack at its next line
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+
+    threading.Thread(target=drain, daemon=True).start()
+    region = requests.get(f"{url}/config.json", timeout=10).json()["region"]
+    return proc, LocalUp(url, endpoint, pool_id=pool[0], client_id=pool[1], region=region, output=lines)
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    """Ctrl-C, as a user stops it; killed if it does not stop."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUp]:
     if not (SITE_DIR / "index.html").is_file():
         pytest.fail("web/dist is not built: run `make web` (make test builds it first)")
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: run `make web` (npm ci in web/)")
-    with LocalStack.start(outbox=tmp_path_factory.mktemp("outbox"), retry_delay_s=0.05) as s:
-        assert s.frontdoor is not None
-        yield s
+    proc, up = _start_local_up(tmp_path_factory.mktemp("local-up"))
+    try:
+        yield up
+    finally:
+        code = _stop(proc)
+    assert code == 0, "`imgpipe local up` did not stop cleanly:\n" + "\n".join(up.output[-40:])
 
 
 @pytest.fixture(scope="session")
-def door(stack: LocalStack) -> LocalFrontDoor:
-    assert stack.frontdoor is not None
-    return stack.frontdoor
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any], door: LocalFrontDoor) -> dict[str, Any]:
+def browser_context_args(browser_context_args: dict[str, Any], door: LocalUp) -> dict[str, Any]:
     return {**browser_context_args, "base_url": door.url, "viewport": DESKTOP}
 
 

@@ -19,12 +19,15 @@ from collections.abc import Callable
 from os import urandom as random_bytes
 from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 from playwright.sync_api import expect
 
+from imgpipe.manifest import Need
+from imgpipe.registry import StackNames, discover, function_config
 from imgpipe_tools.local.frontdoor import SITE_MISSING, LocalFrontDoor
-from tests.browser.conftest import PASSWORD, PHONE, Web, screenshot
+from tests.browser.conftest import PASSWORD, PHONE, LocalUp, Web, screenshot
 from tests.imagegen import photo
 
 READY_TIMEOUT_MS = 90_000
@@ -93,7 +96,7 @@ def test_sign_up_confirm_and_sign_in(web: Web) -> None:
 
 
 def test_three_files_two_ready_one_rejected_isolated_and_deleted(
-    door: LocalFrontDoor, open_web: Callable[..., Web], tmp_path: Path
+    door: LocalUp, open_web: Callable[..., Web], tmp_path: Path
 ) -> None:
     door.create_user("ann@example.com", PASSWORD)
     door.create_user("bob@example.com", PASSWORD)
@@ -189,7 +192,7 @@ def test_three_files_two_ready_one_rejected_isolated_and_deleted(
     assert gone.status_code == 404
 
 
-def test_pages_fit_a_phone(open_web: Callable[..., Web], door: LocalFrontDoor) -> None:
+def test_pages_fit_a_phone(open_web: Callable[..., Web], door: LocalUp) -> None:
     door.create_user("phone@example.com", PASSWORD)
     web = open_web(viewport=PHONE)
     for screen in ("#/signin", "#/signup", "#/confirm"):
@@ -202,7 +205,7 @@ def test_pages_fit_a_phone(open_web: Callable[..., Web], door: LocalFrontDoor) -
     assert web.axe() == []
 
 
-def test_served_with_the_csp_and_config(door: LocalFrontDoor) -> None:
+def test_served_with_the_csp_and_config(door: LocalUp) -> None:
     index = requests.get(f"{door.url}/", timeout=10)
     assert index.status_code == 200
     csp = index.headers["Content-Security-Policy"]
@@ -220,18 +223,24 @@ def test_served_with_the_csp_and_config(door: LocalFrontDoor) -> None:
     assert requests.get(f"{door.url}/../pyproject.toml", timeout=10).status_code == 404
 
 
-def test_unbuilt_site_says_how_to_build_it(door: LocalFrontDoor, tmp_path: Path) -> None:
-    built = door.site
-    door.site = tmp_path
-    try:
-        r = requests.get(f"{door.url}/", timeout=10)
-    finally:
-        door.site = built
-    assert r.status_code == 503
-    assert "make web" in r.text and SITE_MISSING in r.text
+def test_unbuilt_site_says_how_to_build_it(tmp_path: Path) -> None:
+    """The front door of a checkout without web/dist (the shared stack's page is built, so this one
+    is not started: its page answer needs no AWS)."""
+    [manifest] = discover(http=True, services="api")
+    names = StackNames("up", "var", resources={Need.USER_CATALOG: "catalog", Need.DELIVERY_URL: ""})
+    door = LocalFrontDoor(
+        manifest=manifest,
+        config=function_config(manifest, names, None),
+        clients=lambda service: pytest.fail(f"no AWS call expected, not {service}"),
+        endpoint="http://127.0.0.1:1",
+        site=tmp_path,
+    )
+    status, headers, body = door.handle("GET", "/", {}, b"")
+    assert status == 503 and headers["Cache-Control"] == "no-store"
+    assert b"make web" in body and SITE_MISSING.encode() in body
 
 
-def test_large_file_goes_by_multipart(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
+def test_large_file_goes_by_multipart(door: LocalUp, web: Web, tmp_path: Path) -> None:
     """Over 10 MiB, Uppy sends S3 multipart through the API's routes: parts signed one by one,
     PUT to S3 (their ETag read through CORS), then completed."""
     big = tmp_path / "big-noise.png"
@@ -254,7 +263,7 @@ def test_large_file_goes_by_multipart(door: LocalFrontDoor, web: Web, tmp_path: 
     assert sum(1 for c in calls if c.startswith("PUT ") and "partNumber=" in c) == parts
 
 
-def test_keyboard_only(door: LocalFrontDoor, web: Web, tmp_path: Path) -> None:
+def test_keyboard_only(door: LocalUp, web: Web, tmp_path: Path) -> None:
     """As the demo user `make run` prints: sign in, upload a photo, see it ready, reach its page and
     its delete dialog, and back out, with the keyboard alone."""
     assert door.demo is not None
