@@ -208,12 +208,13 @@ def describe_index_requests(distance: int) -> dict[str, int]:
 def _describe_index_lines(measured: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "describe" not in measured:
         return []
-    from imgpipe.registry import discover
+    from imgpipe.registry import discover, parse_settings
 
     [describe] = [m for m in discover(services="all") if m.name == "describe"]
-    if not describe.settings.get("find_duplicates"):
+    settings = parse_settings(describe)
+    if not settings.find_duplicates:
         return []
-    r = describe_index_requests(int(describe.settings["duplicate_distance"]))
+    r = describe_index_requests(settings.duplicate_distance)
     p = PRICES
     usd = 1e6 * (r["dynamodb.WRU"] * p["dynamodb_write_unit"] + r["dynamodb.RRU_half"] / 2 * p["dynamodb_read_unit"])
     note = f"near-duplicate index: {r['dynamodb.Query']} queries and {r['dynamodb.UpdateItem']} writes, one per band"

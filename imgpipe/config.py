@@ -54,8 +54,8 @@ class Config:
     uploads_bucket: str = ""
     variants_bucket: str = ""
     event_bus: str = "default"
-    #: the manifest's settings with the deployment's overrides, as deployed (the service's
-    #: Settings class parses them; the runtime hashes them as they are)
+    #: the values the manifest's [settings] and the deployment's overrides give (the service's
+    #: Settings class parses them and supplies every default; the runtime hashes the parsed object)
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: the value of each need the service declared that carries one (a table name, a topic ARN...)
     resources: Mapping[Need, str] = field(default_factory=dict)

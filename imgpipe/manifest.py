@@ -194,12 +194,11 @@ class Manifest:
         return any(t.matches_key(key) for t in self.triggers)
 
     def effective_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Manifest settings with deployment overrides (CDK context) for known keys only."""
-        merged = dict(self.settings)
-        for k, v in (overrides or {}).items():
-            if k in merged:
-                merged[k] = v
-        return merged
+        """The values the function is given: the manifest's ``[settings]`` with the deployment's
+        overrides on top. Every field of the service's ``Settings`` may be set either way; a key
+        that is not one of them is refused when they are parsed (imgpipe.registry.parse_settings),
+        and a setting given nowhere keeps the class's default."""
+        return {**self.settings, **(overrides or {})}
 
 
 def _int_field(folder: Path, raw: Mapping[str, Any], name: str, default: int | None = None) -> int:

@@ -11,6 +11,20 @@ from imgpipe.errors import Reason
 from imgpipe.events import PipelineEvent
 
 
+class MetricsSink(Protocol):
+    """Where a service's code counts things (Powertools' Metrics in Lambda; the CloudWatch
+    namespace is the stack's, docs/observability.md)."""
+
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class NoMetrics:
+    """A sink that drops every metric (the default of code run outside a handler: tests, tools)."""
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str

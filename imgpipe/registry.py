@@ -7,6 +7,7 @@ processor in both places with no other edit, and both check its settings with
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import json
@@ -122,17 +123,17 @@ def settings_type(manifest: Manifest) -> type:
 
 
 def parse_settings(manifest: Manifest, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The service's settings as deployed: its manifest's ``[settings]`` with the deployment's
-    ``overrides``, parsed into its ``Settings`` (:class:`imgpipe.settings.SettingsError` names the
-    service, the setting and what is allowed). ``infra/`` calls it at synth, the local stack
-    before it starts: a bad value fails there, not at every upload."""
-    unlisted = sorted(set(overrides or {}) - set(manifest.settings))
-    if unlisted:
-        # The function gets the manifest's table with overrides of its keys (effective_settings).
-        listed = ", ".join(map(repr, sorted(manifest.settings))) or "none"
-        problem = f"cannot be overridden: it is not in the manifest's [settings] (listed: {listed})"
-        raise SettingsError(manifest.name, unlisted[0], problem)
+    """The service's settings as deployed: its ``Settings`` class's defaults, with the values its
+    manifest's ``[settings]`` gives and then the deployment's ``overrides`` (any field may be set
+    either way). :class:`imgpipe.settings.SettingsError` names the service, the setting and what is
+    allowed, an unknown name included. ``infra/`` calls it at synth, the local stack before it
+    starts: a bad value fails there, not at every upload."""
     return parse(settings_type(manifest), manifest.effective_settings(overrides), service=manifest.name)
+
+
+def setting_names(manifest: Manifest) -> list[str]:
+    """Every setting the service takes (the fields of its ``Settings``), sorted."""
+    return sorted(f.name for f in dataclasses.fields(settings_type(manifest)))
 
 
 def parse_all_settings(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from imgpipe.errors import Reason, Rejection
 from imgpipe.events import (
@@ -36,8 +36,16 @@ from imgpipe.keys import (
     variant_key,
 )
 from imgpipe.limits import Limits
-from imgpipe.ports import EventPublisher, ObjectChanged, ObjectMissing, ObjectUnreadable, Storage
-from imgpipe.settings import parse
+from imgpipe.ports import (
+    EventPublisher,
+    MetricsSink,
+    NoMetrics,
+    ObjectChanged,
+    ObjectMissing,
+    ObjectUnreadable,
+    Storage,
+)
+from imgpipe.settings import as_data, parse
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -80,15 +88,6 @@ class Output:
 ProcessFn = Callable[[bytes, Any], list[Output]]
 
 
-class MetricsSink(Protocol):
-    def add_metric(self, name: str, unit: str, value: float) -> None: ...
-
-
-class _NoMetrics:
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class Result:
     """What a handler returns (also handy in tests and in the local runtime's logs)."""
@@ -125,12 +124,13 @@ class UploadProcessor:
         self.storage = storage
         self.publisher = publisher
         self.variants_bucket = variants_bucket
-        # Hashed as deployed (IMGPIPE_SETTINGS), so a changed value redoes the work; ``process``
-        # gets them parsed into the service's Settings (a bad value raises SettingsError here).
-        self.settings_hash = settings_hash(dict(settings))
+        # Parsed into the service's Settings (a bad value raises SettingsError here) and hashed
+        # as parsed, defaults included: a changed default in settings.py redoes the work as a
+        # changed value in the manifest or the deployment does.
         self.settings = parse(settings_type, settings, service=processor)
+        self.settings_hash = settings_hash(as_data(self.settings))
         self.limits = Limits.from_settings(self.settings)
-        self.metrics = metrics or _NoMetrics()
+        self.metrics = metrics or NoMetrics()
         # called once the upload is known (the handler appends key/etag to every log line)
         self.on_upload = on_upload or (lambda _u: None)
 

@@ -288,6 +288,18 @@ def as_mapping(settings: Any) -> Mapping[str, Any]:
     return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
 
 
+def as_data(settings: Any) -> Any:
+    """A parsed settings object as plain JSON data (tables as objects, tuples as lists), every
+    field included, defaults too: what the runtime hashes to tell whether a variant is up to date."""
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return {f.name: as_data(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+    if isinstance(settings, Mapping):
+        return {str(k): as_data(v) for k, v in settings.items()}
+    if isinstance(settings, list | tuple):
+        return [as_data(v) for v in settings]
+    return settings
+
+
 # -- groups several services share --------------------------------------------------------
 @dataclass(frozen=True)
 class EncoderSettings:

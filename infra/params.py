@@ -17,7 +17,7 @@ from typing import Any
 
 from imgpipe.catalog.schema import USERS_PREFIX
 from imgpipe.manifest import Manifest
-from imgpipe.registry import DEFAULT_ROOT, SelectionError, discover
+from imgpipe.registry import DEFAULT_ROOT, SelectionError, discover, setting_names
 from infra.constants import (
     CTX_CORS_ORIGINS,
     CTX_KEY_PREFIXES,
@@ -98,9 +98,12 @@ class DeployParams:
         for name, overrides in self.settings.items():
             if name not in configurable:
                 raise ContextError(CTX_SETTINGS, f"no service named {name!r} (known: {sorted(configurable)})")
-            unknown = sorted(set(overrides) - set(configurable[name].settings))
+            known = setting_names(configurable[name])
+            unknown = sorted(set(overrides) - set(known))
             if unknown:
-                raise ContextError(CTX_SETTINGS, f"{name} has no setting {unknown[0]!r}")
+                raise ContextError(
+                    CTX_SETTINGS, f"{name} has no setting {unknown[0]!r} (its settings: {', '.join(known) or 'none'})"
+                )
         for name in self.reserved_concurrency or {}:
             if name not in by_name:
                 raise ContextError(CTX_RESERVED_CONCURRENCY, f"no service named {name!r} (known: {sorted(by_name)})")

@@ -39,7 +39,7 @@ from constructs import Construct
 
 from imgpipe.catalog.schema import OWNER_INDEX, USERS_PREFIX
 from imgpipe.manifest import Manifest, Need
-from imgpipe.registry import StackNames, function_config
+from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
 from infra.components import nag
 from infra.components.bundling import processor_code
@@ -272,8 +272,10 @@ class FrontDoor(Construct):
             "authEndpoint": auth_endpoint,
             "uploadsOrigin": f"https://{uploads.bucket_domain_name}",
         }
-        if "max_bytes" in config.settings:
-            page_config["maxBytes"] = config.settings["max_bytes"]
+        # the largest upload the API accepts, as parsed (a default in settings.py counts too)
+        max_bytes = getattr(parse_settings(manifest, settings_overrides), "max_bytes", None)
+        if max_bytes is not None:
+            page_config["maxBytes"] = max_bytes
         self.site.publish(self.distribution, page_config)
 
         values = {

@@ -1,4 +1,5 @@
-"""api's settings: defaults are the values manifest.toml states (a test holds them equal)."""
+"""api's settings: each field's default is the value the service runs with (a manifest's [settings] or
+the deployment's `settings` context may set any of them)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ MAX_SINGLE_UPLOAD_BYTES = 5 * 1024**3
 
 @dataclass(frozen=True)
 class Settings:
+    #: the largest upload accepted, in bytes; at most the processors' own max_bytes (a test holds it)
     max_bytes: int = setting(DEFAULT_MAX_BYTES, min=1, max=MAX_SINGLE_UPLOAD_BYTES)
-    # a short window: the URL is a bearer credential for one key
+    #: how long a presigned POST stays usable: a short window, the URL is a bearer credential for one key
     upload_expiry_s: int = setting(300, min=30, max=3600)
+    #: how long a signed part URL stays usable (clients sign parts just before sending them)
     part_expiry_s: int = setting(900, min=30, max=3600)
+    #: new uploads (presigned POSTs and multipart uploads) per user per UTC day
     uploads_per_day: int = setting(200, min=1, max=100_000)
+    #: uploads per page of GET /api/uploads (a client may ask for fewer)
     page_size: int = setting(20, min=1, max=100)

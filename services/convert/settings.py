@@ -1,4 +1,5 @@
-"""convert's settings: defaults are the values manifest.toml states (a test holds them equal).
+"""convert's settings: each field's default is the value the service runs with (a manifest's [settings] or
+the deployment's `settings` context may set any of them).
 
 ``formats`` is the list of variants made from each upload. An entry is either a format name (the
 short form: named ``full``, quality from ``<format>_quality``, capped at ``max_long_edge``, and a

@@ -34,12 +34,12 @@ from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload, VariantCreated, parse_object_created, parse_pipeline_event
 from imgpipe.keys import cdn_url, find_object
 from imgpipe.manifest import OBJECT_CREATED, VARIANT_CREATED
-from imgpipe.ports import ObjectUnreadable, Storage
+from imgpipe.ports import MetricsSink, NoMetrics, ObjectUnreadable, Storage
 from imgpipe.registry import expected_for_key
 
 from .completion import completion_event
 from .logic import EMAIL, END, WAIT, LinkFn, next_step, render_email
-from .ports import CompletionSink, EmailSender, HeadReader, Log, MetricsSink, NoMetrics
+from .ports import CompletionSink, EmailSender, HeadReader, Log
 from .probe import SourceFacts, probe
 from .trust import Forgery, Home, Verdict, check_event
 

@@ -30,14 +30,3 @@ class Log(Protocol):
     """Where the notifier tells what it refused (a :class:`logging.Logger`; Powertools' Logger)."""
 
     def warning(self, msg: str, *args: object, **kwargs: object) -> None: ...
-
-
-class MetricsSink(Protocol):
-    def add_metric(self, name: str, unit: str, value: float) -> None: ...
-
-
-class NoMetrics:
-    """A sink that drops every metric (the notifier's default)."""
-
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        return None

@@ -9,11 +9,11 @@ from imgpipe.adapters import S3Storage
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
 from imgpipe.manifest import Need
+from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 
 from .adapters import EventBridgeCompletions, SnsSender, s3_head_reader, s3_links
 from .notifier import Notifier
-from .ports import MetricsSink
 from .settings import Settings
 
 

@@ -6,17 +6,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from imgpipe.variant_store import VariantStore
 
-__all__ = ["MetricsSink", "NoMetrics", "VariantStore"]
-
-
-class MetricsSink(Protocol):
-    def add_metric(self, name: str, unit: str, value: float) -> None: ...
-
-
-class NoMetrics:
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        return None
+__all__ = ["VariantStore"]

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.catalog import Catalog
+from imgpipe.ports import MetricsSink, NoMetrics
 from imgpipe.variant_store import delete_upload_variants
 
 from .logic import IGNORE, MARK_VERSION, PURGE, Deletion, parse_deletion, plan
-from .ports import MetricsSink, NoMetrics, VariantStore
+from .ports import VariantStore
 from .settings import MAX_DELETE_BATCH
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
 from imgpipe.manifest import Need
+from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 from imgpipe.variant_store import S3VariantStore
 
-from .ports import MetricsSink
 from .purger import Purger
 from .settings import Settings
 

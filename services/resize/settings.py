@@ -1,4 +1,5 @@
-"""resize's settings: defaults are the values manifest.toml states (a test holds them equal)."""
+"""resize's settings: each field's default is the value the service runs with (a manifest's [settings] or
+the deployment's `settings` context may set any of them)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,5 @@ ALPHA_FORMATS = ("webp", "png")
 @dataclass(frozen=True)
 class Settings(Limits, EncoderSettings):
     widths: tuple[int, ...] = setting((320, 640, 1280, 1920), min=1, min_items=1)
+    #: images with visible transparency: "webp" (default) or "png"; see docs/decisions.md
     alpha_format: str = setting("webp", choices=ALPHA_FORMATS)

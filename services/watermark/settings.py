@@ -1,4 +1,5 @@
-"""watermark's settings: defaults are the values manifest.toml states (a test holds them equal)."""
+"""watermark's settings: each field's default is the value the service runs with (a manifest's [settings] or
+the deployment's `settings` context may set any of them)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ ALPHA_FORMATS = ("webp", "png")
 @dataclass(frozen=True)
 class Settings(Limits, EncoderSettings):
     widths: tuple[int, ...] = setting((1280,), min=1, min_items=1)
+    #: the mark: a PNG of this folder (its alpha is the shape; the colour is chosen per image), or,
+    #: when text is set, that line of text instead
     logo: str = setting("logo.png")
     text: str = setting("")
     gravity: str = setting("southeast", choices=GRAVITIES)
+    #: the mark's width, and its distance from the edges, as fractions of the output's width
     scale: float = setting(0.15, min=0.01, max=1.0)
     margin: float = setting(0.03, min=0.0, max=0.25)
     opacity: float = setting(0.7, min=0.05, max=1.0)
+    #: "auto": a dark mark where the image under it is light, a light one where it is dark
     tone: str = setting("auto", choices=TONES)
     alpha_format: str = setting("webp", choices=ALPHA_FORMATS)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from imgpipe.errors import TransientError
+from imgpipe.ports import MetricsSink, NoMetrics
 
 from .logic import NotDeliverable, delivery_for
 
@@ -26,15 +27,6 @@ class DeliveryFailed(TransientError):
 class Poster(Protocol):
     def __call__(self, url: str, headers: Mapping[str, str], body: bytes, timeout_s: float) -> int:
         """POST; return the HTTP status. Raise :class:`DeliveryFailed` when there is none."""
-
-
-class MetricsSink(Protocol):
-    def add_metric(self, name: str, unit: str, value: float) -> None: ...
-
-
-class NoMetrics:
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        return None
 
 
 @dataclass

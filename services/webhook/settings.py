@@ -1,4 +1,5 @@
-"""webhook's settings: defaults are the values manifest.toml states (a test holds them equal)."""
+"""webhook's settings: each field's default is the value the service runs with (a manifest's [settings] or
+the deployment's `settings` context may set any of them)."""
 
 from __future__ import annotations
 

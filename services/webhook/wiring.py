@@ -6,10 +6,11 @@ import logging
 
 from imgpipe.config import Config
 from imgpipe.manifest import Need
+from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 
 from .adapters import http_post, secret_keys
-from .deliverer import Deliverer, MetricsSink
+from .deliverer import Deliverer
 from .settings import Settings
 
 

@@ -27,7 +27,8 @@ def configured(tmp_path_factory: pytest.TempPathFactory, services_snapshot: Path
         ops_email="oncall@example.com",
         # as `-c key_prefixes=...` passes it; users/ is where the upload API puts uploads
         key_prefixes="incoming/, photos/, users/",
-        settings=context_json({"resize": {"widths": [100, 200]}}),
+        # avif_quality: a setting only settings.py states (resize's manifest lists none)
+        settings=context_json({"resize": {"widths": [100, 200], "avif_quality": 50}}),
         cors_origins=context_json(["https://app.example.com"]),
         removal="destroy",
         services="all",  # as the shared synth: the same rules, narrowed
@@ -42,7 +43,7 @@ def test_settings_override_reaches_only_its_processor(configured: Synthesized, s
     overridden = json.loads(_env(configured, "resize")["IMGPIPE_SETTINGS"])
     default = json.loads(_env(synthesized, "resize")["IMGPIPE_SETTINGS"])
     assert default["widths"] != [100, 200]
-    assert overridden == {**default, "widths": [100, 200]}
+    assert overridden == {**default, "widths": [100, 200], "avif_quality": 50}
     assert _env(configured, "thumbnail")["IMGPIPE_SETTINGS"] == _env(synthesized, "thumbnail")["IMGPIPE_SETTINGS"]
 
 
@@ -145,6 +146,7 @@ def test_an_oversized_environment_fails_synth_naming_the_folder(tmp_path: Path, 
             "settings of thumbnail: 'crop' must be one of 'content', 'center'; got 'centre'",
         ),
         ({"resize": {"widths": "320"}}, "settings of resize: 'widths' must be a list of integers; got '320'"),
+        ({"resize": {"avif_quality": 101}}, "settings of resize: 'avif_quality' must be between 0 and 100; got 101"),
     ],
 )
 def test_a_bad_setting_value_fails_synth_naming_the_service_the_setting_and_what_is_allowed(

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from imgpipe.registry import discover
+from imgpipe.registry import discover, parse_settings
 
 MANIFESTS = {m.name: m for m in discover()}
 HTTP_SERVICES = {m.name for m in discover(http=True)}
@@ -284,7 +284,7 @@ def test_no_secret_in_any_function_environment(template: dict[str, Any]) -> None
 def test_presigned_links_in_emails_expire(template: dict[str, Any]) -> None:
     from services.notify.adapters import MAX_LINK_EXPIRY_S, s3_links
 
-    expiry = int(MANIFESTS["notify"].settings["link_expiry_s"])
+    expiry = parse_settings(MANIFESTS["notify"]).link_expiry_s
     assert 0 < expiry <= MAX_LINK_EXPIRY_S <= 7 * 86400
     import boto3
     from botocore.config import Config

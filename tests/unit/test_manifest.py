@@ -93,9 +93,14 @@ def test_needs_are_declared_by_name_and_none_by_default() -> None:
     assert _parse(needs=["read_variants", "catalog"]).needs == {Need.CATALOG, Need.READ_VARIANTS}
 
 
-def test_effective_settings_only_override_known_keys() -> None:
+def test_effective_settings_are_the_manifests_values_with_the_deployments_on_top() -> None:
+    # any key: the service's Settings class, not the manifest's table, says which names exist
     m = _parse(settings={"widths": [320], "quality": 80})
-    assert m.effective_settings({"widths": [100], "bogus": 1}) == {"widths": [100], "quality": 80}
+    assert m.effective_settings({"widths": [100], "avif_quality": 50}) == {
+        "widths": [100],
+        "quality": 80,
+        "avif_quality": 50,
+    }
 
 
 def test_repository_processors_are_discovered_and_valid() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,11 +254,6 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
     assert runtime.handle(created).status == "skipped"
     ((_, replayed),) = publisher.sent
     assert replayed.description == parsed.description
-
-
-def test_settings_defaults_equal_the_manifest() -> None:
-    manifest = tomllib.loads((Path(__file__).parents[1] / "manifest.toml").read_text())
-    assert parse(Settings, manifest["settings"], service="describe") == Settings()
 
 
 def test_documented_event_parses_and_names_every_fact() -> None:

@@ -23,6 +23,7 @@ from imgpipe.catalog import (
     latest_of,
 )
 from imgpipe.manifest import load_manifest
+from imgpipe.registry import parse_settings
 
 from ..logic import EMAIL, END, NOTHING, ROOT_PREFIX, WAIT, key_prefix, next_step, render_email
 
@@ -169,8 +170,9 @@ def test_latest_prefers_a_live_round_then_the_newest_upload() -> None:
 
 def test_claim_timeout_setting_outlives_the_function_and_precedes_its_first_retry() -> None:
     manifest = load_manifest(FOLDER)
-    assert manifest.timeout_s < manifest.settings["email_claim_timeout_s"] < 60
-    assert manifest.settings["email_claim_wait_s"] < manifest.timeout_s
+    settings = parse_settings(manifest)
+    assert manifest.timeout_s < settings.email_claim_timeout_s < 60
+    assert settings.email_claim_wait_s < manifest.timeout_s
 
 
 def test_describes_facts_are_not_counted_as_variants() -> None:

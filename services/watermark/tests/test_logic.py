@@ -4,8 +4,6 @@ images, and that the rest follows resize's rules (never enlarged, alpha, orienta
 from __future__ import annotations
 
 import io
-import tomllib
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
@@ -180,9 +178,3 @@ def test_shipped_logo_is_the_generated_one() -> None:
 
 def test_gravities_agree_with_the_imaging_seam() -> None:
     assert SETTING_GRAVITIES == GRAVITIES
-
-
-def test_settings_defaults_equal_the_manifest() -> None:
-    manifest = tomllib.loads((Path(__file__).parents[1] / "manifest.toml").read_text())
-    parsed = parse(Settings, manifest["settings"], service="watermark")
-    assert parsed == Settings()
