@@ -33,11 +33,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from imgpipe.events import normalize_etag
-from imgpipe.manifest import OBJECT_CREATED, Manifest, Trigger
+from imgpipe.events import BACKFILL_MARKER, OBJECT_CREATED, BackfillMark, normalize_etag
+from imgpipe.manifest import Manifest, Trigger
 
-#: the field of an event's ``detail`` that marks a backfill (docs/events.md)
-MARKER = "imgpipe"
 #: where a run's results and summary go in the variants bucket (no service is named "_...")
 RESULTS_PREFIX = "_backfill"
 #: the Lambda environment variable holding the routes (JSON, see :func:`routes_json`)
@@ -200,10 +198,8 @@ def object_created_event(bucket: str, obj: Listed, selection: Selection) -> dict
     """An S3 "Object Created" event as EventBridge delivers it (tests/fixtures/events), plus
     the backfill marker. Its time is the object's last modification, so the catalog records
     when the photo was uploaded, not when the backfill ran."""
-    marker: dict[str, Any] = {"backfill": selection.run, "notify": selection.notify}
-    if selection.services:
-        # The round notify opens waits only for these: the others were not asked this time.
-        marker["services"] = sorted(selection.services)
+    # With --services, the round notify opens waits only for those: the others were not asked.
+    mark = BackfillMark(selection.run, selection.notify, selection.services)
     return {
         "version": "0",
         # Stable per run and object: a retried batch sends the same event again.
@@ -219,33 +215,9 @@ def object_created_event(bucket: str, obj: Listed, selection: Selection) -> dict
             "bucket": {"name": bucket},
             "object": {"key": obj.key, "size": obj.size, "etag": obj.etag},
             "reason": "Backfill",
-            MARKER: marker,
+            BACKFILL_MARKER: mark.as_detail(),
         },
     }
-
-
-def backfill_marker(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The event's ``detail.imgpipe`` when it is a backfill's, else None."""
-    detail = event.get("detail")
-    marker = detail.get(MARKER) if isinstance(detail, Mapping) else None
-    return dict(marker) if isinstance(marker, Mapping) and marker.get("backfill") else None
-
-
-def expected_for_event(event: Mapping[str, Any], expected: Sequence[str]) -> list[str]:
-    """The producers a round opened by ``event`` waits for: all that its key reaches, or, for a
-    backfill run with ``--services``, those of them it targeted (the others were not asked, so
-    waiting for them would leave the round ``processing`` for ever)."""
-    marker = backfill_marker(event)
-    targeted = marker.get("services") if marker else None
-    if not isinstance(targeted, list) or not targeted:
-        return list(expected)
-    return [p for p in expected if p in targeted]
-
-
-def email_wanted(event: Mapping[str, Any]) -> bool:
-    """False only for a backfill run without ``--notify``; every real upload gets its email."""
-    marker = backfill_marker(event)
-    return marker is None or bool(marker.get("notify", False))
 
 
 def plan_item(obj: Listed, selection: Selection, routes: Sequence[Route], bucket: str) -> Plan:

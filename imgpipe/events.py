@@ -1,4 +1,6 @@
-"""Typed events: S3 "Object Created" in, "Variant Created" / "Image Rejected" out.
+"""Typed events and their vocabulary: S3 "Object Created" in, "Variant Created" / "Image Rejected"
+out, the completion events notify ends a round with, and the mark a backfill puts on its events.
+Triggers (imgpipe/manifest.py) build their rules' patterns from these names.
 
 The shapes are documented, with a JSON example each, in ``docs/events.md``.
 Facts coded against (docs/events.md): real AWS writes ``detail.object.etag``, moto
@@ -12,7 +14,30 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from imgpipe.manifest import IMAGE_REJECTED, OBJECT_CREATED, VARIANT_CREATED
+# -- the vocabulary: every detail-type and source imgpipe puts on or reads from the bus ----------
+#: detail-type of the S3 event we react to (moto also emits "Object Tags Added").
+OBJECT_CREATED = "Object Created"
+VARIANT_CREATED = "Variant Created"
+IMAGE_REJECTED = "Image Rejected"
+#: detail-type of S3's deletion event: a permanent delete, or a delete marker on a versioned
+#: bucket (``detail.deletion-type`` tells which; moto sends neither that field nor, on a
+#: versioned bucket, the event at all: docs/events.md)
+OBJECT_DELETED = "Object Deleted"
+PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
+#: every pipeline event's source is ``imgpipe.<processor>``.
+PIPELINE_SOURCE_PREFIX = "imgpipe."
+#: what the catalog keeper (notify) puts on the bus when it ends a round, one per round
+#: (docs/events.md "Completion events"); a ``completions`` trigger reacts to them
+UPLOAD_COMPLETED = "Upload Completed"
+UPLOAD_PARTLY_COMPLETED = "Upload Partly Completed"
+UPLOAD_REJECTED = "Upload Rejected"
+COMPLETION_DETAIL_TYPES = (UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED)
+#: their source, fixed: downstream rules match it, and only a role granted ``completion_events``
+#: may put it (the grant's events:source condition)
+COMPLETION_SOURCE = f"{PIPELINE_SOURCE_PREFIX}notify"
+#: the field of an "Object Created" event's ``detail`` that marks a backfill's (docs/events.md
+#: "From a backfill"); S3 never sends it
+BACKFILL_MARKER = "imgpipe"
 
 
 class EventError(ValueError):
@@ -178,3 +203,34 @@ def to_entry(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
     if isinstance(event, VariantCreated):
         return VARIANT_CREATED, variant_created_detail(event)
     return IMAGE_REJECTED, image_rejected_detail(event)
+
+
+@dataclass(frozen=True)
+class BackfillMark:
+    """What a backfill says about the event it sent (``detail.imgpipe``): its run, whether the
+    usual email is wanted (``--notify``), and the producers it targeted (``--services``; empty:
+    every one the key reaches). What a service does about it is the service's own rule."""
+
+    run: str
+    notify: bool = False
+    services: tuple[str, ...] = ()
+
+    def as_detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {"backfill": self.run, "notify": self.notify}
+        if self.services:
+            detail["services"] = sorted(self.services)
+        return detail
+
+
+def backfill_mark(event: Mapping[str, Any]) -> BackfillMark | None:
+    """The event's backfill mark, or None for every event S3 sent (a real upload)."""
+    detail = event.get("detail")
+    raw = detail.get(BACKFILL_MARKER) if isinstance(detail, Mapping) else None
+    if not isinstance(raw, Mapping) or not raw.get("backfill"):
+        return None
+    services = raw.get("services")
+    return BackfillMark(
+        run=str(raw["backfill"]),
+        notify=bool(raw.get("notify", False)),
+        services=tuple(s for s in services if isinstance(s, str)) if isinstance(services, list) else (),
+    )

@@ -18,28 +18,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-MANIFEST_FILE = "manifest.toml"
+from imgpipe.events import (
+    COMPLETION_DETAIL_TYPES,
+    COMPLETION_SOURCE,
+    OBJECT_CREATED,
+    OBJECT_DELETED,
+    PIPELINE_DETAIL_TYPES,
+    PIPELINE_SOURCE_PREFIX,
+)
 
-#: detail-type of the S3 event we react to (moto also emits "Object Tags Added").
-OBJECT_CREATED = "Object Created"
-VARIANT_CREATED = "Variant Created"
-IMAGE_REJECTED = "Image Rejected"
-#: detail-type of S3's deletion event: a permanent delete, or a delete marker on a versioned
-#: bucket (``detail.deletion-type`` tells which; moto sends neither that field nor, on a
-#: versioned bucket, the event at all: docs/events.md)
-OBJECT_DELETED = "Object Deleted"
-PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
-#: every pipeline event's source is ``imgpipe.<processor>``.
-PIPELINE_SOURCE_PREFIX = "imgpipe."
-#: what the catalog keeper (notify) puts on the bus when it ends a round, one per round
-#: (docs/events.md "Completion events"); a ``completions`` trigger reacts to them
-UPLOAD_COMPLETED = "Upload Completed"
-UPLOAD_PARTLY_COMPLETED = "Upload Partly Completed"
-UPLOAD_REJECTED = "Upload Rejected"
-COMPLETION_DETAIL_TYPES = (UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED)
-#: their source, fixed: downstream rules match it, and only a role granted ``completion_events``
-#: may put it (the grant's events:source condition)
-COMPLETION_SOURCE = f"{PIPELINE_SOURCE_PREFIX}notify"
+MANIFEST_FILE = "manifest.toml"
 
 # Lambda's own limits: a manifest outside them would fail at deploy time, far from its cause.
 _LIMITS: dict[str, tuple[int, int]] = {

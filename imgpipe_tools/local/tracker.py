@@ -19,18 +19,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgpipe.backfill import email_wanted, expected_for_event
 from imgpipe.errors import Reason
 from imgpipe.events import (
+    OBJECT_CREATED,
+    OBJECT_DELETED,
     EventError,
     ImageRejected,
     Upload,
     VariantCreated,
     VariantInfo,
+    backfill_mark,
     parse_object_created,
     parse_pipeline_event,
 )
-from imgpipe.manifest import OBJECT_CREATED, OBJECT_DELETED, Manifest
+from imgpipe.manifest import Manifest
 from imgpipe.registry import expected_for_key, expected_producers_spec
 from imgpipe_tools.local.invoker import Outcome
 from imgpipe_tools.local.outbox import Email
@@ -186,10 +188,14 @@ class Tracker:
             return
         with self._changed:
             upload = self._get(u.key, u.etag)
-            if not email_wanted(outcome.event):
+            # What the backfill asked for (docs/events.md "From a backfill"), read here from the
+            # mark itself, not through notify's code: the tracker checks notify, it does not trust it.
+            mark = backfill_mark(outcome.event)
+            if mark is not None and not mark.notify:
                 upload.email_wanted = False
-            # a backfill run with --services: the round waits only for the targeted producers
-            upload.expected = expected_for_event(outcome.event, upload.expected)
+            if mark is not None and mark.services:
+                # a run with --services: the round waits only for the targeted producers
+                upload.expected = [p for p in upload.expected if p in mark.services]
             if outcome.ok:
                 upload.failures.pop(outcome.processor, None)
             else:

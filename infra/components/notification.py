@@ -24,7 +24,8 @@ from imgpipe.catalog.schema import (
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
-from imgpipe.manifest import COMPLETION_SOURCE, Manifest, Need
+from imgpipe.events import COMPLETION_SOURCE
+from imgpipe.manifest import Manifest, Need
 from infra.components import nag
 from infra.constants import DEFAULT_EVENT_BUS, WEBHOOK_SECRET_CHARS
 

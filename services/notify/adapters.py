@@ -95,7 +95,7 @@ class EventBridgeCompletions:
     def put(self, completion: Completion) -> None:
         from imgpipe.adapters import client
         from imgpipe.errors import TransientError
-        from imgpipe.manifest import COMPLETION_SOURCE
+        from imgpipe.events import COMPLETION_SOURCE
 
         entry = {
             "Source": COMPLETION_SOURCE,

@@ -1,7 +1,7 @@
 """The completion event of a round: what notify puts on the bus when it ends one.
 
 One event per round, whether or not it sends an email: "Upload Completed", "Upload Partly
-Completed" or "Upload Rejected" (source :data:`imgpipe.manifest.COMPLETION_SOURCE`), with the
+Completed" or "Upload Rejected" (source :data:`imgpipe.events.COMPLETION_SOURCE`), with the
 round's summary. Its ``detail.id`` is derived from the round alone, so every put of the same
 round's event (a retry after a failure between the put and the end of the round) carries the
 same id, and a subscriber (the webhook service: ``webhook-id``) can drop the repeats.
@@ -18,8 +18,8 @@ from typing import Any
 
 from imgpipe.catalog import COMPLETED, DONE, FAILED, PARTIAL, REJECTED, Round
 from imgpipe.catalog.schema import owner_of
+from imgpipe.events import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
 from imgpipe.keys import cdn_url
-from imgpipe.manifest import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
 
 #: the detail-type of a round's completion event, by its final status
 DETAIL_TYPES = {COMPLETED: UPLOAD_COMPLETED, PARTIAL: UPLOAD_PARTLY_COMPLETED, REJECTED: UPLOAD_REJECTED}

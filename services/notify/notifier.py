@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from imgpipe.backfill import backfill_marker, expected_for_event
 from imgpipe.catalog import (
     COMPLETED,
     EMAIL_STATUSES,
@@ -31,14 +30,23 @@ from imgpipe.catalog import (
     UploadFacts,
 )
 from imgpipe.errors import TransientError
-from imgpipe.events import ImageRejected, Upload, VariantCreated, parse_object_created, parse_pipeline_event
+from imgpipe.events import (
+    OBJECT_CREATED,
+    VARIANT_CREATED,
+    ImageRejected,
+    Upload,
+    VariantCreated,
+    backfill_mark,
+    parse_object_created,
+    parse_pipeline_event,
+)
 from imgpipe.keys import cdn_url, find_object
-from imgpipe.manifest import OBJECT_CREATED, VARIANT_CREATED
 from imgpipe.ports import MetricsSink, NoMetrics, ObjectUnreadable, Storage
 from imgpipe.registry import expected_for_key
 
 from .completion import completion_event
 from .logic import EMAIL, END, WAIT, LinkFn, next_step, render_email
+from .marks import email_wanted, expected_for
 from .ports import CompletionSink, EmailSender, HeadReader, Log
 from .probe import SourceFacts, probe
 from .trust import Forgery, Home, Verdict, check_event
@@ -197,10 +205,10 @@ class Notifier:
         if event.get("detail-type") == OBJECT_CREATED:
             created = parse_object_created(event)
             upload, facts = self._upload_facts(created.upload, created.size, created.time)
-            marker = backfill_marker(event)
-            if marker is not None:
-                facts = replace(facts, notify=bool(marker.get("notify", False)))
-            expected = expected_for_event(event, self._expected(upload.key))
+            mark = backfill_mark(event)
+            if mark is not None:
+                facts = replace(facts, notify=email_wanted(mark))
+            expected = expected_for(mark, self._expected(upload.key))
             return self.catalog.record_upload(upload, facts, expected=expected, now=now)
         parsed = parse_pipeline_event(event)
         expected = self._expected(parsed.upload.key)

@@ -2,14 +2,12 @@
 
 notify records them in the catalog "when known": it reads only the head of the object
 (:data:`HEAD_BYTES`), never decodes pixels, and any doubt gives None rather than an error,
-because these facts are informative and the processors are the judges of the image.
+because these facts are informative and the processors are the judges of the image. The
+reading itself is the imaging seam's (:func:`imgpipe.imaging.header.header_facts`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from dataclasses import dataclass
 
 #: enough for the header of every supported format, and for a JPEG's EXIF block in most files
@@ -26,26 +24,8 @@ class SourceFacts:
 def probe(head: bytes) -> SourceFacts:
     """Format sniffed from the magic bytes; dimensions from the header, EXIF orientation
     applied, when the head holds them."""
-    from imgpipe.imaging.formats import PILLOW_FORMAT, ensure_plugin, sniff
+    # imported here: the imaging seam loads Pillow, which an event without an upload never needs
+    from imgpipe.imaging.header import header_facts
 
-    fmt = sniff(head)
-    if fmt is None:
-        return SourceFacts()
-    try:
-        from PIL import Image
-
-        from imgpipe.imaging.geometry import oriented_size
-        from imgpipe.imaging.metadata import orientation_of
-
-        ensure_plugin(fmt)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a huge header is the processors' verdict, not ours
-            with Image.open(io.BytesIO(head), formats=[PILLOW_FORMAT[fmt]]) as im:
-                size = im.size
-                # EXIF cut off by the head: keep the stored size
-                with contextlib.suppress(Exception):
-                    size = oriented_size(size, orientation_of(im.getexif()))
-    except Exception:  # a header the head does not hold, or a corrupt one
-        return SourceFacts(fmt)
-    width, height = size
-    return SourceFacts(fmt, width, height) if width > 0 and height > 0 else SourceFacts(fmt)
+    fmt, size = header_facts(head)
+    return SourceFacts(fmt, *size) if size else SourceFacts(fmt)

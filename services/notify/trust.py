@@ -22,9 +22,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from imgpipe.events import EventError, VariantCreated, parse_object_created, parse_pipeline_event
+from imgpipe.events import (
+    OBJECT_CREATED,
+    PIPELINE_DETAIL_TYPES,
+    PIPELINE_SOURCE_PREFIX,
+    EventError,
+    VariantCreated,
+    parse_object_created,
+    parse_pipeline_event,
+)
 from imgpipe.keys import DONE_RECORD, variant_prefix
-from imgpipe.manifest import OBJECT_CREATED, PIPELINE_DETAIL_TYPES, PIPELINE_SOURCE_PREFIX
 
 #: the only source of S3's own events (EventBridge refuses "aws.*" sources from PutEvents)
 S3_SOURCE = "aws.s3"

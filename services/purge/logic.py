@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog import DELETED, Round, latest_of
-from imgpipe.events import EventError
-from imgpipe.manifest import OBJECT_DELETED
+from imgpipe.events import OBJECT_DELETED, EventError
 
 DELETE_MARKER_CREATED = "Delete Marker Created"
 PERMANENTLY_DELETED = "Permanently Deleted"

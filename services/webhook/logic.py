@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from imgpipe.manifest import (
+from imgpipe.events import (
     COMPLETION_DETAIL_TYPES,
     COMPLETION_SOURCE,
     UPLOAD_COMPLETED,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from imgpipe.manifest import COMPLETION_SOURCE, UPLOAD_COMPLETED
+from imgpipe.events import COMPLETION_SOURCE, UPLOAD_COMPLETED
 from imgpipe_tools.local import LocalStack
 from tests.e2e.conftest import SAMPLES, StartStack
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from imgpipe.config import Config
-from imgpipe.manifest import COMPLETION_SOURCE, Manifest, Need
+from imgpipe.events import COMPLETION_SOURCE
+from imgpipe.manifest import Manifest, Need
 from imgpipe.registry import discover, expected_producers_spec
 from tests.infra.synth import REPO_SERVICES, Synthesized
 

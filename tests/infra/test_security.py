@@ -296,4 +296,5 @@ def test_presigned_links_in_emails_expire(template: dict[str, Any]) -> None:
         assert query["X-Amz-Expires"] == [str(granted)]
     # notify runs with its role's session credentials: a link also dies with them.
     _, props = _functions(template)["notify"]
-    assert json.loads(props["Environment"]["Variables"]["IMGPIPE_SETTINGS"])["link_expiry_s"] == expiry
+    deployed = json.loads(props["Environment"]["Variables"]["IMGPIPE_SETTINGS"])
+    assert parse_settings(MANIFESTS["notify"], deployed).link_expiry_s == expiry

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgpipe.manifest import COMPLETION_DETAIL_TYPES, COMPLETION_SOURCE
+from imgpipe.events import COMPLETION_DETAIL_TYPES, COMPLETION_SOURCE
 from tests.infra.synth import Synthesized, synthesize
 
 WEBHOOK = "webhook"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, DynamoCatalog
-from imgpipe.manifest import VARIANT_CREATED
+from imgpipe.events import VARIANT_CREATED
 from imgpipe.registry import discover, variant_producers
 from tests import imagegen
 from tests.hostile_corpus import HTML

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from imgpipe.events import IMAGE_REJECTED, VARIANT_CREATED
 from imgpipe.imaging.engines import ENGINES, FORCE_ENV
-from imgpipe.manifest import IMAGE_REJECTED, VARIANT_CREATED
 from imgpipe.registry import discover
 from tests.hostile_corpus import VARIANTS, HostileFile, corpus
 from tests.moto_pipeline import MotoPipeline, moto_pipeline

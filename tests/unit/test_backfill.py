@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from imgpipe import backfill as bf
-from imgpipe.events import parse_object_created
+from imgpipe.events import BackfillMark, backfill_mark, parse_object_created
 from imgpipe.manifest import Trigger
 from imgpipe.registry import discover
+from services.notify.marks import email_wanted, expected_for
 
 MANIFESTS = discover()
 ROUTES = bf.routes_from_manifests(MANIFESTS)
@@ -47,19 +48,20 @@ def test_default_run_tells_notify_first_then_every_producer_with_an_object_creat
     created = parse_object_created(plan.event)  # the runtime's own parser accepts it
     assert (created.upload.bucket, created.upload.key, created.upload.etag) == (BUCKET, "photos/cat.jpg", "abc")
     assert created.time == "2024-05-01T10:00:00Z"  # the upload time, not the backfill's
-    assert bf.backfill_marker(plan.event) == {"backfill": "r1", "notify": False}
-    assert not bf.email_wanted(plan.event)
+    assert backfill_mark(plan.event) == BackfillMark("r1", notify=False)
+    assert plan.event["detail"]["imgpipe"] == {"backfill": "r1", "notify": False}  # docs/events.md
+    assert not email_wanted(backfill_mark(plan.event))
 
 
 def test_notify_opt_in_tells_everyone_at_once_and_wants_the_email() -> None:
     plan = bf.plan_item(_obj(), _sel(notify=True), ROUTES, BUCKET)
     assert plan.first == ()
     assert set(plan.then) == set(UPLOAD_SERVICES)
-    assert plan.event is not None and bf.email_wanted(plan.event)
+    assert plan.event is not None and email_wanted(backfill_mark(plan.event))
 
 
 def test_a_real_upload_event_always_wants_its_email() -> None:
-    assert bf.email_wanted({"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}})
+    assert email_wanted(backfill_mark({"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}}))
 
 
 def test_services_narrow_the_producers_but_notify_is_still_told() -> None:
@@ -67,7 +69,7 @@ def test_services_narrow_the_producers_but_notify_is_still_told() -> None:
     assert (plan.first, plan.then) == (("notify",), ("resize",))
     assert plan.event is not None
     # the round notify opens for it waits for resize alone: nobody else was asked
-    assert bf.expected_for_event(plan.event, PRODUCERS) == ["resize"]
+    assert expected_for(backfill_mark(plan.event), PRODUCERS) == ["resize"]
 
 
 def test_services_with_notify_still_tell_notify_first() -> None:
@@ -79,9 +81,9 @@ def test_services_with_notify_still_tell_notify_first() -> None:
 def test_a_run_of_every_service_and_a_real_upload_wait_for_every_producer() -> None:
     plan = bf.plan_item(_obj(), _sel(), ROUTES, BUCKET)
     assert plan.event is not None
-    assert bf.expected_for_event(plan.event, PRODUCERS) == PRODUCERS
+    assert expected_for(backfill_mark(plan.event), PRODUCERS) == PRODUCERS
     real = {"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}}
-    assert bf.expected_for_event(real, PRODUCERS) == PRODUCERS
+    assert expected_for(backfill_mark(real), PRODUCERS) == PRODUCERS
 
 
 @pytest.mark.parametrize(

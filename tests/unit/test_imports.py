@@ -1,13 +1,28 @@
-"""Imports go one way, and this test holds them there.
+"""Imports go one way, and this test holds them there: every rule of docs/architecture.md
+section 2, each with its name in brackets in a failure.
 
-- The runtime package ``imgpipe`` (the only project code in the Lambda layer) never imports the
-  developer tooling, the CDK app, the services, the tests or the bench.
-- A service imports the runtime and its own modules (relatively: in Lambda the folder ships as the
-  top-level package ``<name>``, so ``services.<name>`` does not exist there), never another
-  service and never the tooling, the CDK app or the tests. Its own ``tests/`` folder may use test
-  support, but not another service either.
-- No import cycles anywhere in the project. Imports inside functions count (they run too); only
-  ``if TYPE_CHECKING:`` blocks are left out, as they never run.
+- [runtime-only] The runtime package ``imgpipe`` (the only project code in the Lambda layer) never
+  imports the developer tooling, the CDK app, the services, the tests or the bench.
+- [layer-dependencies] The code that ships in Lambda (the runtime, and a service's folder without
+  its ``tests/``) imports the standard library, the project's own shipped code and the layer's
+  dependencies only: the ``[project] dependencies`` of pyproject.toml, with what they depend on.
+  Anything else (moto, numpy...) would work in the tests and fail in Lambda.
+- [imaging-seam] Only ``imgpipe/imaging`` imports Pillow, pillow-heif or pyvips; the tests and the
+  bench may (to make and measure images), nothing else that ships or runs the stack may.
+- [no-cross-service] No service imports another (its ``tests/`` neither).
+- [no-tooling-in-services] A service's code imports neither the tooling, the CDK app, the tests
+  nor the bench; its own ``tests/`` folder may use test support.
+- [relative-own-imports] A service imports its own modules relatively: in Lambda the folder ships
+  as the top-level package ``<name>``, so ``services.<name>`` does not exist there.
+- [infra-imports] The CDK app imports the runtime and, of the tooling, ``imgpipe_tools.outputs``
+  only (the stack's output keys); never a service (it finds them by discovery), the tests or the bench.
+- [tools-imports] The tooling imports the runtime; services only by discovery (a handler is loaded
+  by its module path, as Lambda does), never by an import statement; never the CDK app, the tests
+  or the bench.
+- [no-cycles] No import cycles anywhere in the project.
+
+Imports inside functions count (they run too); only ``if TYPE_CHECKING:`` blocks are left out, as
+they never run.
 
 The checker reads the source with ``ast``: nothing is imported, so it also sees modules whose
 imports would fail. The last tests run it on small made-up trees to show that it does fail.
@@ -16,13 +31,19 @@ imports would fail. The last tests run it on small made-up trees to show that it
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.metadata
 import itertools
+import sys
+import tomllib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("imgpipe", "imgpipe_tools", "services", "infra", "bench", "tests")
@@ -30,6 +51,35 @@ RUNTIME = "imgpipe"
 #: what neither the runtime nor a service's code may import
 TOOLING = ("imgpipe_tools", "infra", "tests", "bench")
 _SKIP_DIRS = {"__pycache__", ".venv", "node_modules", "cdk.out"}
+#: the image libraries, which only the imaging seam may import
+IMAGE_LIBRARIES = ("PIL", "pillow_heif", "pyvips")
+IMAGING = "imgpipe.imaging"
+#: the one module of the tooling the CDK app may import
+INFRA_MAY_IMPORT_FROM_TOOLS = "imgpipe_tools.outputs"
+
+
+@functools.cache
+def layer_modules(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> frozenset[str]:
+    """The top-level modules the Lambda layer ships: those of the ``[project] dependencies`` and
+    of everything they depend on (with the extras asked for), as installed here."""
+    wanted: dict[str, set[str]] = {}
+    todo = [Requirement(r) for r in tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in wanted and set(req.extras) <= wanted[name]:
+            continue
+        extras = wanted.setdefault(name, set())
+        extras |= set(req.extras)
+        for line in importlib.metadata.requires(req.name) or []:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras or {""}):
+                todo.append(dep)
+    return frozenset(
+        module
+        for module, dists in importlib.metadata.packages_distributions().items()
+        if any(canonicalize_name(d) in wanted for d in dists)
+    )
 
 
 @dataclass(frozen=True)
@@ -116,19 +166,46 @@ def _service_of(module: str, service_names: set[str]) -> str | None:
     return parts[1] if parts[0] == "services" and len(parts) >= 2 and parts[1] in service_names else None
 
 
-def _layer_rules(imp: Import, service_names: set[str]) -> tuple[str, str] | None:
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(f"{package}.")
+
+
+def _layer_rules(imp: Import, service_names: set[str], layer: frozenset[str]) -> tuple[str, str] | None:
     """The rule ``imp`` breaks and why, if it breaks one."""
-    if _top(imp.source) == RUNTIME and _top(imp.target) in (*TOOLING, "services"):
-        return "runtime-only", f"the runtime package imports {imp.target}, which never ships in the layer"
+    source_top, target_top = _top(imp.source), _top(imp.target)
     service = _service_of(imp.source, service_names)
-    if service is None:
-        return None
-    in_its_tests = imp.source.split(".")[2:3] == ["tests"]
-    target_top = _top(imp.target)
+    in_its_tests = service is not None and imp.source.split(".")[2:3] == ["tests"]
+    ships = source_top == RUNTIME or (service is not None and not in_its_tests)
+    if source_top == RUNTIME and target_top in (*TOOLING, "services"):
+        return "runtime-only", f"the runtime package imports {imp.target}, which never ships in the layer"
+    if (
+        target_top in IMAGE_LIBRARIES
+        and not _within(imp.source, IMAGING)
+        and (ships or source_top in ("imgpipe_tools", "infra"))
+    ):
+        return "imaging-seam", f"{imp.source} imports {imp.target}; image work goes through {IMAGING}"
     other = _service_of(imp.target, service_names) if target_top == "services" else target_top
-    if other in service_names and other != service:
+    if service is not None and other in service_names and other != service:
         return "no-cross-service", f"service {service} imports service {other} ({imp.target})"
-    if in_its_tests:
+    if ships and target_top not in (*PACKAGES, *sys.stdlib_module_names, *layer):
+        return "layer-dependencies", (
+            f"{imp.source} ships in Lambda and imports {imp.target}, which is not in the layer "
+            "(pyproject.toml's [project] dependencies)"
+        )
+    if source_top == "infra" and (
+        (target_top == "imgpipe_tools" and not _within(imp.target, INFRA_MAY_IMPORT_FROM_TOOLS))
+        or target_top in ("services", "tests", "bench")
+    ):
+        return "infra-imports", (
+            f"the CDK app imports {imp.target}; it may import imgpipe and {INFRA_MAY_IMPORT_FROM_TOOLS} only "
+            "(services are found by discovery)"
+        )
+    if source_top == "imgpipe_tools" and target_top in ("services", "infra", "tests", "bench"):
+        return "tools-imports", (
+            f"the tooling imports {imp.target}; it reaches services by discovery only "
+            "(imgpipe.registry), never the CDK app, the tests or the bench"
+        )
+    if service is None or in_its_tests:
         return None
     if target_top in TOOLING:
         return "no-tooling-in-services", f"service {service} imports {imp.target}, which is not in its Lambda"
@@ -192,6 +269,7 @@ def _path_within(graph: dict[str, dict[str, Import]], group: set[str]) -> list[s
 
 
 def check(root: Path, packages: tuple[str, ...] = PACKAGES) -> list[Violation]:
+    layer = layer_modules()
     files = list(_python_files(root, packages))
     modules = {_module_name(root, p) for p in files}
     # A service is a folder under services/ (services/conftest.py is test setup, not a service).
@@ -206,7 +284,7 @@ def check(root: Path, packages: tuple[str, ...] = PACKAGES) -> list[Violation]:
     graph: dict[str, dict[str, Import]] = {}
     for path in files:
         for imp in _imports(root, path, modules):
-            broken = _layer_rules(imp, service_names)
+            broken = _layer_rules(imp, service_names, layer)
             if broken:
                 violations.append(Violation(*where(imp), *broken))
             if imp.target in modules:
@@ -335,3 +413,121 @@ def test_relative_and_self_imports_are_resolved(tmp_path: Path, files: dict[str,
     else:
         (cycle,) = cycles
         assert all(name in cycle.detail for name in expected)
+
+
+def test_the_layers_dependencies_are_read_from_pyproject() -> None:
+    """Guards against an allowlist that lets everything through, or nothing."""
+    layer = layer_modules()
+    assert {"boto3", "botocore", "aws_lambda_powertools", "PIL", "pyvips"} <= layer
+    assert not {"moto", "numpy", "pytest", "aws_cdk", "jwt"} & layer
+
+
+def test_shipped_code_imports_only_the_layers_dependencies(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            **_RUNTIME_PACKAGE,
+            # moto works in every test and is not in Lambda
+            "imgpipe/keys.py": "import json\n\nimport boto3\nimport moto\nfrom botocore.config import Config\n",
+            "services/a/__init__.py": "",
+            "services/a/logic.py": "import numpy\nfrom aws_lambda_powertools import Logger\n\nfrom imgpipe import x\n",
+            # a service's tests and the project's tests never ship: anything goes
+            "services/a/tests/test_logic.py": "import moto\nimport numpy\n",
+            "tests/test_x.py": "import moto\n",
+        },
+    )
+    found = sorted(map(str, check(root)))
+    assert found == [
+        "imgpipe/keys.py:4: [layer-dependencies] imgpipe.keys ships in Lambda and imports moto, which is not in "
+        "the layer (pyproject.toml's [project] dependencies)",
+        "services/a/logic.py:1: [layer-dependencies] services.a.logic ships in Lambda and imports numpy, which is "
+        "not in the layer (pyproject.toml's [project] dependencies)",
+    ]
+
+
+def test_only_the_imaging_seam_imports_the_image_libraries(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            **_RUNTIME_PACKAGE,
+            "imgpipe/imaging/__init__.py": "",
+            "imgpipe/imaging/decode.py": "import pillow_heif\nimport pyvips\nfrom PIL import Image\n",
+            "imgpipe/keys.py": "def size(data):\n    from PIL import Image\n",
+            "imgpipe_tools/__init__.py": "",
+            "imgpipe_tools/review.py": "import pyvips\n",
+            "infra/__init__.py": "",
+            "infra/site.py": "import PIL.Image\n",
+            "services/a/__init__.py": "",
+            "services/a/probe.py": "from PIL import Image\n\nfrom imgpipe.imaging import decode\n",
+            "services/a/tests/test_probe.py": "from PIL import Image\n",
+            "tests/test_x.py": "from PIL import Image\n",
+            "bench/__init__.py": "",
+            "bench/encoders.py": "import pyvips\n",
+        },
+    )
+    found = {(v.file, v.line, v.rule) for v in check(root)}
+    assert found == {
+        ("imgpipe/keys.py", 2, "imaging-seam"),
+        ("imgpipe_tools/review.py", 1, "imaging-seam"),
+        ("infra/site.py", 1, "imaging-seam"),
+        ("services/a/probe.py", 1, "imaging-seam"),
+    }
+
+
+def test_infra_reaches_the_tools_only_through_outputs(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            **_RUNTIME_PACKAGE,
+            "imgpipe/registry.py": "",
+            "imgpipe_tools/__init__.py": "",
+            "imgpipe_tools/outputs.py": "",
+            "imgpipe_tools/local/__init__.py": "",
+            "imgpipe_tools/local/provision.py": "",
+            "infra/__init__.py": "",
+            "infra/stack.py": (
+                "from imgpipe import registry\nfrom imgpipe_tools import outputs\n"
+                "from imgpipe_tools.outputs import x\nfrom imgpipe_tools.local import provision\n"
+            ),
+            "infra/components/__init__.py": "",
+            "infra/components/thumbnail.py": "from services.a.settings import Settings\nimport tests.synth\n",
+            "services/a/__init__.py": "",
+            "services/a/settings.py": "",
+        },
+    )
+    found = {(v.file, v.line, v.rule) for v in check(root)}
+    assert found == {
+        ("infra/stack.py", 4, "infra-imports"),
+        ("infra/components/thumbnail.py", 1, "infra-imports"),
+        ("infra/components/thumbnail.py", 2, "infra-imports"),
+    }
+
+
+def test_the_tools_reach_services_only_by_discovery(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            **_RUNTIME_PACKAGE,
+            "imgpipe/registry.py": "",
+            "imgpipe_tools/__init__.py": "",
+            "imgpipe_tools/local/__init__.py": "",
+            # by its module path, as Lambda loads it: fine
+            "imgpipe_tools/local/invoker.py": (
+                "import importlib\n\nfrom imgpipe import registry\n\n"
+                "handler = importlib.import_module('services.a.handler')\n"
+            ),
+            "imgpipe_tools/local/tracker.py": "from services.a.marks import email_wanted\nfrom infra import params\n",
+            "imgpipe_tools/testing/__init__.py": "",
+            "imgpipe_tools/testing/fakes.py": "from tests.events import load\n",
+            "infra/__init__.py": "",
+            "infra/params.py": "",
+            "services/a/__init__.py": "",
+            "services/a/marks.py": "",
+        },
+    )
+    found = {(v.file, v.line, v.rule) for v in check(root)}
+    assert found == {
+        ("imgpipe_tools/local/tracker.py", 1, "tools-imports"),
+        ("imgpipe_tools/local/tracker.py", 2, "tools-imports"),
+        ("imgpipe_tools/testing/fakes.py", 1, "tools-imports"),
+    }

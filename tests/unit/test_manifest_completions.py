@@ -6,16 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.manifest import (
-    COMPLETION_DETAIL_TYPES,
-    COMPLETION_SOURCE,
-    UPLOAD_REJECTED,
-    Manifest,
-    ManifestError,
-    Need,
-    Trigger,
-    parse_manifest,
-)
+from imgpipe.events import COMPLETION_DETAIL_TYPES, COMPLETION_SOURCE, UPLOAD_REJECTED
+from imgpipe.manifest import Manifest, ManifestError, Need, Trigger, parse_manifest
 
 BASE = {"memory_mb": 256, "timeout_s": 10}
 

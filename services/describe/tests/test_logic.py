@@ -13,9 +13,8 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 
 from imgpipe.errors import Reason, Rejection
-from imgpipe.events import Upload, parse_pipeline_event, variant_created_detail
+from imgpipe.events import VARIANT_CREATED, Upload, parse_pipeline_event, variant_created_detail
 from imgpipe.imaging.facts import palette
-from imgpipe.manifest import VARIANT_CREATED
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import parse
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage

@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from imgpipe.errors import Rejection
-from imgpipe.events import Upload, parse_pipeline_event, variant_created_detail
-from imgpipe.manifest import VARIANT_CREATED
+from imgpipe.events import VARIANT_CREATED, Upload, parse_pipeline_event, variant_created_detail
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import SettingsError, parse
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from imgpipe.manifest import COMPLETION_SOURCE, UPLOAD_COMPLETED, VARIANT_CREATED
+from imgpipe.events import COMPLETION_SOURCE, UPLOAD_COMPLETED, VARIANT_CREATED
 from imgpipe.settings import SettingsError, parse
 from services.webhook.adapters import http_post
 from services.webhook.deliverer import Deliverer, DeliveryFailed
