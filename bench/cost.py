@@ -336,7 +336,7 @@ def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
     per_service: dict[str, dict[str, float]] = {}
     for m in manifests:
         events = 1.0 if m.upload_triggers() else 0.0
-        if any(t.source == "pipeline" for t in m.triggers):
+        if m.listens_to_pipeline:
             events += len(producers) * WORST_CASE_VARIANTS_PER_PRODUCER
         gb_s = events * (m.retry_attempts + 1) * m.timeout_s * m.memory_mb / 1024
         per_service[m.name] = {"events": events, "gb_s": round(gb_s, 1)}

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from imgpipe.events import BACKFILL_MARKER, OBJECT_CREATED, BackfillMark, normalize_etag
-from imgpipe.manifest import Manifest, Trigger
+from imgpipe.manifest import Manifest, UploadsTrigger
 
 #: where a run's results and summary go in the variants bucket (no service is named "_...")
 RESULTS_PREFIX = "_backfill"
@@ -95,7 +95,7 @@ class Route:
     reports, so it is told first)."""
 
     name: str
-    triggers: tuple[Trigger, ...]
+    triggers: tuple[UploadsTrigger, ...]
     announce_first: bool = False
 
     def matches(self, key: str) -> bool:
@@ -107,9 +107,9 @@ def routes_from_manifests(manifests: Sequence[Manifest], prefixes: Sequence[str]
     rule is)."""
     routes = []
     for m in manifests:
-        triggers = tuple(t.with_prefixes(prefixes) if prefixes else t for t in m.upload_triggers())
+        triggers = m.narrowed_uploads(prefixes)
         if triggers:
-            routes.append(Route(m.name, triggers, any(t.source == "pipeline" for t in m.triggers)))
+            routes.append(Route(m.name, triggers, m.listens_to_pipeline))
     return routes
 
 
@@ -133,7 +133,7 @@ def routes_json(routes: Sequence[Route], targets: Mapping[str, str]) -> str:
 def parse_routes(text: str) -> tuple[list[Route], dict[str, str]]:
     routes, targets = [], {}
     for entry in json.loads(text):
-        triggers = tuple(Trigger("uploads", tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"])
+        triggers = tuple(UploadsTrigger(tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"])
         routes.append(Route(entry["name"], triggers, bool(entry["first"])))
         targets[entry["name"]] = entry["target"]
     return routes, targets

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from imgpipe.events import (
     COMPLETION_DETAIL_TYPES,
@@ -75,67 +75,117 @@ class ManifestError(ValueError):
         self.field = field_name
 
 
-@dataclass(frozen=True)
-class Trigger:
-    """One EventBridge rule. ``uploads``: S3 Object Created on the uploads bucket, optionally
-    narrowed by key prefixes/suffixes (suffixes match case-insensitively, so ``.jpg`` also
-    matches ``.JPG``). ``pipeline``: imgpipe's own Variant Created / Image Rejected events.
-    ``deletions``: S3 Object Deleted on the uploads bucket (a separate kind, so that no
-    ``uploads`` trigger, and so no processor, is ever woken by a deletion). ``completions``: the
-    "Upload Completed" / "Upload Partly Completed" / "Upload Rejected" events that end a round
-    (source :data:`COMPLETION_SOURCE`, about the stack's uploads bucket). ``http``: not an
-    EventBridge rule but HTTP routes (``"POST /api/uploads"``) of the stack's API; ``public_routes``
-    are the ones the JWT authorizer does not guard."""
+def _bucket_detail(uploads_bucket: str) -> dict[str, Any]:
+    return {"bucket": {"name": [uploads_bucket]}}
 
-    source: str  # "uploads" | "pipeline" | "deletions" | "completions" | "http"
+
+@dataclass(frozen=True)
+class UploadsTrigger:
+    """S3 "Object Created" on the uploads bucket, optionally narrowed by key ``prefixes`` or
+    ``suffixes`` (one kind per trigger: EventBridge ORs the filters on one field, so prefix AND
+    suffix would need ``$or``). Suffixes match case-insensitively: ``.jpg`` also matches ``.JPG``."""
+
     prefixes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
-    detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
-    routes: tuple[str, ...] = ()
-    public_routes: tuple[str, ...] = ()
+    source: ClassVar[str] = "uploads"
 
     def event_pattern(self, uploads_bucket: str, producers: Sequence[str] = ()) -> dict[str, Any]:
-        """The EventBridge pattern, as a plain dict (CDK and the local runtime both use it).
-        A pipeline pattern names the exact sources of the stack's ``producers`` and the stack's
-        uploads bucket: anyone may put an ``imgpipe.``-prefixed event on the bus, and a second
-        stack in the account puts events about its own bucket (docs/notify.md "Forged events")."""
-        if self.source == "http":
-            raise ValueError("an http trigger is served by the API, not by an EventBridge rule")
-        if self.source == "pipeline":
-            if not producers:
-                raise ValueError("a pipeline rule needs the names of the stack's producers (its event sources)")
-            return {
-                "source": [f"{PIPELINE_SOURCE_PREFIX}{name}" for name in sorted(producers)],
-                "detail-type": list(self.detail_types),
-                "detail": {"bucket": [uploads_bucket]},
-            }
-        if self.source == "completions":
-            types = [t for t in self.detail_types if t in COMPLETION_DETAIL_TYPES] or list(COMPLETION_DETAIL_TYPES)
-            return {"source": [COMPLETION_SOURCE], "detail-type": types, "detail": {"bucket": [uploads_bucket]}}
-        detail: dict[str, Any] = {"bucket": {"name": [uploads_bucket]}}
-        if self.source == "deletions":
-            # Both deletion types (and moto's event, which has no deletion-type): the service
-            # decides what a deletion means (services/purge/logic.py).
-            return {"source": ["aws.s3"], "detail-type": [OBJECT_DELETED], "detail": detail}
-        key_filters: list[Any] = []
-        # EventBridge ORs the filters inside one list; prefixes AND suffixes together would
-        # need $or, so a trigger carries one kind (validated below).
-        key_filters += [{"prefix": p} for p in self.prefixes]
+        detail = _bucket_detail(uploads_bucket)
+        key_filters: list[Any] = [{"prefix": p} for p in self.prefixes]
         key_filters += [{"suffix": {"equals-ignore-case": s}} for s in self.suffixes]
         if key_filters:
             detail["object"] = {"key": key_filters}
         return {"source": ["aws.s3"], "detail-type": [OBJECT_CREATED], "detail": detail}
 
     def matches_key(self, key: str) -> bool:
-        """Whether an upload with this key reaches this trigger (same logic as the pattern)."""
-        if self.source != "uploads":
-            return False
+        """Whether an upload with this key reaches this trigger (what the pattern matches)."""
         if self.prefixes and not any(key.startswith(p) for p in self.prefixes):
             return False
         return not self.suffixes or any(key.lower().endswith(s.lower()) for s in self.suffixes)
 
-    def with_prefixes(self, prefixes: Sequence[str]) -> Trigger:
-        return Trigger(self.source, tuple(prefixes), self.suffixes, self.detail_types)
+    def narrowed(self, prefixes: Sequence[str]) -> UploadsTrigger | None:
+        """This trigger limited to keys under one of ``prefixes`` as well (a deployment's
+        ``key_prefixes``): the keys both admit, so a trigger for ``raw/`` narrowed to ``photos/``
+        admits nothing (None) and one narrowed to ``raw/2024/`` admits ``raw/2024/`` only. A
+        trigger with suffixes cannot be narrowed by prefix (``$or`` again): ValueError."""
+        if not prefixes:
+            return self
+        if self.suffixes:
+            raise ValueError("a trigger with key suffixes cannot also be narrowed by key prefixes")
+        mine = self.prefixes or ("",)
+        both = {p if p.startswith(d) else d for p in mine for d in prefixes if p.startswith(d) or d.startswith(p)}
+        # "a/" already admits every key under "a/b/": keep the widest of each
+        kept = sorted(p for p in both if not any(p != q and p.startswith(q) for q in both))
+        return UploadsTrigger(tuple(kept)) if kept else None
+
+
+@dataclass(frozen=True)
+class PipelineTrigger:
+    """imgpipe's own "Variant Created" / "Image Rejected" events (``detail_types``: some of them),
+    from the stack's own producers about the stack's own uploads bucket."""
+
+    detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
+    source: ClassVar[str] = "pipeline"
+
+    def event_pattern(self, uploads_bucket: str, producers: Sequence[str] = ()) -> dict[str, Any]:
+        """Names the exact sources of the stack's ``producers`` and the stack's uploads bucket:
+        anyone may put an ``imgpipe.``-prefixed event on the bus, and a second stack in the account
+        puts events about its own bucket (docs/notify.md "Forged events")."""
+        if not producers:
+            raise ValueError("a pipeline rule needs the names of the stack's producers (its event sources)")
+        return {
+            "source": [f"{PIPELINE_SOURCE_PREFIX}{name}" for name in sorted(producers)],
+            "detail-type": list(self.detail_types),
+            "detail": {"bucket": [uploads_bucket]},
+        }
+
+
+@dataclass(frozen=True)
+class CompletionsTrigger:
+    """The events that end a round ("Upload Completed", "Upload Partly Completed", "Upload
+    Rejected", or some of them), put by the catalog keeper with source :data:`COMPLETION_SOURCE`,
+    about the stack's uploads bucket."""
+
+    detail_types: tuple[str, ...] = COMPLETION_DETAIL_TYPES
+    source: ClassVar[str] = "completions"
+
+    def event_pattern(self, uploads_bucket: str, producers: Sequence[str] = ()) -> dict[str, Any]:
+        return {
+            "source": [COMPLETION_SOURCE],
+            "detail-type": list(self.detail_types),
+            "detail": {"bucket": [uploads_bucket]},
+        }
+
+
+@dataclass(frozen=True)
+class DeletionsTrigger:
+    """S3 "Object Deleted" on the uploads bucket: a permanent delete or a delete marker, of any key
+    (a deletion of any key may leave variants behind). A kind of its own, so that no ``uploads``
+    trigger, and so no processor, is ever woken by a deletion."""
+
+    source: ClassVar[str] = "deletions"
+
+    def event_pattern(self, uploads_bucket: str, producers: Sequence[str] = ()) -> dict[str, Any]:
+        # Both deletion types (and moto's event, which has no deletion-type): the service decides
+        # what a deletion means (services/purge/logic.py).
+        return {"source": ["aws.s3"], "detail-type": [OBJECT_DELETED], "detail": _bucket_detail(uploads_bucket)}
+
+
+@dataclass(frozen=True)
+class HttpTrigger:
+    """Not an EventBridge rule: HTTP ``routes`` (``"POST /api/uploads"``) of the stack's API, each
+    behind the JWT authorizer except the ``public_routes``."""
+
+    routes: tuple[str, ...]
+    public_routes: tuple[str, ...] = ()
+    source: ClassVar[str] = "http"
+
+
+#: one of a manifest's ``[[triggers]]``; every kind but ``http`` becomes one EventBridge rule,
+#: whose pattern its ``event_pattern`` builds (CDK and the local stack both use it)
+Trigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger | HttpTrigger
+#: the kinds that are EventBridge rules
+RuleTrigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger
 
 
 @dataclass(frozen=True)
@@ -170,16 +220,41 @@ class Manifest:
     def event_source(self) -> str:
         return f"{PIPELINE_SOURCE_PREFIX}{self.name}"
 
-    def upload_triggers(self) -> tuple[Trigger, ...]:
-        return tuple(t for t in self.triggers if t.source == "uploads")
+    def upload_triggers(self) -> tuple[UploadsTrigger, ...]:
+        return tuple(t for t in self.triggers if isinstance(t, UploadsTrigger))
+
+    def rule_triggers(self) -> tuple[RuleTrigger, ...]:
+        """The triggers that are EventBridge rules (every one but an ``http`` trigger)."""
+        return tuple(t for t in self.triggers if not isinstance(t, HttpTrigger))
 
     @property
-    def http(self) -> Trigger | None:
+    def listens_to_pipeline(self) -> bool:
+        """Whether it hears the producers' reports (the catalog keeper, notify)."""
+        return any(isinstance(t, PipelineTrigger) for t in self.triggers)
+
+    @property
+    def http(self) -> HttpTrigger | None:
         """The service's HTTP routes, if it is an HTTP service (then it has no other trigger)."""
-        return next((t for t in self.triggers if t.source == "http"), None)
+        return next((t for t in self.triggers if isinstance(t, HttpTrigger)), None)
 
     def matches_key(self, key: str) -> bool:
-        return any(t.matches_key(key) for t in self.triggers)
+        return any(t.matches_key(key) for t in self.upload_triggers())
+
+    def rules(self, prefixes: Sequence[str] = ()) -> tuple[tuple[RuleTrigger, RuleTrigger], ...]:
+        """Each trigger that is an EventBridge rule, as declared and as a deployment's
+        ``key_prefixes`` narrow it (an ``uploads`` trigger limited to the keys both admit; the
+        other kinds are not about keys). An uploads trigger left with no key in common has no
+        rule. The declared one names the rule, so narrowing renames nothing."""
+        out: list[tuple[RuleTrigger, RuleTrigger]] = []
+        for t in self.rule_triggers():
+            narrowed = t.narrowed(prefixes) if isinstance(t, UploadsTrigger) else t
+            if narrowed is not None:
+                out.append((t, narrowed))
+        return tuple(out)
+
+    def narrowed_uploads(self, prefixes: Sequence[str] = ()) -> tuple[UploadsTrigger, ...]:
+        """Its ``uploads`` triggers as a deployment's ``key_prefixes`` narrow them."""
+        return tuple(n for _, n in self.rules(prefixes) if isinstance(n, UploadsTrigger))
 
     def effective_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The values the function is given: the manifest's ``[settings]`` with the deployment's
@@ -238,13 +313,15 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
         bad = [t for t in types if t not in event_types]
         if bad:
             raise ManifestError(folder, f"{where}.detail_types", f"unknown detail-type {bad[0]!r}")
-        return Trigger(source, detail_types=tuple(types))
+        return PipelineTrigger(tuple(types)) if source == "pipeline" else CompletionsTrigger(tuple(types))
     if source == "deletions":
         if prefixes or suffixes or "detail_types" in raw:
             # a deletion of any key may leave variants behind: the cascade sees them all
             raise ManifestError(folder, where, "a 'deletions' trigger takes no filters")
-        return Trigger("deletions")
-    return Trigger("uploads", prefixes, suffixes)
+        return DeletionsTrigger()
+    if "detail_types" in raw:
+        raise ManifestError(folder, f"{where}.detail_types", "applies to 'pipeline' and 'completions' triggers only")
+    return UploadsTrigger(prefixes, suffixes)
 
 
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -273,7 +350,7 @@ def _parse_http_trigger(folder: Path, raw: Mapping[str, Any], where: str) -> Tri
     stray = [r for r in public if r not in routes]
     if stray:
         raise ManifestError(folder, f"{where}.public_routes", f"{stray[0]!r} is not one of the routes")
-    return Trigger("http", routes=routes, public_routes=public)
+    return HttpTrigger(routes, public)
 
 
 _KNOWN_FIELDS = {
@@ -330,14 +407,14 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
     if not isinstance(triggers_raw, list) or not triggers_raw:
         raise ManifestError(folder, "triggers", "needs at least one [[triggers]] table")
     triggers = tuple(_parse_trigger(folder, t, i) for i, t in enumerate(triggers_raw))
-    if any(t.source == "http" for t in triggers) and len(triggers) > 1:
+    if any(isinstance(t, HttpTrigger) for t in triggers) and len(triggers) > 1:
         # Served synchronously through the API: no rule, no DLQ; mixing both kinds in one
         # function would give it two failure models.
         raise ManifestError(folder, "triggers", "an 'http' trigger must be the service's only trigger")
     produces = raw.get("produces_variants", False)
     if not isinstance(produces, bool):
         raise ManifestError(folder, "produces_variants", "must be true or false")
-    if produces and not any(t.source == "uploads" for t in triggers):
+    if produces and not any(isinstance(t, UploadsTrigger) for t in triggers):
         raise ManifestError(folder, "produces_variants", "a variant producer needs an 'uploads' trigger")
     settings = raw.get("settings", {})
     if not isinstance(settings, dict):

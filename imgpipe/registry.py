@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from imgpipe.config import ENV_BY_NEED, Config
-from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, Need, load_manifest
+from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, Need, UploadsTrigger, load_manifest
 from imgpipe.settings import NoSettings, SettingsError, parse
 
 #: the repository's own services folder; IMGPIPE_SERVICES_ROOT points elsewhere (tests).
@@ -198,7 +198,7 @@ def expected_producers_spec(manifests: Sequence[Manifest], prefixes: Sequence[st
     filters so notify can tell which of them a given key reaches. Generated, never edited."""
     spec: list[dict[str, Any]] = []
     for m in variant_producers(manifests):
-        triggers = [t.with_prefixes(prefixes) if prefixes else t for t in m.upload_triggers()]
+        triggers = m.narrowed_uploads(prefixes or ())
         spec.append(
             {
                 "name": m.name,
@@ -210,11 +210,9 @@ def expected_producers_spec(manifests: Sequence[Manifest], prefixes: Sequence[st
 
 def expected_for_key(spec_json: str, key: str) -> list[str]:
     """Names of the producers an upload with ``key`` reaches, from :func:`expected_producers_spec`."""
-    from imgpipe.manifest import Trigger
-
     names = []
     for entry in json.loads(spec_json):
-        triggers = [Trigger("uploads", tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"]]
+        triggers = [UploadsTrigger(tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"]]
         if any(t.matches_key(key) for t in triggers):
             names.append(entry["name"])
     return sorted(names)

@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from imgpipe.manifest import Manifest, Need, Trigger
+from imgpipe.manifest import Need
 from imgpipe.registry import StackNames, expected_producers_spec, function_config
 from imgpipe_tools import outputs
 from infra.components.alarms import ServiceAlarms, TopicAlarm
@@ -117,7 +117,7 @@ class ImgpipeStack(cdk.Stack):
                 uploads_bucket=storage.uploads,
                 variants_bucket=storage.variants,
                 alarm_topic=monitoring.ops_topic,
-                triggers=_narrowed(manifest, deployment.key_prefixes),
+                triggers=manifest.rules(deployment.key_prefixes),
                 producers=[m.name for m in manifests if m.produces_variants],
                 environment=environment,
                 removal_policy=removal,
@@ -176,10 +176,3 @@ class ImgpipeStack(cdk.Stack):
 
 def _dlqs(processor: Processor) -> dict[str, Any]:
     return {"Failure": processor.failure_dlq.queue, "Target": processor.target_dlq.queue}
-
-
-def _narrowed(manifest: Manifest, prefixes: tuple[str, ...]) -> tuple[Trigger, ...]:
-    """Deployment key prefixes narrow every uploads trigger; pipeline triggers are unchanged."""
-    if not prefixes:
-        return manifest.triggers
-    return tuple(t.with_prefixes(prefixes) if t.source == "uploads" else t for t in manifest.triggers)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog.schema import create_table as create_catalog_table
-from imgpipe.manifest import Manifest, Need, Trigger
+from imgpipe.manifest import DeletionsTrigger, Manifest, Need, PipelineTrigger, RuleTrigger, UploadsTrigger
 from imgpipe_tools.resources import ServiceResources, StackResources
 
 
@@ -149,7 +149,7 @@ def provision(
         invoke_url, invoke_arn = _queue(sqs, names.invoke_queue(m.name), visibility)
         failure_url, _ = _queue(sqs, names.failure_dlq(m.name))
         target_url, _ = _queue(sqs, names.target_dlq(m.name))
-        for i, trigger in enumerate(m.triggers):
+        for i, trigger in enumerate(m.rule_triggers()):
             _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket, producers), invoke_arn)
         processors[m.name] = ServiceResources(
             name=m.name, failure_dlq_url=failure_url, target_dlq_url=target_url, invoke_queue_url=invoke_url
@@ -158,8 +158,9 @@ def provision(
     observer_url, observer_arn = _queue(sqs, names.observer_queue)
     # Built by the same Trigger code as every processor's rule: uploads, pipeline events, and
     # deletions (after one, a new upload of the same key is a new upload for the tracker).
-    for i, trigger in enumerate((Trigger("uploads"), Trigger("pipeline"), Trigger("deletions"))):
-        if trigger.source == "pipeline" and not producers:
+    observed: tuple[RuleTrigger, ...] = (UploadsTrigger(), PipelineTrigger(), DeletionsTrigger())
+    for i, trigger in enumerate(observed):
+        if isinstance(trigger, PipelineTrigger) and not producers:
             continue  # no producer, no pipeline event
         _rule(events, names.rule("observer", i), trigger.event_pattern(names.uploads_bucket, producers), observer_arn)
 

@@ -117,7 +117,7 @@ class Tracker:
     ) -> None:
         self.spec = expected_producers_spec(manifests)
         # notify (any processor that listens to pipeline events) sends the email that ends an upload
-        self.notifies = any(t.source == "pipeline" for m in manifests for t in m.triggers)
+        self.notifies = any(m.listens_to_pipeline for m in manifests)
         self.on_terminal = on_terminal or (lambda _r: None)
         self.clock = clock
         self._uploads: dict[UploadId, _Upload] = {}

@@ -6,6 +6,7 @@ list), so adding a processor, or a trigger to another processor, renames nothing
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from imgpipe.manifest import Manifest, Trigger
+from imgpipe.manifest import Manifest, RuleTrigger, Trigger
 from infra.components import nag
 from infra.components.bundling import processor_code
 from infra.constants import (
@@ -43,9 +44,9 @@ def rule_id(trigger: Trigger, siblings: tuple[Trigger, ...]) -> str:
     """``UploadsRule`` / ``PipelineRule``; a processor with several triggers of one kind gets a
     suffix hashed from the trigger's own filters, so reordering the manifest renames nothing."""
     base = f"{trigger.source.capitalize()}Rule"
-    if sum(1 for t in siblings if t.source == trigger.source) == 1:
+    if sum(1 for t in siblings if type(t) is type(trigger)) == 1:
         return base
-    identity = json.dumps([trigger.prefixes, trigger.suffixes, trigger.detail_types], sort_keys=True)
+    identity = json.dumps(dataclasses.asdict(trigger), sort_keys=True)
     return f"{base}{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
@@ -116,7 +117,7 @@ class Processor(Construct):
         uploads_bucket: s3.IBucket,
         variants_bucket: s3.IBucket,
         alarm_topic: sns.ITopic,
-        triggers: tuple[Trigger, ...],  # the manifest's, possibly narrowed by the deployment
+        triggers: tuple[tuple[RuleTrigger, RuleTrigger], ...],  # Manifest.rules: as declared, as narrowed
         producers: Sequence[str] = (),  # the stack's variant producers: a pipeline rule's sources
         environment: Mapping[str, str],
         removal_policy: cdk.RemovalPolicy,
@@ -196,7 +197,10 @@ class Processor(Construct):
         self.rules = self._route(triggers, uploads_bucket, producers)
 
     def _route(
-        self, triggers: tuple[Trigger, ...], uploads_bucket: s3.IBucket, producers: Sequence[str]
+        self,
+        triggers: tuple[tuple[RuleTrigger, RuleTrigger], ...],
+        uploads_bucket: s3.IBucket,
+        producers: Sequence[str],
     ) -> list[events.Rule]:
         """One rule per trigger, all with the same target: the function, its retry policy and
         its target DLQ."""
@@ -209,7 +213,7 @@ class Processor(Construct):
         )
         rules: list[events.Rule] = []
         # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.
-        for declared, trigger in zip(manifest.triggers, triggers, strict=True):
+        for declared, trigger in triggers:
             pattern = trigger.event_pattern(uploads_bucket.bucket_name, producers)
             rule = events.Rule(
                 self,

@@ -84,11 +84,7 @@ def test_placeholders_are_the_stack_buckets_and_the_item_function(synthesized: S
 
 def _targets(synthesized: Synthesized) -> dict[str, Any]:
     """The processors a backfill can target: every one with an uploads trigger."""
-    return {
-        name: p
-        for name, p in synthesized.stack.processors.items()
-        if any(t.source == "uploads" for t in p.manifest.triggers)
-    }
+    return {name: p for name, p in synthesized.stack.processors.items() if p.manifest.upload_triggers()}
 
 
 def _statements(synthesized: Synthesized, role: Any) -> list[dict[str, Any]]:

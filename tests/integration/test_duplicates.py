@@ -38,7 +38,7 @@ UPLOADS_UNDER_TEST: dict[str, tuple[bytes, str]] = {
 MANIFESTS = discover()
 PRODUCERS = tuple(m.name for m in variant_producers(MANIFESTS))
 #: who the pipeline's own events reach (notify)
-PIPELINE_LISTENERS = tuple(m.name for m in MANIFESTS if any(t.source == "pipeline" for t in m.triggers))
+PIPELINE_LISTENERS = tuple(m.name for m in MANIFESTS if m.listens_to_pipeline)
 
 
 def _upload_listeners(key: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from imgpipe import backfill as bf
 from imgpipe.events import BackfillMark, backfill_mark, parse_object_created
-from imgpipe.manifest import Trigger
+from imgpipe.manifest import UploadsTrigger
 from imgpipe.registry import discover
 from services.notify.marks import email_wanted, expected_for
 
@@ -101,8 +101,8 @@ def test_objects_that_get_nothing_say_why(obj: bf.Listed, selection: bf.Selectio
 
 def test_key_filters_of_the_triggers_apply() -> None:
     routes = [
-        bf.Route("jpegs", (Trigger("uploads", suffixes=(".jpg",)),)),
-        bf.Route("raw", (Trigger("uploads", prefixes=("raw/",)),)),
+        bf.Route("jpegs", (UploadsTrigger(suffixes=(".jpg",)),)),
+        bf.Route("raw", (UploadsTrigger(prefixes=("raw/",)),)),
     ]
     assert bf.plan_item(_obj("a/b.JPG"), _sel(), routes, BUCKET).then == ("jpegs",)
     assert bf.plan_item(_obj("raw/x.jpg"), _sel(), routes, BUCKET).then == ("jpegs", "raw")

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe.manifest import ManifestError, Need, Trigger, load_manifest, parse_manifest
+from imgpipe.manifest import (
+    ManifestError,
+    Need,
+    PipelineTrigger,
+    UploadsTrigger,
+    load_manifest,
+    parse_manifest,
+)
 from imgpipe.registry import DEFAULT_ROOT, discover, expected_for_key, expected_producers_spec
 
 VALID = {
@@ -63,7 +70,7 @@ def test_names_that_would_shadow_modules_are_refused(name: str) -> None:
 
 
 def test_upload_pattern_filters_bucket_and_detail_type() -> None:
-    pattern = Trigger("uploads").event_pattern("up")
+    pattern = UploadsTrigger().event_pattern("up")
     assert pattern == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -72,7 +79,7 @@ def test_upload_pattern_filters_bucket_and_detail_type() -> None:
 
 
 def test_suffixes_match_case_insensitively_in_pattern_and_in_python() -> None:
-    t = Trigger("uploads", suffixes=(".jpg",))
+    t = UploadsTrigger(suffixes=(".jpg",))
     assert t.event_pattern("up")["detail"]["object"] == {"key": [{"suffix": {"equals-ignore-case": ".jpg"}}]}
     assert t.matches_key("a/B.JPG")
     assert not t.matches_key("a/b.png")
@@ -80,12 +87,12 @@ def test_suffixes_match_case_insensitively_in_pattern_and_in_python() -> None:
 
 def test_pipeline_trigger_matches_the_stacks_producers_and_uploads_bucket_only() -> None:
     # exact sources, not the "imgpipe." prefix anyone may put; this stack's bucket, not a second stack's
-    pattern = Trigger("pipeline").event_pattern("up", ["thumbnail", "resize"])
+    pattern = PipelineTrigger().event_pattern("up", ["thumbnail", "resize"])
     assert pattern["source"] == ["imgpipe.resize", "imgpipe.thumbnail"]
     assert pattern["detail-type"] == ["Variant Created", "Image Rejected"]
     assert pattern["detail"] == {"bucket": ["up"]}
     with pytest.raises(ValueError, match="producers"):
-        Trigger("pipeline").event_pattern("up")
+        PipelineTrigger().event_pattern("up")
 
 
 def test_needs_are_declared_by_name_and_none_by_default() -> None:
@@ -136,7 +143,58 @@ def test_expected_producers_follow_key_filters() -> None:
     spec = expected_producers_spec(manifests)
     assert expected_for_key(spec, "photos/cat.jpg") == ["photos_only", "resize"]
     assert expected_for_key(spec, "docs/cat.jpg") == ["resize"]
-    # deployment-wide key prefixes narrow every producer
-    narrowed = expected_producers_spec(manifests, prefixes=["in/"])
+    # deployment-wide key prefixes narrow every producer: to the keys both admit, so photos_only,
+    # which takes photos/ only, takes nothing under in/ (it is not widened to in/)
+    narrowed = expected_producers_spec(manifests, prefixes=["in/", "photos/2024/"])
     assert expected_for_key(narrowed, "photos/cat.jpg") == []
-    assert expected_for_key(narrowed, "in/cat.jpg") == ["photos_only", "resize"]
+    assert expected_for_key(narrowed, "in/cat.jpg") == ["resize"]
+    assert expected_for_key(narrowed, "photos/2024/cat.jpg") == ["photos_only", "resize"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "deployment", "narrowed"),
+    [
+        ((), ("photos/", "users/"), ("photos/", "users/")),  # every key: the deployment's
+        (("raw/",), ("photos/",), None),  # nothing in common: no rule, not the deployment's photos/
+        (("raw/",), ("raw/2024/",), ("raw/2024/",)),  # the narrower of the two
+        (("raw/2024/",), ("raw/",), ("raw/2024/",)),
+        (("raw/", "photos/"), ("photos/", "users/"), ("photos/",)),
+        (("a/", "a/b/"), ("a/",), ("a/",)),  # a/b/ is inside a/ already
+    ],
+)
+def test_narrowing_by_key_prefixes_is_an_intersection(
+    declared: tuple[str, ...], deployment: tuple[str, ...], narrowed: tuple[str, ...] | None
+) -> None:
+    trigger = UploadsTrigger(declared)
+    result = trigger.narrowed(deployment)
+    assert (result.prefixes if result else None) == narrowed
+    for key in ("raw/x.jpg", "raw/2024/x.jpg", "photos/x.jpg", "users/u/x.jpg", "a/b/x.jpg", "a/x.jpg", "x.jpg"):
+        in_both = trigger.matches_key(key) and any(key.startswith(p) for p in deployment)
+        assert (result is not None and result.matches_key(key)) == in_both, key
+
+
+def test_a_suffix_trigger_cannot_be_narrowed_by_prefix() -> None:
+    with pytest.raises(ValueError, match="suffixes"):
+        UploadsTrigger(suffixes=(".jpg",)).narrowed(("photos/",))
+    assert UploadsTrigger(suffixes=(".jpg",)).narrowed(()) == UploadsTrigger(suffixes=(".jpg",))
+
+
+def test_a_manifests_rules_keep_the_declared_trigger_and_drop_what_narrowing_empties() -> None:
+    m = _parse(
+        triggers=[
+            {"source": "uploads", "prefixes": ["raw/"]},
+            {"source": "uploads", "prefixes": ["photos/"]},
+            {"source": "pipeline"},
+        ]
+    )
+    rules = m.rules(("photos/2024/",))
+    assert rules == (
+        (UploadsTrigger(("photos/",)), UploadsTrigger(("photos/2024/",))),
+        (PipelineTrigger(), PipelineTrigger()),  # not about keys: as declared
+    )
+    assert m.narrowed_uploads(("photos/2024/",)) == (UploadsTrigger(("photos/2024/",)),)
+
+
+def test_an_uploads_trigger_refuses_detail_types() -> None:
+    with pytest.raises(ManifestError, match=r"triggers\[0\].detail_types"):
+        _parse(triggers=[{"source": "uploads", "detail_types": ["Variant Created"]}])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from imgpipe.manifest import ManifestError, Trigger, parse_manifest
+from imgpipe.manifest import HttpTrigger, ManifestError, parse_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover
 
 BASE: dict[str, Any] = {"name": "web", "memory_mb": 256, "timeout_s": 10}
@@ -26,14 +26,13 @@ def test_an_http_trigger_carries_its_routes_and_public_ones() -> None:
             routes=["GET /api/things", "POST /api/things/{id}/parts", "GET /api/doc"], public_routes=["GET /api/doc"]
         ),
     )
-    assert m.http == Trigger(
-        "http",
+    assert m.http == HttpTrigger(
         routes=("GET /api/things", "POST /api/things/{id}/parts", "GET /api/doc"),
         public_routes=("GET /api/doc",),
     )
     assert m.upload_triggers() == () and not m.matches_key("users/a/b/c.jpg")
-    with pytest.raises(ValueError, match="not by an EventBridge rule"):
-        m.http.event_pattern("bucket")
+    assert m.rule_triggers() == ()  # served by the API, not by an EventBridge rule
+    assert not hasattr(m.http, "event_pattern")
 
 
 @pytest.mark.parametrize(
@@ -63,11 +62,6 @@ def test_a_bad_http_trigger_names_the_field(raw: dict[str, Any], field: str, pro
     with pytest.raises(ManifestError, match=problem) as caught:
         parse_manifest(Path("services/web"), raw)
     assert caught.value.field == field
-
-
-def test_existing_triggers_are_unchanged_by_the_new_fields() -> None:
-    # equal to a trigger built without them: rule ids and patterns of every processor stay the same
-    assert Trigger("uploads", ("a/",)) == Trigger("uploads", ("a/",), (), routes=(), public_routes=())
 
 
 def test_discovery_keeps_the_two_kinds_apart() -> None:
