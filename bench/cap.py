@@ -1,4 +1,4 @@
-"""At the pixel cap (issue 15): every image processor on every input format at 50 MP, measured.
+"""At the pixel cap: every image processor on every input format at 50 MP, measured.
 
 The cost part extrapolates a 12-24 MP run to the cap; this part measures the cap itself,
 because memory is not linear in pixels when an engine changes (libvips streams a PNG and
@@ -41,7 +41,7 @@ CAP_BYTES = 52_428_800
 #: the sensor noise of bench.inputs makes a 50 MP PNG 53.9 MB, over the byte cap; a slight
 #: blur brings it under. The memory a decode needs is the pixels', not the file's.
 PNG_SMOOTHING_RADIUS = 1.2
-#: issue 15's goal: no image processor needs more than this at the cap
+#: the goal: no image processor needs more than this at the cap (the sizing rule in docs/decisions.md)
 GOAL_MEMORY_MB = 1024
 #: a 50 MP job takes seconds; the cap's figure is a peak, which varies far less than time
 TIMEOUT_S = 600

@@ -1,5 +1,5 @@
 """describe's time per upload against thumbnail's, on the image bench's standard inputs
-(issue 16: within 1.2x). ``python -m bench.describe [repeats]``, or the ``describe`` part of
+(target: within 1.2x). ``python -m bench.describe [repeats]``, or the ``describe`` part of
 ``python -m bench`` (the report's "describe vs thumbnail" table and one target line per input).
 
 Both run their pure ``process`` (describe without the index lookup, which is DynamoDB time, not
@@ -20,7 +20,7 @@ from imgpipe.manifest import load_manifest
 from imgpipe.registry import DEFAULT_ROOT
 
 PROCESSORS = ("thumbnail", "describe")
-#: issue 16: describe's time per upload stays within this multiple of thumbnail's
+#: describe's time per upload stays within this multiple of thumbnail's (it runs on every upload too)
 TARGET_RATIO = 1.2
 
 

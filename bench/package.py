@@ -21,7 +21,7 @@ from typing import Any
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 #: Lambda: a zip uploaded directly (not through S3) may not exceed 50 MB.
 LAMBDA_DIRECT_ZIP_LIMIT_BYTES = 50 * 1024 * 1024
-#: issue 15: the layer, with libvips in it, stays under 120 MB unzipped (cold start pulls it)
+#: the layer, with libvips in it, stays under 120 MB unzipped (cold start pulls it)
 LAYER_TARGET_BYTES = 120_000_000
 
 

@@ -47,8 +47,8 @@ def check_lines(report: Mapping[str, Any]) -> list[tuple[str, str, str, str, str
         value = pkg.get("error") or f"{pkg['unzipped_bytes'] / 1e6:.1f} MB"
         lines.append(("layer unzipped", value, "<= 262 MB (250 MiB)", _verdict(pkg.get("met")), "-"))
         if "target_bytes" in pkg:
-            limit = f"< {pkg['target_bytes'] / 1e6:.0f} MB (issue 15)"
-            lines.append(("layer unzipped (issue 15)", value, limit, _verdict(pkg.get("target_met")), "-"))
+            limit = f"< {pkg['target_bytes'] / 1e6:.0f} MB (with libvips)"
+            lines.append(("layer unzipped (with libvips)", value, limit, _verdict(pkg.get("target_met")), "-"))
     lines += _cap_lines(report.get("cap", {}))
     lines += _describe_lines(report.get("describe", {}))
     lines += _throughput_lines(report.get("throughput", {}))
@@ -106,7 +106,7 @@ def _cap_lines(cap: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
 
 def _cap_section(cap: Mapping[str, Any]) -> list[str]:
-    out = ["## At the 50 MP pixel cap (issue 15)", ""]
+    out = ["## At the 50 MP pixel cap", ""]
     out.append(
         "Every image processor on every input format at the cap, each run a fresh process that imports the whole"
         f" handler first (median of {cap['repeats']}); peak = the function's (max of import and work), MiB."
@@ -129,7 +129,7 @@ def _cap_section(cap: Mapping[str, Any]) -> list[str]:
 
 
 def _describe_lines(desc: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """Per input: describe's CPU time per upload over thumbnail's (issue 16)."""
+    """Per input: describe's CPU time per upload over thumbnail's (its target: bench/describe.py)."""
     if "error" in desc:
         return [("describe time / thumbnail time", desc["error"], "-", _verdict(None), "-")]
     limit = f"<= {desc.get('target_ratio', '-')}"
@@ -141,7 +141,7 @@ def _describe_lines(desc: Mapping[str, Any]) -> list[tuple[str, str, str, str, s
 
 def _describe_section(desc: Mapping[str, Any]) -> list[str]:
     out = _head(
-        "describe vs thumbnail (issue 16)",
+        "describe vs thumbnail",
         desc,
         lambda: (
             "Both processors' `process()` in one process, interleaved on each input (describe without its"
@@ -190,7 +190,7 @@ def console_summary(report: Mapping[str, Any]) -> str:
 
 
 def _image_section(img: Mapping[str, Any]) -> list[str]:
-    out = ["## Image processors against naive, floor and pyvips (issue 3)", ""]
+    out = ["## Image processors against naive, floor and pyvips", ""]
     out.append(
         f"Median of {img['repeats']} runs, each in a fresh process; times are compared as CPU time (the"
         " operations do no I/O, so CPU time is their wall time on an idle core). Peak is the process's VmHWM during the"
@@ -242,7 +242,7 @@ def _image_section(img: Mapping[str, Any]) -> list[str]:
 
 
 def _cold_section(cold: Mapping[str, Any]) -> list[str]:
-    out = ["## Cold start (issue 7)", ""]
+    out = ["## Cold start", ""]
     out.append(
         f'`python -c "import services.<name>.handler"` minus a bare `python -c pass`'
         f" ({cold['bare_python_ms']:.0f} ms wall, {cold['bare_python_cpu_ms']:.0f} ms CPU), median of"
@@ -273,7 +273,7 @@ def _cold_section(cold: Mapping[str, Any]) -> list[str]:
 
 
 def _cost_section(cost: Mapping[str, Any]) -> list[str]:
-    out = ["## Per-processor cost and memory sizing (issue 7)", ""]
+    out = ["## Per-processor cost and memory sizing", ""]
     out.append(
         "Each run imports the whole handler (the layer) first, then times `process()` on the input; peak is the"
         " function's (max of import and work). Recommended memory = peak x 1.3 + 64 MiB, rounded up to a usual"
@@ -352,7 +352,7 @@ def _head(title: str, data: Mapping[str, Any], intro: Callable[[], str]) -> list
 
 def _throughput_section(thr: Mapping[str, Any]) -> list[str]:
     out = _head(
-        "Local stack throughput (issues 7 and 15)",
+        "Local stack throughput",
         {k: v for k, v in thr.items() if k != "error" or "bursts" not in thr},
         lambda: (
             f"Bursts of {thr['photo']} uploads through `imgpipe local run --json`,"
@@ -382,7 +382,7 @@ def _throughput_section(thr: Mapping[str, Any]) -> list[str]:
 
 def _package_section(pkg: Mapping[str, Any]) -> list[str]:
     out = _head(
-        "Layer size (issue 7)",
+        "Layer size",
         pkg,
         lambda: (
             f"Built with the stack's bundling code for Python {pkg['python_version']} on"

@@ -11,7 +11,7 @@ The photos are 2 MP JPEGs (1600x1200, a typical web upload): eight distinct crop
 generated picture, linked under N keys, so a quick run stays quick and every upload does
 real work (nothing is de-duplicated by content).
 
-Judged here (issue 15), all in the same run:
+Judged here, all in the same run:
 - the large burst's throughput is at least 0.8x the small burst's (nothing grows with the burst);
 - the large burst reaches at least half the CPU floor: cores / the CPU-seconds the three image
   processors (resize, thumbnail, convert) spend on one such photo, each whole handler measured
@@ -43,7 +43,7 @@ TIMEOUT_PER_UPLOAD_S = 3.0
 #: the photo the CPU floor is measured on (same generator and size as the uploads)
 FLOOR_PHOTO = inputs.InputSpec("throughput-floor", PHOTO_SIZE[0], PHOTO_SIZE[1], "jpeg", label="2 MP JPEG")
 IMAGE_PROCESSORS = ("resize", "thumbnail", "convert")
-#: issue 15's targets
+#: the targets (docs/benchmarks.md)
 BURST_RATIO_MIN = 0.8
 FLOOR_FRACTION_MIN = 0.5
 SMALL_FILES_FULL = 1000

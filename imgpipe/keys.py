@@ -10,9 +10,10 @@ from urllib.parse import quote, unquote_plus
 
 T = TypeVar("T")
 
-#: the record each processor wrote after its variants before issue 15; no longer written (the skip
-#: evidence is the last variant's metadata, docs/decisions.md), but buckets keep the old ones:
-#: notify refuses an event that names one, the purge deletes them with the variants.
+#: the record older versions wrote after a processor's variants; no longer written (the skip
+#: evidence is the last variant's metadata, docs/decisions.md "Skip evidence"), but a bucket
+#: deployed before keeps them: notify refuses an event that names one as a variant, and the purge
+#: deletes them with the variants.
 DONE_RECORD = "_done.json"
 
 # S3's limits on what the runtime writes for an upload: an upload that would pass them can never
@@ -39,10 +40,6 @@ def cdn_url(delivery_url: str, variant_key: str, upload_etag: str) -> str:
     (edge or browser) has seen (docs/api.md, "Caching"); the API, notify's email and ``imgpipe
     status`` all build them here."""
     return f"{delivery_url.rstrip('/')}/v/{quote(variant_key)}?v={quote(upload_etag)}"
-
-
-def done_record_key(processor: str, source_key: str) -> str:
-    return f"{variant_prefix(processor, source_key)}{DONE_RECORD}"
 
 
 def max_source_key_bytes(processor: str) -> int:

@@ -244,8 +244,8 @@ class Round:
         descriptions: dict[str, Any] = {}
         for name, value in item.items():
             if name.startswith(VARIANT_PREFIX):
-                # The processor and the key are in the attribute's name; items written before
-                # issue 15 repeat them in the map.
+                # The processor and the key are in the attribute's name; items written by older
+                # versions repeat them in the map, and a round outlives an upgrade.
                 processor, _, vkey = name[len(VARIANT_PREFIX) :].partition("#")
             if name.startswith(VARIANT_PREFIX) and value.get("description"):
                 descriptions[processor] = json.loads(value["description"])

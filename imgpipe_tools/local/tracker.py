@@ -60,7 +60,7 @@ class UploadReport:
         return self.status != TIMEOUT
 
     def as_json(self) -> dict[str, Any]:
-        """The ``imgpipe local run --json`` line (the shape issue 5 specifies)."""
+        """The ``imgpipe local run --json`` line (docs/local.md documents its fields; scripts read it)."""
         return {
             "key": self.key,
             "status": self.status,

@@ -34,7 +34,6 @@ from botocore.retries.standard import ExponentialBackoff
 
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.errors import TransientError
-from imgpipe.keys import DONE_RECORD
 from imgpipe.registry import discover
 from imgpipe_tools.local import LocalStack
 from imgpipe_tools.local.tracker import COMPLETED, PARTIAL, REJECTED, TIMEOUT, UploadReport
@@ -131,7 +130,7 @@ def stored_variants(stack: LocalStack) -> Counter[str]:
     s3 = stack.client("s3")
     keys: Counter[str] = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.variants_bucket):
-        keys.update(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith(DONE_RECORD))
+        keys.update(o["Key"] for o in page.get("Contents", []))
     return keys
 
 

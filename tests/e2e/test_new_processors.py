@@ -1,4 +1,4 @@
-"""watermark and describe end to end on the local stack (issue 16's acceptance): one stack with
+"""watermark and describe end to end on the local stack: one stack with
 watermark switched on (it is off by default) and describe on (by default).
 
 - an upload gets watermarked variants, told apart from resize's un-marked copy of the same width

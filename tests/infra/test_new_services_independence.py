@@ -1,4 +1,4 @@
-"""Each of issue 16's services arrives as one folder and changes nothing that exists: synthesized
+"""Each of the services added after the first four arrives as one folder and changes nothing that exists: synthesized
 with and without its folder (every service deployed), every other resource keeps its id and its
 properties, but for what the independence test allows (tests/infra/test_independence.py: notify's
 expected producers and pipeline-rule sources, the dashboard, the backfill's routes and targets)."""

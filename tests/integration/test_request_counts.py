@@ -1,4 +1,4 @@
-"""Requests per upload, per service: the budget every change is held to (issue 15).
+"""Requests per upload, per service: the budget every change is held to (docs/benchmarks.md).
 
 One normal JPEG goes through the real handlers under moto: resize, thumbnail and convert with its
 "Object Created", then notify with that event and every "Variant Created" they put on the bus (the

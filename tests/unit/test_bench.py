@@ -188,7 +188,7 @@ def test_score_finds_an_off_centre_crop_in_the_reference(np: Any) -> None:
     assert bad.ssim < good.ssim - 0.1
 
 
-def test_issue_15_compares_peak_with_pyvips_and_quality_with_todays_figures() -> None:
+def test_the_cap_run_compares_peak_with_pyvips_and_quality_with_the_pillow_only_figures() -> None:
     today = imaging.SSIM_BASELINE["jpeg24/thumbnail"]
     got = _checks(
         {
@@ -223,11 +223,11 @@ def test_the_cap_part_derives_memory_by_the_sizing_rule_and_judges_the_goal() ->
     assert lines["50 MP cap convert: memory_mb"][3] == "not measured"
 
 
-def test_the_layer_is_judged_against_issue_15s_budget_too() -> None:
+def test_the_layer_is_judged_against_the_libvips_budget_too() -> None:
     pkg = {"unzipped_bytes": 130e6, "met": True, "target_bytes": 120_000_000, "target_met": False}
     lines = {line[0]: line for line in report.check_lines({"package": pkg})}
     assert lines["layer unzipped"][3] == "met"
-    assert lines["layer unzipped (issue 15)"][3] == "MISSED"
+    assert lines["layer unzipped (with libvips)"][3] == "MISSED"
 
 
 def test_the_bench_stops_before_measuring_when_an_extra_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,7 +261,7 @@ def test_the_report_has_describe_against_thumbnail_with_a_verdict_per_input() ->
     text = report.markdown(
         {"generated_at": "now", "quick": False, "elapsed_s": 1.0, "machine": machine, "describe": desc}
     )
-    section = text.split("## describe vs thumbnail (issue 16)", 1)[1]
+    section = text.split("## describe vs thumbnail", 1)[1]
     assert "| 24 MP baseline JPEG (jpeg24) | 100 | 106 | 1.06 | met |" in section
     assert "| 12 MP PNG with alpha (png12a) | 400 | 520 | 1.30 | MISSED |" in section
     assert "| describe time / thumbnail time png12a | 1.30 | <= 1.2 | MISSED | - |" in text

@@ -15,7 +15,7 @@ import pytest
 
 from imgpipe.catalog import RoundRef
 from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
-from imgpipe.keys import done_record_key, variant_key
+from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
 from imgpipe_tools.testing.fakes import FakeStorage
 from services.notify.adapters import s3_links
 from services.notify.notifier import NO_LINK
@@ -111,7 +111,7 @@ FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
         Forgery.OUTSIDE_PREFIX,
     ),
     "the done record as a variant": (
-        _variant(CAT, "resize", done_record_key("resize", CAT.key)),
+        _variant(CAT, "resize", variant_prefix("resize", CAT.key) + DONE_RECORD),
         Forgery.OUTSIDE_PREFIX,
     ),
     "a source reporting for another processor": (

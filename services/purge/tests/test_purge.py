@@ -14,7 +14,7 @@ import pytest
 
 from imgpipe.catalog import DELETED, PROCESSING, RoundRef, UploadFacts
 from imgpipe.events import EventError, Upload, VariantCreated, VariantInfo
-from imgpipe.keys import done_record_key, variant_key
+from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
 from imgpipe.variant_store import batches, made_from, variant_prefixes
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
@@ -61,8 +61,8 @@ def made(storage: FakeStorage, key: str) -> list[str]:
     for p, files in (("convert", ["full.webp", "full.avif"]), ("resize", ["320w.webp", "1280w.webp"])):
         for f in files:
             keys.append(f"{p}/{key}/{f}")
-        keys.append(done_record_key(p, key))
-    keys += [variant_key("thumbnail", key, "300x300", "webp"), done_record_key("thumbnail", key)]
+        keys.append(variant_prefix(p, key) + DONE_RECORD)  # left by an older version
+    keys += [variant_key("thumbnail", key, "300x300", "webp"), variant_prefix("thumbnail", key) + DONE_RECORD]
     for k in keys:
         storage.put(VARIANTS, k, b"x", content_type="image/webp", metadata={})
     return keys
