@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from imgpipe.registry import parse_settings
 from tests.infra.synth import Synthesized
 
 ACTION = "rekognition:DetectModerationLabels"
@@ -34,5 +35,7 @@ def test_only_moderate_may_ask_rekognition_and_only_for_moderation_labels(synthe
 
 def test_moderate_runs_rekognition_when_deployed(synthesized: Synthesized) -> None:
     function = synthesized.resources[synthesized.logical_id(synthesized.stack.processors["moderate"].function)]
-    settings = json.loads(function["Properties"]["Environment"]["Variables"]["IMGPIPE_SETTINGS"])
-    assert settings["engine"] == "rekognition" and settings["hold_at_confidence"] == 80.0
+    deployed = json.loads(function["Properties"]["Environment"]["Variables"]["IMGPIPE_SETTINGS"])
+    # what the handler runs with: the deployed values over settings.py's defaults
+    settings = parse_settings(synthesized.stack.processors["moderate"].manifest, deployed)
+    assert settings.engine == "rekognition" and settings.hold_at_confidence == 80.0
