@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgpipe.manifest import Need
+from imgpipe.needs import NEEDS, Need
 
 # Environment variable names: the stack (infra/) and the local runtime both set these.
 ENV_PROCESSOR = "IMGPIPE_PROCESSOR"
@@ -28,24 +28,9 @@ ENV_UPLOADS_BUCKET = "IMGPIPE_UPLOADS_BUCKET"
 ENV_VARIANTS_BUCKET = "IMGPIPE_VARIANTS_BUCKET"
 ENV_EVENT_BUS = "IMGPIPE_EVENT_BUS"
 ENV_SETTINGS = "IMGPIPE_SETTINGS"
-ENV_CATALOG_TABLE = "IMGPIPE_CATALOG_TABLE"
-ENV_TOPIC_ARN = "IMGPIPE_TOPIC_ARN"
-ENV_EXPECTED = "IMGPIPE_EXPECTED_PRODUCERS"
-ENV_USER_CATALOG_TABLE = "IMGPIPE_USER_CATALOG_TABLE"
-ENV_DELIVERY_URL = "IMGPIPE_DELIVERY_URL"
-#: the secret's ARN, never its value: the function reads the value from Secrets Manager
-ENV_WEBHOOK_SIGNING_KEY_ARN = "IMGPIPE_WEBHOOK_SIGNING_KEY_ARN"
-
-#: the variable that carries each need's value; a need missing here is a permission only
-#: (e.g. READ_VARIANTS: the variants bucket is in every function's environment already)
-ENV_BY_NEED: dict[Need, str] = {
-    Need.CATALOG: ENV_CATALOG_TABLE,
-    Need.NOTIFICATION_TOPIC: ENV_TOPIC_ARN,
-    Need.EXPECTED_PRODUCERS: ENV_EXPECTED,
-    Need.USER_CATALOG: ENV_USER_CATALOG_TABLE,
-    Need.DELIVERY_URL: ENV_DELIVERY_URL,
-    Need.WEBHOOK_SECRET: ENV_WEBHOOK_SIGNING_KEY_ARN,
-}
+#: the variable that carries each need's value (imgpipe.needs.NEEDS); a need missing here is a
+#: permission only (e.g. READ_VARIANTS: the variants bucket is in every function's environment already)
+ENV_BY_NEED: dict[Need, str] = {need: spec.env for need, spec in NEEDS.items() if spec.env}
 
 
 @dataclass(frozen=True)

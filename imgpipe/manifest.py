@@ -1,4 +1,5 @@
-"""Processor manifests: what a processor reacts to, how it runs, what it needs, and its settings.
+"""Processor manifests: what a service reacts to (one trigger class per kind), how it runs, what
+it needs (imgpipe.needs), and values that replace its settings' defaults.
 
 A manifest is ``services/<name>/manifest.toml``. It is the single source of truth for
 ``infra/`` (the Lambda, its rule, retries and DLQs) and for the local runtime (the same
@@ -14,7 +15,6 @@ import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ from imgpipe.events import (
     PIPELINE_DETAIL_TYPES,
     PIPELINE_SOURCE_PREFIX,
 )
+from imgpipe.needs import Need
 
 MANIFEST_FILE = "manifest.toml"
 
@@ -39,31 +40,6 @@ _LIMITS: dict[str, tuple[int, int]] = {
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 _RESERVED_NAMES = {"imgpipe", "infra", "tests", "services", "bench", "docs"}
-
-
-class Need(StrEnum):
-    """A resource a service may declare in ``needs``, beyond what every processor gets (read the
-    uploads; if it ``produces_variants``, write its own prefix of the variants bucket and put its
-    own events on the bus). What each one brings is decided in one place per consumer: the value in
-    the function's environment by :func:`imgpipe.registry.function_config`, the permissions by
-    ``infra/components/notification.py``. Declaration order is the order grants are applied in."""
-
-    CATALOG = "catalog"  # the catalog table: read, update and query items
-    NOTIFICATION_TOPIC = "notification_topic"  # publish to the uploaders' notification topic
-    EXPECTED_PRODUCERS = "expected_producers"  # the generated list of variant producers and their key filters
-    READ_VARIANTS = "read_variants"  # read (and so presign links to) every processor's variants
-    DELETE_VARIANTS = "delete_variants"  # list and delete every processor's variants (the delete cascade)
-    # The upload API's (an ``http`` service): presign, list and delete objects under users/ of the uploads
-    USER_UPLOADS = "user_uploads"
-    # ... read its users' rounds through the catalog's owner index, and keep their daily upload counters
-    USER_CATALOG = "user_catalog"
-    DELIVERY_URL = "delivery_url"  # the CDN's base URL for variants (``<url>/v/<variant key>``)
-    # Put the completion events (COMPLETION_SOURCE) on the bus: the catalog keeper, when it ends a round
-    COMPLETION_EVENTS = "completion_events"
-    # The webhooks' signing secret: its ARN in the environment, its value read from Secrets Manager
-    WEBHOOK_SECRET = "webhook_secret"
-    # Ask Amazon Rekognition for moderation labels (DetectModerationLabels: no resource-level permission)
-    MODERATION = "moderation"
 
 
 class ManifestError(ValueError):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgpipe.config import ENV_BY_NEED, Config
-from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, Need, UploadsTrigger, load_manifest
+from imgpipe.config import Config
+from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, UploadsTrigger, load_manifest
+from imgpipe.needs import NEEDS, Need, Resource
 from imgpipe.settings import NoSettings, SettingsError, parse
 
 #: the repository's own services folder; IMGPIPE_SERVICES_ROOT points elsewhere (tests).
@@ -157,28 +158,28 @@ class StackNames:
     uploads_bucket: str
     variants_bucket: str
     event_bus: str = "default"
-    #: the value of every need this stack can satisfy that carries one (see ENV_BY_NEED)
-    resources: Mapping[Need, str] = field(default_factory=dict)
-
-
-#: needs a stack may lack: the service then gets no value and does without (a stack without the
-#: front door has no CDN, and notify's email links the variants with presigned S3 URLs instead)
-OPTIONAL_NEEDS = frozenset({Need.DELIVERY_URL})
+    #: the stack's shared resources a need may hand a function (imgpipe.needs.Resource), each once
+    resources: Mapping[Resource, str] = field(default_factory=dict)
 
 
 def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[str, Any] | None = None) -> Config:
     """A service's configuration, the same for infra/, the local stack and the test harness: the
     buckets and the bus every processor gets, its settings (checked by :func:`parse_settings`,
     which raises on a bad one) and the value of each need its manifest declares. The permissions
-    the needs bring are infra's (``infra/components/notification.py``)."""
+    the needs bring are infra's (``infra/components/needs.py``)."""
     parse_settings(manifest, overrides)
     resources: dict[Need, str] = {}
-    for need in (n for n in Need if n in manifest.needs and n in ENV_BY_NEED):
-        if need not in stack.resources:
-            if need in OPTIONAL_NEEDS:
+    for need in (n for n in NEEDS if n in manifest.needs):
+        spec = NEEDS[need]
+        if spec.value is None:
+            continue  # a permission only: infra grants it
+        if spec.value not in stack.resources:
+            # optional: e.g. a stack without the front door has no CDN, and notify's email links the
+            # variants with presigned S3 URLs instead
+            if spec.optional:
                 continue
             raise ManifestError(manifest.folder, "needs", f"this stack does not provide {need.value!r}")
-        resources[need] = stack.resources[need]
+        resources[need] = stack.resources[spec.value]
     return Config(
         processor=manifest.name,
         uploads_bucket=stack.uploads_bucket,

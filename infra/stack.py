@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from imgpipe.manifest import Need
+from imgpipe.needs import Need, Resource
 from imgpipe.registry import StackNames, expected_producers_spec, function_config
 from imgpipe_tools import outputs
 from infra.components.alarms import ServiceAlarms, TopicAlarm
@@ -18,6 +18,7 @@ from infra.components.bundling import SharedLayer
 from infra.components.dashboard import Dashboard, ServicePanel
 from infra.components.frontdoor import FrontDoor
 from infra.components.monitoring import Monitoring
+from infra.components.needs import NeedGrants
 from infra.components.notification import Notification
 from infra.components.processor import Processor
 from infra.components.storage import Storage
@@ -68,14 +69,13 @@ class ImgpipeStack(cdk.Stack):
             variants_bucket=storage.variants.bucket_name,
             event_bus=DEFAULT_EVENT_BUS,
             resources={
-                Need.CATALOG: notification.catalog.table_name,
-                Need.NOTIFICATION_TOPIC: notification.topic.topic_arn,
-                # Generated from every manifest: the one value that changes when a processor is added.
-                Need.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
-                # the webhook secret, only in a stack with a service that declares it
+                # the catalog, the topic and, only in a stack with a service that declares it, the webhook secret
                 **notification.resources_for(manifests),
+                # Generated from every manifest: the one value that changes when a processor is added.
+                Resource.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
             },
         )
+        grants = NeedGrants(notification=notification, uploads=storage.uploads, variants=storage.variants)
         # The front door (docs/api.md): the HTTP services behind sign-in, the web app and the CDN.
         # It sets the uploads bucket's CORS (the distribution's origin plus the cors_origins
         # context). Built before the processors: a service that declares delivery_url (notify's
@@ -92,12 +92,13 @@ class ImgpipeStack(cdk.Stack):
                 uploads=storage.uploads,
                 variants=storage.variants,
                 catalog=notification.catalog,
+                grants=grants,
                 namespace=namespace,
                 removal_policy=removal,
                 site_dir=deployment.site_dir,
                 access_logs=storage.access_logs,
             )
-            names = replace(names, resources={**names.resources, Need.DELIVERY_URL: self.frontdoor.delivery_url})
+            names = replace(names, resources={**names.resources, Resource.DELIVERY_URL: self.frontdoor.delivery_url})
 
         self.processors: dict[str, Processor] = {}
         for manifest in manifests:
@@ -124,7 +125,7 @@ class ImgpipeStack(cdk.Stack):
                 reserved_concurrency=deployment.reserved_concurrency_for(manifest),
             )
             # After the function exists, as before needs were declared: the policy keeps its order.
-            notification.grant_needs(processor.role, manifest.needs, storage.variants)
+            grants.apply(processor.role, manifest.needs)
             ServiceAlarms(
                 processor,
                 "Alarms",

@@ -21,7 +21,8 @@ from moto import mock_aws
 from imgpipe.adapters import client
 from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import Manifest
+from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
 from imgpipe_tools.local.lambda_env import LambdaContext, load_handler
 from imgpipe_tools.local.stack import LOCAL_DEFAULT_SETTINGS
@@ -61,9 +62,9 @@ class MotoPipeline:
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
             resources={
-                Need.CATALOG: TABLE,
-                Need.NOTIFICATION_TOPIC: self.topic_arn,
-                Need.EXPECTED_PRODUCERS: expected_producers_spec(list(self.manifests.values())),
+                Resource.CATALOG_TABLE: TABLE,
+                Resource.NOTIFICATION_TOPIC: self.topic_arn,
+                Resource.EXPECTED_PRODUCERS: expected_producers_spec(list(self.manifests.values())),
             },
         )
         # what the local stack overrides for the emulator (moto has no Rekognition: moderate's stand-in)

@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from imgpipe.config import Config, use_config
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import Manifest
+from imgpipe.needs import Need, Resource
 from imgpipe.registry import StackNames, discover, function_config, service_module
 from imgpipe.settings import parse
 from imgpipe_tools.local.lambda_env import LambdaContext
@@ -553,7 +554,7 @@ def start_front_door(
         uploads_bucket=deployment.uploads_bucket,
         variants_bucket=deployment.variants_bucket,
         # the delivery URL is the front door's own, known once it listens (LocalFrontDoor.start)
-        resources={Need.USER_CATALOG: deployment.catalog_table, Need.DELIVERY_URL: ""},
+        resources={Resource.CATALOG_TABLE: deployment.catalog_table, Resource.DELIVERY_URL: ""},
     )
     config = function_config(manifest, names, settings.get(manifest.name))
     return LocalFrontDoor(manifest=manifest, config=config, clients=clients, endpoint=endpoint, port=port).start()

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog.schema import create_table as create_catalog_table
-from imgpipe.manifest import DeletionsTrigger, Manifest, Need, PipelineTrigger, RuleTrigger, UploadsTrigger
+from imgpipe.manifest import DeletionsTrigger, Manifest, PipelineTrigger, RuleTrigger, UploadsTrigger
+from imgpipe.needs import Need
 from imgpipe_tools.resources import ServiceResources, StackResources
 
 

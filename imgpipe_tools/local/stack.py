@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from imgpipe.config import Config
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import Manifest
+from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config, parse_all_settings
 from imgpipe_tools import dlq
 from imgpipe_tools.local.frontdoor import LocalFrontDoor, start_front_door
@@ -308,18 +309,18 @@ class LocalStack:
             uploads_bucket=d.uploads_bucket,
             variants_bucket=d.variants_bucket,
             resources={
-                Need.CATALOG: d.catalog_table,
-                Need.NOTIFICATION_TOPIC: d.topic_arn,
-                Need.EXPECTED_PRODUCERS: expected_producers_spec(self.manifests),
-                **self._provisioned_needs(),
+                Resource.CATALOG_TABLE: d.catalog_table,
+                Resource.NOTIFICATION_TOPIC: d.topic_arn,
+                Resource.EXPECTED_PRODUCERS: expected_producers_spec(self.manifests),
+                **self._provisioned_on_demand(),
             },
         )
         return function_config(m, names, self.settings.get(m.name))
 
-    def _provisioned_needs(self) -> dict[Need, str]:
-        """Needs the local stack provides only when a selected service declares them."""
+    def _provisioned_on_demand(self) -> dict[Resource, str]:
+        """Resources the local stack provides only when a selected service declares a need for them."""
         secret = self._provisioned.webhook_secret_arn if self._provisioned else None
-        return {Need.WEBHOOK_SECRET: secret} if secret else {}
+        return {Resource.WEBHOOK_SECRET: secret} if secret else {}
 
     @property
     def webhook_secret_arn(self) -> str | None:

@@ -37,12 +37,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from imgpipe.catalog.schema import OWNER_INDEX, USERS_PREFIX
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import Manifest
+from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
 from infra.components import nag
 from infra.components.bundling import processor_code
+from infra.components.needs import NeedGrants
 from infra.components.site import API_BASE, INDEX, Site
 from infra.constants import LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
 
@@ -104,6 +105,7 @@ class FrontDoor(Construct):
         uploads: s3.IBucket,
         variants: s3.IBucket,
         catalog: dynamodb.ITable,
+        grants: NeedGrants,
         namespace: str,
         removal_policy: cdk.RemovalPolicy,
         site_dir: Path,
@@ -213,11 +215,7 @@ class FrontDoor(Construct):
                 uploads_bucket=names.uploads_bucket,
                 variants_bucket=names.variants_bucket,
                 event_bus=names.event_bus,
-                resources={
-                    **names.resources,
-                    Need.USER_CATALOG: catalog.table_name,
-                    Need.DELIVERY_URL: delivery_url,
-                },
+                resources={**names.resources, Resource.DELIVERY_URL: delivery_url},
             ),
             settings_overrides,
         )
@@ -248,7 +246,7 @@ class FrontDoor(Construct):
             f"{self.role.node.path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
             "support no resource-level permissions.",
         )
-        self._grant(manifest, uploads, catalog, stack)
+        grants.apply(self.role, manifest.needs)
         self._routes(http.routes, http.public_routes, stack)
 
         # Browsers upload straight to S3 from the distribution's origin. A rule of its own: the
@@ -328,68 +326,6 @@ class FrontDoor(Construct):
                     f"{added.node.path}: {route} is public by design (the manifest's public_routes): the "
                     "OpenAPI document describes the API and holds no user data.",
                 )
-
-    def _grant(self, manifest: Manifest, uploads: s3.IBucket, catalog: dynamodb.ITable, stack: cdk.Stack) -> None:
-        """Exactly the calls services/api/adapters.py makes, each held to the users' part."""
-        if Need.USER_UPLOADS in manifest.needs:
-            users = uploads.arn_for_objects(f"{USERS_PREFIX}*")
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="UsersUploads",
-                    # PutObject signs the POSTs, creates multipart uploads and signs their parts.
-                    actions=[
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:AbortMultipartUpload",
-                        "s3:ListMultipartUploadParts",
-                    ],
-                    resources=[users],
-                )
-            )
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ListUsersUploads",
-                    actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                    resources=[uploads.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{USERS_PREFIX}*"]}},
-                )
-            )
-            bucket = uploads.node.default_child
-            assert isinstance(bucket, cdk.CfnElement)
-            nag.acknowledge(
-                self.role,
-                f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(bucket)}.Arn>/{USERS_PREFIX}*]",
-                f"{self.role.node.path} presigns and deletes uploads under users/ only: each key is "
-                "users/<caller>/<random id>/<name>, chosen per request.",
-            )
-        if Need.USER_CATALOG in manifest.needs:
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="QueryOwnerIndex",
-                    actions=["dynamodb:Query"],
-                    resources=[f"{catalog.table_arn}/index/{OWNER_INDEX}"],
-                )
-            )
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ReadUsersRounds",
-                    actions=["dynamodb:GetItem"],
-                    resources=[catalog.table_arn],
-                    conditions={
-                        "ForAllValues:StringLike": {
-                            "dynamodb:LeadingKeys": [f"s3://{uploads.bucket_name}/{USERS_PREFIX}*"]
-                        }
-                    },
-                )
-            )
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="CountUsersUploads",
-                    actions=["dynamodb:UpdateItem"],
-                    resources=[catalog.table_arn],
-                    conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*"]}},
-                )
-            )
 
     def _distribution(
         self, variants: s3.IBucket, stack: cdk.Stack, site: cloudfront.BehaviorOptions

@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from imgpipe.adapters import S3Storage
 from imgpipe.config import current_config
-from imgpipe.manifest import Need
+from imgpipe.needs import Need
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import parse
 from imgpipe.wiring import upload_processor

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from imgpipe.adapters import S3Storage
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
-from imgpipe.manifest import Need
+from imgpipe.needs import Need
 from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
-from imgpipe.manifest import Need
+from imgpipe.needs import Need
 from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 from imgpipe.variant_store import S3VariantStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from imgpipe.config import Config
-from imgpipe.manifest import Need
+from imgpipe.needs import Need
 from imgpipe.ports import MetricsSink
 from imgpipe.settings import parse
 

@@ -318,7 +318,7 @@ def test_key_prefixes_must_keep_the_upload_apis_users_prefix() -> None:
 
 def test_a_service_that_needs_the_delivery_url_gets_the_cdns(synthesized: Synthesized) -> None:
     """notify declares delivery_url: its email links the variants on the CDN (services/notify)."""
-    from imgpipe.manifest import Need
+    from imgpipe.needs import Need
 
     dist = _ref_of(synthesized, synthesized.stack.frontdoor.distribution)
     site = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [dist, "DomainName"]}]]}

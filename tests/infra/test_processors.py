@@ -10,7 +10,8 @@ import pytest
 
 from imgpipe.config import Config
 from imgpipe.events import COMPLETION_SOURCE
-from imgpipe.manifest import Manifest, Need
+from imgpipe.manifest import Manifest
+from imgpipe.needs import Need
 from imgpipe.registry import discover, expected_producers_spec
 from tests.infra.synth import REPO_SERVICES, Synthesized
 

@@ -27,7 +27,7 @@ from imgpipe.catalog import DynamoCatalog
 from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload
-from imgpipe.manifest import Need
+from imgpipe.needs import Need
 from services.notify.handler import handler
 from tests.notify_support import (
     PRODUCERS,

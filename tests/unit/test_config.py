@@ -4,13 +4,15 @@ stack and the tests; carried in the environment; the service name without repeat
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from imgpipe.config import ENV_BY_NEED, Config
-from imgpipe.manifest import ManifestError, Need, parse_manifest
+from imgpipe.manifest import ManifestError, parse_manifest
+from imgpipe.needs import NEEDS, Need, Resource
 from imgpipe.observability import service_name
 from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, function_config, service_module, settings_type
 from imgpipe.settings import NoSettings, SettingsError
@@ -19,7 +21,11 @@ MANIFESTS = {m.name: m for m in discover()}
 STACK = StackNames(
     uploads_bucket="up",
     variants_bucket="var",
-    resources={Need.CATALOG: "table", Need.NOTIFICATION_TOPIC: "arn:topic", Need.EXPECTED_PRODUCERS: "[]"},
+    resources={
+        Resource.CATALOG_TABLE: "table",
+        Resource.NOTIFICATION_TOPIC: "arn:topic",
+        Resource.EXPECTED_PRODUCERS: "[]",
+    },
 )
 
 
@@ -89,3 +95,13 @@ def test_a_folder_outside_the_repository_loads_as_a_package_named_after_the_serv
     assert service_name(handler.__package__) == "thumbnail"
     assert settings_type(copied).__module__ == f"{handler.__package__}.settings"
     assert settings_type(_manifest(tmp_path / "bare")) is NoSettings
+
+
+def test_the_needs_table_of_the_docs_is_the_registrys() -> None:
+    """docs/processors.md's table of needs names every need, with its variable, and no other."""
+    text = (DEFAULT_ROOT.parent / "docs" / "processors.md").read_text(encoding="utf-8")
+    section = text.split("### Declaring needs", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| ([^|]*) \|", section, re.M))
+    assert set(rows) == {need.value for need in NEEDS}
+    for need, spec in NEEDS.items():
+        assert (f"`{spec.env}`" in rows[need.value]) if spec.env else rows[need.value].strip() == "-", need

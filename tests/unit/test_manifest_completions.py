@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from imgpipe.events import COMPLETION_DETAIL_TYPES, COMPLETION_SOURCE, UPLOAD_REJECTED
-from imgpipe.manifest import CompletionsTrigger, Manifest, ManifestError, Need, PipelineTrigger, parse_manifest
+from imgpipe.manifest import CompletionsTrigger, Manifest, ManifestError, PipelineTrigger, parse_manifest
+from imgpipe.needs import Need
 
 BASE = {"memory_mb": 256, "timeout_s": 10}
 

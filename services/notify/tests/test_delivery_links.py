@@ -11,7 +11,8 @@ from imgpipe.catalog import COMPLETED, Round, VariantRecord
 from imgpipe.config import Config
 from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
 from imgpipe.keys import cdn_url
-from imgpipe.manifest import Need, load_manifest
+from imgpipe.manifest import load_manifest
+from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, function_config
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
@@ -94,16 +95,15 @@ def test_the_notifier_links_to_the_cdn_when_it_knows_one_and_presigns_otherwise(
         assert f"    {expected}\n" in email.body, email.body
 
 
-def _config(resources: dict[Need, str]) -> Config:
+def _config(resources: dict[Resource, str]) -> Config:
     names = StackNames(uploads_bucket="uploads", variants_bucket="variants", resources=resources)
     return function_config(load_manifest(FOLDER), names)
 
 
 def test_the_delivery_url_is_an_optional_need_that_reaches_the_notifier() -> None:
-    base = {Need.CATALOG: "t", Need.NOTIFICATION_TOPIC: "arn:topic", Need.EXPECTED_PRODUCERS: "[]"}
-    for need in load_manifest(FOLDER).needs - set(base) - {Need.DELIVERY_URL}:
-        base[need] = "x"  # whatever else notify needs, this test is not about it
-    with_cdn = _config({**base, Need.DELIVERY_URL: CDN})
+    # every resource a stack may name but the CDN (whatever else notify needs, this test is not about it)
+    base = {resource: "x" for resource in Resource if resource is not Resource.DELIVERY_URL}
+    with_cdn = _config({**base, Resource.DELIVERY_URL: CDN})
     assert with_cdn.as_env()["IMGPIPE_DELIVERY_URL"] == CDN
     assert from_config(with_cdn, metrics=_NoMetrics()).delivery_url == CDN
     # a stack without the front door (the local stack, the moto harness) provides none
