@@ -13,6 +13,7 @@ from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
 from imgpipe.keys import cdn_url
 from imgpipe.manifest import load_manifest
 from imgpipe.needs import Resource
+from imgpipe.ports import NoMetrics
 from imgpipe.registry import StackNames, function_config
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
@@ -105,13 +106,8 @@ def test_the_delivery_url_is_an_optional_need_that_reaches_the_notifier() -> Non
     base = {resource: "x" for resource in Resource if resource is not Resource.DELIVERY_URL}
     with_cdn = _config({**base, Resource.DELIVERY_URL: CDN})
     assert with_cdn.as_env()["IMGPIPE_DELIVERY_URL"] == CDN
-    assert from_config(with_cdn, metrics=_NoMetrics()).delivery_url == CDN
+    assert from_config(with_cdn, metrics=NoMetrics()).delivery_url == CDN
     # a stack without the front door (the local stack, the moto harness) provides none
     without = _config(base)
     assert "IMGPIPE_DELIVERY_URL" not in without.as_env()
-    assert from_config(without, metrics=_NoMetrics()).delivery_url == ""
-
-
-class _NoMetrics:
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        pass
+    assert from_config(without, metrics=NoMetrics()).delivery_url == ""
