@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "cost": lambda: cost.run(manifests, repeats["cost"], _log),
         "cap": lambda: cap.run(manifests, repeats["cap"], _log),
         "describe": lambda: describe.run(repeats["describe"], _log),
-        "coldstart": lambda: coldstart.run(manifests, repeats["coldstart"], _log),
+        "coldstart": lambda: coldstart.run([*manifests, *discover(http=True)], repeats["coldstart"], _log),
         "package": lambda: package.run(_log),
         "throughput": lambda: throughput.run(
             manifests,

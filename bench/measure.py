@@ -104,3 +104,11 @@ def processor_runs(
                     log(f"  {m.name} {spec.name}: ERROR {result['error']}")
                 runs[(m.name, spec.name)].append(result)
     return runs
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages when a part ran: the bench shares it."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []

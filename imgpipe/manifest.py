@@ -12,7 +12,6 @@ from __future__ import annotations
 import keyword
 import re
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -419,6 +418,10 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
 
 
 def load_manifest(folder: Path) -> Manifest:
+    # here, not at the top: a deployed function never reads a manifest (its configuration comes
+    # from the environment), and the TOML parser is a few milliseconds of every cold start
+    import tomllib
+
     path = Path(folder) / MANIFEST_FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

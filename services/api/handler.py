@@ -1,18 +1,25 @@
 """api: the upload API behind API Gateway's HTTP API (see manifest.toml, docs/api.md).
 
-Thin: the resolver maps each row of the route table onto an :class:`UploadApi` method with the
-caller from the JWT authorizer's claims; errors become ``{"error": {...}}`` with their status.
+Thin: each row of the route table is matched on the event's method and raw path and calls an
+:class:`UploadApi` method with the caller from the JWT authorizer's claims; errors become
+``{"error": {...}}`` with their status.
+
+The matching is done here rather than by Powertools' ``event_handler``: importing that package
+imports every resolver it offers (AppSync, Bedrock agents, VPC Lattice, OpenAPI validation...),
+about half of this function's cold import, for the one thing used, path templates, which API
+Gateway has already matched once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
+import re
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgpipe.config import Config, current_config
@@ -28,7 +35,6 @@ from .service import UploadApi
 from .settings import Settings
 
 logger, tracer, metrics = powertools(__package__)
-app = APIGatewayHttpResolver()
 
 
 def _api(config: Config) -> UploadApi:
@@ -47,19 +53,35 @@ def _api_for(env: str) -> UploadApi:
     )
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An HTTP API (payload format 2.0) response."""
     payload = dataclasses.asdict(body) if dataclasses.is_dataclass(body) else body
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps(payload, separators=(",", ":")),
+    return {
+        "statusCode": status,
         # answers name one user's uploads: no shared cache may keep them
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+        "body": json.dumps(payload, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
-def _body() -> Any:
-    raw = app.current_event.body
+def _pattern(route: Route) -> re.Pattern[str]:
+    """``/api/uploads/{id}`` matches ``/api/uploads/<one segment>``, the segment named ``id``."""
+    parts = re.split(r"\{(\w+)\}", route.path)
+    regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+    return re.compile(f"{regex}$")
+
+
+MATCHERS: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((route, _pattern(route)) for route in ROUTES)
+
+
+def _body(event: dict[str, Any]) -> Any:
+    raw = event.get("body")
+    if raw and event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(raw, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise bad_request("body", "The request body is not valid JSON.") from None
     if not raw:
         raise bad_request("body", "The request needs a JSON body.")
     try:
@@ -68,33 +90,31 @@ def _body() -> Any:
         raise bad_request("body", "The request body is not valid JSON.") from None
 
 
-def _bind(route: Route) -> None:
-    def endpoint(**params: str) -> Response:
-        if route.public:
-            return _json(route.status, document())
-        caller = caller_from_claims(app.current_event.request_context.authorizer.jwt_claim)
-        method = getattr(_api(current_config()), route.operation)
-        args: list[Any] = [caller, *params.values()]
-        if route.request is not None:
-            args.append(_body())
-        elif route.query:
-            args.append(dict(app.current_event.query_string_parameters or {}))
-        return _json(route.status, method(*args))
-
-    app.route(route.resolver_path, route.method)(endpoint)
+def _call(route: Route, params: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
+    if route.public:
+        return _json(route.status, document())
+    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
+    caller = caller_from_claims(claims)
+    method = getattr(_api(current_config()), route.operation)
+    args: list[Any] = [caller, *params.values()]
+    if route.request is not None:
+        args.append(_body(event))
+    elif route.query:
+        args.append(dict(event.get("queryStringParameters") or {}))
+    return _json(route.status, method(*args))
 
 
-for _route in ROUTES:
-    _bind(_route)
-
-
-@app.exception_handler(ApiError)
-def _refused(error: ApiError) -> Response:
-    return _json(error.status, error.body(), error.headers)
-
-
-@app.not_found
-def _unknown(_: NotFoundError) -> Response:
+def resolve(event: dict[str, Any]) -> dict[str, Any]:
+    """The response to one HTTP API event: the route its method and path name, or 404."""
+    verb = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+    path = event.get("rawPath") or ""
+    for route, pattern in MATCHERS:
+        found = pattern.match(path)
+        if found and route.method == verb:
+            try:
+                return _call(route, found.groupdict(), event)
+            except ApiError as error:
+                return _json(error.status, error.body(), error.headers)
     return _json(404, {"error": {"code": "not_found", "message": "There is no such route."}})
 
 
@@ -102,4 +122,4 @@ def _unknown(_: NotFoundError) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(event)

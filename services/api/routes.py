@@ -1,5 +1,5 @@
-"""The route table: one row per route, with the models it reads and answers. The handler binds
-the rows to the resolver, the OpenAPI document is generated from them (``openapi.py``), and a
+"""The route table: one row per route, with the models it reads and answers. The handler matches
+events against the rows, the OpenAPI document is generated from them (``openapi.py``), and a
 test holds them equal to the manifest's ``routes`` (which API Gateway is built from)."""
 
 from __future__ import annotations
@@ -43,11 +43,6 @@ class Route:
     @property
     def manifest_route(self) -> str:
         return f"{self.method} {self.path}"
-
-    @property
-    def resolver_path(self) -> str:
-        """Powertools' syntax: /api/uploads/<id>."""
-        return self.path.replace("{", "<").replace("}", ">")
 
 
 _NEW = (400, 401, 413, 415, 429)

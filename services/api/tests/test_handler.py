@@ -4,6 +4,7 @@ checked for its status code and for leaving nothing behind."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -268,6 +269,26 @@ def test_an_unknown_or_malformed_id_is_404(aws: dict, method: str, upload_id: st
 
 def test_an_unknown_route_is_404(aws: dict) -> None:
     assert call("GET", "/api/nothing")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/api/uploads"), ("GET", "/api/uploads/"), ("GET", "/api/uploads/a/b"), ("GET", "/api/openapi.jsonx")],
+)
+def test_a_known_path_with_another_method_or_more_segments_is_404(aws: dict, method: str, path: str) -> None:
+    status, body, headers = call(method, path)
+    assert (status, body["error"]["code"], headers["Content-Type"]) == (404, "not_found", "application/json")
+
+
+def test_a_base64_encoded_json_body_is_read_as_json(aws: dict) -> None:
+    # API Gateway encodes a body it does not take for text; the JSON inside is what the caller sent
+    e = event("POST", "/api/uploads", body=base64.b64encode(json.dumps(GOOD).encode()).decode())
+    e["isBase64Encoded"] = True
+    r = api_handler.handler(e, Ctx())  # type: ignore[arg-type]
+    assert r["statusCode"] == 201, r["body"]
+    e["body"] = "not base64 at all!"
+    r = api_handler.handler(e, Ctx())  # type: ignore[arg-type]
+    assert (r["statusCode"], json.loads(r["body"])["error"]["code"]) == (400, "invalid_field")
 
 
 def test_uploads_without_an_owner_are_not_listed(aws: dict) -> None:
