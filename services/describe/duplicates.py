@@ -6,6 +6,11 @@ one entry per upload per band, under the key (scope, band index, band value); a 
 ``d + 1`` entry groups the new hash's bands name, and checks each candidate's full hash. No scan,
 and no false negatives within ``d``.
 
+``d + 1`` groups is the least any index of exact band lookups can have: with ``m`` bit sets, two
+hashes differing in one bit of each set (``m`` bits) share no set, so ``m <= d`` misses a pair
+within ``d``. Each group is its own item (DynamoDB finds items by key), so an upload costs ``d + 1``
+small writes and ``d + 1`` reads whatever the layout; what the adapter saves is round trips.
+
 The scope is who may be a duplicate of whom: the same owner (``users/<id>/``) or, for other keys,
 the same top-level prefix (``photos/``). Pure: the storage is an :class:`Index` port
 (``adapters.py`` on DynamoDB; an in-memory one in the tests).
@@ -13,7 +18,7 @@ the same top-level prefix (``photos/``). Pure: the storage is an :class:`Index` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,26 +68,34 @@ class Match:
 
 
 class Index(Protocol):
-    def entries(self, scope: str, distance: int, band: tuple[int, int]) -> list[Entry]:
-        """Every entry indexed in ``scope`` with this (band index, band value) for ``distance``."""
+    def entries(self, scope: str, distance: int, groups: Sequence[tuple[int, int]]) -> list[list[Entry]]:
+        """Every entry indexed in ``scope`` under each (band index, band value) of ``groups``, for
+        ``distance``: one list per group, in order. One call, so an adapter may read them at once."""
 
-    def add(self, scope: str, distance: int, band: tuple[int, int], entry: Entry) -> None:
-        """Index ``entry`` under one of its bands. Idempotent, and an entry already there keeps
-        its first ``at``."""
+    def add(self, scope: str, distance: int, groups: Sequence[tuple[int, int]], entry: Entry) -> None:
+        """Index ``entry`` under every one of ``groups`` in one call, replacing the key's entry
+        there (``entry.at`` is the time to keep: the caller knows the first one)."""
 
 
-def find_duplicate(
+@dataclass(frozen=True)
+class Lookup:
+    match: Match | None
+    #: when this key was first indexed, if it was (a replay, a settings change)
+    first_at: str | None
+
+
+def lookup(
     index: Index, key: str, value: int, distance: int, exists: Callable[[str], bool] = lambda _k: True
-) -> Match | None:
+) -> Lookup:
     """The earliest-indexed other upload of ``key``'s scope within ``distance`` (the closest
-    first on a tie of times) that still ``exists``, or None. Entries outlive a deleted upload
-    until their TTL (the delete cascade does not know the index), hence the check, made only
-    for matches."""
+    first on a tie of times) that still ``exists``, or None; and when ``key`` itself was first
+    indexed. Entries outlive a deleted upload until their TTL (the delete cascade does not know
+    the index), hence the check, made only for matches."""
     scope = scope_of(key)
     seen: dict[str, Entry] = {}
     own: str | None = None
-    for band in bands(value, distance):
-        for entry in index.entries(scope, distance, band):
+    for group in index.entries(scope, distance, bands(value, distance)):
+        for entry in group:
             if entry.key == key:
                 own = min(own or entry.at, entry.at)
             else:
@@ -93,11 +106,28 @@ def find_duplicate(
     close = [(e, d) for e, d in close if d <= distance and (own is None or e.at < own)]
     for entry, found in sorted(close, key=lambda c: (c[0].at, c[1], c[0].key)):
         if exists(entry.key):
-            return Match(entry.key, found)
-    return None
+            return Lookup(Match(entry.key, found), own)
+    return Lookup(None, own)
 
 
-def remember(index: Index, key: str, value: int, distance: int, at: str) -> None:
-    scope = scope_of(key)
-    for band in bands(value, distance):
-        index.add(scope, distance, band, Entry(key, value, at))
+def find_duplicate(
+    index: Index, key: str, value: int, distance: int, exists: Callable[[str], bool] = lambda _k: True
+) -> Match | None:
+    return lookup(index, key, value, distance, exists).match
+
+
+def remember(index: Index, key: str, value: int, distance: int, at: str, first_at: str | None = None) -> None:
+    """Index ``key`` under each of its bands; ``first_at`` (from :func:`lookup`) keeps a key
+    indexed before at its first time."""
+    index.add(scope_of(key), distance, bands(value, distance), Entry(key, value, first_at or at))
+
+
+def check_and_remember(
+    index: Index, key: str, value: int, distance: int, at: str, exists: Callable[[str], bool] = lambda _k: True
+) -> Match | None:
+    """Look ``key`` up, then index it: one read of the ``distance + 1`` groups and one write of
+    its entries. After the lookup, so an upload never finds itself; a retry finds its own entries
+    and skips them."""
+    found = lookup(index, key, value, distance, exists)
+    remember(index, key, value, distance, at, found.first_at)
+    return found.match

@@ -25,7 +25,7 @@ from imgpipe.imaging.facts import exif_summary, luma_grid, palette, rgba_grid
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
-from .duplicates import Index, find_duplicate, remember
+from .duplicates import Index, check_and_remember
 from .hashes import PHASH_SIDE, blurhash, phash, thumbhash, thumbhash_b64
 from .settings import Settings
 
@@ -99,11 +99,10 @@ class Describer:
         facts: dict[str, Any] = {**describe(data, settings), "duplicate_of": None}
         if self.index is not None and self.key is not None and settings.find_duplicates:
             value, distance = int(facts["phash"], 16), settings.duplicate_distance
-            match = find_duplicate(self.index, self.key, value, distance, self.exists)
+            # looked up before it is indexed, so an upload never finds itself; a retry finds its
+            # own entries and skips them (duplicates.lookup)
+            match = check_and_remember(self.index, self.key, value, distance, self.clock().isoformat(), self.exists)
             if match is not None:
                 facts["duplicate_of"] = match.key
                 facts["duplicate_distance"] = match.distance
-            # after the lookup, so an upload never finds itself; a retry finds its own entries
-            # and skips them (duplicates.find_duplicate)
-            remember(self.index, self.key, value, distance, self.clock().isoformat())
         return [output(facts)]

@@ -315,6 +315,7 @@ def test_the_cost_model_counts_describe_s_index_per_band_as_describe_writes_it()
     for distance in (0, 6, 15):
         requests = cost.describe_index_requests(distance)
         assert requests["dynamodb.UpdateItem"] == requests["dynamodb.Query"] == len(bands(0xDEADBEEF, distance))
+        assert requests["round_trips"] == 2  # services/describe/tests/test_adapters.py holds the waves
     [line] = cost._describe_index_lines({"describe": {}})
     assert line["item"] == "DynamoDB describe" and line["usd"] > 0
     assert cost._describe_index_lines({"resize": {}}) == []

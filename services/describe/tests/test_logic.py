@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 from tests import imagegen as g
 
-from ..duplicates import Entry, band_widths, bands, find_duplicate, remember, scope_of
+from ..duplicates import Entry, band_widths, bands, check_and_remember, find_duplicate, remember, scope_of
 from ..hashes import hamming
 from ..logic import Describer, describe, process
 from ..settings import Settings
@@ -128,20 +129,23 @@ def test_no_exif_is_an_empty_summary() -> None:
 
 
 class MemoryIndex:
-    """The index port in memory: entries by (scope, distance, band); counts the groups read."""
+    """The index port in memory: entries by (scope, distance, band); counts the groups read and
+    the calls made (each call is one round trip on DynamoDB)."""
 
     def __init__(self) -> None:
         self.groups: dict[tuple[str, int, tuple[int, int]], dict[str, Entry]] = {}
         self.reads = 0
+        self.calls = 0
 
-    def entries(self, scope: str, distance: int, band: tuple[int, int]) -> list[Entry]:
-        self.reads += 1
-        return list(self.groups.get((scope, distance, band), {}).values())
+    def entries(self, scope: str, distance: int, groups: Sequence[tuple[int, int]]) -> list[list[Entry]]:
+        self.reads += len(groups)
+        self.calls += 1
+        return [list(self.groups.get((scope, distance, band), {}).values()) for band in groups]
 
-    def add(self, scope: str, distance: int, band: tuple[int, int], entry: Entry) -> None:
-        group = self.groups.setdefault((scope, distance, band), {})
-        kept = group.get(entry.key)
-        group[entry.key] = Entry(entry.key, entry.phash, kept.at if kept else entry.at)
+    def add(self, scope: str, distance: int, groups: Sequence[tuple[int, int]], entry: Entry) -> None:
+        self.calls += 1
+        for band in groups:
+            self.groups.setdefault((scope, distance, band), {})[entry.key] = entry
 
 
 def test_bands_cover_64_bits_and_one_always_matches_within_the_distance() -> None:
@@ -167,17 +171,32 @@ def test_lookup_reads_one_group_per_band_and_checks_full_distance() -> None:
     index, t0 = MemoryIndex(), datetime(2026, 1, 1, tzinfo=UTC)
     base = 0x0123_4567_89AB_CDEF
     remember(index, "photos/a.jpg", base, 6, t0.isoformat())
-    index.reads = 0
+    index.reads = index.calls = 0
     # 7 bits off, all in different bands: shares bands with a.jpg, but too far
     far = base
     for bit in (1, 10, 19, 28, 37, 46, 55):
         far ^= 1 << bit
     assert hamming(base, far) == 7
     assert find_duplicate(index, "photos/b.jpg", far, 6) is None
-    assert index.reads == 7
+    assert (index.reads, index.calls) == (7, 1)
     near = base ^ 0b101  # 2 bits
     match = find_duplicate(index, "photos/c.jpg", near, 6)
     assert match is not None and (match.key, match.distance) == ("photos/a.jpg", 2)
+
+
+def test_an_upload_is_looked_up_and_indexed_in_one_read_and_one_write_and_a_replay_keeps_its_time() -> None:
+    index = MemoryIndex()
+    base = 0x0123_4567_89AB_CDEF
+    assert check_and_remember(index, "photos/a.jpg", base, 6, "2026-01-01T00:00:00+00:00") is None
+    assert (index.reads, index.calls) == (7, 2)  # 7 groups read in one call, 7 entries in one write
+    # a replay finds its own entries, matches nothing, and keeps the first time it was indexed
+    assert check_and_remember(index, "photos/a.jpg", base, 6, "2026-03-01T00:00:00+00:00") is None
+    ats = {e.at for group in index.groups.values() for e in group.values()}
+    assert ats == {"2026-01-01T00:00:00+00:00"} and len(index.groups) == 7
+    match = check_and_remember(index, "photos/b.jpg", base ^ 1, 6, "2026-02-01T00:00:00+00:00")
+    assert match is not None and (match.key, match.distance) == ("photos/a.jpg", 1)
+    # a's replay after b came: b was indexed later than a's first time, so it is not a's original
+    assert check_and_remember(index, "photos/a.jpg", base, 6, "2026-04-01T00:00:00+00:00") is None
 
 
 def run(describer: Describer, key: str, data: bytes, s: Settings) -> dict:
