@@ -14,13 +14,14 @@ checks, colour handling and metadata policy are the same for every output:
 
 from imgpipe.imaging.crop import STRATEGIES, aspect_box, crop_to_aspect
 from imgpipe.imaging.decode import SourceImage, open_image
-from imgpipe.imaging.encode import EncodeOptions, encode, encode_animation, flatten, has_alpha
+from imgpipe.imaging.encode import AnimationEncoder, EncodeOptions, encode, encode_animation, flatten, has_alpha
 from imgpipe.imaging.formats import ALLOWED, sniff
 from imgpipe.imaging.geometry import cover_size, crop_size, fit_long_edge, fit_pixels, fit_width, resize
 
 __all__ = [
     "ALLOWED",
     "STRATEGIES",
+    "AnimationEncoder",
     "EncodeOptions",
     "SourceImage",
     "aspect_box",

@@ -25,7 +25,7 @@ from imgpipe.errors import Reason, Rejection
 from imgpipe.imaging import engines
 from imgpipe.imaging.color import to_srgb
 from imgpipe.imaging.formats import ALLOWED, PILLOW_FORMAT, ensure_plugin, sniff
-from imgpipe.imaging.geometry import orient, oriented_size
+from imgpipe.imaging.geometry import orient, oriented_size, resize
 from imgpipe.imaging.metadata import kept_exif, orientation_of
 from imgpipe.limits import Limits
 
@@ -129,10 +129,11 @@ class SourceImage:
             im = _uninvert_cmyk(im)  # libvips reads CMYK JPEGs exactly as Pillow does
         return im
 
-    def frames(self) -> Iterator[tuple[Image.Image, int]]:
-        """Every frame of an animation, composited, upright, 8-bit sRGB RGBA, with its duration
-        in milliseconds. Frames are produced one at a time so a caller can shrink each before
-        the next is decoded.
+    def frames(self, size: tuple[int, int] | None = None) -> Iterator[tuple[Image.Image, int]]:
+        """Every frame of an animation, composited, upright, 8-bit sRGB (RGBA when the frame has
+        transparency, else RGB), with its duration in milliseconds, resized to ``size`` (displayed
+        width, height) when given. Frames are produced one at a time; with ``size`` each is
+        resampled straight from the decoder's own frame, so no full-size copy is ever made.
 
         A GIF frame may lie outside the canvas its header declares, and Pillow then grows the
         canvas: the header checks cannot see that, so every frame's canvas is checked against
@@ -153,7 +154,13 @@ class SourceImage:
                         )
                     im.load()
                 duration = int(im.info.get("duration") or 100)
-                frame = to_srgb(im).convert("RGBA")
+                # RGB unless the frame has transparency: an opaque frame as RGBA is a third more
+                # memory, and Pillow resamples RGBA through a premultiplied copy (the 50 MP cap)
+                frame = orient(to_srgb(im), self.orientation)
+                if size is not None:
+                    frame = resize(frame, size)
+                if frame is im:  # the decoder's own frame, which the next seek overwrites
+                    frame = im.copy()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise Rejection(
                     Reason.TOO_MANY_PIXELS,
@@ -165,7 +172,9 @@ class SourceImage:
                     Reason.CORRUPT_IMAGE, f"frame {index} of the {self.format} cannot be decoded: {_describe(exc)}"
                 ) from None
             frame.info = {}
-            yield orient(frame, self.orientation), duration
+            yield frame, duration
+            # dropped before the next frame is decoded: the caller holds it if it needs it
+            del frame
 
     @property
     def loop(self) -> int:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from imgpipe.imaging import (
+    AnimationEncoder,
     EncodeOptions,
     SourceImage,
     encode,
-    encode_animation,
     fit_long_edge,
     fit_pixels,
     open_image,
@@ -46,21 +46,22 @@ def _size(size: tuple[int, int], variant: Variant) -> tuple[int, int]:
 def _animations(
     source: SourceImage, variants: list[Variant], settings: Settings, options: EncodeOptions
 ) -> list[Output]:
-    # Frames are decoded once, at the largest size asked for, within the memory budget; each
-    # variant then shrinks them to its own size.
+    # Frame by frame: each frame is decoded, shrunk to the largest size asked for (straight from
+    # the decoder's frame) and handed to every variant's encoder (shrunk again for the smaller
+    # ones), then dropped, so one frame is held decoded whatever the frame count (bench cap).
     budget = max(1, settings.max_animation_pixels // source.n_frames)
     sizes = [fit_pixels(_size(source.size, v), budget) for v in variants]
     largest = max(sizes, key=lambda s: s[0] * s[1])
-    frames, durations = [], []
-    for frame, duration in source.frames():
-        frames.append(resize(frame, largest))  # each big frame is dropped as soon as it is shrunk
-        durations.append(duration)
-    outputs = []
-    for variant, size in zip(variants, sizes, strict=True):
-        scaled = [resize(frame, size) for frame in frames]
-        data = encode_animation(scaled, durations, source.loop, _options(options, variant))
-        outputs.append(Output(variant.name, "webp", data, *size))
-    return outputs
+    encoders = [
+        AnimationEncoder(size, source.loop, _options(options, v)) for v, size in zip(variants, sizes, strict=True)
+    ]
+    for big, duration in source.frames(largest):
+        for encoder, size in zip(encoders, sizes, strict=True):
+            encoder.add(resize(big, size), duration)
+    return [
+        Output(variant.name, "webp", encoder.finish(), *size)
+        for variant, encoder, size in zip(variants, encoders, sizes, strict=True)
+    ]
 
 
 def process(data: bytes, settings: Settings) -> list[Output]:

@@ -104,7 +104,7 @@ def _check(data: bytes) -> None:
         if src.animated:
             frames = 0
             for frame, duration in src.frames():
-                assert frame.mode == "RGBA"
+                assert frame.mode in ("RGB", "RGBA")
                 assert duration >= 0
                 frames += 1
             assert frames == src.n_frames <= LIMITS.max_frames

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from imgpipe.errors import Reason, Rejection
+from imgpipe.imaging import open_image, resize
 from imgpipe.limits import Limits
 from imgpipe.settings import parse
 from tests import imagegen as g
@@ -101,6 +102,50 @@ def test_big_animations_are_scaled_to_the_memory_budget() -> None:
     (out,) = process(data, settings(max_animation_pixels=10 * 100 * 75))
     assert (out.width, out.height) == (100, 75)
     assert Image.open(io.BytesIO(out.data)).n_frames == 10
+
+
+def test_animations_are_encoded_frame_by_frame_to_the_bytes_of_the_whole_list() -> None:
+    """Two WebP variants of one GIF: each frame is shrunk once to the largest, again for the smaller,
+    and handed to both encoders, with the bytes Pillow's save_all makes from the full lists."""
+    data = g.animated_gif(n_frames=6, size=(200, 150), duration=60)
+    s = settings(formats=[{"name": "big", "format": "webp"}, {"name": "small", "format": "webp", "max_long_edge": 80}])
+    big, small = process(data, s)
+    source = open_image(data, Limits.from_settings(s))
+    frames = [(f, d) for f, d in source.frames((200, 150))]
+    for out, size in ((big, (200, 150)), (small, (80, 60))):
+        shots = [resize(f, size) for f, _ in frames]
+        buf = io.BytesIO()
+        shots[0].save(
+            buf,
+            format="WEBP",
+            save_all=True,
+            append_images=shots[1:],
+            duration=[d for _, d in frames],
+            loop=source.loop,
+            quality=s.webp_quality,
+            method=s.webp_method,
+        )
+        assert (out.width, out.height) == size and out.data == buf.getvalue()
+
+
+def test_opaque_frames_stay_rgb_and_transparent_ones_keep_their_alpha() -> None:
+    opaque = g.animated_gif(n_frames=3, size=(40, 30))
+    assert {f.mode for f, _ in open_image(opaque, Limits()).frames()} == {"RGB"}
+    clear = []
+    for i in range(3):
+        frame = Image.new("P", (40, 30), 0)
+        frame.putpalette([0, 0, 0, 255, 0, 0])
+        frame.paste(1, (10 * i, 5, 10 * i + 8, 20))
+        clear.append(frame)
+    buf = io.BytesIO()
+    clear[0].save(buf, "GIF", save_all=True, append_images=clear[1:], transparency=0, duration=50, loop=0, disposal=2)
+    assert {f.mode for f, _ in open_image(buf.getvalue(), Limits()).frames()} == {"RGBA"}
+    (out,) = process(buf.getvalue(), settings())
+    with Image.open(io.BytesIO(out.data)) as made:
+        made.seek(1)
+        rgba = made.convert("RGBA")
+        assert rgba.getpixel((0, 0))[3] == 0
+        assert [abs(a - b) <= 4 for a, b in zip(rgba.getpixel((14, 10)), (255, 0, 0, 255), strict=True)] == [True] * 4
 
 
 def test_frame_cap_rejects() -> None:
