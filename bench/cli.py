@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cap, coldstart, cost, describe, imaging, package, report, throughput
+from bench import cap, coldstart, convert, cost, describe, imaging, package, report, throughput
 from imgpipe.registry import discover
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL_PARTS = ("imaging", "cost", "cap", "describe", "coldstart", "package", "throughput")
+ALL_PARTS = ("imaging", "cost", "cap", "describe", "convert", "coldstart", "package", "throughput")
 #: what the bench imports beyond the runtime (pyproject's ``bench`` extra). The chart is drawn
 #: at the very end, so a missing one is reported before a 30-minute run, not after it.
 BENCH_MODULES = ("matplotlib", "numpy", "pyvips")
@@ -82,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     # quick mode is a smoke run that must fit in 3 minutes on 2 cores: one repeat per image case
     # (no median); the figures to quote come from the full run
     repeats = (
-        {"imaging": 1, "cost": 1, "cap": 1, "describe": 1, "coldstart": 5}
+        {"imaging": 1, "cost": 1, "cap": 1, "describe": 1, "convert": 1, "coldstart": 5}
         if args.quick
-        else {"imaging": 5, "cost": 3, "cap": 2, "describe": 5, "coldstart": 15}
+        else {"imaging": 5, "cost": 3, "cap": 2, "describe": 5, "convert": 3, "coldstart": 15}
     )
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "imaging": lambda: imaging.run(manifests, repeats["imaging"], _log),
         "cost": lambda: cost.run(manifests, repeats["cost"], _log),
         "cap": lambda: cap.run(manifests, repeats["cap"], _log),
         "describe": lambda: describe.run(repeats["describe"], _log),
+        "convert": lambda: convert.run(repeats["convert"], _log),
         "coldstart": lambda: coldstart.run([*manifests, *discover(http=True)], repeats["coldstart"], _log),
         "package": lambda: package.run(_log),
         "throughput": lambda: throughput.run(

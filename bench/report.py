@@ -57,8 +57,53 @@ def check_lines(report: Mapping[str, Any]) -> list[tuple[str, str, str, str, str
             lines.append(("layer unzipped (with libvips)", value, limit, _verdict(pkg.get("target_met")), "-"))
     lines += _cap_lines(report.get("cap", {}))
     lines += _describe_lines(report.get("describe", {}))
+    lines += _convert_lines(report.get("convert", {}))
     lines += _throughput_lines(report.get("throughput", {}))
     return lines
+
+
+def _convert_lines(conv: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    lines = []
+    t = conv.get("targets", {})
+    for name, v in conv.get("verdicts", {}).items():
+        ssim = ">=" if v["ssim_not_lower"] else "<"
+        value = f"{v['cpu_ratio']:.2f}x CPU, {v['bytes_ratio']:.3f}x bytes, SSIM {ssim} before"
+        limit = f"<= {t['cpu_ratio']}x CPU, <= {t['bytes_ratio']}x bytes, SSIM >="
+        lines.append((f"convert {name} vs before", value, limit, _verdict(v["met"]), "-"))
+    return lines
+
+
+def _convert_section(conv: Mapping[str, Any]) -> list[str]:
+    out = ["## convert: encoders and settings", ""]
+    out.append(
+        "convert's whole `process` per upload, the configuration it shipped with (*before*: Pillow decodes a"
+        " JPEG wanted at over half its size, WebP method 4, AVIF speed 8) against today's (*now*), interleaved"
+        f" in one run, median of {conv['repeats']}. CPU of all threads; bytes of all outputs; SSIM of each"
+        " output against a full-decode Lanczos reference (bench/quality.py)."
+    )
+    out.append("")
+    rows = []
+    for name, by_config in conv["per_upload"].items():
+        for config, r in by_config.items():
+            c = r["config"]
+            setting = f"{c['jpeg_full_scale']} / m{c['webp_method']} / s{c['avif_speed']}"
+            ssim = ", ".join(f"{k} {v}" for k, v in r["ssim_by_output"].items())
+            rows.append([name, config, setting, f"{r['cpu_ms']:.0f}", f"{r['kib']:.1f}", ssim])
+    out += _table(["input", "config", "JPEG full-scale engine / WebP / AVIF", "CPU ms", "KiB", "SSIM"], rows)
+    out.append("")
+    out.append(
+        "Each encoder and effort on the picture convert encodes (the upload at `max_long_edge`); SSIM against"
+        " that picture. AV1 encoders the wheels do not ship: "
+        + (", ".join(conv.get("absent_encoders", [])) or "none")
+        + " (libheif in the pyvips wheel has libaom only as well)."
+    )
+    out.append("")
+    rows = [
+        [e["input"], e["format"], e["encoder"], e["setting"], f"{e['kib']}", f"{e['cpu_ms']:.0f}", f"{e['ssim']}"]
+        for e in conv["encoders"]
+    ]
+    out += _table(["input", "format", "encoder", "setting", "KiB", "CPU ms", "SSIM"], rows)
+    return [*out, ""]
 
 
 def _throughput_lines(thr: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
@@ -457,6 +502,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         out += _cap_section(report["cap"])
     if "describe" in report:
         out += _describe_section(report["describe"])
+    if "convert" in report:
+        out += _convert_section(report["convert"])
     return "\n".join(out) + "\n"
 
 

@@ -78,7 +78,9 @@ class SourceImage:
 
     @property
     def engine(self) -> str:
-        """The engine that decodes this upload (:data:`imgpipe.imaging.engines.DISPATCH`)."""
+        """The engine that decodes this upload at full size or a small size
+        (:data:`imgpipe.imaging.engines.DISPATCH`; :meth:`decode` may pick libvips for a JPEG
+        wanted at more than half its size: :data:`imgpipe.imaging.engines.JPEG_FULL_SCALE`)."""
         return engines.engine_for(self.format, self.animated)
 
     @property
@@ -97,15 +99,15 @@ class SourceImage:
         engine decodes straight to ``min_size``, at the scale the caller meant (see
         :func:`imgpipe.imaging.libvips.decode_size`: a side the caller rounded up may come back
         one pixel short), never enlarging."""
-        engine = self.engine
+        # orientation swaps are symmetric: the stored size wanted is the displayed one, turned
+        stored_target = oriented_size(min_size, self.orientation) if min_size else None
+        engine = engines.engine_for(self.format, self.animated, self.stored_size, stored_target)
         data, self._data = self._data, None
         im = self._take()
         if engine == engines.VIPS and data is not None:
             return self._finish(self._decode_vips(im, data, min_size))
-        if min_size and self.format == "jpeg":
-            stored_target = oriented_size(min_size, self.orientation)  # orientation swaps are symmetric
-            if stored_target[0] < im.width and stored_target[1] < im.height:
-                im.draft(None, (max(1, stored_target[0]), max(1, stored_target[1])))
+        if stored_target and self.format == "jpeg" and stored_target[0] < im.width and stored_target[1] < im.height:
+            im.draft(None, (max(1, stored_target[0]), max(1, stored_target[1])))
         try:
             im.load()
         except DECODE_ERRORS as exc:

@@ -331,3 +331,30 @@ def test_moderate_is_measured_with_its_stand_in_classifier() -> None:
     [made] = ops.load_processor("moderate")(buf.getvalue(), dict(moderate.settings))
     assert made.format == "json" and (made.width, made.height) == (900, 600)
     assert made.description["checked"]["width"] == 900  # the copy a classifier would be sent
+
+
+def test_convert_verdicts_need_half_the_cpu_bytes_within_3_percent_and_no_lower_ssim() -> None:
+    from bench import convert
+
+    def row(cpu: float, kib: float, ssim: float) -> dict:
+        return {
+            "config": {"jpeg_full_scale": "vips", "webp_method": 4, "avif_speed": 8},
+            "cpu_ms": cpu,
+            "kib": kib,
+            "kib_by_output": {"full.webp": kib},
+            "ssim_by_output": {"full.webp": ssim},
+        }
+
+    per_upload = {
+        "ok": {"before": row(1000, 100, 0.9), "now": row(500, 103, 0.9)},
+        "slow": {"before": row(1000, 100, 0.9), "now": row(501, 100, 0.9)},
+        "big": {"before": row(1000, 100, 0.9), "now": row(400, 103.5, 0.95)},
+        "worse": {"before": row(1000, 100, 0.9), "now": row(400, 90, 0.8999)},
+    }
+    v = convert.verdicts(per_upload, "before", "now")
+    assert {k: x["met"] for k, x in v.items()} == {"ok": True, "slow": False, "big": False, "worse": False}
+    result = {"repeats": 1, "targets": {"cpu_ratio": 0.5, "bytes_ratio": 1.03}, "per_upload": per_upload}
+    result |= {"verdicts": v, "encoders": [], "absent_encoders": ["Pillow/libavif svt"]}
+    lines = {line[0]: line for line in report.check_lines({"convert": result})}
+    assert lines["convert worse vs before"][1] == "0.40x CPU, 0.900x bytes, SSIM < before"
+    assert "Pillow/libavif svt" in "\n".join(report._convert_section(result))

@@ -7,6 +7,7 @@ says explicitly where the libvips engine is *not* used even when forced, and why
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from imgpipe.errors import Reason, Rejection
 from imgpipe.imaging import engines, libvips, open_image
@@ -132,3 +133,30 @@ def test_libvips_reduced_decode_is_the_requested_size(monkeypatch: pytest.Monkey
     monkeypatch.setenv(FORCE_ENV, VIPS)
     for data in (g.jpeg(g.photo((800, 600))), g.png(g.photo((800, 600))), g.webp(g.photo((800, 600)))):
         assert open_image(data).decode(min_size=(199, 149)).size == (199, 149)
+
+
+def test_a_jpeg_wanted_at_more_than_half_its_size_goes_to_libvips(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the DCT cannot shrink it: Pillow would decode and resample every pixel (bench convert part)
+    monkeypatch.delenv(engines.FORCE_ENV, raising=False)
+    assert engines.engine_for("jpeg", stored=(4032, 3024), target=(2560, 1920)) == VIPS
+    assert engines.engine_for("jpeg", stored=(4032, 3024), target=(2016, 1512)) == PILLOW  # 1/2 scale
+    assert engines.engine_for("jpeg", stored=(4032, 3024), target=(300, 300)) == PILLOW
+    assert engines.engine_for("jpeg", stored=(4032, 3024), target=(4032, 3024)) == PILLOW  # full size
+    assert engines.engine_for("jpeg", stored=(4032, 3024)) == PILLOW
+    monkeypatch.setenv(engines.FORCE_ENV, "pillow")
+    assert engines.engine_for("jpeg", stored=(4032, 3024), target=(2560, 1920)) == PILLOW
+
+
+def test_convert_s_12_mp_jpeg_is_decoded_by_libvips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(engines.FORCE_ENV, raising=False)
+    calls: list[tuple[int, int] | None] = []
+    real = libvips.decode
+
+    def spy(data: bytes, fmt: str, stored: tuple[int, int], target: tuple[int, int] | None) -> Image.Image:
+        calls.append(target)
+        return real(data, fmt, stored, target)
+
+    monkeypatch.setattr(libvips, "decode", spy)
+    source = open_image(g.jpeg(g.photo((1200, 900))))
+    out = source.decode(min_size=(800, 600))
+    assert out.size == (800, 600) and calls == [(800, 600)]
