@@ -142,6 +142,47 @@ def recommend_memory(peak_mib: float) -> int:
     return next((s for s in MEMORY_STEPS if s >= need), MEMORY_STEPS[-1])
 
 
+#: the memory sizes the curve prices: from the smallest an image processor is given to one full vCPU
+CURVE_MB = (512, 640, 768, 1024, 1280, 1536, FULL_VCPU_MB)
+#: time a function waits, not computing, per request it sends (S3, EventBridge, DynamoDB in the
+#: same region: a small request's round trip) and per MB it moves to or from S3. An *assumption*,
+#: shown as such: Lambda bills the wait at the function's memory, but no CPU share slows it.
+WAIT_S_PER_REQUEST = 0.02
+WAIT_S_PER_MB = 0.01
+#: a larger size is worth its price while it costs at most this much more than the cheapest:
+#: below a full vCPU the CPU-bound part costs the same at every size and runs 1769 / memory slower
+CURVE_COST_TOLERANCE = 0.03
+
+
+def billed_seconds(cpu_s: float, wait_s: float, memory_mb: int) -> float:
+    """What Lambda bills for ``cpu_s`` of CPU-bound work and ``wait_s`` of waiting at
+    ``memory_mb``: below 1,769 MB the function has memory / 1769 of a vCPU, so its CPU work
+    takes 1769 / memory times as long (rounded up to the millisecond, as billed)."""
+    return math.ceil((cpu_s * max(1.0, FULL_VCPU_MB / memory_mb) + wait_s) * 1000) / 1000
+
+
+def memory_curve(cpu_s: float, wait_s: float, floor_mb: int) -> dict[str, Any]:
+    """Cost and latency of one invocation at each size of :data:`CURVE_MB` the function fits
+    (``floor_mb``: its need at the pixel cap), and the pick: the fastest size within
+    :data:`CURVE_COST_TOLERANCE` of the cheapest. CPU-heavy services end at a full vCPU (the same
+    cost, a third of the time at 512 MB); services that mostly wait, at their floor."""
+    p = PRICES
+    points = []
+    for mb in [m for m in CURVE_MB if m >= floor_mb] or [floor_mb]:
+        seconds = billed_seconds(cpu_s, wait_s, mb)
+        usd = seconds * mb / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"]
+        points.append({"memory_mb": mb, "billed_ms": round(seconds * 1000), "usd_per_million": round(usd * 1e6, 2)})
+    cheapest = min(pt["usd_per_million"] for pt in points)
+    fair = [pt for pt in points if pt["usd_per_million"] <= cheapest * (1 + CURVE_COST_TOLERANCE)]
+    chosen = max(fair, key=lambda pt: pt["memory_mb"])
+    return {"points": points, "chosen_mb": chosen["memory_mb"], "floor_mb": floor_mb}
+
+
+def wait_seconds(requests: Mapping[str, int], megabytes: float) -> float:
+    calls = sum(v for k, v in requests.items() if k.split(".")[1][:1].isupper() and k != "events.entries")
+    return calls * WAIT_S_PER_REQUEST + megabytes * WAIT_S_PER_MB
+
+
 def measure_processors(
     manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]
 ) -> dict[str, dict[str, Any]]:
@@ -159,6 +200,7 @@ def measure_processors(
                 # the function must hold the import peak and the work peak
                 s["function_peak_mib"] = max(s["peak_mib"], s["setup_peak_mib"])
                 s["megapixels"] = round(spec.megapixels, 1)
+                s["input_bytes"] = inputs.path_for(spec).stat().st_size  # read from S3, as the outputs are written
             per_input[spec.name] = s
         out[m.name] = {"manifest_memory_mb": m.memory_mb, "inputs": per_input}
     return out
@@ -243,27 +285,37 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         if "error" not in entry["inputs"].get(TYPICAL, {"error": "not measured"})
     }
     requests = requests_per_upload(variants)
+    curves: dict[str, Any] = {}
     for name, entry in measured.items():
         typical = entry["inputs"].get(TYPICAL, {})
         if "error" in typical or name not in sizes or "error" in sizes[name]:
             lines.append({"item": f"Lambda {name}", "usd": None, "note": "not measured"})
             continue
-        memory_mb = sizes[name]["recommended_memory_mb"]
+        # the size it must have to survive the pixel cap, never under the curve's first size
+        floor_mb = max(
+            CURVE_MB[0], sizes[name].get("recommended_memory_mb_at_cap", sizes[name]["recommended_memory_mb"])
+        )
+        moved = typical.get("input_bytes", 0) + sum(
+            o.get("bytes", 0) for o in typical["outputs"] if isinstance(o, Mapping)
+        )
+        moved_mb = moved / 1e6
+        wait_s = wait_seconds(requests[name], moved_mb)
+        curve = memory_curve(typical["cpu_seconds"], wait_s, floor_mb)
+        curves[name] = {**curve, "cpu_ms": round(typical["cpu_seconds"] * 1000), "wait_ms": round(wait_s * 1000)}
+        memory_mb = curve["chosen_mb"]
         mem_gb = memory_mb / 1024
-        # CPU time of the work: wall time on an idle core, and what Lambda bills below one vCPU
-        seconds = math.ceil(typical["cpu_seconds"] * 1000) / 1000  # billed per 1 ms
-        # Below a full vCPU, Lambda gives CPU in proportion to memory: CPU-bound work takes
-        # longer by that factor, so its GB-s (and cost) stop depending on the memory chosen.
-        slowdown = max(1.0, FULL_VCPU_MB / memory_mb)
+        seconds = billed_seconds(typical["cpu_seconds"], wait_s, memory_mb)
         usd = 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"])
-        extra = 1e6 * seconds * (slowdown - 1) * mem_gb * p["lambda_arm64_gb_s"]
-        extra_scaled += extra
+        # what the table used to say: CPU time at a full core's speed, no wait
+        full_core_s = math.ceil(typical["cpu_seconds"] * 1000) / 1000
+        extra_scaled += usd - 1e6 * (full_core_s * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"])
         lines.append(
             {
                 "item": f"Lambda {name}",
                 "usd": usd,
-                "note": f"{seconds * 1000:.0f} ms x {memory_mb} MB, 1 request; CPU-bound on Lambda"
-                f" ~{seconds * slowdown * 1000:.0f} ms, ${usd + extra:.2f}",
+                "note": f"{typical['cpu_seconds'] * 1000:.0f} ms CPU at {memory_mb / FULL_VCPU_MB:.2f} vCPU"
+                f" ({memory_mb} MB, from its curve) + {wait_s * 1000:.0f} ms waiting (assumed) ="
+                f" {seconds * 1000:.0f} ms billed, 1 request",
             }
         )
         s3_usd, reads, puts = _s3_usd(requests[name])
@@ -311,18 +363,24 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
     known = [ln["usd"] for ln in lines if ln["usd"] is not None]
     total = sum(known)
     without_email = total - 1e6 * p["sns_email"]
+    # what no design avoids: the upload's PUT, one PUT per variant, the email and its publish
+    floor = 1e6 * (p["s3_put"] * (1 + variants_total) + p["sns_email"] + p["sns_publish"])
     for ln in lines:
         if ln["usd"] is not None:
             ln["usd"] = round(ln["usd"], 2)
     return {
-        "basis": f"{TYPICAL} ({inputs.JPEG12.label}), recommended memory per processor",
+        "basis": f"{TYPICAL} ({inputs.JPEG12.label}), memory per processor from its cost curve",
         "prices": p,
         "requests_per_upload": requests,
         "lines": lines,
+        # every processor's time at its memory's CPU share, as Lambda bills it
         "total_usd": round(total, 2),
         "total_without_email_usd": round(without_email, 2),
-        # the same, with every processor's time stretched by Lambda's CPU share at its memory
-        "total_cpu_scaled_usd": round(total + extra_scaled, 2),
+        "total_cpu_scaled_usd": round(total, 2),
+        # the same priced the old way (CPU time at a full core, no wait), to compare with earlier runs
+        "total_full_core_usd": round(total - extra_scaled, 2),
+        "floor_usd": round(floor, 2),
+        "memory_curves": curves,
         "complete": len(known) == len(lines),
         "not_included": "CloudWatch Logs and metrics, data transfer, S3 and DynamoDB storage",
     }

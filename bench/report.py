@@ -227,8 +227,9 @@ def console_summary(report: Mapping[str, Any]) -> str:
     cost = report.get("cost", {}).get("cost", {})
     if cost:
         out.append(
-            f"cost per million uploads ({cost['basis']}): ${cost['total_usd']:.2f}"
-            f" (${cost['total_without_email_usd']:.2f} without the email delivery)"
+            f"cost per million uploads ({cost['basis']}): ${cost['total_usd']:.2f} with Lambda's CPU share"
+            f" (${cost['total_without_email_usd']:.2f} without the email delivery;"
+            f" floor ${cost.get('floor_usd', 0):.2f})"
         )
     thr = report.get("throughput", {})
     for n, burst in thr.get("bursts", {}).items():
@@ -389,15 +390,42 @@ def _cost_section(cost: Mapping[str, Any]) -> list[str]:
         f" ${p['eventbridge_custom_event'] * 1e6:.2f} per million custom events; S3"
         f" ${p['s3_put'] * 1000} per 1,000 PUT and ${p['s3_get'] * 1000} per 1,000 GET/HEAD; SNS"
         f" ${p['sns_publish'] * 1e6:.2f} per million publishes and ${p['sns_email'] * 1e5:.2f} per 100,000 emails."
-        " Lambda time is the local CPU time of `process()` (S3 transfer not included): Lambda's CPU share grows"
-        " with memory (a full vCPU at 1,769 MB), so below that size CPU-bound work runs slower than here by"
-        " 1,769 / memory and costs about the same GB-s at any smaller size."
+        " Lambda is priced as it bills: the local CPU time of `process()` stretched by the memory's CPU share"
+        " (memory / 1,769 MB of a vCPU), plus an assumed wait per request and per MB moved, at the memory each"
+        " processor's curve picks (below)."
     )
     out.append("")
+    curves = c.get("memory_curves", {})
+    if curves:
+        sizes = sorted({pt["memory_mb"] for cv in curves.values() for pt in cv["points"]})
+        rows = []
+        for name, cv in curves.items():
+            by_mb = {pt["memory_mb"]: pt for pt in cv["points"]}
+            cells = [
+                (
+                    f"**{by_mb[mb]['billed_ms']} ms ${by_mb[mb]['usd_per_million']:.2f}**"
+                    if mb == cv["chosen_mb"]
+                    else f"{by_mb[mb]['billed_ms']} ms ${by_mb[mb]['usd_per_million']:.2f}"
+                )
+                if mb in by_mb
+                else "-"
+                for mb in sizes
+            ]
+            rows.append([name, f"{cv['cpu_ms']} + {cv['wait_ms']}", cv["floor_mb"], *cells])
+        out.append(
+            "Memory curve per processor (billed time and $ per million invocations; CPU ms measured + wait ms"
+            " assumed; *floor*: the size its peak at the 50 MP cap needs). The pick, in bold: the fastest size"
+            " within 3% of the cheapest."
+        )
+        out.append("")
+        out += _table(["processor", "CPU + wait ms", "floor MB", *[f"{mb} MB" for mb in sizes]], rows)
+        out.append("")
     out += _table(["item", "USD", "basis"], [[ln["item"], _fmt(ln["usd"]), ln["note"]] for ln in c["lines"]])
     out.append(
-        f"| **total** | **{c['total_usd']:.2f}** | {c['total_without_email_usd']:.2f} without email delivery;"
-        f" {c['total_cpu_scaled_usd']:.2f} with Lambda's CPU share applied |"
+        f"| **total** | **{c['total_usd']:.2f}** | with Lambda's CPU share applied;"
+        f" {c['total_without_email_usd']:.2f} without email delivery;"
+        f" {c.get('total_full_core_usd', c['total_usd']):.2f} priced at a full core's speed (as before);"
+        f" floor {c.get('floor_usd', 0):.2f} (the upload's PUT, the variants' PUTs, the email) |"
     )
     out.append("")
     out.append(f"Not included: {c['not_included']}.")

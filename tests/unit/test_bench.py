@@ -96,8 +96,11 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     assert sizes["resize"]["recommended_memory_mb"] == 256
     result = cost.cost_per_million(measured, sizes)
     lines = {ln["item"]: ln["usd"] for ln in result["lines"]}
-    # 0.5 s x 0.25 GB x price + one request, per million uploads
-    assert lines["Lambda resize"] == pytest.approx(1e6 * (0.5 * 0.25 * 0.0000133334 + 0.2e-6), abs=0.01)
+    # 0.5 s of CPU at 640 MB's share of a vCPU (its curve's pick), 8 requests' wait, one request
+    curve = result["memory_curves"]["resize"]
+    assert curve["floor_mb"] == 512 and curve["chosen_mb"] == 640 and curve["wait_ms"] == 160
+    billed = 0.5 * 1769 / 640 + 8 * cost.WAIT_S_PER_REQUEST
+    assert lines["Lambda resize"] == pytest.approx(1e6 * (billed * 0.625 * 0.0000133334 + 0.2e-6), abs=0.01)
     # 2 HEAD + 1 GET, one PUT per variant (no done record)
     assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 4 * 5.0, abs=0.01)
     # 5 Variant Created events and the completion event, $1 per million entries
@@ -106,8 +109,21 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     assert lines["DynamoDB notify"] == pytest.approx(cost.catalog_write_units(5) * 0.625, abs=0.01)
     assert lines["SNS email delivery"] == pytest.approx(20.0)
     assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
-    # at 256 MB a function has a seventh of a vCPU: CPU-bound work costs more than at local speed
-    assert result["total_cpu_scaled_usd"] > result["total_usd"]
+    # below 1,769 MB a function has a fraction of a vCPU: CPU-bound work costs more than at local speed
+    assert result["total_usd"] == result["total_cpu_scaled_usd"] > result["total_full_core_usd"]
+    # the upload's PUT, 5 variants' PUTs, the email and its publish
+    assert result["floor_usd"] == pytest.approx(6 * 5.0 + 20.0 + 0.5)
+
+
+def test_the_memory_curve_gives_cpu_bound_work_a_full_vcpu_and_waiting_work_its_floor() -> None:
+    busy = cost.memory_curve(cpu_s=2.0, wait_s=0.05, floor_mb=512)
+    idle = cost.memory_curve(cpu_s=0.02, wait_s=0.3, floor_mb=512)
+    assert busy["chosen_mb"] == 1769 and idle["chosen_mb"] == 512
+    # CPU-bound: the same GB-s at every size below a full vCPU, 3.5x the latency at 512 MB
+    at = {pt["memory_mb"]: pt for pt in busy["points"]}
+    assert at[512]["billed_ms"] == pytest.approx(at[1769]["billed_ms"] * 1769 / 512, rel=0.05)
+    assert cost.memory_curve(cpu_s=2.0, wait_s=0.05, floor_mb=1100)["points"][0]["memory_mb"] == 1280
+    assert cost.billed_seconds(1.0, 0.0, 1769) == cost.billed_seconds(1.0, 0.0, 3008) == 1.0
 
 
 def test_a_processor_without_measurement_leaves_the_cost_incomplete() -> None:
