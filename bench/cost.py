@@ -386,9 +386,16 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
     }
 
 
-def run(manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    manifests: Sequence[Manifest], repeats: int, log: Callable[[str], None], cap: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``cap``: the same run's pixel-cap part, if it ran: its measured memory at the cap replaces
+    this part's extrapolation as the floor of each processor's curve."""
     measured = measure_processors(manifests, repeats, log)
     sizes = sizing(measured)
+    for name, entry in (cap or {}).get("processors", {}).items():
+        if name in sizes and "error" not in sizes[name] and entry.get("derived_memory_mb"):
+            sizes[name]["memory_mb_at_cap_measured"] = entry["derived_memory_mb"]
     return {"processors": measured, "sizing": sizes, "cost": cost_per_million(measured, sizes), "repeats": repeats}
 
 
