@@ -292,9 +292,9 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
             lines.append({"item": f"Lambda {name}", "usd": None, "note": "not measured"})
             continue
         # the size it must have to survive the pixel cap, never under the curve's first size
-        floor_mb = max(
-            CURVE_MB[0], sizes[name].get("recommended_memory_mb_at_cap", sizes[name]["recommended_memory_mb"])
-        )
+        z = sizes[name]
+        at_cap = z.get("memory_mb_at_cap_measured") or z.get("recommended_memory_mb_at_cap", z["recommended_memory_mb"])
+        floor_mb = max(CURVE_MB[0], at_cap)
         moved = typical.get("input_bytes", 0) + sum(
             o.get("bytes", 0) for o in typical["outputs"] if isinstance(o, Mapping)
         )

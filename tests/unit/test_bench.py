@@ -374,3 +374,11 @@ def test_convert_verdicts_need_half_the_cpu_bytes_within_3_percent_and_no_lower_
     lines = {line[0]: line for line in report.check_lines({"convert": result})}
     assert lines["convert worse vs before"][1] == "0.40x CPU, 0.900x bytes, SSIM < before"
     assert "Pillow/libavif svt" in "\n".join(report._convert_section(result))
+
+
+def test_the_cap_part_s_measured_memory_is_the_floor_of_the_cost_curve() -> None:
+    measured = {"resize": _measured(0.5, 4)}
+    sizes = cost.sizing(measured)
+    sizes["resize"]["memory_mb_at_cap_measured"] = 1280
+    curve = cost.cost_per_million(measured, sizes)["memory_curves"]["resize"]
+    assert curve["floor_mb"] == 1280 and [pt["memory_mb"] for pt in curve["points"]] == [1280, 1536, 1769]
