@@ -156,9 +156,18 @@ class HttpTrigger:
     source: ClassVar[str] = "http"
 
 
-#: one of a manifest's ``[[triggers]]``; every kind but ``http`` becomes one EventBridge rule,
-#: whose pattern its ``event_pattern`` builds (CDK and the local stack both use it)
-Trigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger | HttpTrigger
+@dataclass(frozen=True)
+class EdgeTrigger:
+    """Not an EventBridge rule: CDN path patterns (``"/t/*"``) the distribution sends to the
+    function itself, with no sign-in (each request carries its own signature)."""
+
+    paths: tuple[str, ...]
+    source: ClassVar[str] = "edge"
+
+
+#: one of a manifest's ``[[triggers]]``; every kind but ``http`` and ``edge`` becomes one
+#: EventBridge rule, whose pattern its ``event_pattern`` builds (CDK and the local stack both use it)
+Trigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger | HttpTrigger | EdgeTrigger
 #: the kinds that are EventBridge rules
 RuleTrigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger
 
@@ -199,8 +208,8 @@ class Manifest:
         return tuple(t for t in self.triggers if isinstance(t, UploadsTrigger))
 
     def rule_triggers(self) -> tuple[RuleTrigger, ...]:
-        """The triggers that are EventBridge rules (every one but an ``http`` trigger)."""
-        return tuple(t for t in self.triggers if not isinstance(t, HttpTrigger))
+        """The triggers that are EventBridge rules (every one but an ``http`` or ``edge`` trigger)."""
+        return tuple(t for t in self.triggers if not isinstance(t, HttpTrigger | EdgeTrigger))
 
     @property
     def listens_to_pipeline(self) -> bool:
@@ -211,6 +220,11 @@ class Manifest:
     def http(self) -> HttpTrigger | None:
         """The service's HTTP routes, if it is an HTTP service (then it has no other trigger)."""
         return next((t for t in self.triggers if isinstance(t, HttpTrigger)), None)
+
+    @property
+    def edge(self) -> EdgeTrigger | None:
+        """The CDN paths the service answers, if it is an edge service (then it has no other trigger)."""
+        return next((t for t in self.triggers if isinstance(t, EdgeTrigger)), None)
 
     def matches_key(self, key: str) -> bool:
         return any(t.matches_key(key) for t in self.upload_triggers())
@@ -263,15 +277,17 @@ def _parse_trigger(folder: Path, raw: Any, index: int) -> Trigger:
     if not isinstance(raw, dict):
         raise ManifestError(folder, where, "must be a table")
     source = raw.get("source")
-    if source not in ("uploads", "pipeline", "deletions", "completions", "http"):
+    if source not in ("uploads", "pipeline", "deletions", "completions", "http", "edge"):
         raise ManifestError(
             folder,
             f"{where}.source",
             "must be 'uploads' or 'pipeline' (or 'deletions', for S3 deletions, 'completions', for the "
-            f"rounds' completion events, or 'http'), got {source!r}",
+            f"rounds' completion events, 'http' or 'edge'), got {source!r}",
         )
     if source == "http":
         return _parse_http_trigger(folder, raw, where)
+    if source == "edge":
+        return _parse_edge_trigger(folder, raw, where)
     unknown = set(raw) - {"source", "prefixes", "suffixes", "detail_types"}
     if unknown:
         raise ManifestError(folder, f"{where}.{sorted(unknown)[0]}", "is not a known trigger field")
@@ -328,6 +344,23 @@ def _parse_http_trigger(folder: Path, raw: Mapping[str, Any], where: str) -> Tri
     return HttpTrigger(routes, public)
 
 
+# a CloudFront path pattern under one literal first segment: "/t/*"
+_EDGE_PATH = re.compile(r"^/[a-z][a-z0-9-]*/\*$")
+
+
+def _parse_edge_trigger(folder: Path, raw: Mapping[str, Any], where: str) -> Trigger:
+    unknown = set(raw) - {"source", "paths"}
+    if unknown:
+        raise ManifestError(folder, f"{where}.{sorted(unknown)[0]}", "is not a known field of an 'edge' trigger")
+    paths = _str_list(folder, raw, "paths", where)
+    if not paths:
+        raise ManifestError(folder, f"{where}.paths", "an 'edge' trigger needs at least one path pattern")
+    for path in paths:
+        if not _EDGE_PATH.match(path):
+            raise ManifestError(folder, f"{where}.paths", f"{path!r} must be '/<segment>/*'")
+    return EdgeTrigger(paths)
+
+
 _KNOWN_FIELDS = {
     "name",
     "description",
@@ -382,10 +415,11 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
     if not isinstance(triggers_raw, list) or not triggers_raw:
         raise ManifestError(folder, "triggers", "needs at least one [[triggers]] table")
     triggers = tuple(_parse_trigger(folder, t, i) for i, t in enumerate(triggers_raw))
-    if any(isinstance(t, HttpTrigger) for t in triggers) and len(triggers) > 1:
-        # Served synchronously through the API: no rule, no DLQ; mixing both kinds in one
-        # function would give it two failure models.
-        raise ManifestError(folder, "triggers", "an 'http' trigger must be the service's only trigger")
+    for kind in (HttpTrigger, EdgeTrigger):
+        if any(isinstance(t, kind) for t in triggers) and len(triggers) > 1:
+            # Served synchronously over HTTP: no rule, no DLQ; mixing both kinds in one
+            # function would give it two failure models.
+            raise ManifestError(folder, "triggers", f"an '{kind.source}' trigger must be the service's only trigger")
     produces = raw.get("produces_variants", False)
     if not isinstance(produces, bool):
         raise ManifestError(folder, "produces_variants", "must be true or false")

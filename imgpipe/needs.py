@@ -37,6 +37,7 @@ class Need(StrEnum):
     COMPLETION_EVENTS = "completion_events"
     WEBHOOK_SECRET = "webhook_secret"
     MODERATION = "moderation"
+    TRANSFORM_SECRET = "transform_secret"
 
 
 class Resource(StrEnum):
@@ -50,6 +51,8 @@ class Resource(StrEnum):
     DELIVERY_URL = "delivery_url"
     #: the webhooks' signing secret's ARN (its value is read from Secrets Manager, never put in the environment)
     WEBHOOK_SECRET = "webhook_secret"
+    #: the transform URLs' signing keys' ARN (likewise read from Secrets Manager)
+    TRANSFORM_SECRET = "transform_secret"
 
 
 @dataclass(frozen=True)
@@ -93,4 +96,9 @@ NEEDS: dict[Need, NeedSpec] = {
         Resource.WEBHOOK_SECRET,
     ),
     Need.MODERATION: NeedSpec("rekognition:DetectModerationLabels (the action has no resource-level permission)"),
+    Need.TRANSFORM_SECRET: NeedSpec(
+        "secretsmanager:GetSecretValue on the transform URLs' signing keys (created only when a service declares this)",
+        "IMGPIPE_TRANSFORM_SIGNING_KEY_ARN",
+        Resource.TRANSFORM_SECRET,
+    ),
 }

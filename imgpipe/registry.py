@@ -32,12 +32,15 @@ def services_root() -> Path:
     return Path(os.environ.get("IMGPIPE_SERVICES_ROOT", DEFAULT_ROOT))
 
 
-def discover(root: Path | None = None, *, http: bool = False, services: str | None = "all") -> list[Manifest]:
+def discover(
+    root: Path | None = None, *, http: bool = False, edge: bool = False, services: str | None = "all"
+) -> list[Manifest]:
     """All event-driven services, sorted by name; with ``http=True``, the HTTP services (an
     ``http`` trigger: the upload API) instead. Every folder is validated either way. A folder
     without a manifest is ignored (e.g. __pycache__); a folder with a bad manifest raises
     :class:`ManifestError`. ``services`` is a deployment's selection (:func:`select`; None: the
-    defaults); the default, ``"all"``, is every folder."""
+    defaults); the default, ``"all"``, is every folder. With ``edge=True``, the services the CDN
+    calls itself (an ``edge`` trigger: on-demand transforms) instead."""
     root = Path(root) if root else services_root()
     if not root.is_dir():
         raise FileNotFoundError(f"services folder not found: {root}")
@@ -49,7 +52,9 @@ def discover(root: Path | None = None, *, http: bool = False, services: str | No
             raise ManifestError(m.folder, "-", "the folder has no handler.py")
     manifests = select(manifests, services)
     # Two kinds, two consumers: a rule, DLQs and retries for events; a route behind the API for http.
-    return [m for m in manifests if (m.http is not None) == http]
+    if edge:
+        return [m for m in manifests if m.edge is not None]
+    return [m for m in manifests if (m.http is not None) == http and m.edge is None]
 
 
 class SelectionError(ValueError):

@@ -59,6 +59,8 @@ MINIMUM_TLS_VERSION = 1.2  # bucket policies deny older TLS
 DEFAULT_EVENT_BUS = "default"
 #: the generated webhook signing key: base64 characters, a multiple of 4 (48: 36 bytes of key)
 WEBHOOK_SECRET_CHARS = 48
+#: letters and digits of a transform signing key: as base64, 48 bytes (at least 32 are required)
+TRANSFORM_SECRET_CHARS = 64
 
 
 def metrics_namespace(stack_name: str) -> str:

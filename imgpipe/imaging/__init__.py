@@ -8,13 +8,15 @@ checks, colour handling and metadata policy are the same for every output:
    to upright 8-bit sRGB (:meth:`SourceImage.frames` for animations). The engine comes from one
    table, :data:`engines.DISPATCH`: Pillow's DCT-scaled decode for JPEG, libvips for PNG
    (streamed) and WebP (shrunk while decoding); both hand back a Pillow image;
-3. :mod:`geometry` sizes and resizes (never enlarging), :func:`aspect_box` places a crop by content;
+3. :mod:`geometry` sizes and resizes (never enlarging), :func:`aspect_box` places a crop by content,
+   :mod:`fit` fits an upload into a box (cover, inside, contain) for thumbnails and transforms;
 4. :func:`encode` writes JPEG / PNG / WebP / AVIF with only the kept metadata.
 """
 
 from imgpipe.imaging.crop import STRATEGIES, aspect_box, crop_to_aspect
 from imgpipe.imaging.decode import SourceImage, open_image
 from imgpipe.imaging.encode import AnimationEncoder, EncodeOptions, encode, encode_animation, flatten, has_alpha
+from imgpipe.imaging.fit import contain, cover, inside, inside_size, pad
 from imgpipe.imaging.formats import ALLOWED, sniff
 from imgpipe.imaging.geometry import cover_size, crop_size, fit_long_edge, fit_pixels, fit_width, resize
 
@@ -25,6 +27,8 @@ __all__ = [
     "EncodeOptions",
     "SourceImage",
     "aspect_box",
+    "contain",
+    "cover",
     "cover_size",
     "crop_size",
     "crop_to_aspect",
@@ -35,7 +39,10 @@ __all__ = [
     "fit_width",
     "flatten",
     "has_alpha",
+    "inside",
+    "inside_size",
     "open_image",
+    "pad",
     "resize",
     "sniff",
 ]

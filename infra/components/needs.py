@@ -39,6 +39,7 @@ class NeedGrants:
             Need.COMPLETION_EVENTS: self._put_completions,
             Need.WEBHOOK_SECRET: self._read_webhook_secret,
             Need.MODERATION: self._detect_moderation_labels,
+            Need.TRANSFORM_SECRET: self._read_transform_secret,
         }
 
     def apply(self, role: iam.IRole, needs: Collection[Need]) -> None:
@@ -190,6 +191,15 @@ class NeedGrants:
                 sid="ReadWebhookSecret",
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.notification.webhook_secret.secret_arn],
+            )
+        )
+
+    def _read_transform_secret(self, role: iam.IRole) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTransformSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.notification.transform_secret.secret_arn],
             )
         )
 

@@ -24,7 +24,7 @@ from imgpipe.catalog.schema import (
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
 from infra.components import nag
-from infra.constants import WEBHOOK_SECRET_CHARS
+from infra.constants import TRANSFORM_SECRET_CHARS, WEBHOOK_SECRET_CHARS
 
 
 class Notification(Construct):
@@ -41,6 +41,7 @@ class Notification(Construct):
         self.topics_key = topics_key
         self.removal_policy = removal_policy
         self._webhook_secret: secretsmanager.Secret | None = None
+        self._transform_secret: secretsmanager.Secret | None = None
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -76,7 +77,33 @@ class Notification(Construct):
         resources = {Resource.CATALOG_TABLE: self.catalog.table_name, Resource.NOTIFICATION_TOPIC: self.topic.topic_arn}
         if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
             resources[Resource.WEBHOOK_SECRET] = self.webhook_secret.secret_arn
+        if any(Need.TRANSFORM_SECRET in m.needs for m in manifests):
+            resources[Resource.TRANSFORM_SECRET] = self.transform_secret.secret_arn
         return resources
+
+    @property
+    def transform_secret(self) -> secretsmanager.Secret:
+        """The transform URLs' signing key: 64 letters and digits, which read as base64 are 48
+        bytes (imgpipe.transforms.parse_keys). During a rotation the value holds the new key, a
+        space and the old one: the new signs, both verify (docs/transforms.md)."""
+        if self._transform_secret is None:
+            self._transform_secret = secretsmanager.Secret(
+                self,
+                "TransformSecret",
+                description="imgpipe transform URLs: the signing key (new key first, then the old during a rotation)",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    password_length=TRANSFORM_SECRET_CHARS, exclude_punctuation=True, include_space=False
+                ),
+                removal_policy=self.removal_policy,
+            )
+            nag.acknowledge(
+                self._transform_secret,
+                "AwsSolutions-SMG4",
+                f"{self._transform_secret.node.path} signs transform URLs already published in pages and caches: "
+                "rotation is the operator's two-step change (docs/transforms.md), not a scheduled replacement "
+                "that would break every published URL at once.",
+            )
+        return self._transform_secret
 
     @property
     def webhook_secret(self) -> secretsmanager.Secret:

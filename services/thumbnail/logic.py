@@ -6,15 +6,7 @@ upload smaller than the box is not enlarged, the crop is then the largest square
 
 from __future__ import annotations
 
-from imgpipe.imaging import (
-    EncodeOptions,
-    aspect_box,
-    cover_size,
-    crop_size,
-    encode,
-    open_image,
-    resize,
-)
+from imgpipe.imaging import EncodeOptions, cover, encode, open_image
 from imgpipe.limits import Limits
 from imgpipe.runtime import Output
 
@@ -33,9 +25,7 @@ def process(data: bytes, settings: Settings) -> list[Output]:
     options = EncodeOptions.from_settings(settings)
 
     source = open_image(data, Limits.from_settings(settings))
-    # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale, still covering the box: a 24 MP
-    # photo becomes ~0.4 MP here. The window is chosen on that, and only it is resampled.
-    image = source.decode(min_size=cover_size(source.size, box))
-    image = resize(image, crop_size(source.size, box), box=aspect_box(image, box, settings.crop))
+    # the same steps as a transform's fit=cover (imgpipe.imaging.fit)
+    image = cover(source, box, settings.crop)
     name = f"{box[0]}x{box[1]}"
     return [Output(name, fmt, encode(image, fmt, options, source.exif), *image.size) for fmt in settings.formats]

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from imgpipe.signing_keys import secret_keys as shared_secret_keys
 
 from .deliverer import DeliveryFailed
 from .logic import parse_keys
@@ -16,29 +16,11 @@ from .logic import parse_keys
 #: bytes of the receiver's answer read (and dropped) before the connection is closed
 _ANSWER_BYTES = 4096
 
-_cache: dict[str, tuple[float, tuple[bytes, ...]]] = {}
-_cache_lock = threading.Lock()
-
 
 def secret_keys(arn: str, cache_s: float, secretsmanager: Any | None = None) -> Callable[[], tuple[bytes, ...]]:
-    """The keys in the secret ``arn``, read once per ``cache_s`` per warm function (at cold
+    """The webhook keys in the secret ``arn``, read once per ``cache_s`` per warm function (at cold
     start, then after a rotation had time to reach every receiver)."""
-
-    def keys() -> tuple[bytes, ...]:
-        from imgpipe.adapters import client
-
-        now = time.monotonic()
-        with _cache_lock:
-            cached = _cache.get(arn)
-            if cached is not None and now - cached[0] < cache_s:
-                return cached[1]
-        value = (secretsmanager or client("secretsmanager")).get_secret_value(SecretId=arn)["SecretString"]
-        parsed = parse_keys(value)
-        with _cache_lock:
-            _cache[arn] = (now, parsed)
-        return parsed
-
-    return keys
+    return shared_secret_keys(arn, cache_s, parse_keys, secretsmanager)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -11,7 +11,6 @@ computes an HMAC.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -28,6 +27,7 @@ from imgpipe.events import (
     UPLOAD_PARTLY_COMPLETED,
     UPLOAD_REJECTED,
 )
+from imgpipe.signing_keys import parse_base64_keys
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
@@ -75,19 +75,10 @@ def parse_keys(secret: str) -> tuple[bytes, ...]:
     """The signing keys in the secret's value: one ``whsec_<base64>`` (the prefix optional), or
     two separated by whitespace while receivers move to a new one (each delivery is then signed
     with both)."""
-    keys = []
-    for word in secret.split():
-        encoded = word.removeprefix(SECRET_PREFIX)
-        try:
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise SecretError("the webhook secret is not base64 (whsec_<base64>)") from None
-        if len(key) < 16:
-            raise SecretError(f"the webhook secret is {len(key)} bytes; at least 16 are needed")
-        keys.append(key)
-    if not keys:
-        raise SecretError("the webhook secret is empty")
-    return tuple(keys)
+    try:
+        return parse_base64_keys(secret, what="webhook secret", min_bytes=16, prefix=SECRET_PREFIX)
+    except ValueError as exc:
+        raise SecretError(str(exc)) from None
 
 
 def sign(keys: Sequence[bytes], msg_id: str, timestamp: int, body: bytes) -> str:

@@ -76,6 +76,8 @@ def test_the_environment_round_trips_with_stable_variable_names() -> None:
         "IMGPIPE_DELIVERY_URL",
         # the webhooks' signing secret: its ARN, never its value (services/webhook)
         "IMGPIPE_WEBHOOK_SIGNING_KEY_ARN",
+        # the transform URLs' signing keys, likewise (services/transform)
+        "IMGPIPE_TRANSFORM_SIGNING_KEY_ARN",
     }
     # a service that declared nothing has none of them
     assert not set(ENV_BY_NEED.values()) & set(function_config(MANIFESTS["resize"], STACK).as_env())

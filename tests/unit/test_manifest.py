@@ -114,7 +114,8 @@ def test_repository_processors_are_discovered_and_valid() -> None:
     # Every folder with a manifest is a processor (the list is never written down: adding a
     # folder needs no edit here), and each of them loads without error.
     folders = sorted(path.parent.name for path in DEFAULT_ROOT.glob("*/manifest.toml"))
-    names = sorted(m.name for m in [*discover(DEFAULT_ROOT), *discover(DEFAULT_ROOT, http=True)])
+    kinds = [*discover(DEFAULT_ROOT), *discover(DEFAULT_ROOT, http=True), *discover(DEFAULT_ROOT, edge=True)]
+    names = sorted(m.name for m in kinds)
     assert names == folders and names
 
 

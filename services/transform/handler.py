@@ -1,0 +1,63 @@
+"""transform: the CDN's /t/* requests (a Lambda function URL's event; the local front door sends
+the same shape). Thin: the request's method, path and Accept go to :class:`TransformService`,
+its answer comes back base64-encoded (images are binary)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imgpipe.config import Config, current_config
+from imgpipe.manifest import Need
+from imgpipe.observability import powertools
+from imgpipe.settings import parse
+from imgpipe.signing_keys import secret_keys
+from imgpipe.transforms import parse_keys
+
+from .adapters import CatalogRounds, S3Renderings, S3Upload
+from .service import TransformService
+from .settings import Settings
+
+logger, tracer, metrics = powertools(__package__)
+#: how long a warm function keeps the signing keys before reading them again (a rotation waits this long)
+KEY_CACHE_S = 300
+
+
+def _service(config: Config) -> TransformService:
+    # keyed by the environment: the local stack runs every service in one process, each its own config
+    return _service_for(json.dumps(config.as_env(), sort_keys=True))
+
+
+@cache
+def _service_for(env: str) -> TransformService:
+    config = Config.from_env(json.loads(env))
+    return TransformService(
+        settings=parse(Settings, config.settings, service=config.processor),
+        uploads=S3Upload(config.uploads_bucket),
+        catalog=CatalogRounds(config.resource(Need.CATALOG), config.uploads_bucket),
+        renderings=S3Renderings(config.variants_bucket),
+        keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), KEY_CACHE_S, parse_keys),
+    )
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    method = event.get("requestContext", {}).get("http", {}).get("method", "GET")
+    answer = _service(current_config()).answer(method, event.get("rawPath", ""), _header(event, "accept"))
+    return {
+        "statusCode": answer.status,
+        "headers": dict(answer.headers),
+        "body": base64.b64encode(answer.body).decode(),
+        "isBase64Encoded": True,
+    }

@@ -1,0 +1,115 @@
+"""One transform request, answered in the order that spends nothing on a bad one: the URL's
+shape, its spec, the bounds, the upload's ETag (one HEAD) and the signature over them, all
+before a byte of the upload is read; then the catalog (held, rejected, deleted or unfinished
+uploads are never rendered), then one GET and one render. A rendering too large to return is
+stored under ``transform/`` in the variants bucket and answered with a redirect to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from imgpipe.catalog import Round
+from imgpipe.errors import Rejection
+from imgpipe.ports import ObjectInfo
+from imgpipe.transforms import InvalidTransform, parse_spec, servable, split_path, verify
+
+from .logic import output_format, render
+from .settings import Settings
+
+#: the prefix of the variants bucket that holds renderings too large to return inline
+STORED_PREFIX = "transform/"
+#: how long the CDN may keep a refusal: a held upload released, or a new signature, works soon
+REFUSAL_TTL_S = 60
+
+
+class Uploads(Protocol):
+    def head(self, key: str) -> ObjectInfo | None: ...
+    def get(self, key: str, etag: str) -> bytes: ...
+
+
+class Catalog(Protocol):
+    def load(self, key: str, etag: str) -> Round | None: ...
+
+
+class Renderings(Protocol):
+    """Where large renderings are kept, and links to them."""
+
+    def exists(self, key: str) -> bool: ...
+    def put(self, key: str, data: bytes, content_type: str, cache_control: str) -> None: ...
+    def link(self, key: str, expires_s: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def _refusal(status: int, message: str) -> Answer:
+    return Answer(
+        status,
+        {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": f"public, max-age={REFUSAL_TTL_S}"},
+        message.encode() + b"\n",
+    )
+
+
+def forbidden() -> Answer:
+    # One answer for unsigned, tampered, re-sized and out-of-bounds URLs: which part was wrong
+    # is not told.
+    return _refusal(403, "This transform URL is not signed for this upload. Ask the API for one.")
+
+
+def stored_key(key: str, etag: str, spec_with_format: str) -> str:
+    return f"{STORED_PREFIX}{key}/{etag}/{spec_with_format}"
+
+
+@dataclass
+class TransformService:
+    settings: Settings
+    uploads: Uploads
+    catalog: Catalog
+    renderings: Renderings
+    keys: Callable[[], tuple[bytes, ...]]
+
+    def answer(self, method: str, path: str, accept: str | None) -> Answer:
+        if method not in ("GET", "HEAD"):
+            return _refusal(405, "Transforms are read with GET.")
+        parts = split_path(path)
+        transform = parse_spec(parts.spec) if parts else None
+        if parts is None or transform is None:
+            return forbidden()
+        try:
+            transform.check(self.settings)
+        except InvalidTransform:
+            return forbidden()  # signed under wider bounds than the deployment has now
+        info = self.uploads.head(parts.key)
+        if info is None or not verify(self.keys(), parts.key, info.etag, parts.spec, parts.signature):
+            # a deleted upload's URLs end here too: its ETag is gone
+            return forbidden()
+        if not servable(self.catalog.load(parts.key, info.etag)):
+            return _refusal(404, "This upload is not available (still processing, held for review, or removed).")
+        fmt = output_format(transform, accept)
+        cache = f"public, max-age={self.settings.cache_ttl_s}"
+        vary = {"Vary": "Accept"} if transform.format == "auto" else {}
+        stored = stored_key(parts.key, info.etag, f"{parts.spec}.{fmt}" if transform.format == "auto" else parts.spec)
+        if self.renderings.exists(stored):
+            return self._redirect(stored, vary)
+        try:
+            rendered = render(self.uploads.get(parts.key, info.etag), transform, self.settings, accept)
+        except Rejection as rejection:
+            return _refusal(422, f"This upload cannot be rendered: {rejection}")
+        headers = {"Content-Type": rendered.content_type, "Cache-Control": cache, **vary}
+        if len(rendered.data) > self.settings.max_inline_bytes:
+            self.renderings.put(stored, rendered.data, rendered.content_type, cache)
+            return self._redirect(stored, vary)
+        return Answer(200, headers, b"" if method == "HEAD" else rendered.data)
+
+    def _redirect(self, stored: str, vary: Mapping[str, str]) -> Answer:
+        # The link expires: the CDN and browsers keep the redirect for well under its life.
+        expires_s = self.settings.link_expiry_s
+        location = self.renderings.link(stored, expires_s)
+        return Answer(307, {"Location": location, "Cache-Control": f"public, max-age={expires_s // 4}", **vary})
