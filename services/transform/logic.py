@@ -9,8 +9,7 @@ An animation stays animated only as WebP; any other format gets its first frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-from PIL import Image
+from typing import Any
 
 from imgpipe.imaging import (
     EncodeOptions,
@@ -62,7 +61,8 @@ def _options(settings: Settings, fmt: str, quality: int | None) -> EncodeOptions
     return replace(options, **{f"{fmt}_quality": quality})
 
 
-def _still(source: SourceImage, transform: Transform, strategy: str) -> Image.Image:
+def _still(source: SourceImage, transform: Transform, strategy: str) -> Any:
+    # a decoded image of the seam (this service never touches the image library itself)
     width, height = transform.box
     if transform.fit == "cover":
         assert width is not None and height is not None  # Transform.check

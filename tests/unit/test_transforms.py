@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from imgpipe.catalog import COMPLETED, DELETED, PARTIAL, PROCESSING, REJECTED, SUPERSEDED, Round
-from imgpipe.manifest import ManifestError, Trigger, parse_manifest
+from imgpipe.manifest import EdgeTrigger, ManifestError, parse_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover
 from imgpipe.transforms import (
     InvalidTransform,
@@ -142,9 +142,8 @@ BASE: dict[str, Any] = {"name": "render", "memory_mb": 256, "timeout_s": 10}
 
 def test_an_edge_trigger_names_cdn_paths_and_no_rule() -> None:
     m = parse_manifest(Path("services/render"), {**BASE, "triggers": [{"source": "edge", "paths": ["/t/*"]}]})
-    assert m.edge == Trigger("edge", routes=("/t/*",)) and m.http is None
-    with pytest.raises(ValueError, match="not by an EventBridge rule"):
-        m.edge.event_pattern("bucket")
+    assert m.edge == EdgeTrigger(("/t/*",)) and m.http is None
+    assert m.rule_triggers() == () and m.upload_triggers() == ()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,117 @@
+"""The handler end to end on moto: a function URL's event, through the service and its adapters
+(S3 HEAD and GET, the catalog, Secrets Manager, large renderings stored and linked)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+from imgpipe.adapters import client
+from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, create_table
+from imgpipe.config import Config, use_config
+from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.manifest import Need, load_manifest
+from imgpipe.registry import DEFAULT_ROOT
+from imgpipe.transforms import Transform, url_path
+
+from .. import handler as transform_handler
+
+UPLOADS, VARIANTS, TABLE = "up-bucket", "var-bucket", "catalog"
+KEY = "users/sub-1/AAAAAAAAAAAAAAAAAAAAAA/cat.jpg"
+SECRET = b"s" * 48
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+class Ctx:
+    function_name = "transform"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:transform"
+    aws_request_id = "req"
+
+
+def photo() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 100, 50)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        client.cache_clear()
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=UPLOADS)
+        s3.create_bucket(Bucket=VARIANTS)
+        etag = s3.put_object(Bucket=UPLOADS, Key=KEY, Body=photo())["ETag"].strip('"')
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(ddb, TABLE)
+        upload = Upload(UPLOADS, KEY, etag)
+        catalog = DynamoCatalog(TABLE)
+        catalog.record_upload(upload, UploadFacts(size=1, content_type="image/jpeg"), expected=["resize"], now=NOW)
+        info = VariantInfo("resize", VARIANTS, f"resize/{KEY}/640w.jpg", "jpeg", 640, 480, 99)
+        catalog.record_variant(VariantCreated(upload, info, 1, "h"), expected=["resize"], now=NOW)
+        # notify ends the round when it claims its email
+        assert catalog.claim_email(RoundRef.of(upload), COMPLETED, token="t", now=NOW, stale_before=NOW)
+        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="transform-keys", SecretString=base64.b64encode(SECRET).decode()
+        )["ARN"]
+        manifest = load_manifest(DEFAULT_ROOT / "transform")
+        config = Config(
+            processor="transform",
+            uploads_bucket=UPLOADS,
+            variants_bucket=VARIANTS,
+            settings=dict(manifest.settings),
+            resources={Need.CATALOG: TABLE, Need.TRANSFORM_SECRET: arn},
+        )
+        with use_config(config):
+            yield {"s3": s3, "etag": etag, "catalog": catalog, "upload": upload}
+        client.cache_clear()
+        transform_handler._service_for.cache_clear()
+
+
+def get(path: str, accept: str = "image/webp,*/*") -> dict[str, Any]:
+    event = {
+        "version": "2.0",
+        "rawPath": path,
+        "headers": {"accept": accept, "host": "x.lambda-url.us-east-1.on.aws"},
+        "requestContext": {"http": {"method": "GET", "path": path}},
+        "isBase64Encoded": False,
+    }
+    return transform_handler.handler(event, Ctx())  # type: ignore[arg-type]
+
+
+def test_a_signed_url_is_rendered_on_moto(aws: dict[str, Any]) -> None:
+    r = get(url_path(SECRET, KEY, aws["etag"], Transform(400, 300, "cover", "auto")))
+    assert r["statusCode"] == 200 and r["isBase64Encoded"]
+    assert r["headers"]["Content-Type"] == "image/webp" and r["headers"]["Vary"] == "Accept"
+    assert Image.open(io.BytesIO(base64.b64decode(r["body"]))).size == (400, 300)
+
+
+def test_a_url_of_another_secret_or_a_deleted_upload_is_403(aws: dict[str, Any]) -> None:
+    path = url_path(SECRET, KEY, aws["etag"], Transform(400))
+    assert get(url_path(b"x" * 48, KEY, aws["etag"], Transform(400)))["statusCode"] == 403
+    aws["s3"].delete_object(Bucket=UPLOADS, Key=KEY)
+    assert get(path)["statusCode"] == 403
+
+
+def test_a_deleted_round_is_404(aws: dict[str, Any]) -> None:
+    aws["catalog"].mark_deleted(UPLOADS, KEY, now=NOW)
+    assert get(url_path(SECRET, KEY, aws["etag"], Transform(400)))["statusCode"] == 404
+
+
+def test_a_large_rendering_is_stored_and_linked(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    service = transform_handler._service(transform_handler.current_config())
+    monkeypatch.setattr(service, "settings", type(service.settings)(max_inline_bytes=10))
+    r = get(url_path(SECRET, KEY, aws["etag"], Transform(300, None, "inside", "png")))
+    assert r["statusCode"] == 307
+    stored = aws["s3"].list_objects_v2(Bucket=VARIANTS, Prefix="transform/")["Contents"]
+    assert [o["Key"] for o in stored] == [f"transform/{KEY}/{aws['etag']}/w300_inside.png"]
+    assert r["headers"]["Location"].startswith(f"https://{VARIANTS}.s3.amazonaws.com/transform/")
