@@ -38,6 +38,7 @@ class Need(StrEnum):
     WEBHOOK_SECRET = "webhook_secret"
     MODERATION = "moderation"
     TRANSFORM_SECRET = "transform_secret"
+    TRANSFORM_BOUNDS = "transform_bounds"
 
 
 class Resource(StrEnum):
@@ -53,6 +54,9 @@ class Resource(StrEnum):
     WEBHOOK_SECRET = "webhook_secret"
     #: the transform URLs' signing keys' ARN (likewise read from Secrets Manager)
     TRANSFORM_SECRET = "transform_secret"
+    #: the transform service's bounds (max_dimension, widths) as JSON, for the API that signs
+    #: (imgpipe.registry.transform_bounds); a stack without the transform service has none
+    TRANSFORM_BOUNDS = "transform_bounds"
 
 
 @dataclass(frozen=True)
@@ -100,5 +104,7 @@ NEEDS: dict[Need, NeedSpec] = {
         "secretsmanager:GetSecretValue on the transform URLs' signing keys (created only when a service declares this)",
         "IMGPIPE_TRANSFORM_SIGNING_KEY_ARN",
         Resource.TRANSFORM_SECRET,
+        optional=True,
     ),
+    Need.TRANSFORM_BOUNDS: NeedSpec(None, "IMGPIPE_TRANSFORM_BOUNDS", Resource.TRANSFORM_BOUNDS, optional=True),
 }

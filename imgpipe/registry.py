@@ -222,3 +222,15 @@ def expected_for_key(spec_json: str, key: str) -> list[str]:
         if any(t.matches_key(key) for t in triggers):
             names.append(entry["name"])
     return sorted(names)
+
+
+def transform_bounds(edge_services: Sequence[Manifest], overrides: Mapping[str, Any] | None = None) -> str | None:
+    """The transform service's bounds as JSON (:func:`imgpipe.transforms.bounds_json`), from its
+    settings as the deployment sets them, for the API that signs transforms; None without one."""
+    from imgpipe.transforms import TransformBounds, bounds_json
+
+    for manifest in edge_services:
+        settings = parse_settings(manifest, (overrides or {}).get(manifest.name))
+        if isinstance(settings, TransformBounds):
+            return bounds_json(settings)
+    return None

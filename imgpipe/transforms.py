@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from imgpipe.catalog import COMPLETED, PARTIAL, Round
 from imgpipe.settings import setting
 from imgpipe.signing_keys import parse_base64_keys
 
+#: how long a warm function keeps the signing keys before reading them again: a rotation's first
+#: step is everywhere after this long (docs/transforms.md)
+KEY_CACHE_S = 300
 #: the path prefix the CDN sends to the transform service
 PATH_PREFIX = "/t/"
 FITS = ("cover", "contain", "inside")
@@ -63,6 +67,16 @@ class TransformBounds:
     max_dimension: int = setting(4096, min=16, max=16384)
     #: if not empty, the only widths a transform may ask for (bounds how many renderings the cache holds)
     widths: tuple[int, ...] = setting((), min=1, max=16384)
+
+
+def bounds_json(bounds: TransformBounds) -> str:
+    """The bounds as the API is told them (the ``transform_bounds`` need's value)."""
+    return json.dumps({"max_dimension": bounds.max_dimension, "widths": sorted(bounds.widths)}, separators=(",", ":"))
+
+
+def bounds_from_json(text: str) -> TransformBounds:
+    raw = json.loads(text)
+    return TransformBounds(max_dimension=int(raw["max_dimension"]), widths=tuple(int(w) for w in raw["widths"]))
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
-from imgpipe.registry import StackNames, discover, function_config, service_module
+from imgpipe.registry import StackNames, discover, function_config, service_module, transform_bounds
 from imgpipe.settings import parse
 from imgpipe_tools.local.lambda_env import LambdaContext
+from imgpipe_tools.local.provision import generated_secret
 from imgpipe_tools.resources import StackResources
 
 log = logging.getLogger("imgpipe_tools.local.frontdoor")
@@ -236,8 +237,11 @@ class LocalFrontDoor:
         port: int = 0,
         demo: Credentials | None = Credentials(DEMO_EMAIL, DEMO_PASSWORD),
         site: Path = SITE_DIR,
+        edge: Mapping[str, tuple[Manifest, Config]] | None = None,
     ) -> None:
         self.manifest = manifest
+        #: path prefix ("/t/") -> the edge service the CDN would send it to, and its configuration
+        self.edge = dict(edge or {})
         self.site = site
         self.routes = _routes(manifest)
         self._client = clients
@@ -398,6 +402,9 @@ class LocalFrontDoor:
             return self._variant(unquote(path[3:]))
         if path.startswith("/api/"):
             return self._api(method, path, parts.query, headers, body)
+        prefix = next((p for p in self.edge if path.startswith(p)), None)
+        if prefix is not None:
+            return self._edge(prefix, method, parts.path, headers)
         if method in ("GET", "HEAD"):
             return self._page(unquote(path))
         return 404, {"Content-Type": _JSON}, b'{"message":"Not Found"}'
@@ -438,6 +445,27 @@ class LocalFrontDoor:
         }
         return 200, headers, r["Body"].read()
 
+    def _edge(self, prefix: str, method: str, path: str, headers: Mapping[str, str]) -> tuple[int, dict, bytes]:
+        """What the distribution's behaviour for ``prefix`` does in AWS: the request, as a function
+        URL's event (path, method, the Accept header), to the edge service's own handler."""
+        manifest, config = self.edge[prefix]
+        handler = service_module(manifest, "handler").handler
+        lowered = {k.lower(): v for k, v in headers.items()}
+        event = {
+            "version": "2.0",
+            "rawPath": path,
+            "headers": {k: v for k, v in lowered.items() if k in ("accept", "host")},
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": False,
+        }
+        try:
+            with self._handler_lock, use_config(config):
+                result = handler(event, LambdaContext(manifest))
+        except Exception:
+            log.exception("the %s handler failed", manifest.name)
+            return 502, {"Content-Type": "text/plain"}, b"Bad Gateway"
+        return _answer_of(result)
+
     def _api(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict, bytes]:
@@ -465,12 +493,7 @@ class LocalFrontDoor:
             log.exception("the %s handler failed", self.manifest.name)
             # what API Gateway answers when the function fails
             return 500, {"Content-Type": _JSON}, b'{"message":"Internal Server Error"}'
-        out = result.get("body") or ""
-        payload = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
-        response_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-        for cookie in result.get("cookies") or []:
-            response_headers.setdefault("Set-Cookie", cookie)
-        return int(result.get("statusCode", 200)), response_headers, payload
+        return _answer_of(result)
 
     def _event(
         self,
@@ -531,6 +554,20 @@ class LocalFrontDoor:
         return event
 
 
+def _answer_of(result: Mapping[str, Any]) -> tuple[int, dict, bytes]:
+    """A Lambda proxy result as (status, headers, body)."""
+    out = result.get("body") or ""
+    payload = base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
+    response_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for cookie in result.get("cookies") or []:
+        response_headers.setdefault("Set-Cookie", cookie)
+    return int(result.get("statusCode", 200)), response_headers, payload
+
+
+#: the local stack's transform signing key (Secrets Manager in the emulator, generated once)
+TRANSFORM_SECRET_NAME = "imgpipe-local-transform-keys"
+
+
 def start_front_door(
     deployment: StackResources,
     *,
@@ -550,14 +587,28 @@ def start_front_door(
     if len(manifests) > 1:
         raise ValueError(f"one HTTP service is supported, found {[m.name for m in manifests]}")
     [manifest] = manifests
+    resources = {Resource.CATALOG_TABLE: deployment.catalog_table, Resource.DELIVERY_URL: ""}
+    # the services the distribution routes paths to (on-demand transforms), with a generated key
+    edge_services = discover(services_root, edge=True, services=services)
+    bounds = transform_bounds(edge_services, settings)
+    if bounds is not None:
+        resources[Resource.TRANSFORM_BOUNDS] = bounds
+        resources[Resource.TRANSFORM_SECRET] = generated_secret(clients("secretsmanager"), TRANSFORM_SECRET_NAME)
     names = StackNames(
         uploads_bucket=deployment.uploads_bucket,
         variants_bucket=deployment.variants_bucket,
         # the delivery URL is the front door's own, known once it listens (LocalFrontDoor.start)
-        resources={Resource.CATALOG_TABLE: deployment.catalog_table, Resource.DELIVERY_URL: ""},
+        resources=resources,
     )
     config = function_config(manifest, names, settings.get(manifest.name))
-    return LocalFrontDoor(manifest=manifest, config=config, clients=clients, endpoint=endpoint, port=port).start()
+    edge = {
+        path.removesuffix("*"): (m, function_config(m, names, settings.get(m.name)))
+        for m in edge_services
+        if m.edge is not None
+        for path in m.edge.paths
+    }
+    door = LocalFrontDoor(manifest=manifest, config=config, clients=clients, endpoint=endpoint, port=port, edge=edge)
+    return door.start()
 
 
 def banner(door: LocalFrontDoor, endpoint: str) -> str:
@@ -566,7 +617,7 @@ def banner(door: LocalFrontDoor, endpoint: str) -> str:
     page = f"{door.url}/" if door.site_built else f"not built ({SITE_MISSING})"
     return (
         f"  web app:         {page}\n"
-        f"  front door:      {door.url}  (/api/* the upload API, /v/* the variants; docs/api.md)\n"
+        f"  front door:      {door.url}  (/api/* the upload API, /v/* the variants, /t/* transforms; docs/api.md)\n"
         f"  sign in:         {demo.email} / {demo.password}  "
         f"(user pool {door.pool_id}, app client {door.client_id})\n\n"
         "Upload through the API (in another shell):\n"

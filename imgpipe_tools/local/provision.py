@@ -109,12 +109,13 @@ def _rule(events: Any, name: str, pattern: dict[str, Any], target_arn: str) -> N
     events.put_targets(Rule=name, Targets=[{"Id": "target", "Arn": target_arn}])
 
 
-#: the generated signing key: 48 base64 characters (36 random bytes), as infra's
+#: a generated signing key: 48 base64 characters (36 random bytes), as infra's webhook key (a
+#: transform key needs 32 bytes at least: this serves both)
 _WEBHOOK_KEY_BYTES = 36
 
 
-def _webhook_secret(client: Any, name: str) -> str:
-    """The signing secret's ARN, created with a random key unless it exists (a long-lived emulator)."""
+def generated_secret(client: Any, name: str) -> str:
+    """A signing secret's ARN, created with a random key unless it exists (a long-lived emulator)."""
     try:
         return str(client.describe_secret(SecretId=name)["ARN"])
     except client.exceptions.ResourceNotFoundException:
@@ -167,7 +168,7 @@ def provision(
 
     webhook_secret = None
     if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
-        webhook_secret = _webhook_secret(clients["secretsmanager"], names.webhook_secret)
+        webhook_secret = generated_secret(clients["secretsmanager"], names.webhook_secret)
 
     deployment = StackResources(
         uploads_bucket=names.uploads_bucket,

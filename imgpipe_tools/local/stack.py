@@ -195,7 +195,8 @@ class LocalStack:
                 self.settings[name] = {**defaults, **self.settings.get(name, {})}
         # Before anything starts: a bad setting fails here, as it fails synth, not at each upload
         # (every service's, selected or not: a typo is a typo).
-        parse_all_settings([*discover(self.services_root), *discover(self.services_root, http=True)], self.settings)
+        every = [*discover(self.services_root), *discover(self.services_root, http=True)]
+        parse_all_settings([*every, *discover(self.services_root, edge=True)], self.settings)
         self.tracker = Tracker(self.manifests, on_terminal=self._on_terminal)
         try:
             self._configure_environment()

@@ -195,11 +195,16 @@ class NeedGrants:
         )
 
     def _read_transform_secret(self, role: iam.IRole) -> None:
+        # The API declares it to sign transforms, but the key exists only in a stack with the
+        # transform service (Notification.resources_for): without one, nothing to read.
+        secret = self.notification.existing_transform_secret
+        if secret is None:
+            return
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadTransformSecret",
                 actions=["secretsmanager:GetSecretValue"],
-                resources=[self.notification.transform_secret.secret_arn],
+                resources=[secret.secret_arn],
             )
         )
 

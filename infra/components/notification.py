@@ -77,9 +77,14 @@ class Notification(Construct):
         resources = {Resource.CATALOG_TABLE: self.catalog.table_name, Resource.NOTIFICATION_TOPIC: self.topic.topic_arn}
         if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
             resources[Resource.WEBHOOK_SECRET] = self.webhook_secret.secret_arn
-        if any(Need.TRANSFORM_SECRET in m.needs for m in manifests):
+        # the transform service's (an edge service): the API's declaration alone creates no key
+        if any(Need.TRANSFORM_SECRET in m.needs and m.edge is not None for m in manifests):
             resources[Resource.TRANSFORM_SECRET] = self.transform_secret.secret_arn
         return resources
+
+    @property
+    def existing_transform_secret(self) -> secretsmanager.Secret | None:
+        return self._transform_secret
 
     @property
     def transform_secret(self) -> secretsmanager.Secret:

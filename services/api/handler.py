@@ -26,6 +26,9 @@ from imgpipe.config import Config, current_config
 from imgpipe.manifest import Need
 from imgpipe.observability import powertools
 from imgpipe.settings import parse
+from imgpipe.signing_keys import secret_keys
+from imgpipe.transforms import KEY_CACHE_S as TRANSFORM_KEY_CACHE_S
+from imgpipe.transforms import bounds_from_json, parse_keys
 
 from .adapters import S3Uploads, UserCatalog
 from .logic import ApiError, bad_request, caller_from_claims
@@ -33,6 +36,7 @@ from .openapi import document
 from .routes import ROUTES, Route
 from .service import UploadApi
 from .settings import Settings
+from .transforms import TransformSigner
 
 logger, tracer, metrics = powertools(__package__)
 
@@ -50,6 +54,17 @@ def _api_for(env: str) -> UploadApi:
         uploads=S3Uploads(config.uploads_bucket),
         catalog=UserCatalog(config.resource(Need.USER_CATALOG)),
         delivery_url=config.resource(Need.DELIVERY_URL),
+        transforms=_signer(config),
+    )
+
+
+def _signer(config: Config) -> TransformSigner | None:
+    """What signs transform URLs, if the stack has the transform service (both needs given)."""
+    if Need.TRANSFORM_SECRET not in config.resources or Need.TRANSFORM_BOUNDS not in config.resources:
+        return None
+    return TransformSigner(
+        bounds=bounds_from_json(config.resource(Need.TRANSFORM_BOUNDS)),
+        keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), TRANSFORM_KEY_CACHE_S, parse_keys),
     )
 
 

@@ -23,6 +23,7 @@ _REASONS = {
     404: "No upload with this id belongs to the caller.",
     413: "The declared size is over the deployment's limit.",
     415: "The declared type is not an image type the processors accept.",
+    409: "The upload cannot be rendered yet or at all: still processing, held for review, or rejected.",
     429: "The caller's daily upload quota is used up (Retry-After says for how long).",
 }
 

@@ -18,6 +18,7 @@ from .logic import (
     UploadStatus,
     UploadTicket,
 )
+from .transforms import SignedTransform, TransformRequest
 
 
 @dataclass(frozen=True)
@@ -123,5 +124,14 @@ ROUTES: tuple[Route, ...] = (
         UploadStatus,
         request=CompleteUpload,
         errors=(400, 401, 404),
+    ),
+    Route(
+        "POST",
+        "/api/uploads/{id}/transforms",
+        "sign_transform",
+        "A signed URL of any size, fit and format of the upload (docs/transforms.md), long-cacheable.",
+        SignedTransform,
+        request=TransformRequest,
+        errors=(400, 401, 404, 409),
     ),
 )

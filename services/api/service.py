@@ -48,6 +48,7 @@ from .logic import (
     upload_prefix,
 )
 from .settings import Settings
+from .transforms import SignedTransform, TransformSigner, not_enabled
 
 
 @dataclass
@@ -57,6 +58,8 @@ class UploadApi:
     catalog: UserCatalog
     delivery_url: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: None in a stack without the transform service
+    transforms: TransformSigner | None = None
 
     # --- new uploads --------------------------------------------------------------------------
     def _new(self, caller: Caller, body: Any, *, multipart: bool) -> tuple[str, str, NewUpload]:
@@ -157,3 +160,11 @@ class UploadApi:
             # Its variants and its catalog rounds follow through the pipeline (services/purge).
             self.uploads.delete(stored.key)
         return Deleted(upload_id)
+
+    # --- on-demand transforms -----------------------------------------------------------------
+    def sign_transform(self, caller: Caller, upload_id: str, body: Any) -> SignedTransform:
+        if self.transforms is None:
+            raise not_enabled()
+        return self.transforms.sign(
+            caller, upload_id, body, uploads=self.uploads, catalog=self.catalog, delivery_url=self.delivery_url
+        )

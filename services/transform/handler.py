@@ -16,15 +16,13 @@ from imgpipe.manifest import Need
 from imgpipe.observability import powertools
 from imgpipe.settings import parse
 from imgpipe.signing_keys import secret_keys
-from imgpipe.transforms import parse_keys
+from imgpipe.transforms import KEY_CACHE_S, parse_keys
 
 from .adapters import CatalogRounds, S3Renderings, S3Upload
 from .service import TransformService
 from .settings import Settings
 
 logger, tracer, metrics = powertools(__package__)
-#: how long a warm function keeps the signing keys before reading them again (a rotation waits this long)
-KEY_CACHE_S = 300
 
 
 def _service(config: Config) -> TransformService:

@@ -14,9 +14,8 @@ from infra.components.needs import NeedGrants
 from infra.components.notification import Notification
 
 
-@pytest.fixture(scope="module")
-def grants() -> tuple[cdk.Stack, NeedGrants]:
-    stack = cdk.Stack(cdk.App(), "Needs")
+def _stack(name: str) -> tuple[cdk.Stack, Notification, NeedGrants]:
+    stack = cdk.Stack(cdk.App(), name)
     notification = Notification(
         stack,
         "Notification",
@@ -25,7 +24,15 @@ def grants() -> tuple[cdk.Stack, NeedGrants]:
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     uploads, variants = s3.Bucket(stack, "Uploads"), s3.Bucket(stack, "Variants")
-    return stack, NeedGrants(notification=notification, uploads=uploads, variants=variants)
+    return stack, notification, NeedGrants(notification=notification, uploads=uploads, variants=variants)
+
+
+@pytest.fixture(scope="module")
+def grants() -> tuple[cdk.Stack, NeedGrants]:
+    stack, notification, need_grants = _stack("Needs")
+    # a stack with the transform service has its signing key (Notification.resources_for makes it)
+    assert notification.transform_secret is not None
+    return stack, need_grants
 
 
 def test_the_grants_are_the_needs_that_grant_something(grants: tuple[cdk.Stack, NeedGrants]) -> None:
@@ -49,3 +56,11 @@ def test_every_need_is_in_the_registry_once_with_its_own_variable() -> None:
     assert set(NEEDS) == set(Need)
     variables = [spec.env for spec in NEEDS.values() if spec.env]
     assert len(variables) == len(set(variables))
+
+
+def test_the_apis_transform_secret_creates_and_grants_nothing_without_the_transform_service() -> None:
+    stack, notification, need_grants = _stack("NoTransforms")
+    role = iam.Role(stack, "Api", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    need_grants.apply(role, {Need.TRANSFORM_SECRET})
+    assert role.node.try_find_child("DefaultPolicy") is None
+    assert notification.existing_transform_secret is None

@@ -78,6 +78,8 @@ def test_the_environment_round_trips_with_stable_variable_names() -> None:
         "IMGPIPE_WEBHOOK_SIGNING_KEY_ARN",
         # the transform URLs' signing keys, likewise (services/transform)
         "IMGPIPE_TRANSFORM_SIGNING_KEY_ARN",
+        # the transform bounds the API checks before it signs (services/api)
+        "IMGPIPE_TRANSFORM_BOUNDS",
     }
     # a service that declared nothing has none of them
     assert not set(ENV_BY_NEED.values()) & set(function_config(MANIFESTS["resize"], STACK).as_env())
