@@ -394,31 +394,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def description_summary(round_: dict[str, Any]) -> list[str]:
-    """One line per processor that described the upload (describe): size, palette, near-duplicate."""
+#: the module of a service's folder that turns its facts into a line: ``summary(facts) -> str``
+SUMMARY_MODULE = "summary"
+
+
+def description_summary(round_: dict[str, Any], root: Path | None = None) -> list[str]:
+    """One line per service that stated facts about the upload, in that service's own words (its
+    folder's ``summary.py``); a service without one gets its facts' plain values."""
+    from imgpipe.registry import discover, service_module
+
     lines = []
+    manifests: dict[str, Any] | None = None
     for name, p in round_.get("processors", {}).items():
         facts = p.get("description")
         if not facts:
             continue
-        if "held" in facts and "phash" not in facts:
-            # moderate's facts (docs/moderation.md): the verdict, not a description
-            held = (
-                "held for review by " + ", ".join(map(str, facts.get("held_by") or ["?"]))
-                if facts["held"]
-                else "not held"
-            )
-            lines.append(f"{name} ({round_.get('etag', '')[:8]}): {held}")
-            continue
-        parts = [f"{facts.get('width')}x{facts.get('height')} {facts.get('format', '')}".rstrip()]
-        if facts.get("palette"):
-            parts.append("palette " + " ".join(c["color"] for c in facts["palette"]))
-        if facts.get("duplicate_of"):
-            bits = facts.get("duplicate_distance", "?")
-            parts.append(f"near-duplicate of {facts['duplicate_of']} ({bits} of 64 bits differ)")
+        if manifests is None:
+            manifests = {m.name: m for m in discover(root)}
+        manifest = manifests.get(name)
+        if manifest is not None and (manifest.folder / f"{SUMMARY_MODULE}.py").is_file():
+            line = service_module(manifest, SUMMARY_MODULE).summary(facts)
         else:
-            parts.append("duplicate_of: none")
-        lines.append(f"{name} ({round_.get('etag', '')[:8]}): " + ", ".join(parts))
+            line = ", ".join(f"{k} {v}" for k, v in facts.items() if isinstance(v, str | int | float | bool))
+        lines.append(f"{name} ({round_.get('etag', '')[:8]}): {line}")
     return lines
 
 
