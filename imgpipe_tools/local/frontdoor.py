@@ -114,6 +114,35 @@ def answer_posts_like_s3() -> None:
     S3Response._imgpipe_posts_like_s3 = True
 
 
+_SIGNATURE_MISMATCH = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request '
+    b"signature we calculated does not match the signature you provided: a signed header is missing."
+    b"</Message></Error>"
+)
+
+
+def require_signed_headers_like_s3() -> None:
+    """Make the in-process moto refuse a presigned PUT that leaves out a header its URL signed,
+    as S3 does (403 SignatureDoesNotMatch). moto checks no signatures at all; without this, a
+    client could drop the upload ticket's ``If-None-Match: *`` locally and write the key twice,
+    which S3 refuses. (The headers' values are S3's to check against the signature.) Idempotent."""
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response, "_imgpipe_signed_headers", False):
+        return
+    original = S3Response._key_response_put
+
+    def put(self: Any, query: dict[str, Any], key_name: str) -> Any:
+        signed = (query.get("X-Amz-SignedHeaders") or [""])[0].split(";")
+        # Content-Length is implied by the body; S3 checks its value against the signature
+        if any(h not in ("", "host", "content-length") and self.headers.get(h) is None for h in signed):
+            return 403, {"Content-Type": "application/xml", **self._get_cors_headers_other()}, _SIGNATURE_MISMATCH
+        return original(self, query, key_name)
+
+    S3Response._key_response_put = put
+    S3Response._imgpipe_signed_headers = True
+
+
 class Unauthorized(Exception):
     """The token is missing, malformed, badly signed, expired, or not for this pool and client."""
 
@@ -291,6 +320,7 @@ class LocalFrontDoor:
         self._handler = service_module(self.manifest, "handler").handler
         self._allow_browser_uploads()
         answer_posts_like_s3()
+        require_signed_headers_like_s3()
         if self.demo:
             self.create_user(self.demo.email, self.demo.password)
         self._thread = threading.Thread(target=self._server.serve_forever, name="imgpipe-frontdoor", daemon=True)

@@ -17,10 +17,10 @@ from typing import Any
 
 from imgpipe.catalog import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, Round, RoundRef
 from imgpipe.catalog.dynamo import DynamoTable
-from imgpipe.catalog.schema import OWNER_ATTRIBUTE, OWNER_INDEX
+from imgpipe.catalog.schema import OWNER_ATTRIBUTE, OWNER_INDEX, OWNER_SORT_KEY
 from imgpipe.events import normalize_etag
 
-from .logic import PostPolicy, bad_request
+from .logic import WRITE_ONCE, ApiError, PutSpec, bad_request, not_found
 
 QUOTA_PREFIX = "quota#"
 #: a counter outlives its day by this much, then DynamoDB's TTL removes it
@@ -41,6 +41,18 @@ class PendingMultipart:
     upload_id: str
 
 
+#: S3's answers to a part list it cannot assemble, said to the client
+_PART_REFUSALS = {
+    "InvalidPart": "A part in 'parts' was not uploaded, or its 'etag' is not the one S3 answered for it.",
+    "InvalidPartOrder": "'parts' must be in ascending part_number order.",
+    "EntityTooSmall": "Every part but the last must be at least 5 MiB: send the parts as this upload cut them.",
+}
+
+
+def already_used() -> ApiError:
+    return ApiError(409, "already_uploaded", "This upload has already been sent; start a new upload for new bytes.")
+
+
 class S3Uploads:
     def __init__(self, bucket: str, s3: Any | None = None) -> None:
         self.bucket = bucket
@@ -53,9 +65,18 @@ class S3Uploads:
         # the shared client signs with SigV4, which pins a part's Content-Length in its URL
         return self._s3 or client("s3")
 
-    def presign_post(self, key: str, policy: PostPolicy, expires_s: int) -> dict[str, Any]:
-        return self.s3.generate_presigned_post(
-            Bucket=self.bucket, Key=key, Fields=policy.fields, Conditions=policy.conditions, ExpiresIn=expires_s
+    def presign_put(self, key: str, spec: PutSpec, expires_s: int) -> str:
+        # Every parameter here is a signed header: S3 refuses the PUT unless each is sent as signed.
+        return self.s3.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ContentType": spec.content_type,
+                "ContentLength": spec.content_length,
+                "IfNoneMatch": WRITE_ONCE,
+            },
+            ExpiresIn=expires_s,
         )
 
     def create_multipart(self, key: str, content_type: str) -> str:
@@ -86,12 +107,28 @@ class S3Uploads:
             marker = r["NextPartNumberMarker"]
 
     def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
-        self.s3.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
-        )
+        """Assemble the parts. S3's refusals of the client's part list are the client's 4xx:
+        a part never sent or an ETag that is not the part's (400), an upload already completed
+        or aborted (404). ``IfNoneMatch="*"``: the key is written once, never replaced."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+                IfNoneMatch=WRITE_ONCE,
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _PART_REFUSALS:
+                raise bad_request("parts", _PART_REFUSALS[code]) from None
+            if code == "NoSuchUpload":
+                raise not_found() from None
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise already_used() from None
+            raise
 
     def abort(self, key: str, upload_id: str) -> None:
         from botocore.exceptions import ClientError
@@ -127,14 +164,31 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
 
 
+#: the attributes of a position in the owner index (DynamoDB's LastEvaluatedKey), all strings
+_CURSOR_KEYS = frozenset({OWNER_ATTRIBUTE, OWNER_SORT_KEY, PARTITION_KEY, SORT_KEY})
+_MAX_CURSOR_CHARS = 4096
+
+
 def decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    """A cursor back into DynamoDB's ExclusiveStartKey, or 400. Its shape is checked whole (the
+    index's four string keys, nothing else) so that no client-made value reaches DynamoDB, which
+    would refuse it with a server error."""
+    refused = bad_request("cursor", "'cursor' is not one this API returned.")
+    if not cursor or len(cursor) > _MAX_CURSOR_CHARS:
+        raise refused
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
-        raise bad_request("cursor", "'cursor' is not one this API returned.") from None
+    except (binascii.Error, ValueError, RecursionError):
+        raise refused from None
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != _CURSOR_KEYS
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and v["S"] for v in raw.values())
+    ):
+        raise refused
     # a cursor names a position in one owner's index: another owner's is refused, not followed
-    if not isinstance(raw, dict) or raw.get(OWNER_ATTRIBUTE, {}).get("S") != owner:
-        raise bad_request("cursor", "'cursor' is not one this API returned.")
+    if raw[OWNER_ATTRIBUTE]["S"] != owner:
+        raise refused
     return raw
 
 
@@ -153,9 +207,17 @@ class UserCatalog(DynamoTable):
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if cursor:
+        if cursor is not None:
             kwargs["ExclusiveStartKey"] = decode_cursor(cursor, owner)
-        r = self.client.query(**kwargs)
+        from botocore.exceptions import ClientError
+
+        try:
+            r = self.client.query(**kwargs)
+        except ClientError as exc:
+            # a well-formed cursor DynamoDB still cannot start from is the client's, not ours
+            if cursor and exc.response.get("Error", {}).get("Code") == "ValidationException":
+                raise bad_request("cursor", "'cursor' is not one this API returned.") from None
+            raise
         rounds = [Round.from_item(self._plain(item)) for item in r.get("Items", [])]
         return rounds, encode_cursor(r.get("LastEvaluatedKey"))
 

@@ -90,8 +90,14 @@ def _pattern(route: Route) -> re.Pattern[str]:
 MATCHERS: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((route, _pattern(route)) for route in ROUTES)
 
 
+#: the largest body a route reads: a complete call naming 10,000 parts is about 600 KB
+MAX_BODY_CHARS = 1024 * 1024
+
+
 def _body(event: dict[str, Any]) -> Any:
     raw = event.get("body")
+    if raw and len(raw) > MAX_BODY_CHARS * 4 // 3 + 4:  # checked again once decoded
+        raise bad_request("body", f"The request body may have at most {MAX_BODY_CHARS} characters.")
     if raw and event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(raw, validate=True).decode()
@@ -99,10 +105,23 @@ def _body(event: dict[str, Any]) -> Any:
             raise bad_request("body", "The request body is not valid JSON.") from None
     if not raw:
         raise bad_request("body", "The request needs a JSON body.")
+    if len(raw) > MAX_BODY_CHARS:
+        raise bad_request("body", f"The request body may have at most {MAX_BODY_CHARS} characters.")
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: deeply nested arrays or objects, which no route's body has
         raise bad_request("body", "The request body is not valid JSON.") from None
+
+
+def _known_query(route: Route, query: dict[str, str]) -> None:
+    """A parameter the route does not take is refused, not ignored: a misspelt ``limt`` would
+    otherwise silently give the default page."""
+    known = [q.name for q in route.query]
+    for name in query:
+        if name not in known:
+            takes = f"it takes {', '.join(known)}" if known else "it takes none"
+            raise bad_request(name[:100], f"This route has no query parameter '{name[:100]}'; {takes}.")
 
 
 def _call(route: Route, params: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
@@ -112,10 +131,12 @@ def _call(route: Route, params: dict[str, str], event: dict[str, Any]) -> dict[s
     caller = caller_from_claims(claims)
     method = getattr(_api(current_config()), route.operation)
     args: list[Any] = [caller, *params.values()]
+    query = dict(event.get("queryStringParameters") or {})
+    _known_query(route, query)
     if route.request is not None:
         args.append(_body(event))
     elif route.query:
-        args.append(dict(event.get("queryStringParameters") or {}))
+        args.append(query)
     return _json(route.status, method(*args))
 
 

@@ -110,33 +110,42 @@ def unauthorized() -> ApiError:
 
 
 # --- requests ---------------------------------------------------------------------------------
+def constraint(**schema: Any) -> dict[str, Any]:
+    """A field's metadata: its JSON Schema constraints beyond its type, for the OpenAPI document
+    (what the parsers below refuse with 400 is what the document says is invalid)."""
+    return {"schema": schema}
+
+
 @dataclass(frozen=True)
 class NewUpload:
     """``POST /api/uploads`` and ``POST /api/uploads/multipart``: the file the client will send."""
 
-    filename: str
-    type: str
-    size: int
+    filename: str = field(metadata=constraint(minLength=1, maxLength=255))
+    #: exactly one of ACCEPTED_TYPES, as browsers and MIME libraries write them (lowercase)
+    type: str = field(metadata=constraint(enum=list(ACCEPTED_TYPES)))
+    size: int = field(metadata=constraint(minimum=1))
 
 
 @dataclass(frozen=True)
 class SignParts:
     """``POST /api/uploads/{id}/parts``: the part numbers to sign (1-based)."""
 
-    part_numbers: list[int]
+    part_numbers: list[int] = field(
+        metadata=constraint(minItems=1, maxItems=10_000, items={"type": "integer", "minimum": 1})
+    )
 
 
 @dataclass(frozen=True)
 class CompletedPart:
-    part_number: int
-    etag: str
+    part_number: int = field(metadata=constraint(minimum=1))
+    etag: str = field(metadata=constraint())
 
 
 @dataclass(frozen=True)
 class CompleteUpload:
     """``POST /api/uploads/{id}/complete``: every part, as S3 answered each upload."""
 
-    parts: list[CompletedPart]
+    parts: list[CompletedPart] = field(metadata=constraint(minItems=1, maxItems=10_000))
 
 
 def _object(body: Any) -> Mapping[str, Any]:
@@ -146,6 +155,10 @@ def _object(body: Any) -> Mapping[str, Any]:
 
 
 def _int(value: Any) -> bool:
+    # JSON has one number type: 12.0 is the integer 12 (as JSON Schema says), 12.5 is not; a
+    # bool is not a number however Python counts it
+    if isinstance(value, float):
+        return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -153,17 +166,18 @@ def parse_new_upload(body: Any, max_bytes: int) -> NewUpload:
     """Checked in the order a client can act on: the fields' shapes (400), the type (415), the size (413)."""
     raw = _object(body)
     filename = raw.get("filename")
-    if not isinstance(filename, str) or not filename.strip():
+    # a name of blanks only is a name: the key gets "upload" and the type's extension
+    if not isinstance(filename, str) or not filename:
         raise bad_request("filename", "'filename' is required: the file's name, as a string.")
     if len(filename) > MAX_FILENAME_CHARS:
         raise bad_request("filename", f"'filename' may have at most {MAX_FILENAME_CHARS} characters.")
     content_type = raw.get("type")
-    if not isinstance(content_type, str) or not content_type.strip():
+    if not isinstance(content_type, str) or not content_type:
         raise bad_request("type", "'type' is required: the file's media type, such as image/jpeg.")
     size = raw.get("size")
     if not _int(size) or size < 1:
         raise bad_request("size", "'size' is required: the file's size in bytes, a positive integer.")
-    content_type = content_type.strip().lower()
+    size = int(size)
     if content_type not in ACCEPTED_TYPES:
         raise ApiError(
             415,
@@ -188,7 +202,7 @@ def parse_sign_parts(body: Any, part_count: int) -> SignParts:
         raise bad_request("part_numbers", "'part_numbers' is required: a non-empty list of part numbers.")
     if len(numbers) > part_count or any(not 1 <= n <= part_count for n in numbers):
         raise bad_request("part_numbers", f"This upload has parts 1 to {part_count}.")
-    return SignParts(sorted(set(numbers)))
+    return SignParts(sorted({int(n) for n in numbers}))
 
 
 def parse_complete(body: Any, part_count: int) -> CompleteUpload:
@@ -201,18 +215,27 @@ def parse_complete(body: Any, part_count: int) -> CompleteUpload:
     for part in parts:
         if not isinstance(part, dict) or not _int(part.get("part_number")) or not isinstance(part.get("etag"), str):
             raise bad_request("parts", message)
-        parsed.append(CompletedPart(part["part_number"], part["etag"]))
+        parsed.append(CompletedPart(int(part["part_number"]), part["etag"]))
     if sorted(p.part_number for p in parsed) != list(range(1, part_count + 1)):
         raise bad_request("parts", message)
     return CompleteUpload(sorted(parsed, key=lambda p: p.part_number))
 
 
+_LIMIT = re.compile(r"[0-9]{1,6}")
+#: the largest ``limit`` a client may send (a page holds at most the deployment's page size)
+MAX_LIMIT = 100_000
+
+
 def parse_limit(raw: str | None, page_size: int) -> int:
+    """``limit``: 1 to MAX_LIMIT; a page holds at most ``page_size`` uploads whatever it says."""
     if raw is None:
         return page_size
-    if not raw.isdigit() or not 1 <= int(raw) <= page_size:
-        raise bad_request("limit", f"'limit' must be an integer from 1 to {page_size}.")
-    return int(raw)
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise bad_request(
+            "limit", f"'limit' must be an integer from 1 to {MAX_LIMIT}; a page holds at most {page_size}."
+        )
+    return min(int(raw), page_size)
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -270,23 +293,27 @@ def upload_id_of(key: str) -> str:
     return key.split("/")[2]
 
 
-# --- the presigned POST -------------------------------------------------------------------------
+# --- the presigned PUT: a ticket that uploads once --------------------------------------------
+#: the conditional write: S3 refuses a PUT to a key that already holds an object (412)
+WRITE_ONCE = "*"
+
+
 @dataclass(frozen=True)
-class PostPolicy:
-    """What boto3's ``generate_presigned_post`` signs: the form fields the client must send and
-    the policy's conditions. S3 refuses a POST that breaks any condition, so these are the upload's
-    whole contract: exactly this key, this Content-Type, 1 byte to ``max_bytes``."""
+class PutSpec:
+    """What the presigned PUT signs besides the key: the headers the client must send with
+    exactly these values, and the exact length of the body. S3 refuses a request whose signed
+    headers differ, so these are the upload's whole contract: exactly this key, this
+    Content-Type, exactly the declared number of bytes, and only if the key is still empty
+    (``If-None-Match: *``), which makes the ticket single-use: a second PUT with the same URL is
+    refused and stores nothing, so it starts no pipeline round, email, webhook or moderation call."""
 
-    fields: dict[str, str]
-    conditions: list[Any]
+    content_type: str
+    content_length: int
 
-
-def post_policy(content_type: str, max_bytes: int) -> PostPolicy:
-    # boto3 adds the bucket and the key ({"key": key}: an exact match, never starts-with) itself.
-    return PostPolicy(
-        fields={"Content-Type": content_type},
-        conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-    )
+    @property
+    def headers(self) -> dict[str, str]:
+        # Content-Length is signed too, but a browser sets it itself (it may not be set by a page)
+        return {"Content-Type": self.content_type, "If-None-Match": WRITE_ONCE}
 
 
 # --- multipart ---------------------------------------------------------------------------------
@@ -338,13 +365,13 @@ def quota_exceeded(limit: int, now: datetime) -> ApiError:
 # --- responses ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UploadTicket:
-    """A presigned POST: send ``fields`` and then the file as multipart/form-data to ``url``."""
+    """A presigned PUT: send the file's bytes to ``url`` with exactly ``headers``. It works once."""
 
     id: str
     key: str
     method: str
     url: str
-    fields: dict[str, str]
+    headers: dict[str, str]
     expires: str
 
 
@@ -453,7 +480,16 @@ class ErrorDetail:
 
 @dataclass(frozen=True)
 class ErrorBody:
+    """A refusal of the function."""
+
     error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    """A refusal of API Gateway itself (no valid token, throttled), before the function runs."""
+
+    message: str
 
 
 _STATES = {DONE: "done", FAILED: "rejected", PENDING: "pending"}

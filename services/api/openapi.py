@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any
 
-from .logic import ErrorBody
+from .logic import ErrorBody, GatewayError
 from .routes import ROUTES, Route
 
 _SCALARS = {str: {"type": "string"}, int: {"type": "integer"}, bool: {"type": "boolean"}, float: {"type": "number"}}
@@ -23,9 +23,14 @@ _REASONS = {
     404: "No upload with this id belongs to the caller.",
     413: "The declared size is over the deployment's limit.",
     415: "The declared type is not an image type the processors accept.",
-    409: "The upload cannot be rendered yet or at all: still processing, held for review, or rejected.",
-    429: "The caller's daily upload quota is used up (Retry-After says for how long).",
+    409: (
+        "The upload is not in a state for this call: already sent (its key is written once), or not "
+        "renderable yet or at all (still processing, held for review, or rejected)."
+    ),
+    429: "Too many requests from this caller, or the daily upload quota is used up (Retry-After says for how long).",
 }
+#: statuses API Gateway may answer itself, before the function runs, in its own shape
+_GATEWAY = {401, 429}
 
 
 def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +62,9 @@ def _ref(model: type, components: dict[str, Any]) -> dict[str, Any]:
         components[name] = {
             "type": "object",
             "description": (model.__doc__ or "").strip().split("\n\n")[0],
-            "properties": {f.name: _schema(hints[f.name], components) for f in fields},
+            "properties": {
+                f.name: {**_schema(hints[f.name], components), **f.metadata.get("schema", {})} for f in fields
+            },
             "required": [
                 f.name
                 for f in fields
@@ -78,7 +85,13 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         for name in (seg[1:-1] for seg in route.path.split("/") if seg.startswith("{"))
     ]
     params += [
-        {"name": q.name, "in": "query", "required": False, "description": q.description, "schema": _schema(q.type, {})}
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "description": q.description,
+            "schema": {**_schema(q.type, {}), **q.constraints},
+        }
         for q in route.query
     ]
     if params:
@@ -87,8 +100,15 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": _json(_ref(route.request, components))}
     ok = _json(_ref(route.response, components)) if route.response else _json({"type": "object"})
     responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": ok}}
+    if route.links:
+        responses[str(route.status)]["links"] = {
+            target: {"operationId": target, "parameters": {"id": "$response.body#/id"}} for target in route.links
+        }
     for status in route.errors:
-        responses[str(status)] = {"description": _REASONS[status], "content": _json(_ref(ErrorBody, components))}
+        error = _ref(ErrorBody, components)
+        if status in _GATEWAY:
+            error = {"anyOf": [error, _ref(GatewayError, components)]}
+        responses[str(status)] = {"description": _REASONS[status], "content": _json(error)}
     op["responses"] = responses
     op["security"] = [] if route.public else [{"jwt": []}]
     return op

@@ -4,9 +4,11 @@ test holds them equal to the manifest's ``routes`` (which API Gateway is built f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .logic import (
+    MAX_LIMIT,
     CompleteUpload,
     Deleted,
     MultipartTicket,
@@ -26,6 +28,8 @@ class QueryParam:
     name: str
     description: str
     type: type = str
+    #: JSON Schema constraints beyond the type (what the route refuses with 400 otherwise)
+    constraints: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,20 @@ class Route:
     errors: tuple[int, ...] = ()
     query: tuple[QueryParam, ...] = ()
     public: bool = False
+    #: operations that take the ``id`` this one answers (OpenAPI links: what a client, or a
+    #: stateful fuzzer, may call next with it)
+    links: tuple[str, ...] = ()
 
     @property
     def manifest_route(self) -> str:
         return f"{self.method} {self.path}"
 
 
+# Every route behind the authorizer may answer 401 (the gateway's) and 429 (the caller's request
+# rate, or the gateway's throttling); the rest are the function's own refusals.
 _NEW = (400, 401, 413, 415, 429)
-_ONE = (401, 404)
+_ONE = (401, 404, 429)
+_MULTIPART_NEXT = ("status", "sign_parts", "list_parts", "complete", "delete")
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/openapi.json", "openapi", "This document.", None, public=True),
@@ -67,10 +77,15 @@ ROUTES: tuple[Route, ...] = (
         "list",
         "The caller's uploads, newest first, a page at a time.",
         UploadPage,
-        errors=(400, 401),
+        errors=(400, 401, 429),
         query=(
-            QueryParam("limit", "Uploads per page (1 to the deployment's page size).", int),
-            QueryParam("cursor", "next_cursor of the previous page."),
+            QueryParam(
+                "limit",
+                "Uploads per page; a page holds at most the deployment's page size.",
+                int,
+                {"minimum": 1, "maximum": MAX_LIMIT},
+            ),
+            QueryParam("cursor", "next_cursor of the previous page.", str, {"minLength": 1, "maxLength": 4096}),
         ),
     ),
     Route(
@@ -98,6 +113,7 @@ ROUTES: tuple[Route, ...] = (
         201,
         NewUpload,
         _NEW,
+        links=_MULTIPART_NEXT,
     ),
     Route(
         "POST",
@@ -106,7 +122,7 @@ ROUTES: tuple[Route, ...] = (
         "Sign one part or a batch, just before sending them: a PUT URL each, its Content-Length pinned.",
         SignedParts,
         request=SignParts,
-        errors=(400, 401, 404),
+        errors=(400, 401, 404, 429),
     ),
     Route(
         "GET",
@@ -123,7 +139,8 @@ ROUTES: tuple[Route, ...] = (
         "Assemble the parts into the upload; processing starts.",
         UploadStatus,
         request=CompleteUpload,
-        errors=(400, 401, 404),
+        # 409: the upload's key already holds an object (completed once already)
+        errors=(400, 401, 404, 409, 429),
     ),
     Route(
         "POST",

@@ -22,6 +22,7 @@ from .logic import (
     NewUpload,
     PartList,
     PartPlan,
+    PutSpec,
     SignedPart,
     SignedParts,
     UploadedPart,
@@ -38,7 +39,6 @@ from .logic import (
     parse_limit,
     parse_new_upload,
     parse_sign_parts,
-    post_policy,
     quota_day,
     quota_exceeded,
     sanitize_filename,
@@ -75,9 +75,10 @@ class UploadApi:
     def create_post(self, caller: Caller, body: Any) -> UploadTicket:
         upload_id, key, request = self._new(caller, body, multipart=False)
         expires_s = self.settings.upload_expiry_s
-        post = self.uploads.presign_post(key, post_policy(request.type, self.settings.max_bytes), expires_s)
+        spec = PutSpec(request.type, request.size)
+        url = self.uploads.presign_put(key, spec, expires_s)
         expires = iso(self.clock() + timedelta(seconds=expires_s))
-        return UploadTicket(upload_id, key, "POST", post["url"], dict(post["fields"]), expires)
+        return UploadTicket(upload_id, key, "PUT", url, spec.headers, expires)
 
     def create_multipart(self, caller: Caller, body: Any) -> MultipartTicket:
         upload_id, key, request = self._new(caller, body, multipart=True)
@@ -121,7 +122,7 @@ class UploadApi:
     # --- reading and deleting -----------------------------------------------------------------
     def list(self, caller: Caller, query: dict[str, str]) -> UploadPage:
         limit = parse_limit(query.get("limit"), self.settings.page_size)
-        rounds, cursor = self.catalog.owned(caller.sub, limit=limit, cursor=query.get("cursor") or None)
+        rounds, cursor = self.catalog.owned(caller.sub, limit=limit, cursor=query.get("cursor"))
         # Deleted uploads are gone for their owner; superseded rounds are older copies of a key.
         shown = [r for r in rounds if r.status not in ("deleted", "superseded")]
         return UploadPage([summary_view(r) for r in shown], cursor)

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
 from imgpipe.adapters import client
@@ -139,7 +140,7 @@ def test_the_openapi_document_is_public_and_describes_every_route(aws: dict) -> 
         assert op["security"] == ([] if route.public else [{"jwt": []}])
     upload = doc["components"]["schemas"]["NewUpload"]
     assert upload["required"] == ["filename", "type", "size"]
-    assert upload["properties"]["size"] == {"type": "integer"}
+    assert upload["properties"]["size"] == {"type": "integer", "minimum": 1}
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -147,11 +148,13 @@ def test_a_small_upload_is_listed_and_reported_to_its_owner_only(aws: dict) -> N
     s3 = aws["s3"]
     status, ticket, headers = call("POST", "/api/uploads", body=GOOD)
     assert status == 201 and headers["Cache-Control"] == "no-store"
-    assert ticket["method"] == "POST" and ticket["key"] == f"users/{ALICE}/{ticket['id']}/My-Cat.png"
-    assert ticket["fields"]["key"] == ticket["key"] and ticket["fields"]["Content-Type"] == "image/png"
+    assert ticket["method"] == "PUT" and ticket["key"] == f"users/{ALICE}/{ticket['id']}/My-Cat.png"
+    assert ticket["headers"] == {"Content-Type": "image/png", "If-None-Match": "*"}
 
-    # the client posts the file; here S3 is told directly (moto does not check POST policies)
-    etag = s3.put_object(Bucket=UPLOADS, Key=ticket["key"], Body=b"\x89PNG")["ETag"].strip('"')
+    # the client PUTs the file with the ticket's headers
+    sent = requests.put(ticket["url"], data=b"\x89PNG", headers=ticket["headers"], timeout=10)
+    assert sent.status_code == 200, sent.text
+    etag = sent.headers["ETag"].strip('"')
     status, view, _ = call("GET", f"/api/uploads/{ticket['id']}")
     assert (status, view["status"], view["size"]) == (200, "processing", 4)
 
@@ -226,6 +229,62 @@ def test_a_multipart_upload_signs_exact_parts_completes_and_aborts(aws: dict) ->
     assert call("DELETE", f"/api/uploads/{other['id']}")[0] == 200
     assert s3.list_multipart_uploads(Bucket=UPLOADS).get("Uploads", []) == []
     assert call("GET", f"/api/uploads/{other['id']}")[0] == 404
+
+
+def test_a_ticket_uploads_once(aws: dict) -> None:
+    """A second PUT with the same ticket (other bytes, well within its expiry) stores nothing:
+    no new version, so no Object Created event, no pipeline round, email or webhook."""
+    s3 = aws["s3"]
+    ticket = call("POST", "/api/uploads", body=GOOD)[1]
+    first = requests.put(ticket["url"], data=b"\x89PNG", headers=ticket["headers"], timeout=10)
+    assert first.status_code == 200
+    again = requests.put(ticket["url"], data=b"\x89PNX", headers=ticket["headers"], timeout=10)
+    assert again.status_code == 412
+    versions = s3.list_object_versions(Bucket=UPLOADS, Prefix=ticket["key"]).get("Versions", [])
+    assert len(versions) <= 1  # moto keeps no versions on an unversioned bucket; S3 would keep one
+    assert s3.get_object(Bucket=UPLOADS, Key=ticket["key"])["Body"].read() == b"\x89PNG"
+
+
+def test_completing_a_multipart_upload_twice_or_with_parts_never_sent_is_4xx(aws: dict) -> None:
+    size = 5 * 1024 * 1024 + 3
+    ticket = call("POST", "/api/uploads/multipart", body={**GOOD, "size": size})[1]
+    path = f"/api/uploads/{ticket['id']}"
+    never_sent = {"parts": [{"part_number": 1, "etag": '"0"'}, {"part_number": 2, "etag": '"1"'}]}
+    status, error, _ = call("POST", f"{path}/complete", body=never_sent)
+    assert (status, error["error"]["field"]) == (400, "parts")
+    etags = [
+        aws["s3"].upload_part(
+            Bucket=UPLOADS, Key=ticket["key"], UploadId=ticket["upload_id"], PartNumber=n, Body=b"x" * length
+        )["ETag"]
+        for n, length in ((1, 5 * 1024 * 1024), (2, 3))
+    ]
+    complete = {"parts": [{"part_number": n, "etag": e} for n, e in enumerate(etags, 1)]}
+    assert call("POST", f"{path}/complete", body=complete)[0] == 200
+    assert call("POST", f"{path}/complete", body=complete)[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "²"}, "limit"),
+        ({"limit": "١"}, "limit"),  # an Arabic-Indic digit: isdigit() says yes, int() too, but it is not ASCII
+        ({"limit": "9" * 40}, "limit"),
+        ({"cursor": base64.urlsafe_b64encode(b'{"owner":"x"}').decode()}, "cursor"),
+        ({"cursor": base64.urlsafe_b64encode(b'{"owner":{"S":"' + ALICE.encode() + b'"}}').decode()}, "cursor"),
+        ({"cursor": base64.urlsafe_b64encode(b"[" * 100_000).decode()}, "cursor"),
+        ({"cursor": base64.urlsafe_b64encode(b"\xff\xfe").decode()}, "cursor"),
+    ],
+)
+def test_a_bad_query_is_400_never_a_server_error(aws: dict, query: dict, field: str) -> None:
+    status, error, _ = call("GET", "/api/uploads", query=query)
+    assert (status, error["error"]["field"]) == (400, field)
+
+
+def test_a_deeply_nested_or_huge_body_is_400(aws: dict) -> None:
+    for body in ("[" * 100_000, "{" + '"a":' * 1 + "[" * 100_000, json.dumps({"filename": "x" * 2_000_000})):
+        status, error, _ = call("POST", "/api/uploads", body=body)
+        assert (status, error["error"]["field"]) == (400, "body")
+    assert table_items(aws["ddb"]) == []
 
 
 # --- refusals leave nothing behind ------------------------------------------------------------

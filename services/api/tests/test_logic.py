@@ -1,12 +1,10 @@
-"""The upload API's pure rules: request checks and their status codes, keys, names, the POST
-policy (decoded from what boto3 really signs, condition by condition, since no emulator enforces
-it), the multipart plan, the quota's day, and what the status route shows."""
+"""The upload API's pure rules: request checks and their status codes, keys, names, the PUT's
+signed headers (read from what boto3 really signs, since no emulator checks signatures), the
+multipart plan, the quota's day, and what the status route shows."""
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -23,6 +21,7 @@ from ..logic import (
     MIN_PART_BYTES,
     ApiError,
     PartPlan,
+    PutSpec,
     caller_from_claims,
     declared_size,
     is_upload_id,
@@ -32,7 +31,6 @@ from ..logic import (
     parse_limit,
     parse_new_upload,
     parse_sign_parts,
-    post_policy,
     quota_day,
     quota_exceeded,
     responsive_snippets,
@@ -56,8 +54,11 @@ def _refused(body: object, max_bytes: int = MAX) -> ApiError:
 
 # --- requests ----------------------------------------------------------------------------------
 def test_a_good_request_is_normalised() -> None:
-    got = parse_new_upload({"filename": "Cat.JPG", "type": " Image/JPEG ", "size": 1234}, MAX)
+    got = parse_new_upload({"filename": "Cat.JPG", "type": "image/jpeg", "size": 1234.0}, MAX)
     assert (got.filename, got.type, got.size) == ("Cat.JPG", "image/jpeg", 1234)
+    assert isinstance(got.size, int)
+    # the type is one of the document's enum exactly, as browsers send it: no second spelling
+    assert _refused({"filename": "Cat.JPG", "type": " Image/JPEG ", "size": 1}).status == 415
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,7 @@ def test_a_good_request_is_normalised() -> None:
         ({"filename": "a.png", "type": "image/png"}, "size"),
         ({"filename": "a.png", "type": "image/png", "size": 0}, "size"),
         ({"filename": "a.png", "type": "image/png", "size": True}, "size"),
+        ({"filename": "a.png", "type": "image/png", "size": 1.5}, "size"),
         ({"filename": "a.png", "type": "image/png", "size": "12"}, "size"),
         ({"filename": "a.png", "type": "image/png", "size": 1.5}, "size"),
     ],
@@ -127,7 +129,8 @@ def test_sign_parts_and_complete_are_held_to_the_plan() -> None:
 def test_limit_is_bounded_by_the_page_size() -> None:
     assert parse_limit(None, 20) == 20
     assert parse_limit("5", 20) == 5
-    for bad in ("0", "21", "-1", "x", ""):
+    assert parse_limit("21", 20) == parse_limit("100000", 20) == 20  # a page holds at most page_size
+    for bad in ("0", "-1", "x", "", "100001", "²", "١", " 5", "5 "):
         with pytest.raises(ApiError):
             parse_limit(bad, 20)
 
@@ -184,45 +187,29 @@ def test_a_sanitized_name_is_always_safe() -> None:
         assert all(c.isalnum() or c in "._-" for c in safe) and len(safe) <= 100
 
 
-# --- the presigned POST, as S3 will check it ---------------------------------------------------
-def _signed_post(key: str, content_type: str, max_bytes: int, expires_s: int) -> dict:
+# --- the presigned PUT, as S3 will check it ----------------------------------------------------
+def test_the_signed_put_pins_key_type_exact_size_expiry_and_a_single_write() -> None:
+    from ..adapters import S3Uploads
+
     s3 = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
-    policy = post_policy(content_type, max_bytes)
-    return s3.generate_presigned_post(
-        Bucket="uploads-bucket", Key=key, Fields=policy.fields, Conditions=policy.conditions, ExpiresIn=expires_s
-    )
-
-
-def test_the_signed_post_policy_pins_key_type_size_and_expiry() -> None:
     key = upload_key(SUB, new_upload_id(), "cat.jpg")
-    before = datetime.now(UTC)
-    post = _signed_post(key, "image/jpeg", MAX, 300)
-    fields = post["fields"]
-    policy = json.loads(base64.b64decode(fields["policy"]))
-
-    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    assert before + timedelta(seconds=298) <= expiration <= before + timedelta(seconds=302)
-
-    conditions = policy["conditions"]
-    # Each condition, one by one; nothing else may be in the policy.
-    assert {"bucket": "uploads-bucket"} in conditions
-    assert {"key": key} in conditions  # an exact match: not ["starts-with", "$key", ...]
-    assert not any(isinstance(c, list) and c[0] == "starts-with" for c in conditions)
-    assert {"Content-Type": "image/jpeg"} in conditions
-    assert ["content-length-range", 1, MAX] in conditions
-    signing = {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-security-token"}
-    for c in conditions:
-        if isinstance(c, dict):
-            (name,) = c
-            assert name in {"bucket", "key", "Content-Type", *signing}, c
-        else:
-            assert c == ["content-length-range", 1, MAX], c
-    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
-
-    # The form fields the client posts match the policy (else S3 refuses them).
-    assert fields["key"] == key
-    assert fields["Content-Type"] == "image/jpeg"
-    assert post["url"].endswith("uploads-bucket.s3.amazonaws.com/")
+    spec = PutSpec("image/jpeg", 48211)
+    url = S3Uploads("uploads-bucket", s3).presign_put(key, spec, 300)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert parts.path == f"/uploads-bucket/{key}" or parts.path == f"/{key}"
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    # Each signed header: S3 refuses the PUT unless the client sends it with the signed value.
+    # content-length: exactly the declared size; if-none-match: the key must still be empty.
+    assert sorted(query["X-Amz-SignedHeaders"][0].split(";")) == [
+        "content-length",
+        "content-type",
+        "host",
+        "if-none-match",
+    ]
+    # what the client is told to send is what was signed
+    assert spec.headers == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
 
 
 # --- multipart ---------------------------------------------------------------------------------
