@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Final
+from typing import Any, Final
 
 from imgpipe_tools.resources import ServiceResources, StackNotFound, StackResources
 
@@ -136,3 +136,28 @@ def from_stack(stack_name: str) -> StackResources:
         raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     return from_outputs(outputs, origin)
+
+
+# --- what the stack tells its sign-in clients besides its outputs ------------------------------
+# The user pool's password rule, declared once: infra builds the Cognito pool from it and writes it
+# into the page's config.json (``passwordPolicy``), the local stack's pool gets it too, and the
+# sign-up page states it from config.json (never a copy of its own).
+#: Cognito's PasswordPolicy, in the page's config.json key names
+PASSWORD_POLICY: dict[str, Any] = {
+    "minLength": 12,
+    "requireLowercase": True,
+    "requireUppercase": True,
+    "requireDigits": True,
+    "requireSymbols": True,
+}
+
+
+def cognito_password_policy() -> dict[str, Any]:
+    """As Cognito's CreateUserPool takes it (``Policies.PasswordPolicy``)."""
+    return {
+        "MinimumLength": PASSWORD_POLICY["minLength"],
+        "RequireLowercase": PASSWORD_POLICY["requireLowercase"],
+        "RequireUppercase": PASSWORD_POLICY["requireUppercase"],
+        "RequireNumbers": PASSWORD_POLICY["requireDigits"],
+        "RequireSymbols": PASSWORD_POLICY["requireSymbols"],
+    }

@@ -66,3 +66,12 @@ TRANSFORM_SECRET_CHARS = 64
 def metrics_namespace(stack_name: str) -> str:
     """The CloudWatch namespace of a stack's Powertools metrics (alarms and dashboard read it)."""
     return f"{POWERTOOLS_METRICS_NAMESPACE_PREFIX}/{stack_name}"
+
+
+# The upload API's alarms (infra/components/alarms.py, ApiAlarms): a share of client errors that
+# is not a few typos but a broken client or someone probing, over enough requests to mean it.
+API_4XX_ALARM_PERCENT = 25
+API_4XX_ALARM_MIN_REQUESTS = 100
+API_ALARM_WINDOW_MINUTES = 15
+# callers refused for their request rate in one window: a few is a busy page; more is a flood
+API_RATE_LIMITED_ALARM_COUNT = 100

@@ -12,10 +12,10 @@ from constructs import Construct
 from imgpipe.needs import Need, Resource
 from imgpipe.registry import StackNames, expected_producers_spec, function_config
 from imgpipe_tools import outputs
-from infra.components.alarms import ServiceAlarms, TopicAlarm
+from infra.components.alarms import ApiAlarms, ForgedEventsAlarm, ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
 from infra.components.bundling import SharedLayer
-from infra.components.dashboard import Dashboard, ServicePanel
+from infra.components.dashboard import ApiPanel, Dashboard, ServicePanel
 from infra.components.frontdoor import FrontDoor
 from infra.components.monitoring import Monitoring
 from infra.components.needs import NeedGrants
@@ -99,6 +99,15 @@ class ImgpipeStack(cdk.Stack):
                 access_logs=storage.access_logs,
             )
             names = replace(names, resources={**names.resources, Resource.DELIVERY_URL: self.frontdoor.delivery_url})
+            ApiAlarms(
+                self.frontdoor,
+                "Alarms",
+                api=self.frontdoor.api,
+                function=self.frontdoor.function,
+                service=manifest.name,
+                namespace=namespace,
+                topic=monitoring.ops_topic,
+            )
 
         self.processors: dict[str, Processor] = {}
         for manifest in manifests:
@@ -140,6 +149,12 @@ class ImgpipeStack(cdk.Stack):
             self.processors[manifest.name] = processor
 
         TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
+        # the service that keeps the catalog checks each pipeline event it is sent (docs/notify.md)
+        catalog_keeper = next((m.name for m in manifests if Need.CATALOG in m.needs), None)
+        if catalog_keeper:
+            ForgedEventsAlarm(
+                self, "ForgedEvents", service=catalog_keeper, namespace=namespace, topic=monitoring.ops_topic
+            )
         Dashboard(
             self,
             "Operations",
@@ -148,8 +163,9 @@ class ImgpipeStack(cdk.Stack):
                 for name, p in self.processors.items()
             ],
             # the pipeline's own figures come from whichever service keeps the catalog
-            pipeline_service=next((m.name for m in manifests if Need.CATALOG in m.needs), None),
+            pipeline_service=catalog_keeper,
             namespace=namespace,
+            api=ApiPanel(http_services[0].name, self.frontdoor.api, self.frontdoor.function) if http_services else None,
         )
 
         # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.

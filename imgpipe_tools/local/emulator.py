@@ -91,12 +91,16 @@ def _query_one_partition() -> None:
 
 
 def prepare_moto() -> None:
-    """Everything the local stack changes in moto: the speed-ups above, and presigned POSTs
-    answered with the headers S3 sends (imgpipe_tools.local.frontdoor)."""
-    from imgpipe_tools.local.frontdoor import answer_posts_like_s3
+    """Everything the local stack changes in moto: the speed-ups above, presigned POSTs answered
+    with the headers S3 sends, presigned PUTs refused without their signed headers
+    (imgpipe_tools.local.frontdoor), and Cognito's RevokeToken (imgpipe_tools.local.revocation)."""
+    from imgpipe_tools.local.frontdoor import answer_posts_like_s3, require_signed_headers_like_s3
+    from imgpipe_tools.local.revocation import revoke_tokens_like_cognito
 
     speed_up_moto()
     answer_posts_like_s3()
+    require_signed_headers_like_s3()
+    revoke_tokens_like_cognito()
 
 
 class EmulatorServer:

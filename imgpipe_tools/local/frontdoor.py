@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 import urllib.request
@@ -42,12 +43,21 @@ from imgpipe.registry import StackNames, discover, function_config, service_modu
 from imgpipe.settings import parse
 from imgpipe_tools.local.lambda_env import LambdaContext
 from imgpipe_tools.local.provision import generated_secret
+from imgpipe_tools.outputs import PASSWORD_POLICY, cognito_password_policy
 from imgpipe_tools.resources import StackResources
 
 log = logging.getLogger("imgpipe_tools.local.frontdoor")
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "Demo-upload-2026!"
+
+
+def demo_password() -> str:
+    """A new password for the demo user at every start (printed with the address): a fixed one,
+    written in the docs, would be every local stack's password. It meets the pool's rule: 12 or
+    more characters with a lowercase and an uppercase letter, a digit and a symbol."""
+    return f"Demo-{secrets.token_urlsafe(12)}-9a!"
+
+
 #: the Cache-Control the distribution gives variants (infra/components/frontdoor.py)
 VARIANT_CACHE_CONTROL = "public, max-age=31536000, immutable"
 _JSON = "application/json"
@@ -264,7 +274,7 @@ class LocalFrontDoor:
         endpoint: str,
         region: str = "us-east-1",
         port: int = 0,
-        demo: Credentials | None = Credentials(DEMO_EMAIL, DEMO_PASSWORD),
+        demo: Credentials | None = None,
         site: Path = SITE_DIR,
         edge: Mapping[str, tuple[Manifest, Config]] | None = None,
     ) -> None:
@@ -278,7 +288,7 @@ class LocalFrontDoor:
         self.region = region
         self._port = port
         self._base_config = config
-        self.demo = demo
+        self.demo = demo if demo is not None else Credentials(DEMO_EMAIL, demo_password())
         self.pool_id = ""
         self.client_id = ""
         self.config = config
@@ -297,12 +307,15 @@ class LocalFrontDoor:
             PoolName="imgpipe-local-users",
             UsernameAttributes=["email"],
             AutoVerifiedAttributes=["email"],
+            Policies={"PasswordPolicy": cognito_password_policy()},
         )["UserPool"]["Id"]
         self.client_id = cognito.create_user_pool_client(
             UserPoolId=self.pool_id,
             ClientName="browser",
             GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # the flows the page uses, as the stack's app client allows them (infra/components/frontdoor.py)
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            EnableTokenRevocation=True,
         )["UserPoolClient"]["ClientId"]
         self.verifier = JwtVerifier(self._endpoint, self.region, self.pool_id, self.client_id)
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._request_handler())
@@ -383,6 +396,7 @@ class LocalFrontDoor:
             "authEndpoint": f"{self._endpoint}/",
             "uploadsOrigin": _origin(self._endpoint),
             "maxBytes": settings.max_bytes,
+            "passwordPolicy": dict(PASSWORD_POLICY),
             "acceptedTypes": list(accepted),
         }
 
@@ -424,8 +438,19 @@ class LocalFrontDoor:
 
         return Handler
 
+    def allowed_hosts(self) -> set[str]:
+        """The ``Host`` values this server answers: its own address, and localhost on its port."""
+        return {urlsplit(origin).netloc for origin in self._page_origins()}
+
     def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict, bytes]:
         """One request: (status, headers, body)."""
+        host = next((v for k, v in headers.items() if k.lower() == "host"), None)
+        if host not in self.allowed_hosts():
+            # DNS rebinding: a page of another site whose name resolves to 127.0.0.1 reaches this
+            # port with its own name in Host; answering it would hand that site the API and the
+            # demo user's uploads. CloudFront only answers its own names, too.
+            message = f"This server answers only {' or '.join(sorted(self.allowed_hosts()))}.\n"
+            return 421, {"Content-Type": "text/plain; charset=utf-8"}, message.encode()
         parts = urlsplit(raw_path)
         path = parts.path
         if path.startswith("/v/") and method in ("GET", "HEAD"):

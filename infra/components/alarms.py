@@ -10,6 +10,7 @@ again after each quiet minute), a DLQ message about to expire, and an unusual sh
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -20,6 +21,10 @@ from constructs import Construct
 
 from infra.constants import (
     ALARM_PERIOD_MINUTES,
+    API_4XX_ALARM_MIN_REQUESTS,
+    API_4XX_ALARM_PERCENT,
+    API_ALARM_WINDOW_MINUTES,
+    API_RATE_LIMITED_ALARM_COUNT,
     DLQ_OLDEST_MESSAGE_ALARM_HOURS,
     REJECTION_RATE_ALARM_MIN_INVOCATIONS,
     REJECTION_RATE_ALARM_PERCENT,
@@ -206,5 +211,107 @@ class TopicAlarm(Construct):
                 period=cdk.Duration.minutes(ALARM_PERIOD_MINUTES), statistic="Sum"
             ),
             "SNS could not deliver notifications to a subscriber of the notification topic",
+            topic,
+        )
+
+
+class ApiAlarms(Construct):
+    """The upload API's: server errors (any), the function's errors and throttles, callers over
+    their request rate, and an abnormal share of client errors (a broken client, or someone
+    probing: tokens, ids, inputs)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: apigw.IHttpApi,
+        function: lambda_.IFunction,
+        service: str,
+        namespace: str,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        period = cdk.Duration.minutes(ALARM_PERIOD_MINUTES)
+        window = cdk.Duration.minutes(API_ALARM_WINDOW_MINUTES)
+        self.alarms: list[cloudwatch.Alarm] = [
+            _any(
+                self,
+                "ServerErrors",
+                api.metric_server_error(period=period, statistic="Sum"),
+                "upload API: answered 5xx (the function failed or timed out): clients see errors",
+                topic,
+            ),
+            _any(
+                self,
+                "FunctionErrors",
+                function.metric_errors(period=period, statistic="Sum"),
+                "upload API: the function failed (an unhandled error: the caller got a 500)",
+                topic,
+            ),
+            _any(
+                self,
+                "Throttles",
+                function.metric_throttles(period=period, statistic="Sum"),
+                "upload API: the function was throttled (the account's concurrency): callers got 5xx or 429",
+                topic,
+            ),
+            _page(
+                cloudwatch.Alarm(
+                    self,
+                    "RateLimited",
+                    alarm_description=(
+                        f"upload API: callers over their request rate were refused {API_RATE_LIMITED_ALARM_COUNT} "
+                        f"times or more in {API_ALARM_WINDOW_MINUTES} min (one account flooding the API?)"
+                    ),
+                    metric=service_metric(namespace, service, "RateLimited", API_ALARM_WINDOW_MINUTES),
+                    threshold=API_RATE_LIMITED_ALARM_COUNT,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                ),
+                topic,
+            ),
+        ]
+        share = cloudwatch.MathExpression(
+            expression=f"IF(requests >= {API_4XX_ALARM_MIN_REQUESTS}, 100 * clientErrors / requests, 0)",
+            using_metrics={
+                "clientErrors": api.metric_client_error(period=window, statistic="Sum"),
+                "requests": api.metric_count(period=window, statistic="Sum"),
+            },
+            label="upload API 4xx (%)",
+            period=window,
+        )
+        self.alarms.append(
+            _page(
+                cloudwatch.Alarm(
+                    self,
+                    "ClientErrorRate",
+                    alarm_description=(
+                        f"upload API: more than {API_4XX_ALARM_PERCENT}% of requests answered 4xx over "
+                        f"{API_ALARM_WINDOW_MINUTES} min (a broken client, or someone probing tokens, ids or inputs)"
+                    ),
+                    metric=share,
+                    threshold=API_4XX_ALARM_PERCENT,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                ),
+                topic,
+            )
+        )
+
+
+class ForgedEventsAlarm(Construct):
+    """notify refused an event it did not believe (a forged or replayed pipeline event): never
+    normal, so any one pages (docs/notify.md, "Forged events")."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, service: str, namespace: str, topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        self.alarm = _any(
+            self,
+            "ForgedEventsRejected",
+            service_metric(namespace, service, "ForgedEventsRejected"),
+            f"{service}: refused an event it did not believe (forged or replayed); see its WARNING log",
             topic,
         )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -21,6 +22,15 @@ from infra.components.alarms import service_metric
 from infra.constants import DASHBOARD_PERIOD_MINUTES
 
 WIDTH = 24  # CloudWatch's grid
+
+
+@dataclass(frozen=True)
+class ApiPanel:
+    """The upload API's row: API Gateway's requests and answers, the function, callers refused."""
+
+    name: str
+    api: apigw.IHttpApi
+    function: lambda_.IFunction
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Dashboard(Construct):
         panels: Sequence[ServicePanel],
         pipeline_service: str | None,
         namespace: str,
+        api: ApiPanel | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.namespace = namespace
@@ -58,6 +69,11 @@ class Dashboard(Construct):
         )
         if pipeline_service:
             self.dashboard.add_widgets(*self._pipeline(namespace, pipeline_service, period))
+        if api is not None:
+            self.dashboard.add_widgets(
+                cloudwatch.TextWidget(markdown=f"### {api.name} (upload API)", width=WIDTH, height=1)
+            )
+            self.dashboard.add_widgets(*self._api(namespace, api, period))
         for panel in panels:
             self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"### {panel.name}", width=WIDTH, height=1))
             self.dashboard.add_widgets(*self._service(namespace, panel, period))
@@ -83,6 +99,36 @@ class Dashboard(Construct):
             _graph("Uploads and how their rounds ended", rounds, 12),
             _graph("Upload to email (seconds)", latency, 6),
             _graph("Forged events rejected by notify", [count("ForgedEventsRejected")], 6),
+        ]
+
+    @staticmethod
+    def _api(namespace: str, panel: ApiPanel, period: cdk.Duration) -> list[cloudwatch.IWidget]:
+        fn = panel.function
+        return [
+            _graph(
+                "Requests and answers",
+                [
+                    panel.api.metric_count(period=period, statistic="Sum", label="requests"),
+                    panel.api.metric_client_error(period=period, statistic="Sum", label="4xx"),
+                    panel.api.metric_server_error(period=period, statistic="Sum", label="5xx"),
+                ],
+                8,
+            ),
+            _graph(
+                "Latency (ms)",
+                [panel.api.metric_latency(period=period, statistic=s, label=s) for s in ("p50", "p99")],
+                6,
+            ),
+            _graph(
+                "Function errors, throttles",
+                [fn.metric_errors(period=period, statistic="Sum"), fn.metric_throttles(period=period, statistic="Sum")],
+                5,
+            ),
+            _graph(
+                "Callers over their rate (429)",
+                [service_metric(namespace, panel.name, "RateLimited", int(period.to_minutes()))],
+                5,
+            ),
         ]
 
     @staticmethod

@@ -41,6 +41,7 @@ from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
+from imgpipe_tools.outputs import PASSWORD_POLICY
 from infra.components import nag
 from infra.components.bundling import processor_code
 from infra.components.needs import NeedGrants
@@ -125,8 +126,13 @@ class FrontDoor(Construct):
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # one rule (imgpipe_tools/outputs.py): the page states it from config.json
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True, require_symbols=True
+                min_length=PASSWORD_POLICY["minLength"],
+                require_lowercase=PASSWORD_POLICY["requireLowercase"],
+                require_uppercase=PASSWORD_POLICY["requireUppercase"],
+                require_digits=PASSWORD_POLICY["requireDigits"],
+                require_symbols=PASSWORD_POLICY["requireSymbols"],
             ),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
@@ -147,7 +153,12 @@ class FrontDoor(Construct):
         self.client = self.user_pool.add_client(
             "Browser",
             generate_secret=False,  # a browser cannot keep a secret
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            # Only what the page does: USER_PASSWORD_AUTH over TLS (and refresh, always on); no
+            # SRP, no admin or custom flows, and no OAuth (no hosted UI, no callback URLs).
+            auth_flows=cognito.AuthFlow(user_password=True),
+            disable_o_auth=True,
+            # sign-out revokes the refresh token (RevokeToken), so a copy of it stops working
+            enable_token_revocation=True,
             prevent_user_existence_errors=True,
             access_token_validity=cdk.Duration.hours(1),
             id_token_validity=cdk.Duration.hours(1),
@@ -269,6 +280,7 @@ class FrontDoor(Construct):
             "userPoolClientId": self.client.user_pool_client_id,
             "authEndpoint": auth_endpoint,
             "uploadsOrigin": f"https://{uploads.bucket_domain_name}",
+            "passwordPolicy": dict(PASSWORD_POLICY),
         }
         # the largest upload the API accepts, as parsed (a default in settings.py counts too)
         max_bytes = getattr(parse_settings(manifest, settings_overrides), "max_bytes", None)

@@ -163,10 +163,11 @@ class NeedGrants:
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="CountUsersUploads",
+                sid="CountUsersUploadsAndRequests",
                 actions=["dynamodb:UpdateItem"],
                 resources=[catalog.table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*"]}},
+                # the daily upload quota and the per-minute request rate (services/api/fairness.py)
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*", "rate#*"]}},
             )
         )
 

@@ -229,23 +229,28 @@ class UserCatalog(DynamoTable):
         item = r.get("Item")
         return Round.from_item(self._plain(item)) if item else None
 
-    def take_quota(self, owner: str, day: str, limit: int, now: datetime) -> bool:
-        """Count one upload for ``owner`` on ``day`` unless ``limit`` is reached; one conditional
-        write, so concurrent requests can never count past it."""
+    def count_request(self, owner: str, window: str, limit: int, expires_at: int) -> bool:
+        """Count one request of ``owner`` in ``window`` unless ``limit`` is reached (one
+        conditional write, as :meth:`take_quota`)."""
+        from .fairness import RATE_PREFIX
+
+        return self._count(f"{RATE_PREFIX}{owner}", f"minute#{window}", "requests", limit, expires_at)
+
+    def _count(self, pk: str, sk: str, attribute: str, limit: int, expires_at: int) -> bool:
         from botocore.exceptions import ClientError
 
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={PARTITION_KEY: {"S": f"{QUOTA_PREFIX}{owner}"}, SORT_KEY: {"S": f"day#{day}"}},
+                Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}},
                 UpdateExpression="SET #n = if_not_exists(#n, :zero) + :one, #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-                ExpressionAttributeNames={"#n": "uploads", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeNames={"#n": attribute, "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":zero": {"N": "0"},
                     ":one": {"N": "1"},
                     ":limit": {"N": str(limit)},
-                    ":ttl": {"N": str(int(now.timestamp()) + QUOTA_TTL_S)},
+                    ":ttl": {"N": str(expires_at)},
                 },
             )
         except ClientError as exc:
@@ -253,3 +258,9 @@ class UserCatalog(DynamoTable):
                 return False
             raise
         return True
+
+    def take_quota(self, owner: str, day: str, limit: int, now: datetime) -> bool:
+        """Count one upload for ``owner`` on ``day`` unless ``limit`` is reached; one conditional
+        write, so concurrent requests can never count past it."""
+        pk = f"{QUOTA_PREFIX}{owner}"
+        return self._count(pk, f"day#{day}", "uploads", limit, int(now.timestamp()) + QUOTA_TTL_S)

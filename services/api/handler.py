@@ -129,7 +129,9 @@ def _call(route: Route, params: dict[str, str], event: dict[str, Any]) -> dict[s
         return _json(route.status, document())
     claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
     caller = caller_from_claims(claims)
-    method = getattr(_api(current_config()), route.operation)
+    api = _api(current_config())
+    api.admit(caller)  # before anything else: a refused call costs one conditional write
+    method = getattr(api, route.operation)
     args: list[Any] = [caller, *params.values()]
     query = dict(event.get("queryStringParameters") or {})
     _known_query(route, query)
@@ -150,6 +152,9 @@ def resolve(event: dict[str, Any]) -> dict[str, Any]:
             try:
                 return _call(route, found.groupdict(), event)
             except ApiError as error:
+                if error.code == "rate_limited":
+                    # a caller over their rate: an alarm watches how often (infra/components/alarms.py)
+                    metrics.add_metric("RateLimited", "Count", 1)
                 return _json(error.status, error.body(), error.headers)
     return _json(404, {"error": {"code": "not_found", "message": "There is no such route."}})
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .adapters import S3Uploads, UserCatalog
+from .fairness import WINDOW_TTL_S, rate_limited, window
 from .logic import (
     Caller,
     CompleteUpload,
@@ -60,6 +61,14 @@ class UploadApi:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: None in a stack without the transform service
     transforms: TransformSigner | None = None
+
+    def admit(self, caller: Caller) -> None:
+        """Count the caller's request in this minute, or refuse it (429, ``Retry-After``)."""
+        now = self.clock()
+        current, retry_after = window(now)
+        limit = self.settings.requests_per_minute
+        if not self.catalog.count_request(caller.sub, current, limit, int(now.timestamp()) + WINDOW_TTL_S):
+            raise rate_limited(limit, retry_after)
 
     # --- new uploads --------------------------------------------------------------------------
     def _new(self, caller: Caller, body: Any, *, multipart: bool) -> tuple[str, str, NewUpload]:

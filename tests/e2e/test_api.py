@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,3 +254,24 @@ def test_a_ticket_uploads_once_one_round_one_email(stack: LocalStack) -> None:
     )["Items"]
     assert len(rounds) == 1
     assert sum(ticket["key"] in (e.body + e.subject) or "once.jpg" in e.body for e in stack.emails) == 1
+
+
+def test_the_front_door_answers_only_its_own_host_and_the_demo_password_is_new_each_start(stack: LocalStack) -> None:
+    door = stack.frontdoor
+    assert door is not None
+    port = door.url.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert requests.get(f"{door.url}/api/openapi.json", headers={"Host": host}, timeout=10).status_code == 200
+    for host in (f"rebound.example:{port}", "rebound.example", f"127.0.0.1:{int(port) + 1}"):
+        r = requests.get(f"{door.url}/api/openapi.json", headers={"Host": host}, timeout=10)
+        assert r.status_code == 421, (host, r.status_code)
+    # the demo user's password: printed, meets the pool's rule, and not what another start gets
+    from imgpipe_tools.local.frontdoor import banner, demo_password
+
+    assert door.demo is not None and door.demo.password in banner(door, "http://moto")
+    assert door.sign_in(door.demo.email, door.demo.password)["IdToken"]
+    passwords = {door.demo.password, demo_password(), demo_password()}
+    assert len(passwords) == 3
+    for p in passwords:
+        assert len(p) >= 12 and re.search("[a-z]", p) and re.search("[A-Z]", p) and re.search("[0-9]", p)
+        assert re.search(r"[^A-Za-z0-9]", p)

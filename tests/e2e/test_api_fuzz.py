@@ -33,7 +33,7 @@ SCENARIOS = 40
 STEPS = 6
 # The function's own rate limit would answer most of a fuzzer's calls with 429 (a documented
 # answer, but one that hides every other path): generous here, tested on its own elsewhere.
-SETTINGS = {"api": {"uploads_per_day": 100_000}}
+SETTINGS = {"api": {"uploads_per_day": 100_000, "requests_per_minute": 100_000}}
 
 
 @pytest.fixture

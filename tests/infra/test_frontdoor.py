@@ -156,8 +156,8 @@ def test_the_api_role_may_touch_only_users_uploads_and_its_index(synthesized: Sy
     assert json.dumps(query["Resource"]).endswith(f'/index/{OWNER_INDEX}"]]}}')
     assert by_sid["ReadUsersRounds"]["Action"] == "dynamodb:GetItem"
     assert "users/*" in json.dumps(by_sid["ReadUsersRounds"]["Condition"])
-    assert by_sid["CountUsersUploads"]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*"]}
+    assert by_sid["CountUsersUploadsAndRequests"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["quota#*", "rate#*"]}
     }
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     # nothing else of DynamoDB or S3: no Scan, no PutItem, no read of any upload or variant
@@ -328,3 +328,53 @@ def test_a_service_that_needs_the_delivery_url_gets_the_cdns(synthesized: Synthe
         function = synthesized.stack.processors[name].function
         env = synthesized.resources[_ref_of(synthesized, function)]["Properties"]["Environment"]["Variables"]
         assert env.get("IMGPIPE_DELIVERY_URL") == (site if name in needing else None), name
+
+
+def test_the_app_client_allows_only_the_pages_flows_and_revocation(synthesized: Synthesized) -> None:
+    client = _one(synthesized, "AWS::Cognito::UserPoolClient")
+    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH"]
+    # no OAuth: no flows, scopes, callback or logout URLs (CDK's defaults would add example.com)
+    for key in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs", "LogoutURLs"):
+        assert not client.get(key), key
+    assert client.get("AllowedOAuthFlowsUserPoolClient", False) is False
+    assert client["EnableTokenRevocation"] is True
+
+
+def test_the_pool_has_the_one_password_rule(synthesized: Synthesized) -> None:
+    from imgpipe_tools.outputs import cognito_password_policy
+
+    pool = _one(synthesized, "AWS::Cognito::UserPool")
+    rule = pool["Policies"]["PasswordPolicy"]
+    assert {k: rule[k] for k in cognito_password_policy()} == cognito_password_policy()
+
+
+def test_the_api_pages_on_5xx_throttles_rate_and_4xx_share_and_forged_events(synthesized: Synthesized) -> None:
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm")
+    api_id = {"Ref": _ref_of(synthesized, synthesized.stack.frontdoor.api)}
+
+    def on(metric: str, namespace: str) -> list[dict[str, Any]]:
+        return [
+            a["Properties"]
+            for a in alarms.values()
+            if a["Properties"].get("MetricName") == metric and a["Properties"].get("Namespace") == namespace
+        ]
+
+    [server] = on("5xx", "AWS/ApiGateway")
+    assert {"Name": "ApiId", "Value": api_id} in server["Dimensions"] and server["Threshold"] == 1
+    assert server["AlarmActions"] and server["OKActions"]
+    function = {"Ref": _ref_of(synthesized, synthesized.stack.frontdoor.function)}
+    throttles = [
+        a for a in on("Throttles", "AWS/Lambda") if {"Name": "FunctionName", "Value": function} in a["Dimensions"]
+    ]
+    assert len(throttles) == 1
+    [rate] = [a for a in alarms.values() if a["Properties"].get("MetricName") == "RateLimited"]
+    assert rate["Properties"]["Dimensions"] == [{"Name": "service", "Value": "api"}]
+    [share] = [
+        a["Properties"]
+        for a in alarms.values()
+        if any(m.get("Expression", "").startswith("IF(requests") for m in a["Properties"].get("Metrics", []))
+    ]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in share["Metrics"] if "MetricStat" in m}
+    assert names == {"4xx", "Count"} and share["Threshold"] == 25
+    [forged] = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ForgedEventsRejected"]
+    assert forged["Properties"]["Threshold"] == 1 and forged["Properties"]["AlarmActions"]

@@ -150,6 +150,14 @@ def test_the_built_app_and_its_config_are_deployed_and_the_cdn_invalidated(synth
         "authEndpoint": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/",
         "uploadsOrigin": "https://${" + _uploads_id(synthesized) + ".DomainName}",
         "maxBytes": 52428800,
+        # the pool's own rule (imgpipe_tools/outputs.py), which the sign-up page states
+        "passwordPolicy": {
+            "minLength": 12,
+            "requireLowercase": True,
+            "requireUppercase": True,
+            "requireDigits": True,
+            "requireSymbols": True,
+        },
     }
 
 

@@ -1,6 +1,6 @@
 // Sign-in against the stack's Cognito user pool with plain fetch to its JSON API (the page has
 // no AWS SDK): InitiateAuth (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH), SignUp, ConfirmSignUp,
-// ResendConfirmationCode. The endpoint comes from config.json: Cognito's regional endpoint on
+// ResendConfirmationCode, RevokeToken (sign-out). The endpoint comes from config.json: Cognito's regional endpoint on
 // AWS, moto's locally.
 
 const STORE_KEY = "imgpipe.session";
@@ -104,9 +104,16 @@ export class Auth {
     return this.session.idToken;
   }
 
-  signOut() {
+  /** Ends the session here and revokes its refresh token at Cognito (it would otherwise mint
+   * new tokens for 30 days wherever a copy of it is). The session is gone even if the revocation
+   * cannot be sent (offline): the page forgets it either way. */
+  async signOut() {
+    const refreshToken = this.session?.refreshToken;
     this.session = null;
     sessionStorage.removeItem(STORE_KEY);
+    if (refreshToken) {
+      await this.#call("RevokeToken", { Token: refreshToken }).catch(() => {});
+    }
   }
 
   #keep(email, result) {

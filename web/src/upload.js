@@ -1,5 +1,5 @@
 // The upload widget: Uppy's dashboard (drag and drop, several files, progress per file, retry)
-// and its S3 plugin speaking the API's routes: a presigned POST for most files, S3 multipart
+// and its S3 plugin speaking the API's routes: a presigned PUT (single-use) for most files, S3 multipart
 // (resumable) for large ones. Restrictions come from config.json (maxBytes, acceptedTypes): the API's own limits.
 import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
@@ -43,7 +43,9 @@ export function createUploader(target, { api, limits, onUploaded }) {
     async getUploadParameters(file) {
       const ticket = await api.call("POST", "/uploads", body(file));
       remember(file, ticket.id);
-      return { method: "POST", url: ticket.url, fields: ticket.fields };
+      // The ticket's headers are signed (Content-Type, If-None-Match: * so that it writes once);
+      // the browser sets the signed Content-Length itself.
+      return { method: ticket.method, url: ticket.url, headers: ticket.headers };
     },
     async createMultipartUpload(file) {
       const ticket = await api.call("POST", "/uploads/multipart", body(file));

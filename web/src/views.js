@@ -64,6 +64,22 @@ export function signIn(app) {
   );
 }
 
+/** The user pool's password rule in words, from config.json (the pool's own, never a copy). */
+export function passwordRule(policy) {
+  if (!policy) return "";
+  const needs = [
+    policy.requireLowercase && policy.requireUppercase
+      ? "upper and lower case letters"
+      : policy.requireLowercase
+        ? "a lowercase letter"
+        : policy.requireUppercase && "an uppercase letter",
+    policy.requireDigits && "a digit",
+    policy.requireSymbols && "a symbol",
+  ].filter(Boolean);
+  const tail = needs.length > 1 ? `${needs.slice(0, -1).join(", ")} and ${needs.at(-1)}` : needs[0];
+  return `At least ${policy.minLength} characters${tail ? `, with ${tail}` : ""}.`;
+}
+
 export function signUp(app) {
   return h(
     "section",
@@ -77,10 +93,10 @@ export function signUp(app) {
           type: "password",
           autocomplete: "new-password",
           required: true,
-          minlength: 8,
+          minlength: app.config.passwordPolicy?.minLength ?? 1,
           "aria-describedby": "password-help",
         }),
-        h("p", { id: "password-help", class: "help" }, "At least 8 characters, with upper and lower case letters, a digit and a symbol."),
+        h("p", { id: "password-help", class: "help" }, passwordRule(app.config.passwordPolicy)),
       ],
       async (data) => {
         const email = String(data.get("email")).trim();

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from imgpipe.adapters import client
 from imgpipe.catalog import DynamoCatalog, UploadFacts, create_table
-from imgpipe.config import Config, use_config
+from imgpipe.config import Config, current_config, use_config
 from imgpipe.events import Upload
 from imgpipe.manifest import Need, load_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover, parse_settings
@@ -101,7 +101,8 @@ def objects(s3: Any) -> list[str]:
 
 
 def table_items(ddb: Any) -> list[dict[str, Any]]:
-    return ddb.scan(TableName=TABLE)["Items"]
+    """The catalog's items but the per-minute request counters (every call counts, refused or not)."""
+    return [i for i in ddb.scan(TableName=TABLE)["Items"] if not i["pk"]["S"].startswith("rate#")]
 
 
 def notify_saw(key: str, etag: str) -> None:
@@ -308,6 +309,32 @@ def test_a_refused_new_upload_answers_its_code_and_leaves_nothing(
     assert got == status and body["error"].get("field") == field
     assert objects(aws["s3"]) == [] and table_items(aws["ddb"]) == []
     assert aws["s3"].list_multipart_uploads(Bucket=UPLOADS).get("Uploads", []) == []
+
+
+def test_a_callers_requests_per_minute_are_limited_per_caller(aws: dict) -> None:
+    from ..fairness import window
+
+    api_handler._api_for.cache_clear()
+    config = Config.from_env({**current_config().as_env()})
+    limited = Config(
+        processor=config.processor,
+        uploads_bucket=config.uploads_bucket,
+        variants_bucket=config.variants_bucket,
+        settings={**config.settings, "requests_per_minute": 3},
+        resources=config.resources,
+    )
+    with use_config(limited):
+        _, retry_after = window(datetime.now(UTC))
+        answers = [call("GET", "/api/uploads")[0] for _ in range(3)]
+        status, error, headers = call("GET", "/api/uploads")
+        if retry_after < 3:  # the minute turned meanwhile: the fourth call opened a new one
+            return
+        assert answers == [200, 200, 200]
+        assert (status, error["error"]["code"]) == (429, "rate_limited")
+        assert 1 <= int(headers["Retry-After"]) <= 60
+        # another caller has a count of their own
+        assert call("GET", "/api/uploads", sub=BOB)[0] == 200
+    api_handler._api_for.cache_clear()
 
 
 def test_the_daily_quota_answers_429_with_a_retry_hint(aws: dict) -> None:
