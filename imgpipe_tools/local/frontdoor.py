@@ -431,6 +431,10 @@ class LocalFrontDoor:
             def _dispatch(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                refused = door.misdirected(self.headers.get("Host"))
+                if refused is not None:
+                    self._answer(*refused)
+                    return
                 status, headers, payload = door.handle(self.command, self.path, dict(self.headers.items()), body)
                 self._answer(status, headers, payload)
 
@@ -442,15 +446,18 @@ class LocalFrontDoor:
         """The ``Host`` values this server answers: its own address, and localhost on its port."""
         return {urlsplit(origin).netloc for origin in self._page_origins()}
 
+    def misdirected(self, host: str | None) -> tuple[int, dict, bytes] | None:
+        """The answer to a request for another host (None: it is for this one). DNS rebinding: a
+        page of another site whose name resolves to 127.0.0.1 reaches this port with its own name
+        in ``Host``; answering it would hand that site the API and the demo user's uploads.
+        (CloudFront, too, answers only its own names.)"""
+        if host in self.allowed_hosts():
+            return None
+        message = f"This server answers only {' or '.join(sorted(self.allowed_hosts()))}.\n"
+        return 421, {"Content-Type": "text/plain; charset=utf-8"}, message.encode()
+
     def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict, bytes]:
         """One request: (status, headers, body)."""
-        host = next((v for k, v in headers.items() if k.lower() == "host"), None)
-        if host not in self.allowed_hosts():
-            # DNS rebinding: a page of another site whose name resolves to 127.0.0.1 reaches this
-            # port with its own name in Host; answering it would hand that site the API and the
-            # demo user's uploads. CloudFront only answers its own names, too.
-            message = f"This server answers only {' or '.join(sorted(self.allowed_hosts()))}.\n"
-            return 421, {"Content-Type": "text/plain; charset=utf-8"}, message.encode()
         parts = urlsplit(raw_path)
         path = parts.path
         if path.startswith("/v/") and method in ("GET", "HEAD"):

@@ -28,7 +28,7 @@ import pytest
 import requests
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
-from imgpipe_tools.local.frontdoor import DEMO_EMAIL, DEMO_PASSWORD, SITE_DIR, Credentials, create_user, sign_in
+from imgpipe_tools.local.frontdoor import SITE_DIR, Credentials, create_user, sign_in
 from tests.browser import chromium
 from tests.e2e.conftest import interruptible
 
@@ -57,7 +57,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 #: what `imgpipe local up` prints once it serves: the emulator's endpoint, then the front door's URL
 _READY = re.compile(r"ready on (http://127\.0\.0\.1:\d+)")
 _FRONT_DOOR = re.compile(r"^\s+front door:\s+(http://127\.0\.0\.1:\d+)")
-_POOL = re.compile(r"\(user pool (\S+), app client (\S+)\)")
+# the demo sign-in it prints (a new password at every start) and the pool it is in
+_POOL = re.compile(r"sign in:\s+(\S+) / (\S+)\s+\(user pool (\S+), app client (\S+)\)")
 START_TIMEOUT_S = 120
 
 
@@ -71,7 +72,7 @@ class LocalUp:
     pool_id: str
     client_id: str
     region: str
-    demo: Credentials = field(default_factory=lambda: Credentials(DEMO_EMAIL, DEMO_PASSWORD))
+    demo: Credentials
     output: list[str] = field(default_factory=list)
 
     def _cognito(self) -> Any:
@@ -108,7 +109,7 @@ def _start_local_up(folder: Path) -> tuple[subprocess.Popen[str], LocalUp]:
     assert proc.stdout is not None
     lines: list[str] = []
     endpoint = url = ""
-    pool: tuple[str, str] | None = None
+    pool: tuple[str, str, str, str] | None = None
     deadline = time.monotonic() + START_TIMEOUT_S
     while pool is None and time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -129,7 +130,9 @@ def _start_local_up(folder: Path) -> tuple[subprocess.Popen[str], LocalUp]:
 
     threading.Thread(target=drain, daemon=True).start()
     region = requests.get(f"{url}/config.json", timeout=10).json()["region"]
-    return proc, LocalUp(url, endpoint, pool_id=pool[0], client_id=pool[1], region=region, output=lines)
+    email, password, pool_id, client_id = pool
+    demo = Credentials(email, password)
+    return proc, LocalUp(url, endpoint, pool_id=pool_id, client_id=client_id, region=region, demo=demo, output=lines)
 
 
 def _stop(proc: subprocess.Popen[str]) -> int:

@@ -304,3 +304,52 @@ def test_keyboard_only(door: LocalUp, web: Web, tmp_path: Path) -> None:
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("heading", name="keys.jpg")).to_be_visible()
+
+
+def test_the_page_waits_out_a_429_and_sign_out_revokes_the_session(door: LocalUp, web: Web, tmp_path: Path) -> None:
+    """The front door answers the first status polls 429 with Retry-After (as the API does for a
+    caller over their rate, and API Gateway when throttled): the page waits as long as it says,
+    asks again, and the card still becomes ready. Then signing out revokes the refresh token."""
+    import time
+
+    door.create_user("patient@example.com", PASSWORD)
+    web.sign_in("patient@example.com")
+    refresh = web.page.evaluate("() => JSON.parse(sessionStorage.getItem('imgpipe.session')).refreshToken")
+    answered: list[tuple[float, int]] = []
+
+    def busy_twice(route) -> None:  # the first two status polls: 429, Retry-After 2
+        if route.request.method == "GET" and sum(1 for _, s in answered if s == 429) < 2:
+            answered.append((time.monotonic(), 429))
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "2", "Content-Type": "application/json"},
+                body='{"error": {"code": "rate_limited", "message": "Too many requests."}}',
+            )
+        else:
+            answered.append((time.monotonic(), 200))
+            route.continue_()
+
+    web.expected.append(re.compile(r"/api/uploads/"))  # the console reports each 429
+    web.page.route(re.compile(r"/api/uploads/[A-Za-z0-9_-]{22}$"), busy_twice)
+    jpeg = tmp_path / "patient.jpg"
+    photo((640, 480), seed=5).save(jpeg, "JPEG", quality=85)
+    web.page.locator("input.uppy-Dashboard-input").first.set_input_files(str(jpeg))
+    web.page.get_by_role("button", name=re.compile(r"Upload 1 file")).click()
+    expect(card(web, "patient.jpg")).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+    refusals = [t for t, s in answered if s == 429]
+    assert len(refusals) == 2
+    after = [t for t, s in answered if s == 200 and t > refusals[1]]
+    # Retry-After honoured: two seconds (and a little jitter), not the page's own polling interval (5 s)
+    gaps = [refusals[1] - refusals[0], after[0] - refusals[1]] if after else []
+    assert gaps and all(2.0 <= g < 4.0 for g in gaps), gaps
+
+    web.page.get_by_role("button", name=re.compile("Sign out")).click()
+    expect(web.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    cognito = door._cognito()
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the revocation is sent as the page signs out
+            cognito.initiate_auth(
+                ClientId=door.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh}
+            )
+            time.sleep(0.2)
