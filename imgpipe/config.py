@@ -31,6 +31,11 @@ ENV_SETTINGS = "IMGPIPE_SETTINGS"
 #: the variable that carries each need's value (imgpipe.needs.NEEDS); a need missing here is a
 #: permission only (e.g. READ_VARIANTS: the variants bucket is in every function's environment already)
 ENV_BY_NEED: dict[Need, str] = {need: spec.env for need, spec in NEEDS.items() if spec.env}
+#: the HTTP service's proof that a request came through the stack's CDN: CloudFront adds this
+#: header with the value the function's environment holds; a request straight to the API's
+#: execute-api host (around the CDN, its rate limits and logs) has none and is refused
+ENV_ORIGIN_TOKEN = "IMGPIPE_ORIGIN_TOKEN"
+ORIGIN_HEADER = "x-imgpipe-origin"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, function_config, parse_settings
@@ -213,8 +214,12 @@ class FrontDoor(Construct):
         # the exact origin.
         auth_endpoint = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/"
         s3_hosts = [f"https://*.s3.{stack.url_suffix}", f"https://*.s3.{stack.region}.{stack.url_suffix}"]
+        # The CDN's proof to the API (imgpipe.config.ORIGIN_HEADER): the stack's own UUID, random,
+        # known to nobody outside the account, and stable across deployments (no secret to rotate
+        # into the distribution and the function at once).
+        origin_token = cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))
         self.distribution = self._distribution(
-            variants, stack, self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")])
+            variants, stack, self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")]), origin_token
         )
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
         #: the CDN's base URL (``<url>/v/<variant key>``), for every service that declares the need
@@ -249,6 +254,7 @@ class FrontDoor(Construct):
                 "POWERTOOLS_SERVICE_NAME": manifest.name,
                 "POWERTOOLS_METRICS_NAMESPACE": namespace,
                 "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
+                ENV_ORIGIN_TOKEN: origin_token,
             },
         )
         nag.acknowledge(
@@ -340,7 +346,7 @@ class FrontDoor(Construct):
                 )
 
     def _distribution(
-        self, variants: s3.IBucket, stack: cdk.Stack, site: cloudfront.BehaviorOptions
+        self, variants: s3.IBucket, stack: cdk.Stack, site: cloudfront.BehaviorOptions, origin_token: str
     ) -> cloudfront.Distribution:
         security = cloudfront.ResponseSecurityHeadersBehavior(
             strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -412,7 +418,11 @@ class FrontDoor(Construct):
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
         )
         api_behavior = cloudfront.BehaviorOptions(
-            origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+            origin=origins.HttpOrigin(
+                api_domain,
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                custom_headers={ORIGIN_HEADER: origin_token},
+            ),
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
             cache_policy=api_cache,

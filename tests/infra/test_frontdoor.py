@@ -378,3 +378,17 @@ def test_the_api_pages_on_5xx_throttles_rate_and_4xx_share_and_forged_events(syn
     assert names == {"4xx", "Count"} and share["Threshold"] == 25
     [forged] = [a for a in alarms.values() if a["Properties"].get("MetricName") == "ForgedEventsRejected"]
     assert forged["Properties"]["Threshold"] == 1 and forged["Properties"]["AlarmActions"]
+
+
+def test_the_api_answers_only_requests_through_the_distribution(synthesized: Synthesized) -> None:
+    from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER
+
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    [api_behavior] = [b for b in dist["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    [origin] = [o for o in dist["Origins"] if o["Id"] == api_behavior["TargetOriginId"]]
+    [header] = origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == ORIGIN_HEADER
+    function = synthesized.resources[_ref_of(synthesized, synthesized.stack.frontdoor.function)]["Properties"]
+    token = function["Environment"]["Variables"][ENV_ORIGIN_TOKEN]
+    assert token == header["HeaderValue"]
+    assert "AWS::StackId" in json.dumps(token)  # the stack's own UUID: no constant in the template

@@ -311,6 +311,27 @@ def test_a_refused_new_upload_answers_its_code_and_leaves_nothing(
     assert aws["s3"].list_multipart_uploads(Bucket=UPLOADS).get("Uploads", []) == []
 
 
+def test_only_requests_through_the_cdn_are_answered_when_the_stack_says_so(
+    aws: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER
+
+    monkeypatch.setenv(ENV_ORIGIN_TOKEN, "f3a1c2d4-0000-4a4a-9b9b-123456789abc")
+    status, error, _ = call("GET", "/api/uploads")  # straight to the execute-api host: no header
+    assert (status, error["error"]["code"]) == (403, "forbidden")
+    assert call("GET", "/api/openapi.json", sub=None)[0] == 403
+    wrong = api_handler.handler(
+        {**event("GET", "/api/uploads"), "headers": {ORIGIN_HEADER: "guess"}},
+        Ctx(),  # type: ignore[arg-type]
+    )
+    assert wrong["statusCode"] == 403
+    via_cdn = api_handler.handler(
+        {**event("GET", "/api/uploads"), "headers": {ORIGIN_HEADER: "f3a1c2d4-0000-4a4a-9b9b-123456789abc"}},
+        Ctx(),  # type: ignore[arg-type]
+    )
+    assert via_cdn["statusCode"] == 200
+
+
 def test_a_callers_requests_per_minute_are_limited_per_caller(aws: dict) -> None:
     from ..fairness import window
 
