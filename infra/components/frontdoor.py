@@ -19,6 +19,7 @@ keep a versioned one for a year.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,13 @@ from imgpipe_tools import outputs
 from imgpipe_tools.outputs import PASSWORD_POLICY
 from infra.components import nag
 from infra.components.bundling import processor_code
+from infra.components.edge_guard import EdgeGuard, waf_setting
 from infra.components.needs import NeedGrants
 from infra.components.site import API_BASE, INDEX, Site
 from infra.constants import LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
 
 CTX_SELF_SIGNUP = "self_signup"  # "on" (default) or "off": only an admin creates users
+CTX_SES_FROM = "ses_from"  # a verified SES sender for Cognito's emails (default: Cognito's own, ~50 a day)
 CTX_API_RATE_LIMIT = "api_rate_limit"  # steady requests per second, whole API (default 50)
 CTX_API_BURST_LIMIT = "api_burst_limit"  # burst (default 100)
 DEFAULT_RATE_LIMIT = 50
@@ -82,6 +85,19 @@ def _context_int(scope: Construct, key: str, default: int) -> int:
     if number < 1 or isinstance(value, bool):
         raise ValueError(f"context '{key}': must be a positive integer, got {value!r}")
     return number
+
+
+def _email(scope: Construct) -> cognito.UserPoolEmail | None:
+    """Cognito's own sender (None) allows about 50 emails a day per account: enough to try the
+    stack, not for strangers' sign-ups, whose codes would use it up and stop real users' codes and
+    password resets. ``-c ses_from=no-reply@example.com`` sends through SES from that verified
+    address (or domain) in the stack's region."""
+    value = scope.node.try_get_context(CTX_SES_FROM)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+        raise ValueError(f"context '{CTX_SES_FROM}': an email address SES has verified, got {value!r}")
+    return cognito.UserPoolEmail.with_ses(from_email=value, ses_region=cdk.Stack.of(scope).region)
 
 
 def _self_signup(scope: Construct) -> bool:
@@ -124,6 +140,7 @@ class FrontDoor(Construct):
             self,
             "Users",
             self_sign_up_enabled=self_signup,
+            email=_email(self),
             sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
@@ -430,9 +447,12 @@ class FrontDoor(Construct):
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
             response_headers_policy=api_headers,
         )
+        waf = waf_setting(self)
+        web_acl_arn = EdgeGuard(self, "EdgeGuard").arn if waf == "on" else waf
         distribution = cloudfront.Distribution(
             self,
             "Cdn",
+            web_acl_id=web_acl_arn,
             comment="imgpipe: the web app at /, variants under /v/, the upload API under /api/",
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
@@ -455,13 +475,19 @@ class FrontDoor(Construct):
                 ),
             },
         )
-        for finding, reason in (
+        findings = [
             ("AwsSolutions-CFR1", "The images are public by design for anyone holding a link; no country is excluded."),
-            (
-                "AwsSolutions-CFR2",
-                "No WAF web ACL: the API is behind a JWT authorizer, per-user quotas and stage throttling, and the "
-                "variants are read-only; a WAF (a monthly charge) can be attached per deployment.",
-            ),
+        ]
+        if web_acl_arn is None:
+            findings.append(
+                (
+                    "AwsSolutions-CFR2",
+                    "No WAF web ACL unless -c waf=on (a monthly charge): the API keeps a per-user request rate, a "
+                    "daily quota, a JWT authorizer and stage throttling; the variants are read-only.",
+                )
+            )
+        for finding, reason in (
+            *findings,
             (
                 "AwsSolutions-CFR3",
                 "CloudFront standard logs need ACLs on the target bucket, which every imgpipe bucket disables "

@@ -256,7 +256,16 @@ def test_context_switches_sign_up_throttling_and_extra_origins(locked_down: Synt
     assert "https://app.example.com" in origins and "*" not in origins and len(origins) == 2
 
 
-@pytest.mark.parametrize("bad", [{"self_signup": "maybe"}, {"api_rate_limit": "0"}, {"api_burst_limit": "many"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"self_signup": "maybe"},
+        {"api_rate_limit": "0"},
+        {"api_burst_limit": "many"},
+        {"waf": "maybe"},
+        {"ses_from": "not an address"},
+    ],
+)
 def test_a_bad_front_door_context_value_fails_synth(
     tmp_path: Path, services_snapshot: Path, bad: dict[str, str]
 ) -> None:
@@ -392,3 +401,38 @@ def test_the_api_answers_only_requests_through_the_distribution(synthesized: Syn
     token = function["Environment"]["Variables"][ENV_ORIGIN_TOKEN]
     assert token == header["HeaderValue"]
     assert "AWS::StackId" in json.dumps(token)  # the stack's own UUID: no constant in the template
+
+
+def test_the_edge_limits_each_address_and_token_on_the_api_when_waf_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    synthesized = synthesize(tmp_path, REPO_SERVICES, waf="on", ses_from="no-reply@example.com")
+    acl = _one(synthesized, "AWS::WAFv2::WebACL")
+    assert acl["Scope"] == "CLOUDFRONT" and acl["DefaultAction"] == {"Allow": {}}
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert set(rules) == {"PerAddress", "PerToken"}
+    for rule in rules.values():
+        rate = rule["Statement"]["RateBasedStatement"]
+        assert rate["EvaluationWindowSec"] == 60
+        match = rate["ScopeDownStatement"]["ByteMatchStatement"]
+        assert (match["SearchString"], match["PositionalConstraint"]) == ("/api/", "STARTS_WITH")
+        assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    assert rules["PerAddress"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    token = rules["PerToken"]["Statement"]["RateBasedStatement"]
+    assert token["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert token["CustomKeys"][0]["Header"]["Name"] == "authorization"
+    dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    [acl_id] = synthesized.of_type("AWS::WAFv2::WebACL")
+    assert dist["WebACLId"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    pool = _one(synthesized, "AWS::Cognito::UserPool")
+    assert pool["EmailConfiguration"]["EmailSendingAccount"] == "DEVELOPER"
+    assert pool["EmailConfiguration"]["From"] == "no-reply@example.com"
+
+
+def test_waf_is_off_by_default_and_on_needs_us_east_1(synthesized: Synthesized, tmp_path: Path) -> None:
+    assert synthesized.of_type("AWS::WAFv2::WebACL") == {}
+    assert "WebACLId" not in _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
+    with pytest.raises(ValueError, match="us-east-1"):
+        synthesize(tmp_path, REPO_SERVICES, waf="on")
