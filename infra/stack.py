@@ -149,12 +149,11 @@ class ImgpipeStack(cdk.Stack):
             self.processors[manifest.name] = processor
 
         TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
-        # the service that keeps the catalog checks each pipeline event it is sent (docs/notify.md)
-        catalog_keeper = next((m.name for m in manifests if Need.CATALOG in m.needs), None)
-        if catalog_keeper:
-            ForgedEventsAlarm(
-                self, "ForgedEvents", service=catalog_keeper, namespace=namespace, topic=monitoring.ops_topic
-            )
+        # the service that tracks each round's expected producers checks every pipeline event it is
+        # sent, and counts those it does not believe (notify: docs/notify.md, "Forged events")
+        checker = next((m.name for m in manifests if Need.EXPECTED_PRODUCERS in m.needs), None)
+        if checker:
+            ForgedEventsAlarm(self, "ForgedEvents", service=checker, namespace=namespace, topic=monitoring.ops_topic)
         Dashboard(
             self,
             "Operations",
@@ -162,8 +161,9 @@ class ImgpipeStack(cdk.Stack):
                 ServicePanel(name, p.function, _dlqs(p), p.manifest.produces_variants)
                 for name, p in self.processors.items()
             ],
-            # the pipeline's own figures come from whichever service keeps the catalog
-            pipeline_service=catalog_keeper,
+            # the pipeline's own figures (uploads, rounds, forged events) are notify's: the service that
+            # tracks the rounds (the first that keeps the catalog was describe once it was deployed)
+            pipeline_service=checker,
             namespace=namespace,
             api=ApiPanel(http_services[0].name, self.frontdoor.api, self.frontdoor.function) if http_services else None,
         )
