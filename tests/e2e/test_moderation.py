@@ -17,7 +17,7 @@ from imgpipe_tools.cli import main
 from imgpipe_tools.local import LocalStack
 from imgpipe_tools.resources import ENV_STATE_FILE, write_state
 from tests.e2e.conftest import StartStack
-from tests.e2e.test_api import User, jpeg, post_upload, wait_done
+from tests.e2e.test_api import User, jpeg, put_upload, wait_done
 
 PRODUCERS = sorted(m.name for m in discover(services="+moderate") if m.produces_variants)
 
@@ -46,9 +46,9 @@ def test_a_held_upload_is_withheld_until_approved_and_a_rejected_one_loses_its_v
 ) -> None:
     assert "moderate" in PRODUCERS
     user = User(stack, "mod@example.com")
-    held = post_upload(user, "HOLD-ME cat.jpg", jpeg((900, 600), seed=3), "image/jpeg")
-    plain = post_upload(user, "cat.jpg", jpeg((900, 600), seed=4), "image/jpeg")
-    other = post_upload(user, "HOLD-ME dog.jpg", jpeg((900, 600), seed=5), "image/jpeg")
+    held = put_upload(user, "HOLD-ME cat.jpg", jpeg((900, 600), seed=3), "image/jpeg")
+    plain = put_upload(user, "cat.jpg", jpeg((900, 600), seed=4), "image/jpeg")
+    other = put_upload(user, "HOLD-ME dog.jpg", jpeg((900, 600), seed=5), "image/jpeg")
 
     plain_view = wait_done(user, plain)
     assert plain_view["status"] == "completed" and images(plain_view) and plain_view["srcset"]

@@ -25,7 +25,7 @@ from imgpipe_tools.cli import main
 from imgpipe_tools.local import LocalStack
 from imgpipe_tools.resources import ENV_STATE_FILE, write_state
 from services.describe.hashes import hamming
-from tests.e2e.test_api import User, post_upload, wait_done
+from tests.e2e.test_api import User, put_upload, wait_done
 from tests.imagegen import photo
 
 pytestmark = pytest.mark.slow
@@ -163,10 +163,10 @@ def test_the_status_api_shows_the_description_and_the_duplicate(stack: LocalStac
     if stack.frontdoor is None:
         pytest.fail("the default deployment has the upload API: the front door should be up")
     user = User(stack, "describe@example.com")
-    first_id = post_upload(user, "Beach.jpg", ORIGINAL, "image/jpeg")
+    first_id = put_upload(user, "Beach.jpg", ORIGINAL, "image/jpeg")
     first = wait_done(user, first_id)
-    second = wait_done(user, post_upload(user, "beach (small).jpg", REENCODED, "image/jpeg"))
-    third = wait_done(user, post_upload(user, "forest.jpg", OTHER, "image/jpeg"))
+    second = wait_done(user, put_upload(user, "beach (small).jpg", REENCODED, "image/jpeg"))
+    third = wait_done(user, put_upload(user, "forest.jpg", OTHER, "image/jpeg"))
 
     for view in (first, second, third):
         assert view["status"] == "completed", view
