@@ -88,7 +88,7 @@ NEEDS: dict[Need, NeedSpec] = {
     Need.DELETE_VARIANTS: NeedSpec("list the variants bucket and delete its objects (the delete cascade)"),
     Need.USER_UPLOADS: NeedSpec("presign, list and delete objects under users/* of the uploads bucket only"),
     Need.USER_CATALOG: NeedSpec(
-        "query the catalog's owner-index, get rounds of users/ keys, update quota# counters",
+        "query the catalog's owner-index, get rounds of users/ keys, update quota# and rate# counters",
         "IMGPIPE_USER_CATALOG_TABLE",
         Resource.CATALOG_TABLE,
     ),

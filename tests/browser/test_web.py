@@ -24,7 +24,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import expect
 
-from imgpipe.manifest import Need
+from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, discover, function_config
 from imgpipe_tools.local.frontdoor import SITE_MISSING, LocalFrontDoor
 from tests.browser.conftest import PASSWORD, PHONE, LocalUp, Web, screenshot
@@ -227,7 +227,7 @@ def test_unbuilt_site_says_how_to_build_it(tmp_path: Path) -> None:
     """The front door of a checkout without web/dist (the shared stack's page is built, so this one
     is not started: its page answer needs no AWS)."""
     [manifest] = discover(http=True, services="api")
-    names = StackNames("up", "var", resources={Need.USER_CATALOG: "catalog", Need.DELIVERY_URL: ""})
+    names = StackNames("up", "var", resources={Resource.CATALOG_TABLE: "catalog", Resource.DELIVERY_URL: ""})
     door = LocalFrontDoor(
         manifest=manifest,
         config=function_config(manifest, names, None),
