@@ -149,6 +149,6 @@ ROUTES: tuple[Route, ...] = (
         "A signed URL of any size, fit and format of the upload (docs/transforms.md), long-cacheable.",
         SignedTransform,
         request=TransformRequest,
-        errors=(400, 401, 404, 409),
+        errors=(400, 401, 404, 409, 429),
     ),
 )

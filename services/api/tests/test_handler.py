@@ -404,3 +404,10 @@ def test_uploads_without_an_owner_are_not_listed(aws: dict) -> None:
         notify_saw(key, "e1")
     assert all("owner" not in item for item in table_items(aws["ddb"]))
     assert call("GET", "/api/uploads")[1]["uploads"] == []
+
+
+def test_every_route_behind_the_authorizer_documents_401_and_429() -> None:
+    """Every such call is counted against the caller's rate (and the gateway may throttle it)."""
+    for route in ROUTES:
+        if not route.public:
+            assert {401, 429} <= set(route.errors), route.manifest_route
