@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from imgpipe.errors import TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
@@ -118,6 +119,7 @@ class S3Storage:
         content_type: str,
         metadata: Mapping[str, str],
         cache_control: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {
             "Bucket": bucket,
@@ -128,7 +130,19 @@ class S3Storage:
         }
         if cache_control:
             kwargs["CacheControl"] = cache_control
+        if tags:
+            kwargs["Tagging"] = urlencode(dict(tags))
         self.s3.put_object(**kwargs)
+
+    def release(self, bucket: str, keys: Sequence[str]) -> None:
+        from botocore.exceptions import ClientError
+
+        for key in keys:
+            try:
+                self.s3.delete_object_tagging(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                    raise
 
 
 class EventBridgePublisher:

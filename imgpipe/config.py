@@ -36,6 +36,10 @@ ENV_BY_NEED: dict[Need, str] = {need: spec.env for need, spec in NEEDS.items() i
 #: execute-api host (around the CDN, its rate limits and logs) has none and is refused
 ENV_ORIGIN_TOKEN = "IMGPIPE_ORIGIN_TOKEN"
 ORIGIN_HEADER = "x-imgpipe-origin"
+#: the role of what a producer writes (its manifest's [outputs]): carried on each of its events
+ENV_OUTPUT_ROLE = "IMGPIPE_OUTPUT_ROLE"
+#: "1" when the deployment holds outputs until their round is released (imgpipe/outputs.py)
+ENV_OUTPUTS_GATED = "IMGPIPE_OUTPUTS_GATED"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class Config:
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: the value of each need the service declared that carries one (a table name, a topic ARN...)
     resources: Mapping[Need, str] = field(default_factory=dict)
+    #: a producer's declared output role (imgpipe.outputs.Role); "" for a service that writes none
+    output_role: str = ""
+    #: outputs are written held and released per round (a deployment with moderate)
+    outputs_gated: bool = False
 
     def resource(self, need: Need) -> str:
         """The value of a declared need; an undeclared one is a mistake in the service's manifest."""
@@ -69,6 +77,10 @@ class Config:
             ENV_SETTINGS: json.dumps(dict(self.settings), sort_keys=True, separators=(",", ":")),
         }
         env.update({ENV_BY_NEED[need]: value for need, value in self.resources.items()})
+        if self.output_role:
+            env[ENV_OUTPUT_ROLE] = self.output_role
+        if self.outputs_gated:
+            env[ENV_OUTPUTS_GATED] = "1"
         return env
 
     @classmethod
@@ -81,6 +93,8 @@ class Config:
             event_bus=env.get(ENV_EVENT_BUS, "default"),
             settings=json.loads(env.get(ENV_SETTINGS) or "{}"),
             resources={need: env[name] for need, name in ENV_BY_NEED.items() if env.get(name)},
+            output_role=env.get(ENV_OUTPUT_ROLE, ""),
+            outputs_gated=env.get(ENV_OUTPUTS_GATED) == "1",
         )
 
 

@@ -11,8 +11,10 @@ kept exactly as given here and resolved against the bucket later (:mod:`imgpipe.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from imgpipe.outputs import PUBLIC_ROLES, Role, role_of
 
 # -- the vocabulary: every detail-type and source imgpipe puts on or reads from the bus ----------
 #: detail-type of the S3 event we react to (moto also emits "Object Tags Added").
@@ -31,7 +33,10 @@ PIPELINE_SOURCE_PREFIX = "imgpipe."
 UPLOAD_COMPLETED = "Upload Completed"
 UPLOAD_PARTLY_COMPLETED = "Upload Partly Completed"
 UPLOAD_REJECTED = "Upload Rejected"
-COMPLETION_DETAIL_TYPES = (UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED)
+#: a round moderation holds for review ends with this instead; "Upload Completed" (or "Partly
+#: Completed") follows when a reviewer approves it (imgpipe review approve)
+UPLOAD_HELD = "Upload Held"
+COMPLETION_DETAIL_TYPES = (UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED, UPLOAD_HELD)
 #: their source, fixed: downstream rules match it, and only a role granted ``completion_events``
 #: may put it (the grant's events:source condition)
 COMPLETION_SOURCE = f"{PIPELINE_SOURCE_PREFIX}notify"
@@ -71,12 +76,11 @@ class ObjectCreated:
     reason: str | None = None
 
 
-#: the format of a processor's facts about an upload (a JSON document, not an image)
-FACTS_FORMAT = "json"
-
-
 @dataclass(frozen=True)
 class VariantInfo:
+    """One output a processor wrote, with its declared role (imgpipe/outputs.py): each entry
+    names its own, so a consumer never guesses what an output is from its format or key."""
+
     processor: str
     bucket: str
     key: str
@@ -84,12 +88,18 @@ class VariantInfo:
     width: int
     height: int
     bytes: int
+    #: keyword-only: records that extend this (the catalog's) keep their positional fields
+    role: str = field(default="", kw_only=True)
 
     @property
-    def is_image(self) -> bool:
-        """False for a processor's facts document (services/describe's ``description.json``):
-        written, announced and purged like a variant, but no picture to count, link or serve."""
-        return self.format != FACTS_FORMAT
+    def kind(self) -> Role:
+        """Its role; an event or a record from before roles were declared has none (role_of)."""
+        return role_of(self.role, self.format)
+
+    @property
+    def public(self) -> bool:
+        """An image people may be given a link to (facts and sidecars never are)."""
+        return self.kind in PUBLIC_ROLES
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,16 @@ def _upload_from(detail: dict[str, Any]) -> Upload:
     return Upload(detail["bucket"], detail["key"], detail["etag"], detail.get("version_id"))
 
 
+_VARIANT_FIELDS = frozenset(VariantInfo.__dataclass_fields__)
+
+
+def _variant_info(raw: Any) -> VariantInfo:
+    # fields added later (role) are optional; unknown ones are a producer newer than this reader
+    if not isinstance(raw, dict):
+        raise TypeError("'variant' must be an object")
+    return VariantInfo(**{k: v for k, v in raw.items() if k in _VARIANT_FIELDS})
+
+
 def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
     detail = _detail(event)
     kind = event.get("detail-type")
@@ -154,7 +174,7 @@ def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
         if kind == VARIANT_CREATED:
             return VariantCreated(
                 upload=_upload_from(detail),
-                variant=VariantInfo(**detail["variant"]),
+                variant=_variant_info(detail["variant"]),
                 variant_count=int(detail["variant_count"]),
                 settings_hash=detail.get("settings_hash", ""),
                 description=detail["description"] if isinstance(detail.get("description"), dict) else None,

@@ -26,6 +26,7 @@ from imgpipe.events import (
     PIPELINE_SOURCE_PREFIX,
 )
 from imgpipe.needs import Need
+from imgpipe.outputs import Outputs, OutputsError, parse_outputs
 
 MANIFEST_FILE = "manifest.toml"
 
@@ -189,6 +190,8 @@ class Manifest:
     #: deployed and run locally unless the deployment's service selection leaves it out; false:
     #: only when named (a service that costs extra per image, or needs a setting to be useful)
     enabled_by_default: bool = True
+    #: what its outputs are and who may see them (imgpipe/outputs.py); every producer declares it
+    outputs: Outputs | None = None
 
     @property
     def handler(self) -> str:
@@ -374,6 +377,7 @@ _KNOWN_FIELDS = {
     "settings",
     "needs",
     "enabled_by_default",
+    "outputs",
 }
 
 
@@ -434,6 +438,7 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
     enabled = raw.get("enabled_by_default", True)
     if not isinstance(enabled, bool):
         raise ManifestError(folder, "enabled_by_default", "must be true or false")
+    outputs = _outputs(folder, raw, produces)
     return Manifest(
         name=name,
         folder=folder,
@@ -448,7 +453,23 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
         settings=settings,
         needs=_needs(folder, raw),
         enabled_by_default=enabled,
+        outputs=outputs,
     )
+
+
+def _outputs(folder: Path, raw: Mapping[str, Any], produces: bool) -> Outputs | None:
+    """``[outputs]``: required of a producer (what the CDN serves and the API offers is decided
+    from it), refused for a service that writes nothing."""
+    if "outputs" not in raw:
+        if produces:
+            raise ManifestError(folder, "outputs", 'a variant producer declares its outputs: [outputs] role = "..."')
+        return None
+    if not produces:
+        raise ManifestError(folder, "outputs", "only a service that produces_variants has outputs")
+    try:
+        return parse_outputs(raw["outputs"])
+    except OutputsError as exc:
+        raise ManifestError(folder, exc.field, str(exc)) from None
 
 
 def load_manifest(folder: Path) -> Manifest:

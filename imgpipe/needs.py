@@ -39,6 +39,8 @@ class Need(StrEnum):
     MODERATION = "moderation"
     TRANSFORM_SECRET = "transform_secret"
     TRANSFORM_BOUNDS = "transform_bounds"
+    OUTPUTS = "outputs"
+    RELEASE_OUTPUTS = "release_outputs"
 
 
 class Resource(StrEnum):
@@ -57,6 +59,8 @@ class Resource(StrEnum):
     #: the transform service's bounds (max_dimension, widths) as JSON, for the API that signs
     #: (imgpipe.registry.transform_bounds); a stack without the transform service has none
     TRANSFORM_BOUNDS = "transform_bounds"
+    #: generated from every manifest: the producers' output roles and the srcset's set (imgpipe.outputs.outputs_spec)
+    OUTPUTS = "outputs"
 
 
 @dataclass(frozen=True)
@@ -107,4 +111,10 @@ NEEDS: dict[Need, NeedSpec] = {
         optional=True,
     ),
     Need.TRANSFORM_BOUNDS: NeedSpec(None, "IMGPIPE_TRANSFORM_BOUNDS", Resource.TRANSFORM_BOUNDS, optional=True),
+    # the deployed producers' output roles and which responsive set is the srcset (a service that
+    # shows outputs to people: the API)
+    Need.OUTPUTS: NeedSpec(None, "IMGPIPE_OUTPUTS", Resource.OUTPUTS),
+    # remove the tag a public output was written held with, when its round ends not held (notify,
+    # in a deployment with moderate: imgpipe/outputs.py)
+    Need.RELEASE_OUTPUTS: NeedSpec("s3:DeleteObjectTagging on the variants bucket's objects"),
 }

@@ -72,7 +72,14 @@ class Storage(Protocol):
         content_type: str,
         metadata: Mapping[str, str],
         cache_control: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None: ...
+
+
+class Releaser(Protocol):
+    def release(self, bucket: str, keys: Sequence[str]) -> None:
+        """Make these outputs servable: remove the tag they were written held with (a missing
+        object is skipped: deleted meanwhile). Idempotent."""
 
 
 class EventPublisher(Protocol):

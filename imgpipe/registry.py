@@ -22,6 +22,7 @@ from typing import Any
 from imgpipe.config import Config
 from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, UploadsTrigger, load_manifest
 from imgpipe.needs import NEEDS, Need, Resource
+from imgpipe.outputs import SRCSET_SETTING, Role, outputs_json
 from imgpipe.settings import NoSettings, SettingsError, parse
 
 #: the repository's own services folder; IMGPIPE_SERVICES_ROOT points elsewhere (tests).
@@ -137,6 +138,25 @@ def parse_settings(manifest: Manifest, overrides: Mapping[str, Any] | None = Non
     return parse(settings_type(manifest), manifest.effective_settings(overrides), service=manifest.name)
 
 
+def srcset_settings(
+    manifests: Sequence[Manifest], settings: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, bool | None]:
+    """Each responsive service's ``srcset`` setting as deployed (its class's default included); None
+    for one that has no such setting (imgpipe.outputs.srcset_source)."""
+    settings = settings or {}
+    return {
+        m.name: getattr(parse_settings(m, settings.get(m.name)), SRCSET_SETTING, None)
+        for m in manifests
+        if m.outputs is not None and m.outputs.role == Role.RESPONSIVE
+    }
+
+
+def outputs_spec(manifests: Sequence[Manifest], settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The value of the ``outputs`` need: the deployed producers' roles and the srcset's set, with the
+    deployment's settings (imgpipe.outputs.outputs_json). Generated, never edited."""
+    return outputs_json(manifests, srcset_settings(manifests, settings))
+
+
 def setting_names(manifest: Manifest) -> list[str]:
     """Every setting the service takes (the fields of its ``Settings``), sorted."""
     return sorted(f.name for f in dataclasses.fields(settings_type(manifest)))
@@ -165,6 +185,9 @@ class StackNames:
     event_bus: str = "default"
     #: the stack's shared resources a need may hand a function (imgpipe.needs.Resource), each once
     resources: Mapping[Resource, str] = field(default_factory=dict)
+    #: a deployed service may hold uploads: outputs are written held and released per round
+    #: (imgpipe.outputs.held_until_released)
+    outputs_gated: bool = False
 
 
 def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -192,6 +215,10 @@ def function_config(manifest: Manifest, stack: StackNames, overrides: Mapping[st
         event_bus=stack.event_bus,
         settings=manifest.effective_settings(overrides),
         resources=resources,
+        output_role=manifest.outputs.role.value if manifest.outputs else "",
+        # who acts on it: a producer of public images (writes them held) and the one that releases
+        outputs_gated=stack.outputs_gated
+        and (bool(manifest.outputs and manifest.outputs.public) or Need.RELEASE_OUTPUTS in manifest.needs),
     )
 
 

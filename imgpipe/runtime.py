@@ -36,6 +36,7 @@ from imgpipe.keys import (
     variant_key,
 )
 from imgpipe.limits import Limits
+from imgpipe.outputs import PUBLIC_ROLES, held_tags, role_of
 from imgpipe.ports import (
     EventPublisher,
     MetricsSink,
@@ -118,8 +119,14 @@ class UploadProcessor:
         settings_type: type[Any],
         metrics: MetricsSink | None = None,
         on_upload: Callable[[Upload], None] | None = None,
+        output_role: str = "",
+        outputs_gated: bool = False,
     ) -> None:
         self.processor = processor
+        #: the manifest's declared role of what it writes, carried on each of its events
+        self.output_role = output_role
+        #: written held (tagged) until the round is released: a deployment whose uploads may be held
+        self.outputs_gated = outputs_gated and role_of(output_role, "") in PUBLIC_ROLES
         self.process = process
         self.storage = storage
         self.publisher = publisher
@@ -233,7 +240,14 @@ class UploadProcessor:
                 raise ValueError(f"variant name {out.name!r} is longer than {MAX_VARIANT_FILE_BYTES} bytes")
             vkey = variant_key(self.processor, upload.key, out.name, out.ext)
             info = VariantInfo(
-                self.processor, self.variants_bucket, vkey, out.format, out.width, out.height, len(out.data)
+                self.processor,
+                self.variants_bucket,
+                vkey,
+                out.format,
+                out.width,
+                out.height,
+                len(out.data),
+                role=self.output_role,
             )
             events.append(VariantCreated(upload, info, len(outputs), self.settings_hash, description))
         return events
@@ -263,6 +277,9 @@ class UploadProcessor:
                 content_type=out.content_type,
                 metadata=metadata,
                 cache_control=CACHE_CONTROL,
+                # unservable (the bucket policy, the local front door) until notify or a reviewer
+                # releases the round: in the same PUT, so never a moment when it is servable
+                tags=held_tags() if self.outputs_gated else None,
             )
             self.metrics.add_metric("VariantBytes", "Bytes", len(out.data))
 

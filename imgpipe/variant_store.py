@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from imgpipe.errors import TransientError
 from imgpipe.keys import variant_prefix
+
+if TYPE_CHECKING:
+    from imgpipe.catalog import Round
+    from imgpipe.ports import Releaser
 
 #: S3's DeleteObjects takes at most this many keys
 MAX_DELETE_BATCH = 1000
@@ -112,3 +116,15 @@ class S3VariantStore:
             raise TransientError(
                 f"DeleteObjects: {len(errors)} of {len(keys)} keys failed ({first.get('Code')}: {first.get('Key')})"
             )
+
+
+def release_round(releaser: Releaser, r: Round) -> list[str]:
+    """Make a round's public outputs servable (a deployment that holds outputs until their round
+    is released: imgpipe/outputs.py); the keys released."""
+    by_bucket: dict[str, list[str]] = {}
+    for v in r.variants:
+        if v.public:
+            by_bucket.setdefault(v.bucket, []).append(v.key)
+    for bucket, bucket_keys in sorted(by_bucket.items()):
+        releaser.release(bucket, bucket_keys)
+    return [k for _, keys in sorted(by_bucket.items()) for k in keys]

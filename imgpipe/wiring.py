@@ -44,4 +44,6 @@ def upload_processor(
         settings_type=settings_type,
         metrics=metrics,
         on_upload=upload_known,
+        output_role=config.output_role,
+        outputs_gated=config.outputs_gated,
     )

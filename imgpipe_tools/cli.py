@@ -248,7 +248,7 @@ def cmd_local_run(args: argparse.Namespace) -> int:
             rows = [["key", "status", "variants", "reasons", "time"]]
             # pictures only: describe's facts document is copied out too, but is no variant
             rows += [
-                [r.key, r.status, str(sum(v.is_image for v in r.variants)), _reasons(r), f"{r.seconds:.1f}s"]
+                [r.key, r.status, str(sum(v.public for v in r.variants)), _reasons(r), f"{r.seconds:.1f}s"]
                 for r in reports
             ]
             _table(rows, sys.stdout)
@@ -436,6 +436,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     """A person's decision on an upload held for review (docs/moderation.md)."""
     from datetime import UTC, datetime
 
+    from imgpipe.adapters import S3Storage
     from imgpipe.catalog import DynamoCatalog
     from imgpipe_tools.review import ReviewError, S3VariantStore, review
 
@@ -453,11 +454,30 @@ def cmd_review(args: argparse.Namespace) -> int:
             decision=args.decision,
             now=datetime.now(UTC),
             etag=args.etag,
+            announce=_review_announcer(d),
+            releaser=S3Storage(d.client("s3")),
         )
     except ReviewError as exc:
         raise CliError(str(exc)) from None
     print(json.dumps(done.as_dict(), ensure_ascii=False))
     return 0
+
+
+def _review_announcer(d: StackResources) -> Any:
+    """What follows a held round's "Upload Held" once a reviewer decides: the round's completion
+    event as notify would have put it (approved: "Upload Completed" with its variants; rejected:
+    "Upload Rejected"), on the stack's bus, so the webhook sends upload.completed after upload.held."""
+    from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, Round
+    from services.notify.adapters import EventBridgeCompletions
+    from services.notify.completion import completion_event
+
+    completions = EventBridgeCompletions("default", events=d.client("events"))
+
+    def announce(r: Round) -> None:
+        status = REJECTED if r.review == REJECTED else (r.status if r.status in (COMPLETED, PARTIAL) else COMPLETED)
+        completions.put(completion_event(r, status, emailed=r.notify is not False, delivery_url=d.delivery_url))
+
+    return announce
 
 
 def _processor_names(d: StackResources, name: str | None) -> list[str]:

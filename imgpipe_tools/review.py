@@ -14,13 +14,15 @@ The upload itself stays in the uploads bucket: deleting it is the owner's call (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from imgpipe.catalog import APPROVED, DELETED, REJECTED, Catalog, Round, latest_of
 from imgpipe.errors import TransientError
-from imgpipe.variant_store import S3VariantStore, VariantStore, delete_upload_variants
+from imgpipe.ports import Releaser
+from imgpipe.variant_store import S3VariantStore, VariantStore, delete_upload_variants, release_round
 
 __all__ = ["ReviewError", "Reviewed", "S3VariantStore", "delete_variants", "review"]
 
@@ -78,8 +80,12 @@ def review(
     decision: str,
     now: datetime,
     etag: str | None = None,
+    announce: Callable[[Round], None] | None = None,
+    releaser: Releaser | None = None,
 ) -> Reviewed:
-    """Approve or reject the newest round of ``key`` (or the round of ``etag``)."""
+    """Approve or reject the newest round of ``key`` (or the round of ``etag``). ``announce`` is
+    given the round once the decision is kept: it puts the event that follows the "Upload Held"
+    one (the completion on approval, "Upload Rejected" on rejection: docs/events.md)."""
     r = _held_round(catalog, bucket, key, etag)
     if decision == APPROVED and r.review == REJECTED:
         raise ReviewError(f"s3://{bucket}/{key} was rejected and its variants deleted; upload it again to review it")
@@ -87,4 +93,12 @@ def review(
     # Rejecting again finds nothing left to delete, and the round already says rejected.
     if r.review != decision and not catalog.record_review(r.ref, decision, now=now):
         raise ReviewError(f"the catalog refused the decision on s3://{bucket}/{key} (deleted or rejected meanwhile?)")
+    decided = catalog.load(r.ref)
+    if decision == APPROVED and releaser is not None and decided is not None:
+        # servable from now on: its outputs were written held (imgpipe/outputs.py)
+        release_round(releaser, decided)
+    if announce is not None and decided is not None:
+        # again on a repeated decision: the event's id is the round's, so a receiver drops the
+        # repeat, and a put that failed the first time is made good
+        announce(decided)
     return Reviewed(r.key, r.etag, decision, tuple(r.held_by), deleted)

@@ -10,13 +10,15 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from imgpipe.needs import Need, Resource
-from imgpipe.registry import StackNames, expected_producers_spec, function_config
+from imgpipe.outputs import held_until_released, public_prefixes
+from imgpipe.registry import StackNames, expected_producers_spec, function_config, outputs_spec
 from imgpipe_tools import outputs
 from infra.components.alarms import ApiAlarms, ForgedEventsAlarm, ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
 from infra.components.bundling import SharedLayer
 from infra.components.dashboard import ApiPanel, Dashboard, ServicePanel
 from infra.components.frontdoor import FrontDoor
+from infra.components.function import functions_in
 from infra.components.monitoring import Monitoring
 from infra.components.needs import NeedGrants
 from infra.components.notification import Notification
@@ -71,9 +73,13 @@ class ImgpipeStack(cdk.Stack):
             resources={
                 # the catalog, the topic and, only in a stack with a service that declares it, the webhook secret
                 **notification.resources_for(manifests),
+                # the producers' output roles and which responsive set is the srcset
+                Resource.OUTPUTS: outputs_spec(manifests, deployment.settings),
                 # Generated from every manifest: the one value that changes when a processor is added.
                 Resource.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
             },
+            # with moderate: outputs are written held and released per round (docs/moderation.md)
+            outputs_gated=held_until_released(manifests),
         )
         grants = NeedGrants(notification=notification, uploads=storage.uploads, variants=storage.variants)
         # The front door (docs/api.md): the HTTP services behind sign-in, the web app and the CDN.
@@ -97,6 +103,10 @@ class ImgpipeStack(cdk.Stack):
                 removal_policy=removal,
                 site_dir=deployment.site_dir,
                 access_logs=storage.access_logs,
+                public_prefixes=public_prefixes(manifests),
+                outputs_gated=names.outputs_gated,
+                alarm_topic=monitoring.ops_topic,
+                reserved_concurrency=deployment.reserved_concurrency_for(manifest),
             )
             names = replace(names, resources={**names.resources, Resource.DELIVERY_URL: self.frontdoor.delivery_url})
             ApiAlarms(
@@ -149,17 +159,25 @@ class ImgpipeStack(cdk.Stack):
             self.processors[manifest.name] = processor
 
         TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
+        # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.
+        self.backfill = Backfill.compose(
+            self, manifests, deployment, RUNTIME, layer, storage, self.processors, removal, monitoring.ops_topic
+        )
         # the service that tracks each round's expected producers checks every pipeline event it is
         # sent, and counts those it does not believe (notify: docs/notify.md, "Forged events")
         checker = next((m.name for m in manifests if Need.EXPECTED_PRODUCERS in m.needs), None)
         if checker:
             ForgedEventsAlarm(self, "ForgedEvents", service=checker, namespace=namespace, topic=monitoring.ops_topic)
+        # A row for every imgpipe Lambda: each is a ServiceFunction, so none can be left out (the
+        # HTTP service's is its API panel, which shows its function too).
+        http_names = {m.name for m in http_services}
         Dashboard(
             self,
             "Operations",
             panels=[
-                ServicePanel(name, p.function, _dlqs(p), p.manifest.produces_variants)
-                for name, p in self.processors.items()
+                ServicePanel(f.name, f.function, f.dlqs, f.processes_uploads)
+                for f in functions_in(self)
+                if f.name not in http_names
             ],
             # the pipeline's own figures (uploads, rounds, forged events) are notify's: the service that
             # tracks the rounds (the first that keeps the catalog was describe once it was deployed)
@@ -167,9 +185,6 @@ class ImgpipeStack(cdk.Stack):
             namespace=namespace,
             api=ApiPanel(http_services[0].name, self.frontdoor.api, self.frontdoor.function) if http_services else None,
         )
-
-        # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.
-        self.backfill = Backfill.compose(self, manifests, deployment, RUNTIME, layer, storage, self.processors, removal)
         self._outputs(storage, monitoring, notification)
 
     def _outputs(self, storage: Storage, monitoring: Monitoring, notification: Notification) -> None:

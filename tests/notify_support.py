@@ -40,7 +40,14 @@ def producers_spec(only_prefix: dict[str, str] | None = None) -> str:
         trigger: dict[str, Any] = {"source": "uploads"}
         if only_prefix and name in only_prefix:
             trigger["prefixes"] = [only_prefix[name]]
-        raw = {"name": name, "produces_variants": True, "memory_mb": 512, "timeout_s": 30, "triggers": [trigger]}
+        raw = {
+            "name": name,
+            "produces_variants": True,
+            "outputs": {"role": "responsive"},
+            "memory_mb": 512,
+            "timeout_s": 30,
+            "triggers": [trigger],
+        }
         manifests.append(parse_manifest(Path("services") / name, raw))
     manifests.append(
         parse_manifest(

@@ -259,6 +259,7 @@ class Round:
                         width=int(value["width"]),
                         height=int(value["height"]),
                         bytes=int(value["bytes"]),
+                        role=str(value.get("role") or ""),
                         variant_count=int(value["variant_count"]),
                     )
                 )

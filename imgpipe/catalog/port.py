@@ -101,6 +101,7 @@ def _variant_value(event: VariantCreated, now: datetime) -> dict[str, Any]:
         "width": v.width,
         "height": v.height,
         "bytes": v.bytes,
+        **({"role": v.role} if v.role else {}),
         "variant_count": event.variant_count,
         "settings_hash": event.settings_hash,
         "at": iso(now),

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,7 +39,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
-from imgpipe.registry import StackNames, discover, function_config, service_module, transform_bounds
+from imgpipe.outputs import (
+    VIEWER_PREFIX,
+    held_until_released,
+    is_held,
+    public_prefixes,
+    servable,
+)
+from imgpipe.registry import StackNames, discover, function_config, outputs_spec, service_module, transform_bounds
 from imgpipe.settings import parse
 from imgpipe_tools.local.lambda_env import LambdaContext
 from imgpipe_tools.local.provision import generated_secret
@@ -277,10 +284,16 @@ class LocalFrontDoor:
         demo: Credentials | None = None,
         site: Path = SITE_DIR,
         edge: Mapping[str, tuple[Manifest, Config]] | None = None,
+        public_prefixes: Sequence[str] = (),
+        outputs_gated: bool = False,
     ) -> None:
         self.manifest = manifest
         #: path prefix ("/t/") -> the edge service the CDN would send it to, and its configuration
         self.edge = dict(edge or {})
+        #: what /v/* may serve, as the CloudFront Function decides (imgpipe/outputs.py)
+        self.public_prefixes = tuple(public_prefixes)
+        #: outputs are written held until released: one held is 404, as the bucket policy denies it
+        self.outputs_gated = outputs_gated
         self.site = site
         self.routes = _routes(manifest)
         self._client = clients
@@ -460,8 +473,11 @@ class LocalFrontDoor:
         """One request: (status, headers, body)."""
         parts = urlsplit(raw_path)
         path = parts.path
-        if path.startswith("/v/") and method in ("GET", "HEAD"):
-            return self._variant(unquote(path[3:]))
+        if path.startswith(VIEWER_PREFIX) and method in ("GET", "HEAD"):
+            key = unquote(path[len(VIEWER_PREFIX) :])
+            if not servable(key, self.public_prefixes):
+                return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            return self._variant(key)
         if path.startswith("/api/"):
             return self._api(method, path, parts.query, headers, body)
         prefix = next((p for p in self.edge if path.startswith(p)), None)
@@ -494,7 +510,12 @@ class LocalFrontDoor:
         from botocore.exceptions import ClientError
 
         try:
-            r = self._client("s3").get_object(Bucket=self.config.variants_bucket, Key=key)
+            s3 = self._client("s3")
+            if self.outputs_gated:
+                tags = s3.get_object_tagging(Bucket=self.config.variants_bucket, Key=key)["TagSet"]
+                if is_held({t["Key"]: t["Value"] for t in tags}):
+                    return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            r = s3.get_object(Bucket=self.config.variants_bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
                 return 404, {"Content-Type": "text/plain"}, b"Not Found"
@@ -649,7 +670,12 @@ def start_front_door(
     if len(manifests) > 1:
         raise ValueError(f"one HTTP service is supported, found {[m.name for m in manifests]}")
     [manifest] = manifests
-    resources = {Resource.CATALOG_TABLE: deployment.catalog_table, Resource.DELIVERY_URL: ""}
+    producers = discover(services_root, services=services)
+    resources = {
+        Resource.CATALOG_TABLE: deployment.catalog_table,
+        Resource.DELIVERY_URL: "",
+        Resource.OUTPUTS: outputs_spec(producers, settings),
+    }
     # the services the distribution routes paths to (on-demand transforms), with a generated key
     edge_services = discover(services_root, edge=True, services=services)
     bounds = transform_bounds(edge_services, settings)
@@ -669,7 +695,16 @@ def start_front_door(
         if m.edge is not None
         for path in m.edge.paths
     }
-    door = LocalFrontDoor(manifest=manifest, config=config, clients=clients, endpoint=endpoint, port=port, edge=edge)
+    door = LocalFrontDoor(
+        manifest=manifest,
+        config=config,
+        clients=clients,
+        endpoint=endpoint,
+        port=port,
+        edge=edge,
+        public_prefixes=public_prefixes(producers),
+        outputs_gated=held_until_released(producers),
+    )
     return door.start()
 
 

@@ -36,7 +36,15 @@ from typing import Any
 from imgpipe.config import Config
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
-from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config, parse_all_settings
+from imgpipe.outputs import held_until_released
+from imgpipe.registry import (
+    StackNames,
+    discover,
+    expected_producers_spec,
+    function_config,
+    outputs_spec,
+    parse_all_settings,
+)
 from imgpipe_tools import dlq
 from imgpipe_tools.local.frontdoor import LocalFrontDoor, start_front_door
 from imgpipe_tools.local.invoker import Dispatcher, Invoker, Outcome
@@ -313,8 +321,10 @@ class LocalStack:
                 Resource.CATALOG_TABLE: d.catalog_table,
                 Resource.NOTIFICATION_TOPIC: d.topic_arn,
                 Resource.EXPECTED_PRODUCERS: expected_producers_spec(self.manifests),
+                Resource.OUTPUTS: outputs_spec(self.manifests, self.settings),
                 **self._provisioned_on_demand(),
             },
+            outputs_gated=held_until_released(self.manifests),
         )
         return function_config(m, names, self.settings.get(m.name))
 

@@ -37,6 +37,16 @@ class FakeStorage:
     gets: list[tuple[str, str]] = field(default_factory=list)
     #: one (bucket, keys) per delete_keys call
     deletes: list[tuple[str, list[str]]] = field(default_factory=list)
+    #: each object's tags, as put (and as release leaves them)
+    tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: one (bucket, keys) per release call
+    releases: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def release(self, bucket: str, keys: Sequence[str]) -> None:
+        self.releases.append((bucket, list(keys)))
+        for key in keys:
+            if (bucket, key) in self.tags:
+                self.tags[(bucket, key)] = {}
 
     def add(
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream", **state: object
@@ -83,6 +93,7 @@ class FakeStorage:
         content_type: str,
         metadata: Mapping[str, str],
         cache_control: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         if len(key.encode()) > MAX_KEY_BYTES:
             raise S3LimitExceeded(f"KeyTooLongError: {len(key.encode())} bytes")
@@ -91,6 +102,7 @@ class FakeStorage:
         self.puts.append((bucket, key))
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         self.objects[(bucket, key)] = StoredObject(data, content_type, dict(metadata), cache_control, etag)
+        self.tags[(bucket, key)] = dict(tags or {})
 
     def keys(self, bucket: str) -> list[str]:
         return sorted(k for b, k in self.objects if b == bucket)

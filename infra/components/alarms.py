@@ -39,7 +39,7 @@ def _page(alarm: cloudwatch.Alarm, topic: sns.ITopic) -> cloudwatch.Alarm:
     return alarm
 
 
-def _any(
+def any_alarm(
     scope: Construct, construct_id: str, metric: cloudwatch.IMetric, description: str, topic: sns.ITopic
 ) -> cloudwatch.Alarm:
     """ALARM as soon as the metric's sum over one period is at least 1."""
@@ -97,23 +97,9 @@ class ServiceAlarms(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         period = cdk.Duration.minutes(ALARM_PERIOD_MINUTES)
+        # Errors and Throttles come with the function (infra/components/function.py)
         self.alarms: list[cloudwatch.Alarm] = [
-            _any(
-                self,
-                "Errors",
-                function.metric_errors(period=period, statistic="Sum"),
-                f"{name}: invocations failed (Lambda retries them, then parks them in the failure DLQ)",
-                topic,
-            ),
-            _any(
-                self,
-                "Throttles",
-                function.metric_throttles(period=period, statistic="Sum"),
-                f"{name}: invocations throttled (reserved concurrency or the account limit); events wait and "
-                "may reach the target DLQ after the maximum event age",
-                topic,
-            ),
-            _any(
+            any_alarm(
                 self,
                 "DestinationFailures",
                 function.metric("DestinationDeliveryFailures", period=period, statistic="Sum"),
@@ -124,14 +110,14 @@ class ServiceAlarms(Construct):
         for rule in rules:
             rid = rule.node.id
             self.alarms += [
-                _any(
+                any_alarm(
                     self,
                     f"{rid}FailedInvocations",
                     rule_metric(rule, "FailedInvocations"),
                     f"{name}: EventBridge could not invoke the function ({rid}); the events go to the target DLQ",
                     topic,
                 ),
-                _any(
+                any_alarm(
                     self,
                     f"{rid}NotParked",
                     rule_metric(rule, "InvocationsFailedToBeSentToDlq"),
@@ -143,7 +129,7 @@ class ServiceAlarms(Construct):
             self.alarms += [
                 # Depth alarms stay in ALARM while anything is parked; this one returns to OK after a
                 # quiet period, so every new failure pages again.
-                _any(
+                any_alarm(
                     self,
                     f"{kind}NewMessages",
                     queue.metric_number_of_messages_sent(period=period, statistic="Sum"),
@@ -204,7 +190,7 @@ class TopicAlarm(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, watched: sns.ITopic, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
-        self.alarm = _any(
+        self.alarm = any_alarm(
             self,
             "DeliveryFailures",
             watched.metric_number_of_notifications_failed(
@@ -235,27 +221,15 @@ class ApiAlarms(Construct):
         period = cdk.Duration.minutes(ALARM_PERIOD_MINUTES)
         window = cdk.Duration.minutes(API_ALARM_WINDOW_MINUTES)
         self.alarms: list[cloudwatch.Alarm] = [
-            _any(
+            any_alarm(
                 self,
                 "ServerErrors",
                 api.metric_server_error(period=period, statistic="Sum"),
                 "upload API: answered 5xx (the function failed or timed out): clients see errors",
                 topic,
             ),
-            _any(
-                self,
-                "FunctionErrors",
-                function.metric_errors(period=period, statistic="Sum"),
-                "upload API: the function failed (an unhandled error: the caller got a 500)",
-                topic,
-            ),
-            _any(
-                self,
-                "Throttles",
-                function.metric_throttles(period=period, statistic="Sum"),
-                "upload API: the function was throttled (the account's concurrency): callers got 5xx or 429",
-                topic,
-            ),
+            # the function's Errors and Throttles come with it, as every imgpipe Lambda's
+            # (infra/components/function.py)
             _page(
                 cloudwatch.Alarm(
                     self,
@@ -308,7 +282,7 @@ class ForgedEventsAlarm(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, service: str, namespace: str, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
-        self.alarm = _any(
+        self.alarm = any_alarm(
             self,
             "ForgedEventsRejected",
             service_metric(namespace, service, "ForgedEventsRejected"),

@@ -26,6 +26,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -41,6 +42,7 @@ from imgpipe.backfill import (
 from imgpipe.manifest import Manifest
 from imgpipe_tools import outputs
 from infra.components import nag
+from infra.components.function import ServiceFunction
 from infra.components.processor import Processor
 from infra.components.storage import Storage
 from infra.constants import LOG_RETENTION
@@ -213,6 +215,7 @@ class Backfill(Construct):
         routes: list[Route],
         targets: Mapping[str, lambda_.IFunction],
         removal_policy: cdk.RemovalPolicy,
+        alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -221,16 +224,29 @@ class Backfill(Construct):
         results = variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
 
         # -- the item Lambda ----------------------------------------------------------------
-        self.item_logs = logs.LogGroup(
-            self, "ItemLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
-        )
-        self.item_role = iam.Role(
+        # built like every imgpipe Lambda (logs, role, tracing, alarms, dashboard row)
+        self.item = ServiceFunction(
             self,
-            "ItemRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgpipe backfill item",
+            "Item",
+            name="backfill",
+            description="imgpipe backfill: deliver Object Created events for a batch of existing objects",
+            runtime=runtime,
+            layer=layer,
+            # The code is the layer's (imgpipe.backfill); this stub only names the handler.
+            handler="index.handler",
+            code=lambda_.Code.from_inline("from imgpipe.backfill import handler  # noqa: F401\n"),
+            memory_mb=ITEM_MEMORY_MB,
+            timeout_s=ITEM_TIMEOUT_S,
+            environment={
+                ENV_ROUTES: routes_json(routes, {r.name: targets[r.name].function_name for r in routes}),
+                ENV_UPLOADS_BUCKET: uploads_bucket.bucket_name,
+                ENV_VARIANTS_BUCKET: variants_bucket.bucket_name,
+            },
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+            # Step Functions calls it synchronously and retries; no async retries to configure.
         )
-        self.item_logs.grant_write(self.item_role)
+        self.item_logs, self.item_role, self.item_function = self.item.log_group, self.item.role, self.item.function
         function_arns = [targets[r.name].function_arn for r in routes]
         for sid, actions, resources in (
             ("InvokeTargets", ["lambda:InvokeFunction"], function_arns),
@@ -240,35 +256,7 @@ class Backfill(Construct):
             ("Summaries", ["s3:GetObject", "s3:PutObject"], [results]),
         ):
             self.item_role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
-        self.item_function = lambda_.Function(
-            self,
-            "ItemFunction",
-            description="imgpipe backfill: deliver Object Created events for a batch of existing objects",
-            runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
-            # The code is the layer's (imgpipe.backfill); this stub only names the handler.
-            handler="index.handler",
-            code=lambda_.Code.from_inline("from imgpipe.backfill import handler  # noqa: F401\n"),
-            layers=[layer],
-            memory_size=ITEM_MEMORY_MB,
-            timeout=cdk.Duration.seconds(ITEM_TIMEOUT_S),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.item_logs,
-            role=self.item_role,
-            environment={
-                ENV_ROUTES: routes_json(routes, {r.name: targets[r.name].function_name for r in routes}),
-                ENV_UPLOADS_BUCKET: uploads_bucket.bucket_name,
-                ENV_VARIANTS_BUCKET: variants_bucket.bucket_name,
-            },
-            # Step Functions calls it synchronously and retries; no async retries to configure.
-        )
         path = self.item_role.node.path
-        nag.acknowledge(
-            self.item_role,
-            "AwsSolutions-IAM5[Resource::*]",
-            f"{path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
-            "support no resource-level permissions.",
-        )
         nag.acknowledge(
             self.item_role,
             f"AwsSolutions-IAM5[Resource::<{uploads_id}.Arn>/*]",
@@ -365,6 +353,7 @@ class Backfill(Construct):
         storage: Storage,
         processors: Mapping[str, Processor],
         removal_policy: cdk.RemovalPolicy,
+        alarm_topic: sns.ITopic,
     ) -> Backfill:
         """The construct for the stack, and its output (the ARN ``imgpipe backfill`` starts)."""
         routes = routes_from_manifests(manifests, deployment.key_prefixes)
@@ -378,6 +367,7 @@ class Backfill(Construct):
             routes=routes,
             targets={r.name: processors[r.name].function for r in routes},
             removal_policy=removal_policy,
+            alarm_topic=alarm_topic,
         )
         cdk.CfnOutput(stack, outputs.BACKFILL_STATE_MACHINE, value=backfill.state_machine.state_machine_arn)
         return backfill

@@ -150,15 +150,18 @@ class Dashboard(Construct):
                 [fn.metric_duration(period=period, statistic=s, label=s) for s in ("p50", "p99")],
                 6,
             ),
-            _graph(
-                "DLQ depth",
-                [
-                    q.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=kind)
-                    for kind, q in panel.dlqs.items()
-                ],
-                4 if panel.processes_uploads else 12,
-            ),
         ]
+        if panel.dlqs:  # the API's and backfill's functions are called synchronously: no DLQ
+            widgets.append(
+                _graph(
+                    "DLQ depth",
+                    [
+                        q.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=kind)
+                        for kind, q in panel.dlqs.items()
+                    ],
+                    4 if panel.processes_uploads else 12,
+                )
+            )
         if panel.processes_uploads:
             widgets += [
                 _graph(

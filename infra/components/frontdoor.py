@@ -36,20 +36,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
+from imgpipe.outputs import HELD_UNTIL_RELEASED, RELEASE_TAG, viewer_request_js
 from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
 from imgpipe_tools.outputs import PASSWORD_POLICY
 from infra.components import nag
 from infra.components.bundling import processor_code
 from infra.components.edge_guard import EdgeGuard, waf_setting
+from infra.components.function import ServiceFunction
 from infra.components.needs import NeedGrants
 from infra.components.site import API_BASE, INDEX, Site
-from infra.constants import LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
+from infra.constants import LOG_RETENTION, POWERTOOLS_LOG_LEVEL
 
 CTX_SELF_SIGNUP = "self_signup"  # "on" (default) or "off": only an admin creates users
 CTX_SES_FROM = "ses_from"  # a verified SES sender for Cognito's emails (default: Cognito's own, ~50 a day)
@@ -66,12 +69,6 @@ _COMMERCIAL_ONLY = ("AWS::CloudFront::", "AWS::Cognito::")
 #: the stack outputs the front door adds (what `make deploy` prints: where the site is, how to sign in);
 #: named in imgpipe_tools/outputs.py, which the CLI reads them back with
 OUTPUT_KEYS = outputs.FRONT_DOOR
-#: the variants path prefix the viewer sees (/v/resize/...) is not part of the S3 key (resize/...)
-_STRIP_V = """function handler(event) {
-  var request = event.request;
-  request.uri = request.uri.substring(2);
-  return request;
-}"""
 
 
 def _context_int(scope: Construct, key: str, default: int) -> int:
@@ -128,6 +125,10 @@ class FrontDoor(Construct):
         removal_policy: cdk.RemovalPolicy,
         site_dir: Path,
         access_logs: s3.IBucket,
+        alarm_topic: sns.ITopic,
+        public_prefixes: Sequence[str] = (),
+        outputs_gated: bool = False,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         http = manifest.http
@@ -183,15 +184,6 @@ class FrontDoor(Construct):
             refresh_token_validity=cdk.Duration.days(30),
         )
 
-        # --- the function --------------------------------------------------------------------
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
-        )
-        self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description="imgpipe upload API"
-        )
-        self.log_group.grant_write(self.role)
-
         # --- the HTTP API (before the distribution, which points at it; the function's routes after) ---
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
@@ -236,8 +228,14 @@ class FrontDoor(Construct):
         # into the distribution and the function at once).
         origin_token = cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))
         self.distribution = self._distribution(
-            variants, stack, self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")]), origin_token
+            variants,
+            stack,
+            self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")]),
+            origin_token,
+            public_prefixes,
         )
+        if outputs_gated:
+            self._deny_held_outputs(variants, stack)
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
         #: the CDN's base URL (``<url>/v/<variant key>``), for every service that declares the need
         self.delivery_url = delivery_url
@@ -252,20 +250,19 @@ class FrontDoor(Construct):
             ),
             settings_overrides,
         )
-        self.function = lambda_.Function(
+        # built like every imgpipe Lambda (logs, role, tracing, alarms, dashboard row); "Default":
+        # its function, role and log group keep the ids they had as the front door's children
+        self.lambda_ = ServiceFunction(
             self,
-            "Function",
-            description=(manifest.description or f"imgpipe {manifest.name}")[:LAMBDA_DESCRIPTION_MAX_CHARS],
+            "Default",
+            name=manifest.name,
+            description=manifest.description or f"imgpipe {manifest.name}",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
+            layer=layer,
             handler=manifest.handler,
             code=processor_code(manifest.folder, manifest.name),
-            layers=[layer],
-            memory_size=manifest.memory_mb,
-            timeout=cdk.Duration.seconds(manifest.timeout_s),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            role=self.role,
+            memory_mb=manifest.memory_mb,
+            timeout_s=manifest.timeout_s,
             environment={
                 **config.as_env(),
                 "POWERTOOLS_SERVICE_NAME": manifest.name,
@@ -273,13 +270,11 @@ class FrontDoor(Construct):
                 "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
                 ENV_ORIGIN_TOKEN: origin_token,
             },
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
         )
-        nag.acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            f"{self.role.node.path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
-            "support no resource-level permissions.",
-        )
+        self.log_group, self.role, self.function = self.lambda_.log_group, self.lambda_.role, self.lambda_.function
         grants.apply(self.role, manifest.needs)
         self._routes(http.routes, http.public_routes, stack)
 
@@ -363,7 +358,12 @@ class FrontDoor(Construct):
                 )
 
     def _distribution(
-        self, variants: s3.IBucket, stack: cdk.Stack, site: cloudfront.BehaviorOptions, origin_token: str
+        self,
+        variants: s3.IBucket,
+        stack: cdk.Stack,
+        site: cloudfront.BehaviorOptions,
+        origin_token: str,
+        public_prefixes: Sequence[str],
     ) -> cloudfront.Distribution:
         security = cloudfront.ResponseSecurityHeadersBehavior(
             strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -410,12 +410,14 @@ class FrontDoor(Construct):
             enable_accept_encoding_gzip=False,
             enable_accept_encoding_brotli=False,
         )
+        # 404 for anything but a public output (facts, sidecars, _backfill/, unknown prefixes): the
+        # same rule the local front door applies, from the same declared roles (imgpipe/outputs.py)
         strip = cloudfront.Function(
             self,
             "StripV",
-            code=cloudfront.FunctionCode.from_inline(_STRIP_V),
+            code=cloudfront.FunctionCode.from_inline(viewer_request_js(public_prefixes)),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="/v/<key> -> /<key> in the variants bucket",
+            comment="/v/<key> -> /<key> in the variants bucket, public outputs only",
         )
         # the distribution signs every request to the private variants bucket (SigV4, always)
         oac = cloudfront.S3OriginAccessControl(self, "VariantsAccess", signing=cloudfront.Signing.SIGV4_ALWAYS)
@@ -461,7 +463,18 @@ class FrontDoor(Construct):
             additional_behaviors={
                 API_PATH: api_behavior,
                 VARIANTS_PATH: cloudfront.BehaviorOptions(
-                    origin=origins.S3BucketOrigin.with_origin_access_control(variants, origin_access_control=oac),
+                    origin=origins.S3BucketOrigin.with_origin_access_control(
+                        # a reference, not the bucket: CDK would grant the distribution every key;
+                        # the grant below names the public prefixes only
+                        s3.Bucket.from_bucket_attributes(
+                            self,
+                            "VariantsOrigin",
+                            bucket_arn=variants.bucket_arn,
+                            bucket_name=variants.bucket_name,
+                            bucket_regional_domain_name=variants.bucket_regional_domain_name,
+                        ),
+                        origin_access_control=oac,
+                    ),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                     cache_policy=variant_cache,
@@ -475,6 +488,7 @@ class FrontDoor(Construct):
                 ),
             },
         )
+        self._grant_public_outputs(variants, distribution, stack, public_prefixes)
         findings = [
             ("AwsSolutions-CFR1", "The images are public by design for anyone holding a link; no country is excluded."),
         ]
@@ -501,3 +515,53 @@ class FrontDoor(Construct):
         ):
             nag.acknowledge(distribution, finding, f"{distribution.node.path}: {reason}")
         return distribution
+
+    def _deny_held_outputs(self, variants: s3.IBucket, stack: cdk.Stack) -> None:
+        """An output written held (a deployment with moderate: imgpipe/outputs.py) is unservable
+        until its round is released: the distribution may not read an object carrying the tag,
+        whoever built the URL and whatever the function lets through."""
+        variants.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CdnNeverReadsHeldOutputs",
+                effect=iam.Effect.DENY,
+                actions=["s3:GetObject"],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                resources=[variants.arn_for_objects("*")],
+                conditions={"StringEquals": {f"s3:ExistingObjectTag/{RELEASE_TAG}": HELD_UNTIL_RELEASED}},
+            )
+        )
+
+    def _grant_public_outputs(
+        self,
+        variants: s3.IBucket,
+        distribution: cloudfront.Distribution,
+        stack: cdk.Stack,
+        public_prefixes: Sequence[str],
+    ) -> None:
+        """The distribution may read the public outputs' prefixes and nothing else of the variants
+        bucket: not facts, not sidecars, not backfill's files (``_backfill/``), whatever the
+        CloudFront Function lets through."""
+        cdk.Annotations.of(self).acknowledge_warning(
+            "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac",
+            "the distribution's read grant is written here, narrowed to the public outputs' prefixes",
+        )
+        if not public_prefixes:
+            return
+        variants.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CdnReadsPublicOutputsOnly",
+                actions=["s3:GetObject"],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                resources=[variants.arn_for_objects(f"{prefix}*") for prefix in sorted(public_prefixes)],
+                conditions={
+                    "StringEquals": {
+                        "AWS:SourceArn": stack.format_arn(
+                            service="cloudfront",
+                            region="",
+                            resource="distribution",
+                            resource_name=distribution.distribution_id,
+                        )
+                    }
+                },
+            )
+        )

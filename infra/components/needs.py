@@ -40,6 +40,7 @@ class NeedGrants:
             Need.WEBHOOK_SECRET: self._read_webhook_secret,
             Need.MODERATION: self._detect_moderation_labels,
             Need.TRANSFORM_SECRET: self._read_transform_secret,
+            Need.RELEASE_OUTPUTS: self._release_outputs,
         }
 
     def apply(self, role: iam.IRole, needs: Collection[Need]) -> None:
@@ -68,6 +69,15 @@ class NeedGrants:
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="UseTopicsKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            )
+        )
+
+    def _release_outputs(self, role: iam.IRole) -> None:
+        # exactly the one call that makes an output written held servable (imgpipe/outputs.py); the
+        # variants bucket's object ARN is acknowledged with read_variants, which the same role has
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReleaseOutputs", actions=["s3:DeleteObjectTagging"], resources=[self.variants.arn_for_objects("*")]
             )
         )
 

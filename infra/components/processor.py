@@ -19,7 +19,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -28,14 +27,13 @@ from constructs import Construct
 from imgpipe.manifest import Manifest, RuleTrigger, Trigger
 from infra.components import nag
 from infra.components.bundling import processor_code
+from infra.components.function import ServiceFunction
 from infra.constants import (
     DLQ_ALARM_EVALUATION_PERIODS,
     DLQ_ALARM_PERIOD_MINUTES,
     DLQ_ALARM_THRESHOLD_MESSAGES,
     DLQ_RETENTION_DAYS,
-    LAMBDA_DESCRIPTION_MAX_CHARS,
     LAMBDA_ENVIRONMENT_MAX_BYTES,
-    LOG_RETENTION,
     UNRESOLVED_TOKEN_BYTES,
 )
 
@@ -152,47 +150,30 @@ class Processor(Construct):
             removal_policy=removal_policy,
         )
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
-        )
-        # An explicit role: the default one carries the AWS-managed basic execution policy,
-        # which may write to every log group in the account.
-        self.role = iam.Role(
+        # "Default": the function, its role and log group keep the ids they had as direct children
+        self.lambda_ = ServiceFunction(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"imgpipe processor {name}",
-        )
-        self.log_group.grant_write(self.role)
-        self._grant_pipeline_access(uploads_bucket, variants_bucket, stack)
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            description=(manifest.description or f"imgpipe processor {name}")[:LAMBDA_DESCRIPTION_MAX_CHARS],
+            "Default",
+            name=name,
+            description=manifest.description or f"imgpipe processor {name}",
             runtime=runtime,
-            architecture=lambda_.Architecture.ARM_64,
+            layer=layer,
             handler=manifest.handler,
             code=processor_code(manifest.folder, name),
-            layers=[layer],
-            memory_size=manifest.memory_mb,
-            timeout=cdk.Duration.seconds(manifest.timeout_s),
-            reserved_concurrent_executions=reserved_concurrency,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
-            role=self.role,
-            environment=dict(environment),
+            memory_mb=manifest.memory_mb,
+            timeout_s=manifest.timeout_s,
+            environment=environment,
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
+            processes_uploads=manifest.produces_variants,
             retry_attempts=manifest.retry_attempts,
             max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
             on_failure=destinations.SqsDestination(self.failure_dlq.queue),
         )
-        nag.acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            f"{self.role.node.path}: X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
-            "support no resource-level permissions.",
-        )
+        self.lambda_.dlqs.update({"Failure": self.failure_dlq.queue, "Target": self.target_dlq.queue})
+        self.log_group, self.role, self.function = self.lambda_.log_group, self.lambda_.role, self.lambda_.function
+        self._grant_pipeline_access(uploads_bucket, variants_bucket, stack)
 
         self.rules = self._route(triggers, uploads_bucket, producers)
 
@@ -268,7 +249,8 @@ class Processor(Construct):
             statements += [
                 iam.PolicyStatement(
                     sid="WriteOwnVariants",
-                    actions=["s3:GetObject", "s3:PutObject"],
+                    # PutObjectTagging: a PUT with tags (outputs written held, imgpipe/outputs.py)
+                    actions=["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
                     resources=[variants.arn_for_objects(f"{name}/*")],
                 ),
                 # IfExists: a HEAD on a missing key checks ListBucket without any prefix (and

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER, Config, current_config
 from imgpipe.manifest import Need
 from imgpipe.observability import powertools
+from imgpipe.outputs import OutputsView
 from imgpipe.settings import parse
 from imgpipe.signing_keys import secret_keys
 from imgpipe.transforms import KEY_CACHE_S as TRANSFORM_KEY_CACHE_S
@@ -57,6 +58,7 @@ def _api_for(env: str) -> UploadApi:
         catalog=UserCatalog(config.resource(Need.USER_CATALOG)),
         delivery_url=config.resource(Need.DELIVERY_URL),
         transforms=_signer(config),
+        outputs=OutputsView.parse(config.resource(Need.OUTPUTS)),
     )
 
 

@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imgpipe.catalog import DONE, FAILED, PENDING, Round
+from imgpipe.catalog.model import HELD
 from imgpipe.errors import Reason
 from imgpipe.keys import cdn_url
+from imgpipe.outputs import OutputsView, Role
 
 #: the image types the processors decode, and the extension a sanitized name ends with
 ACCEPTED_TYPES: Mapping[str, str] = {
@@ -418,6 +420,8 @@ class VariantView:
     width: int
     height: int
     bytes: int
+    #: what it is (imgpipe/outputs.py): responsive | preview | full | derived; a client picks by it
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -455,8 +459,11 @@ class UploadStatus:
     srcset: str | None
     picture: str | None
     #: what describe found (placeholders, palette, perceptual hash, EXIF summary, duplicate_of),
-    #: by processor; empty when no processor reported facts (docs/describe.md)
+    #: by processor; only facts whose manifest shows them to the owner (never moderation's)
     description: dict[str, Any] = field(default_factory=dict)
+    #: why the upload is not published, in plain words, while ``status`` is ``held``; never the
+    #: labels, scores or thresholds behind it (those are the reviewer's: imgpipe review)
+    held_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -503,12 +510,17 @@ def _variant_name(variant_key: str) -> str:
     return variant_key.rsplit("/", 1)[-1]
 
 
+#: what a held upload's owner is told (nothing a classifier's output or threshold could be read from)
+HELD_REASON = "This upload is waiting for a person to review it; it is published if they approve it."
+
+
 def status_view(
     upload_id: str,
     key: str,
     found: Round | None,
     *,
     delivery_url: str,
+    outputs: OutputsView | None = None,
     uploading: bool = False,
     size: int | None = None,
     created_at: str | None = None,
@@ -537,6 +549,7 @@ def status_view(
         reason = p.rejection.reason if p.rejection else None
         message = PLAIN_REASONS.get(reason, "This file could not be processed.") if reason else None
         processors.append(ProcessorView(p.name, _STATES[p.state], reason, message))
+    outputs = outputs or OutputsView({}, None)
     variants = [
         VariantView(
             processor=v.processor,
@@ -546,13 +559,18 @@ def status_view(
             width=v.width,
             height=v.height,
             bytes=v.bytes,
+            role=v.kind.value,
         )
         for p in found.processors()
         for v in p.variants
-        if v.is_image  # describe's facts come as ``description``, not as a variant
+        if v.public  # facts come as ``description``; sidecars are nobody's
         and not found.held  # held for review: not offered until approved (docs/moderation.md)
     ]
-    srcset, picture = responsive_snippets(variants)
+    # one declared responsive set, never a mix of two (a watermarked and a clean one)
+    srcset, picture = responsive_snippets(
+        [v for v in variants if v.role == Role.RESPONSIVE and v.processor == outputs.srcset]
+    )
+    held = found.shown_status == HELD
     return UploadStatus(
         id=upload_id,
         key=key,
@@ -567,7 +585,10 @@ def status_view(
         variants=variants,
         srcset=srcset,
         picture=picture,
-        description={name: dict(facts) for name, facts in found.descriptions.items()},
+        description={
+            name: dict(facts) for name, facts in found.descriptions.items() if outputs.facts_shown_to_owner(name)
+        },
+        held_reason=HELD_REASON if held else None,
     )
 
 
@@ -578,7 +599,7 @@ def summary_view(found: Round) -> UploadSummary:
         status=found.shown_status,
         created_at=found.uploaded_at or found.first_seen_at,
         size=found.size,
-        variants=0 if found.held else sum(1 for v in found.variants if v.is_image),
+        variants=0 if found.held else sum(1 for v in found.variants if v.public),
     )
 
 
@@ -589,9 +610,9 @@ _FALLBACK_ORDER = ("jpeg", "png", "gif", "webp", "avif")
 
 
 def responsive_snippets(variants: Sequence[VariantView]) -> tuple[str | None, str | None]:
-    """A ``srcset`` and a ``<picture>`` from the variants that share the largest one's aspect
-    ratio (a square thumbnail of a landscape photo is a different picture, not a smaller size)."""
-    variants = [v for v in variants if v.format in _MIME]  # not describe's description.json
+    """A ``srcset`` and a ``<picture>`` from one responsive set (the caller picks it: the one
+    declared the srcset), from those that share the largest one's aspect ratio."""
+    variants = [v for v in variants if v.format in _MIME]
     if not variants:
         return None, None
     largest = max(variants, key=lambda v: v.width * v.height)

@@ -9,9 +9,11 @@ does not exist (404).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from imgpipe.outputs import OutputsView
 
 from .adapters import S3Uploads, UserCatalog
 from .fairness import WINDOW_TTL_S, rate_limited, window
@@ -58,6 +60,8 @@ class UploadApi:
     uploads: S3Uploads
     catalog: UserCatalog
     delivery_url: str
+    #: the deployed producers' output roles and the srcset's set (imgpipe/outputs.py)
+    outputs: OutputsView = field(default_factory=lambda: OutputsView({}, None))
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: None in a stack without the transform service
     transforms: TransformSigner | None = None
@@ -126,7 +130,7 @@ class UploadApi:
         key, s3_upload_id, plan = self._pending(caller, upload_id)
         request: CompleteUpload = parse_complete(body, plan.part_count)
         self.uploads.complete(key, s3_upload_id, [(p.part_number, p.etag) for p in request.parts])
-        return status_view(upload_id, key, None, delivery_url=self.delivery_url, size=plan.size)
+        return status_view(upload_id, key, None, delivery_url=self.delivery_url, outputs=self.outputs, size=plan.size)
 
     # --- reading and deleting -----------------------------------------------------------------
     def list(self, caller: Caller, query: dict[str, str]) -> UploadPage:
@@ -145,13 +149,16 @@ class UploadApi:
             pending = self.uploads.find_multipart(prefix)
             if pending is None:
                 raise not_found()
-            return status_view(upload_id, pending.key, None, delivery_url=self.delivery_url, uploading=True)
+            return status_view(
+                upload_id, pending.key, None, delivery_url=self.delivery_url, outputs=self.outputs, uploading=True
+            )
         found = self.catalog.load(self.uploads.bucket, stored.key, stored.etag)
         return status_view(
             upload_id,
             stored.key,
             found,
             delivery_url=self.delivery_url,
+            outputs=self.outputs,
             size=stored.size,
             created_at=iso(stored.last_modified),
         )

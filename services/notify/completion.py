@@ -18,7 +18,7 @@ from typing import Any
 
 from imgpipe.catalog import COMPLETED, DONE, FAILED, PARTIAL, REJECTED, Round
 from imgpipe.catalog.schema import owner_of
-from imgpipe.events import UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
+from imgpipe.events import UPLOAD_COMPLETED, UPLOAD_HELD, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED
 from imgpipe.keys import cdn_url
 
 #: the detail-type of a round's completion event, by its final status
@@ -48,6 +48,10 @@ def completion_id(r: Round) -> str:
     apart by when it reopened. Nothing that may arrive late (the upload's own event, its version
     id) takes part, so a retry after such an arrival keeps the id."""
     identity = "\n".join((r.bucket, r.key, r.etag, r.reopened_at or ""))
+    if r.held:
+        # held, then approved or rejected by a reviewer: each is an event of its own (the
+        # approval's is the round's completion, as if it had never been held)
+        identity += "\nheld" if r.review is None else f"\nreview {r.review}"
     return ID_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:_ID_HEX_DIGITS]
 
 
@@ -97,7 +101,9 @@ def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str 
                 "width": v.width,
                 "height": v.height,
                 "bytes": v.bytes,
-                **({"url": cdn_url(delivery_url, v.key, r.etag)} if delivery_url else {}),
+                "role": v.kind.value,
+                # facts and sidecars are never served: no URL for them
+                **({"url": cdn_url(delivery_url, v.key, r.etag)} if delivery_url and v.public else {}),
             }
             for s in done
             for v in s.variants
@@ -113,9 +119,14 @@ def completion_event(r: Round, status: str, *, emailed: bool, delivery_url: str 
     }
     if r.held:
         detail["held"] = True
+        if r.review is None:
+            # held for review: "Upload Held"; the completion follows an approval
+            detail["status"] = "held"
     descriptions = _descriptions(r)
     if descriptions:
         detail["descriptions"] = descriptions
+    if r.held and r.review is None:
+        return Completion(UPLOAD_HELD, _fitted(detail))
     return Completion(DETAIL_TYPES[status], _fitted(detail))
 
 

@@ -191,8 +191,8 @@ def _reasons(states: list[ProcessorState]) -> list[str]:
 
 
 def _images(s: ProcessorState) -> int:
-    """The variants that are pictures (describe's facts document is not one)."""
-    return sum(1 for v in s.variants if v.is_image)
+    """The outputs that are pictures people may be linked to (not facts, not sidecars)."""
+    return sum(1 for v in s.variants if v.public)
 
 
 def subject_for(r: Round, status: str) -> str:

@@ -41,8 +41,9 @@ from imgpipe.events import (
     parse_pipeline_event,
 )
 from imgpipe.keys import cdn_url, find_object
-from imgpipe.ports import MetricsSink, NoMetrics, ObjectUnreadable, Storage
+from imgpipe.ports import MetricsSink, NoMetrics, ObjectUnreadable, Releaser, Storage
 from imgpipe.registry import expected_for_key
+from imgpipe.variant_store import release_round
 
 from .completion import completion_event
 from .logic import EMAIL, END, WAIT, LinkFn, next_step, render_email
@@ -92,6 +93,9 @@ class Notifier:
     read_head: HeadReader | None = None
     #: puts the round's completion event on the bus when the round ends (completion.py); None: none
     announcer: CompletionSink | None = None
+    #: makes a round's outputs servable when it ends not held, in a deployment that writes them held
+    #: (imgpipe/outputs.py); None: outputs are servable as written (no moderation: no call at all)
+    releaser: Releaser | None = None
     #: the front door's CDN base URL (Need.DELIVERY_URL): the email links each variant there, with
     #: the upload's etag (links that never expire); empty (no front door): presigned links (``link``)
     delivery_url: str = ""
@@ -250,6 +254,7 @@ class Notifier:
                 # A round that ends with a result but no email (a backfill without --notify) is
                 # announced all the same, before it is ended: a failed put raises, and the retry,
                 # finding the round still open, puts the event (same id) again.
+                self._release(r)
                 announced = self._announce(r, step.status, emailed=False)
             ended = self.catalog.end_silently(r.ref, step.status, now=self.clock())
             result = {"step": END, "status": step.status, "why": step.why, "changed": ended}
@@ -300,6 +305,8 @@ class Notifier:
             email = render_email(r, status, link=self._guarded_link(r), link_expiry_s=expiry, now=now)
             # Under the claim, before the email: a failure of either gives the claim back, and the
             # retry puts the event again with the same id (a subscriber drops the repeat).
+            # Released first: the email's links and the event's URLs work when they arrive.
+            self._release(r)
             announced = self._announce(r, status, emailed=True)
             message_id = self.sender.send(email)
         except Exception as exc:
@@ -324,6 +331,12 @@ class Notifier:
             self.metrics.add_metric("UploadToEmailSeconds", "Seconds", max(waited.total_seconds(), 0.0))
         result = {"step": EMAIL, "status": status, "sent": True, "message_id": message_id, "subject": email.subject}
         return {**result, "announced": announced} if announced else result
+
+    def _release(self, r: Round) -> None:
+        """A round that ends not held: its outputs become servable. A held one stays unservable
+        until a reviewer approves it (imgpipe review approve releases it)."""
+        if self.releaser is not None and not r.held:
+            release_round(self.releaser, r)
 
     def _announce(self, r: Round, status: str, *, emailed: bool) -> str | None:
         """Put the round's one completion event (docs/events.md); its id is the round's."""

@@ -32,6 +32,7 @@ def from_config(config: Config, metrics: MetricsSink) -> Notifier:
         variants=s3,
         read_head=s3_head_reader(),
         announcer=EventBridgeCompletions(config.event_bus),
+        releaser=s3 if config.outputs_gated else None,
         # the front door's CDN, when the stack has one (an optional need: absent, S3 presigned links)
         delivery_url=config.resources.get(Need.DELIVERY_URL, ""),
         settings=asdict(settings),

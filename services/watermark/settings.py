@@ -18,6 +18,8 @@ ALPHA_FORMATS = ("webp", "png")
 @dataclass(frozen=True)
 class Settings(Limits, EncoderSettings):
     widths: tuple[int, ...] = setting((1280,), min=1, min_items=1)
+    #: whether these widths are the upload's srcset (resize's then are not; never both): imgpipe/outputs.py
+    srcset: bool = setting(True)
     #: the mark: a PNG of this folder (its alpha is the shape; the colour is chosen per image), or,
     #: when text is set, that line of text instead
     logo: str = setting("logo.png")

@@ -24,6 +24,7 @@ from imgpipe.events import (
     COMPLETION_DETAIL_TYPES,
     COMPLETION_SOURCE,
     UPLOAD_COMPLETED,
+    UPLOAD_HELD,
     UPLOAD_PARTLY_COMPLETED,
     UPLOAD_REJECTED,
 )
@@ -36,6 +37,7 @@ TYPES = {
     UPLOAD_COMPLETED: "upload.completed",
     UPLOAD_PARTLY_COMPLETED: "upload.partly_completed",
     UPLOAD_REJECTED: "upload.rejected",
+    UPLOAD_HELD: "upload.held",
 }
 #: hosts a plain-http URL may name: the local stack's receivers, never a deployed stack's
 LOCAL_HOSTS = ("localhost",)

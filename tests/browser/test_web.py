@@ -151,7 +151,7 @@ def test_three_files_two_ready_one_rejected_isolated_and_deleted(
     card(ann, "harbour.jpg").get_by_role("link").click()
     expect(page.get_by_role("heading", name="harbour.jpg")).to_be_visible()
     upload_id = page.url.rsplit("/", 1)[-1]
-    expect(page.get_by_role("img", name="Thumbnail of harbour.jpg")).to_be_visible()
+    expect(page.get_by_role("img", name="Preview of harbour.jpg")).to_be_visible()
     rows = page.locator("table.variants tbody tr")
     expect(rows.first).to_be_visible()
     assert rows.count() >= 5
@@ -227,7 +227,8 @@ def test_unbuilt_site_says_how_to_build_it(tmp_path: Path) -> None:
     """The front door of a checkout without web/dist (the shared stack's page is built, so this one
     is not started: its page answer needs no AWS)."""
     [manifest] = discover(http=True, services="api")
-    names = StackNames("up", "var", resources={Resource.CATALOG_TABLE: "catalog", Resource.DELIVERY_URL: ""})
+    resources = {Resource.CATALOG_TABLE: "catalog", Resource.DELIVERY_URL: "", Resource.OUTPUTS: "{}"}
+    names = StackNames("up", "var", resources=resources)
     door = LocalFrontDoor(
         manifest=manifest,
         config=function_config(manifest, names, None),

@@ -88,7 +88,10 @@ def test_the_distribution_serves_variants_through_oac_and_the_api(synthesized: S
     # the variants bucket stays private: its policy lets only CloudFront (this distribution) read
     policies = [p["Properties"]["PolicyDocument"] for p in synthesized.of_type("AWS::S3::BucketPolicy").values()]
     reads = [
-        s for doc in policies for s in doc["Statement"] if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"}
+        s
+        for doc in policies
+        for s in doc["Statement"]
+        if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"} and s["Effect"] == "Allow"
     ]
     assert reads and all(s["Action"] == "s3:GetObject" and "AWS:SourceArn" in json.dumps(s["Condition"]) for s in reads)
 
@@ -436,3 +439,82 @@ def test_waf_is_off_by_default_and_on_needs_us_east_1(synthesized: Synthesized, 
     assert "WebACLId" not in _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
     with pytest.raises(ValueError, match="us-east-1"):
         synthesize(tmp_path, REPO_SERVICES, waf="on")
+
+
+def _cdn_reads(synthesized: Synthesized) -> list[dict[str, Any]]:
+    policies = [p["Properties"]["PolicyDocument"] for p in synthesized.of_type("AWS::S3::BucketPolicy").values()]
+    return [
+        s
+        for doc in policies
+        for s in doc["Statement"]
+        if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"} and s["Effect"] == "Allow"
+    ]
+
+
+def _object_prefixes(statement: dict[str, Any]) -> list[str]:
+    """The key patterns a statement's resources name (``Fn::Join`` of the bucket's ARN and ``/<pattern>``)."""
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return sorted(r["Fn::Join"][1][-1].lstrip("/") for r in resources)
+
+
+def test_the_cdn_may_read_only_the_public_outputs_prefixes(synthesized: Synthesized) -> None:
+    # every service deployed: facts (describe, moderate) and backfill's _backfill/ are outside the grant
+    reads = [s for s in _cdn_reads(synthesized) if "Fn::Join" in json.dumps(s["Resource"])]
+    variants_reads = [s for s in reads if "Variants" in json.dumps(s["Resource"])]
+    assert len(variants_reads) == 1, variants_reads
+    assert _object_prefixes(variants_reads[0]) == ["convert/*", "resize/*", "thumbnail/*", "watermark/*"]
+
+
+def test_the_viewer_function_answers_404_outside_the_public_outputs(synthesized: Synthesized) -> None:
+    functions = synthesized.of_type("AWS::CloudFront::Function")
+    [code] = [
+        f["Properties"]["FunctionCode"] for f in functions.values() if "PUBLIC" in f["Properties"]["FunctionCode"]
+    ]
+    from imgpipe.outputs import public_prefixes, viewer_request_js
+    from imgpipe.registry import DEFAULT_ROOT, discover
+
+    # the same rule, from the same declared roles, as the local front door's
+    assert code == viewer_request_js(public_prefixes(discover(DEFAULT_ROOT)))
+    assert '"describe/"' not in code and '"moderate/"' not in code and "_backfill" not in code
+
+
+def _variants_statements(s: Synthesized) -> list[dict[str, Any]]:
+    [policy] = [
+        r["Properties"]["PolicyDocument"]
+        for r in s.of_type("AWS::S3::BucketPolicy").values()
+        if "CdnReadsPublicOutputsOnly" in json.dumps(r)
+    ]
+    return policy["Statement"]
+
+
+def test_with_moderate_the_cdn_may_never_read_an_output_written_held(synthesized: Synthesized) -> None:
+    [deny] = [s for s in _variants_statements(synthesized) if s.get("Sid") == "CdnNeverReadsHeldOutputs"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:GetObject"
+    assert deny["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert deny["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/imgpipe-release": "held"}}
+    # every producer of public images writes held, notify releases (and may only untag); no other is told
+    gated = {
+        name
+        for name, p in synthesized.stack.processors.items()
+        if synthesized.resources[synthesized.logical_id(p.function)]["Properties"]["Environment"]["Variables"].get(
+            "IMGPIPE_OUTPUTS_GATED"
+        )
+        == "1"
+    }
+    assert gated == {"convert", "resize", "thumbnail", "watermark", "notify"}
+    notify_role = synthesized.logical_id(synthesized.stack.processors["notify"].role)
+    statements = [
+        st
+        for p in synthesized.of_type("AWS::IAM::Policy").values()
+        if {"Ref": notify_role} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(s.get("Sid") == "ReleaseOutputs" and s["Action"] == "s3:DeleteObjectTagging" for s in statements)
+
+
+def test_without_moderate_nothing_is_held_and_nothing_released(locked_down: Synthesized) -> None:
+    assert "moderate" not in locked_down.stack.processors
+    assert not any(s.get("Sid") == "CdnNeverReadsHeldOutputs" for s in _variants_statements(locked_down))
+    for name, p in locked_down.stack.processors.items():
+        env = locked_down.resources[locked_down.logical_id(p.function)]["Properties"]["Environment"]["Variables"]
+        assert "IMGPIPE_OUTPUTS_GATED" not in env, name

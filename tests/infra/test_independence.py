@@ -2,8 +2,10 @@
 
 The allowed changes: notify's IMGPIPE_EXPECTED_PRODUCERS and the sources of its pipeline rule
 (the producers' exact sources), both generated from the manifests, the stack's one dashboard (it
-gains a row for the new service), and the backfill's routes and the functions its item Lambda may
-invoke (infra/components/backfill.py).
+gains a row for the new service), the backfill's routes and the functions its item Lambda may
+invoke (infra/components/backfill.py), and what the producers' declared output roles decide
+(imgpipe/outputs.py): the API's IMGPIPE_OUTPUTS, and, for a producer of public images, the CDN's
+viewer function and its read grant in the variants bucket's policy.
 Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
 position in the processor list would all shift and fail here (so would a processor wired by hand
 with ids that depend on the others); and ``roomcopy``, a copy of ``services/thumbnail`` with its name
@@ -35,6 +37,9 @@ timeout_s = 20
 retry_attempts = 1
 max_event_age_s = 600
 reserved_concurrency = 3
+
+[outputs]
+role = "derived"
 
 [[triggers]]
 source = "uploads"
@@ -131,6 +136,44 @@ def _without_backfill_targets(resource: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+def _output_role_ids(s: Synthesized) -> list[str]:
+    """What the declared output roles generate: the API function (IMGPIPE_OUTPUTS), the CDN's
+    viewer function (its public prefixes) and the variants bucket's policy (the CDN's grant)."""
+    door = s.stack.frontdoor
+    [viewer] = [k for k, r in s.of_type("AWS::CloudFront::Function").items() if "PUBLIC" in json.dumps(r)]
+    [policy] = [
+        k for k, r in s.of_type("AWS::S3::BucketPolicy").items() if "CdnReadsPublicOutputsOnly" in json.dumps(r)
+    ]
+    return [s.logical_id(door.function), viewer, policy]
+
+
+def _without_output_roles(resource: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(resource)
+    props = stripped["Properties"]
+    if resource["Type"] == "AWS::Lambda::Function":
+        props["Environment"]["Variables"].pop("IMGPIPE_OUTPUTS")
+    elif resource["Type"] == "AWS::CloudFront::Function":
+        props.pop("FunctionCode")
+    else:
+        for statement in props["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "CdnReadsPublicOutputsOnly":
+                statement.pop("Resource")
+    return stripped
+
+
+def _without_gate(resource: dict[str, Any]) -> dict[str, Any]:
+    """Without what a service that may hold uploads (moderate) adds to the stack: the flag that has
+    producers write held and notify release, and the bucket policy's deny of held outputs."""
+    stripped = copy.deepcopy(resource)
+    props = stripped["Properties"]
+    if resource["Type"] == "AWS::Lambda::Function":
+        props.get("Environment", {}).get("Variables", {}).pop("IMGPIPE_OUTPUTS_GATED", None)
+    elif resource["Type"] == "AWS::S3::BucketPolicy":
+        statements = props["PolicyDocument"]["Statement"]
+        props["PolicyDocument"]["Statement"] = [s for s in statements if s.get("Sid") != "CdnNeverReadsHeldOutputs"]
+    return stripped
+
+
 def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesized, extended: Synthesized) -> None:
     before, after = baseline.resources, extended.resources
     missing = sorted(set(before) - set(after))
@@ -139,9 +182,12 @@ def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesiz
     backfill = _backfill_ids(baseline)
     dashboard = _dashboard_id(baseline)
     notify_rule = _notify_pipeline_rule_id(baseline)
-    allowed = {notify_id, notify_rule, dashboard, *backfill}
+    roles = _output_role_ids(baseline)
+    allowed = {notify_id, notify_rule, dashboard, *backfill, *roles}
     changed = [k for k, resource in before.items() if k not in allowed and _canonical(resource) != _canonical(after[k])]
     assert changed == [], f"changed by adding a processor: {changed}"
+    for lid in roles:
+        assert _without_output_roles(before[lid]) == _without_output_roles(after[lid]), lid
     assert _without_expected_producers(before[notify_id]) == _without_expected_producers(after[notify_id])
     # notify's pipeline rule admits the new producers' sources, and changes in nothing else
     assert _without_sources(before[notify_rule]) == _without_sources(after[notify_rule])

@@ -1,7 +1,8 @@
 """Each of the services added after the first four arrives as one folder and changes nothing that exists: synthesized
 with and without its folder (every service deployed), every other resource keeps its id and its
 properties, but for what the independence test allows (tests/infra/test_independence.py: notify's
-expected producers and pipeline-rule sources, the dashboard, the backfill's routes and targets)."""
+expected producers and pipeline-rule sources, the dashboard, the backfill's routes and targets, what
+the output roles generate), and, for a service that may hold uploads, the gate it adds."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from imgpipe.manifest import load_manifest
 from tests.infra.synth import Synthesized, synthesize
 from tests.infra.test_independence import (
     _backfill_ids,
@@ -17,8 +19,11 @@ from tests.infra.test_independence import (
     _dashboard_id,
     _notify_function_id,
     _notify_pipeline_rule_id,
+    _output_role_ids,
     _without_backfill_targets,
     _without_expected_producers,
+    _without_gate,
+    _without_output_roles,
     _without_sources,
 )
 
@@ -38,12 +43,21 @@ def test_adding_the_folder_changes_no_existing_resource(
             break
         with_it = synthesize(tmp_path / "cdk.out-with", services_snapshot, services="all")
     before, after = without.resources, with_it.resources
+    outputs = load_manifest(services_snapshot / service).outputs
+    if outputs is not None and outputs.holds:
+        # a service that may hold uploads gates the stack's outputs (imgpipe/outputs.py): the flag
+        # on the producers and notify, and the bucket policy's deny; nothing else
+        before = {k: _without_gate(r) for k, r in before.items()}
+        after = {k: _without_gate(r) for k, r in after.items()}
     assert sorted(set(before) - set(after)) == []
     notify, rule = _notify_function_id(without), _notify_pipeline_rule_id(without)
     backfill = _backfill_ids(without)
-    allowed = {notify, rule, _dashboard_id(without), *backfill}
+    roles = _output_role_ids(without)
+    allowed = {notify, rule, _dashboard_id(without), *backfill, *roles}
     changed = [k for k, r in before.items() if k not in allowed and _canonical(r) != _canonical(after[k])]
     assert changed == [], f"adding {service} changed {changed}"
+    for lid in roles:
+        assert _without_output_roles(before[lid]) == _without_output_roles(after[lid]), lid
     assert _without_expected_producers(before[notify]) == _without_expected_producers(after[notify])
     assert _without_sources(before[rule]) == _without_sources(after[rule])
     for lid in backfill:

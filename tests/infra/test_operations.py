@@ -58,6 +58,43 @@ def test_every_function_pages_on_errors_throttles_and_lost_failure_records(synth
             assert _pages_both_ways(alarm, ops), (name, metric)
 
 
+def _imgpipe_functions(s: Synthesized) -> dict[str, dict[str, Any]]:
+    """Every Lambda of the template but CDK's own helpers (bucket auto-delete, deployments, log
+    retention), which run only while CloudFormation deploys."""
+    return {
+        k: r
+        for k, r in s.of_type("AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler") not in (None, "index.handler") or "backfill" in json.dumps(r)
+        if not k.startswith(("CustomS3AutoDeleteObjects", "CustomCDKBucketDeployment", "LogRetention", "AWS"))
+    }
+
+
+def test_every_imgpipe_lambda_has_an_errors_alarm_log_retention_tracing_and_a_dashboard_row(
+    synthesized: Synthesized,
+) -> None:
+    s = synthesized
+    functions = _imgpipe_functions(s)
+    # the processors, notify, purge, the API and backfill's item function: services=all
+    handlers = sorted(r["Properties"]["Handler"] for r in functions.values())
+    assert "api.handler.handler" in handlers and "index.handler" in handlers, handlers
+    assert len(functions) == len(s.stack.processors) + 2, sorted(functions)
+    ops = _ref(s, s.stack.node.find_child("Monitoring").ops_topic)
+    alarms = _alarms(s)
+    log_groups = s.of_type("AWS::Logs::LogGroup")
+    [dashboard] = s.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for lid, fn in functions.items():
+        props = fn["Properties"]
+        for metric in ("Errors", "Throttles"):
+            found = [a for a in alarms if a.get("MetricName") == metric and _dims(a) == {"FunctionName": {"Ref": lid}}]
+            assert len(found) == 1 and _pages_both_ways(found[0], ops), (lid, metric)
+        assert props["TracingConfig"] == {"Mode": "Active"}, lid
+        assert props["Architectures"] == ["arm64"], lid
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[group]["Properties"]["RetentionInDays"] > 0, lid
+        assert f'\\"FunctionName\\",{{\\"Ref\\":\\"{lid}\\"}}' in body.replace(" ", "") or lid in body, lid
+
+
 def test_every_rule_pages_on_failed_invocations_and_events_that_could_not_be_parked(synthesized: Synthesized) -> None:
     ops = _ref(synthesized, synthesized.stack.node.find_child("Monitoring").ops_topic)
     alarms = _alarms(synthesized)

@@ -80,6 +80,8 @@ def test_the_environment_round_trips_with_stable_variable_names() -> None:
         "IMGPIPE_TRANSFORM_SIGNING_KEY_ARN",
         # the transform bounds the API checks before it signs (services/api)
         "IMGPIPE_TRANSFORM_BOUNDS",
+        # the producers' output roles and the srcset's set (services/api)
+        "IMGPIPE_OUTPUTS",
     }
     # a service that declared nothing has none of them
     assert not set(ENV_BY_NEED.values()) & set(function_config(MANIFESTS["resize"], STACK).as_env())

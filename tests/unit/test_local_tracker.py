@@ -20,6 +20,8 @@ def _manifest(name: str, *, produces: bool = True, **trigger: Any) -> Manifest:
     if not produces:
         triggers.append({"source": "pipeline"})
     raw = {"memory_mb": 256, "timeout_s": 10, "produces_variants": produces, "triggers": triggers}
+    if produces:
+        raw["outputs"] = {"role": "responsive"}
     return parse_manifest(Path("services") / name, raw)
 
 

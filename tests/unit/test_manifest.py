@@ -20,12 +20,14 @@ VALID = {
     "memory_mb": 512,
     "timeout_s": 30,
     "produces_variants": True,
+    "outputs": {"role": "responsive"},
     "triggers": [{"source": "uploads"}],
 }
 
 
 def _parse(folder: str = "watermark", **changes: object):
-    raw = {**VALID, **changes}
+    # a change to None drops the field
+    raw = {k: v for k, v in {**VALID, **changes}.items() if v is not None}
     return parse_manifest(Path("services") / folder, raw)
 
 
@@ -139,7 +141,7 @@ def test_expected_producers_follow_key_filters() -> None:
     manifests = [
         _parse("resize"),
         _parse("photos_only", triggers=[{"source": "uploads", "prefixes": ["photos/"]}]),
-        _parse("notifier", produces_variants=False),
+        _parse("notifier", produces_variants=False, outputs=None),
     ]
     spec = expected_producers_spec(manifests)
     assert expected_for_key(spec, "photos/cat.jpg") == ["photos_only", "resize"]

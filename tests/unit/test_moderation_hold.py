@@ -5,6 +5,7 @@ and the round reads ``rejected``. On the in-memory catalog and fake storage."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ import pytest
 
 from imgpipe.catalog import APPROVED, COMPLETED, REJECTED, RoundRef
 from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.outputs import Audience, Outputs, OutputsView, Role
 from imgpipe_tools.review import ReviewError, delete_variants, review
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
@@ -32,11 +34,16 @@ HELD_FACTS = {
     "width": 1200,
     "height": 800,
 }
+#: what the API is told of the deployed producers (imgpipe.outputs.outputs_spec)
+OUTPUTS = OutputsView(
+    {"resize": Outputs(Role.RESPONSIVE), "moderate": Outputs(Role.FACTS, Audience.REVIEWER)}, srcset="resize"
+)
 
 
 def _variant(upload: Upload, processor: str, name: str, fmt: str, facts: dict[str, object] | None) -> VariantCreated:
     ext = "json" if fmt == "json" else "jpg"
-    info = VariantInfo(processor, VARIANTS, f"{processor}/{upload.key}/{name}.{ext}", fmt, 640, 427, 1000)
+    role = "facts" if fmt == "json" else "responsive"
+    info = VariantInfo(processor, VARIANTS, f"{processor}/{upload.key}/{name}.{ext}", fmt, 640, 427, 1000, role=role)
     return VariantCreated(upload, info, 1, "h", facts)
 
 
@@ -68,9 +75,10 @@ def test_a_held_round_offers_no_variant_and_says_held() -> None:
     assert view["status"] == "held" and view["held_by"] == ["moderate"]
     assert all(p["variants"] == [] for p in view["processors"].values())
     assert view["processors"]["moderate"]["description"]["held_by"] == ["Violence"]
-    api = status_view("abc", KEY, r, delivery_url="https://cdn.example")
+    api = status_view("abc", KEY, r, delivery_url="https://cdn.example", outputs=OUTPUTS)
     assert api.status == "held" and api.variants == [] and api.srcset is None and api.picture is None
-    assert api.description["moderate"]["held"] is True
+    # the uploader learns the verdict in plain words, never the labels, scores or threshold
+    assert api.description == {} and api.held_reason and "Violence" not in json.dumps(dataclasses.asdict(api))
     assert summary_view(r).status == "held" and summary_view(r).variants == 0
 
 
@@ -96,7 +104,7 @@ def test_a_round_not_held_is_as_before() -> None:
     r = catalog.load(ref)
     assert r is not None and not r.held and r.as_dict()["status"] == "processing"
     assert r.as_dict()["processors"]["resize"]["variants"]
-    assert status_view("abc", KEY, r, delivery_url="https://cdn.example").srcset
+    assert status_view("abc", KEY, r, delivery_url="https://cdn.example", outputs=OUTPUTS).srcset
     assert "is held" not in _email(catalog, ref)
 
 
@@ -109,7 +117,7 @@ def test_approve_releases_the_variants() -> None:
     view = r.as_dict()
     assert view["status"] != "held" and view["review"] == {"decision": APPROVED, "at": "2026-12-02T01:00:00.000000Z"}
     assert [v["key"] for v in view["processors"]["resize"]["variants"]] == [f"resize/{KEY}/640w.jpg"]
-    api = status_view("abc", KEY, r, delivery_url="https://cdn.example")
+    api = status_view("abc", KEY, r, delivery_url="https://cdn.example", outputs=OUTPUTS)
     assert [v.name for v in api.variants] == ["640w.jpg"] and api.srcset
     assert (VARIANTS, f"resize/{KEY}/640w.jpg") in storage.objects
 
@@ -123,7 +131,7 @@ def test_reject_deletes_the_variants_and_the_round_reads_rejected() -> None:
     r = catalog.load(ref)
     assert r is not None and r.review == REJECTED and r.held
     assert r.as_dict()["status"] == "rejected" and r.as_dict()["processors"]["resize"]["variants"] == []
-    assert status_view("abc", KEY, r, delivery_url="https://cdn.example").status == "rejected"
+    assert status_view("abc", KEY, r, delivery_url="https://cdn.example", outputs=OUTPUTS).status == "rejected"
     # rejecting again is harmless; approving a rejected upload is refused (its variants are gone)
     again = review(catalog, storage, bucket=UPLOADS, variants_bucket=VARIANTS, key=KEY, decision=REJECTED, now=NOW)
     assert again.variants_deleted == 0

@@ -10,7 +10,13 @@ import pytest
 from imgpipe.manifest import ManifestError, parse_manifest
 from imgpipe.registry import SelectionError, discover, select
 
-BASE = {"memory_mb": 512, "timeout_s": 30, "produces_variants": True, "triggers": [{"source": "uploads"}]}
+BASE = {
+    "memory_mb": 512,
+    "timeout_s": 30,
+    "produces_variants": True,
+    "outputs": {"role": "full"},
+    "triggers": [{"source": "uploads"}],
+}
 
 
 def _m(name: str, enabled: bool = True):

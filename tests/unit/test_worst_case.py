@@ -19,6 +19,7 @@ def _m(name: str, *, memory_mb: int, timeout_s: int, retries: int, reserved: int
             "retry_attempts": retries,
             "reserved_concurrency": reserved,
             "produces_variants": not pipeline,
+            **({} if pipeline else {"outputs": {"role": "responsive"}}),
             "triggers": triggers,
         },
     )

@@ -1,7 +1,7 @@
 // "My uploads": the caller's uploads, newest first. Each card reserves its final size from the
-// start (no layout shift as thumbnails arrive) and polls its status until it is final.
+// start (no layout shift as card images arrive) and polls its status until it is final.
 import { h, replace } from "./dom.js";
-import { FINAL, label, reasons, thumbnailOf } from "./status.js";
+import { FINAL, label, reasons, cardImageOf } from "./status.js";
 
 const POLL_FIRST_MS = 800;
 const POLL_MAX_MS = 5000;
@@ -123,7 +123,7 @@ class Card {
     this.name.textContent = view.filename;
     this.#status(view.status);
     replace(this.reason, reasons(view).join(" "));
-    const thumb = thumbnailOf(view);
+    const thumb = cardImageOf(view);
     const img = this.thumb.querySelector("img");
     if (thumb && img?.getAttribute("src") !== thumb.url) {
       replace(

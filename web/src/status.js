@@ -24,10 +24,13 @@ export function reasons(view) {
   return [...new Set(messages)];
 }
 
-/** The variant a card shows: the smallest square thumbnail that still fills a card, else the
+/** The role of the small crops a card shows (each variant carries its declared role). */
+const CARD_ROLE = "preview";
+
+/** The variant a card shows: the smallest card-role image that still fills a card, else the
  * smallest variant of any kind. */
-export function thumbnailOf(view) {
+export function cardImageOf(view) {
   const variants = [...(view.variants ?? [])].sort((a, b) => a.width - b.width);
-  const thumbs = variants.filter((v) => v.processor === "thumbnail");
+  const thumbs = variants.filter((v) => v.role === CARD_ROLE);
   return thumbs.find((v) => v.width >= 200) ?? thumbs.at(-1) ?? variants.find((v) => v.width >= 200) ?? variants[0];
 }

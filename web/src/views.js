@@ -1,7 +1,7 @@
 // The screens: sign in, sign up, confirm, home (upload + my uploads), one upload's page.
 import { markDeleted, Gallery } from "./gallery.js";
 import { copyText, formatBytes, formatDate, h, replace, toast } from "./dom.js";
-import { FINAL, label, reasons, thumbnailOf } from "./status.js";
+import { FINAL, label, reasons, cardImageOf } from "./status.js";
 import { createUploader } from "./upload.js";
 
 const POLL_MS = 1500;
@@ -197,7 +197,7 @@ export function detail(app, id) {
   }
 
   function render(view) {
-    const thumb = thumbnailOf(view);
+    const thumb = cardImageOf(view);
     const why = reasons(view);
     const first = !root.querySelector(".facts");
     replace(
@@ -213,7 +213,7 @@ export function detail(app, id) {
           "div",
           { class: "thumb large" },
           thumb
-            ? h("img", { src: thumb.url, alt: `Thumbnail of ${view.filename}`, width: thumb.width, height: thumb.height })
+            ? h("img", { src: thumb.url, alt: `Preview of ${view.filename}`, width: thumb.width, height: thumb.height })
             : h("span", { class: "placeholder", "aria-hidden": "true" }),
         ),
         h(

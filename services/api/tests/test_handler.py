@@ -21,7 +21,7 @@ from imgpipe.catalog import DynamoCatalog, UploadFacts, create_table
 from imgpipe.config import Config, current_config, use_config
 from imgpipe.events import Upload
 from imgpipe.manifest import Need, load_manifest
-from imgpipe.registry import DEFAULT_ROOT, discover, parse_settings
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec, parse_settings
 
 from .. import handler as api_handler
 from ..routes import ROUTES
@@ -83,7 +83,11 @@ def aws() -> Iterator[dict[str, Any]]:
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
             settings=settings,
-            resources={Need.USER_CATALOG: TABLE, Need.DELIVERY_URL: "https://cdn.example"},
+            resources={
+                Need.USER_CATALOG: TABLE,
+                Need.DELIVERY_URL: "https://cdn.example",
+                Need.OUTPUTS: outputs_spec(discover(DEFAULT_ROOT)),
+            },
         )
         with use_config(config):
             yield {"s3": s3, "ddb": ddb}

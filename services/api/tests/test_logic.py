@@ -13,6 +13,8 @@ from botocore.config import Config
 
 from imgpipe.catalog import Round, VariantRecord
 from imgpipe.catalog.model import RejectionRecord
+from imgpipe.outputs import OutputsView
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 
 from ..logic import (
     ACCEPTED_TYPES,
@@ -245,9 +247,17 @@ def test_the_quota_day_is_utc_and_the_retry_hint_points_at_its_end() -> None:
 
 
 # --- the status view ---------------------------------------------------------------------------
+#: the shipped services' declared roles (their manifests), as the API is told them
+OUTPUTS = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT)))
+WATERMARKED = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT), {"watermark": {"srcset": True}}))
+#: the default deployment: no watermark, so resize's set is the srcset
+CLEAN = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT, services=None)))
+
+
 def _variant(processor: str, name: str, fmt: str, width: int, height: int, count: int) -> VariantRecord:
     key = f"{processor}/users/{SUB}/{'I' * 22}/cat.jpg/{name}"
-    return VariantRecord(processor, "variants", key, fmt, width, height, 1000 + width, count)
+    role = OUTPUTS.roles[processor].role.value
+    return VariantRecord(processor, "variants", key, fmt, width, height, 1000 + width, count, role=role)
 
 
 def test_the_status_view_shows_states_plain_reasons_variants_and_snippets() -> None:
@@ -267,7 +277,7 @@ def test_the_status_view_shows_states_plain_reasons_variants_and_snippets() -> N
         size=5000,
         uploaded_at="2026-12-01T10:00:00.000000Z",
     )
-    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/")
+    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/", outputs=CLEAN)
     assert view.status == "partial" and view.filename == "cat.jpg" and view.size == 5000
     states = {p.name: (p.state, p.reason) for p in view.processors}
     assert states == {
@@ -281,7 +291,40 @@ def test_the_status_view_shows_states_plain_reasons_variants_and_snippets() -> N
     assert urls["320w.jpg"] == f"https://cdn.example/v/resize/users/{SUB}/{'I' * 22}/cat.jpg/320w.jpg?v=abc123"
     assert view.srcset == f"{urls['320w.jpg']} 320w, {urls['600w.jpg']} 600w"
     assert view.picture is not None
-    assert '<source type="image/webp"' in view.picture and f'src="{urls["600w.jpg"]}"' in view.picture
+    # convert's one-size WebP is not a width of the responsive set: no <source> of it
+    assert "<source" not in view.picture and f'src="{urls["600w.jpg"]}"' in view.picture
+    assert {v.name: v.role for v in view.variants} == {
+        "320w.jpg": "responsive",
+        "600w.jpg": "responsive",
+        "full.webp": "full",
+    }
+
+
+def test_the_srcset_is_one_declared_set_never_a_watermarked_and_a_clean_one_mixed() -> None:
+    key = f"users/{SUB}/{'I' * 22}/cat.jpg"
+    found = Round(
+        bucket="uploads",
+        key=key,
+        etag="abc123",
+        status="completed",
+        expected=("convert", "resize", "watermark"),
+        variants=(
+            _variant("resize", "320w.jpg", "jpeg", 320, 320, 3),
+            _variant("resize", "640w.jpg", "jpeg", 640, 640, 3),
+            _variant("resize", "1280w.jpg", "jpeg", 1280, 1280, 3),
+            _variant("watermark", "1280w.jpg", "jpeg", 1280, 1280, 1),
+            _variant("convert", "full.jpg", "jpeg", 1600, 1600, 1),
+        ),
+    )
+
+    def widths_and_services(outputs: OutputsView) -> list[tuple[str, str]]:
+        view = status_view("I" * 22, key, found, delivery_url="https://cdn.example", outputs=outputs)
+        assert view.srcset is not None
+        return [(url.split("/v/")[1].split("/")[0], w) for url, w in (e.split(" ") for e in view.srcset.split(", "))]
+
+    assert widths_and_services(WATERMARKED) == [("watermark", "1280w")]
+    clean = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT), {"watermark": {"srcset": False}}))
+    assert widths_and_services(clean) == [("resize", "320w"), ("resize", "640w"), ("resize", "1280w")]
 
 
 def test_describes_facts_are_the_description_not_a_variant() -> None:
@@ -299,7 +342,7 @@ def test_describes_facts_are_the_description_not_a_variant() -> None:
         ),
         descriptions={"describe": facts},
     )
-    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/")
+    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/", outputs=OUTPUTS)
     assert [v.name for v in view.variants] == ["320w.jpg"]
     assert view.description == {"describe": facts}
     assert summary_view(found).variants == 1

@@ -191,7 +191,7 @@ def test_the_facts_ride_on_the_event_as_a_json_output() -> None:
         {"source": source, "detail-type": VARIANT_CREATED, "detail": variant_created_detail(event_)}  # type: ignore[arg-type]
     )
     assert parsed.description is not None and parsed.description["held"] is True  # type: ignore[union-attr]
-    assert not parsed.variant.is_image  # type: ignore[union-attr]
+    assert not parsed.variant.public  # type: ignore[union-attr]
 
 
 def test_documented_event_parses_and_names_every_fact() -> None:

@@ -207,7 +207,9 @@ _ENVELOPE = {
 
 
 def _variant(processor: str, key: str, fmt: str, width: int, height: int, size: int, count: int) -> VariantRecord:
-    return VariantRecord(processor, "imgpipe-variants", key, fmt, width, height, size, count)
+    # each processor's declared role (its manifest), as its events carry it
+    role = {"resize": "responsive", "thumbnail": "preview", "convert": "full"}.get(processor, "facts")
+    return VariantRecord(processor, "imgpipe-variants", key, fmt, width, height, size, count, role=role)
 
 
 def doc_rounds() -> dict[str, tuple[Round, str, bool]]:

@@ -1,0 +1,121 @@
+"""What the CDN path (/v/*) serves and what the API tells, on the local stack with watermark and
+moderate on, uploads through the API: the srcset is one declared responsive set, facts and
+backfill's files answer 404, and a held upload's answer carries the verdict, not the labels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from imgpipe_tools.cli import main
+from imgpipe_tools.local import LocalStack
+from imgpipe_tools.resources import ENV_STATE_FILE, write_state
+from tests.e2e.conftest import StartStack
+from tests.e2e.test_api import User, jpeg, put_upload, wait_done
+from tests.e2e.test_webhooks import Receiver, _secret, serve
+
+
+@pytest.fixture
+def stack(start_local_stack: StartStack) -> Iterator[LocalStack]:
+    with start_local_stack(services="+watermark,+moderate", settings={"moderate": {"engine": "stand-in"}}) as s:
+        assert s.frontdoor is not None
+        yield s
+
+
+def _v(stack: LocalStack, key: str) -> int:
+    assert stack.frontdoor is not None
+    return requests.get(f"{stack.frontdoor.url}/v/{key}", timeout=30).status_code
+
+
+def test_the_srcset_is_one_declared_set_and_every_variant_says_its_role(stack: LocalStack) -> None:
+    user = User(stack, "probe@example.com")
+    upload = put_upload(user, "square.jpg", jpeg((1600, 1600), seed=7), "image/jpeg")
+    view = wait_done(user, upload)
+    assert view["status"] == "completed", view
+
+    # watermark on (its srcset setting defaults to true): its widths, and no clean one mixed in
+    entries = [e.rsplit(" ", 1) for e in view["srcset"].split(", ")]
+    services = {url.split("/v/", 1)[1].split("/", 1)[0] for url, _ in entries}
+    assert services == {"watermark"}, view["srcset"]
+    widths = [w for _, w in entries]
+    assert len(widths) == len(set(widths)), view["srcset"]
+    assert "/v/resize/" not in view["picture"] and "/v/convert/" not in view["picture"]
+    # every variant says what it is, and each one offered is servable
+    assert {v["role"] for v in view["variants"]} == {"responsive", "preview", "full"}
+    assert all(_v(stack, v["url"].split("/v/", 1)[1].split("?")[0]) == 200 for v in view["variants"])
+
+
+def test_facts_backfill_files_and_unknown_prefixes_answer_404(stack: LocalStack) -> None:
+    user = User(stack, "facts@example.com")
+    view = wait_done(user, put_upload(user, "facts.jpg", jpeg((800, 600), seed=8), "image/jpeg"))
+    key = view["key"]
+
+    # facts are data, not images: written, kept in the catalog, never served
+    s3 = stack.client("s3")
+    facts = f"describe/{key}/description.json"
+    s3.head_object(Bucket=stack.variants_bucket, Key=facts)
+    assert _v(stack, facts) == 404
+    assert _v(stack, f"moderate/{key}/moderation.json") == 404
+    # backfill's files and any prefix no public producer declares
+    s3.put_object(Bucket=stack.variants_bucket, Key="_backfill/backfill-20261205T010203Z/summary.json", Body=b"{}")
+    assert _v(stack, "_backfill/backfill-20261205T010203Z/summary.json") == 404
+    s3.put_object(Bucket=stack.variants_bucket, Key=f"elsewhere/{key}/x.jpg", Body=b"x")
+    assert _v(stack, f"elsewhere/{key}/x.jpg") == 404
+    assert _v(stack, f"resize/../describe/{key}/description.json") == 404
+
+
+def test_a_held_uploads_answer_is_the_verdict_in_plain_words(stack: LocalStack) -> None:
+    user = User(stack, "held@example.com")
+    held = put_upload(user, "HOLD-ME cat.jpg", jpeg((900, 600), seed=3), "image/jpeg")
+    view = wait_done(user, held)
+    assert view["status"] == "held", view
+    assert view["held_reason"] and view["variants"] == [] and view["srcset"] is None
+    text = json.dumps(view)
+    assert not any(w in text for w in ("labels", "confidence", "hold_at_confidence", "held_by", "not a moderation"))
+
+
+def test_a_held_uploads_outputs_are_unservable_even_from_urls_built_by_hand(stack: LocalStack) -> None:
+    user = User(stack, "builder@example.com")
+    view = wait_done(user, put_upload(user, "HOLD-ME built.jpg", jpeg((900, 600), seed=4), "image/jpeg"))
+    assert view["status"] == "held", view
+    key = view["key"]
+    # the documented names (docs/processors.md): each object exists, and none is servable
+    built = [f"resize/{key}/320w.jpg", f"thumbnail/{key}/300x300.webp", f"convert/{key}/full.webp"]
+    s3 = stack.client("s3")
+    for variant in built:
+        s3.head_object(Bucket=stack.variants_bucket, Key=variant)
+        assert _v(stack, variant) == 404, variant
+
+
+def test_a_held_upload_sends_upload_held_then_upload_completed_once_approved(
+    start_local_stack: StartStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver = Receiver()
+    settings = {"moderate": {"engine": "stand-in"}, "webhook": {}}
+    with serve(receiver) as url:
+        settings["webhook"] = {"url": url}
+        with start_local_stack(services="+moderate,+webhook", settings=settings) as stack:
+            receiver.secret = _secret(stack)
+            monkeypatch.setenv(ENV_STATE_FILE, str(tmp_path / "state.json"))
+            write_state(stack.deployment)
+            user = User(stack, "hook@example.com")
+            view = wait_done(user, put_upload(user, "HOLD-ME hook.jpg", jpeg((900, 600), seed=9), "image/jpeg"))
+            assert view["status"] == "held", view
+            assert stack.wait_until(lambda: len(receiver.verified) >= 1, timeout=30)
+            [held] = receiver.verified
+            assert held.payload["type"] == "upload.held" and held.payload["data"]["variants"] == []
+            assert held.payload["data"]["status"] == "held"
+
+            assert main(["review", "approve", view["key"], "--local"]) == 0
+            assert stack.wait_until(lambda: len(receiver.verified) >= 2, timeout=30)
+            completed = receiver.verified[1]
+            assert completed.payload["type"] == "upload.completed", completed.payload
+            assert completed.webhook_id != held.webhook_id
+            images = [v["key"] for v in completed.payload["data"]["variants"] if v["role"] != "facts"]
+            assert images and all(_v(stack, k) == 200 for k in images)
+            assert receiver.unverified == 0
+    capsys.readouterr()

@@ -1,0 +1,139 @@
+"""Held uploads are unservable (imgpipe/outputs.py, docs/moderation.md): with a service that may
+hold uploads deployed, producers write every public output held (tagged) in the same PUT; notify
+releases a round that ends not held before its email; a held round stays held until a reviewer
+approves it. Without such a service nothing is tagged and nothing is released. On fakes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from imgpipe.catalog import APPROVED
+from imgpipe.config import Config
+from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.limits import Limits
+from imgpipe.outputs import held_tags, held_until_released, is_held
+from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, function_config
+from imgpipe.runtime import Output, UploadProcessor
+from imgpipe.settings import setting
+from imgpipe_tools.review import review
+from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
+from imgpipe_tools.testing.memory_catalog import MemoryCatalog
+from services.notify.logic import Email
+from services.notify.notifier import Notifier
+from tests.events import object_created
+
+NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
+UP, VAR = "uploads", "variants"
+STACK = StackNames(uploads_bucket=UP, variants_bucket=VAR)
+
+
+@dataclass(frozen=True)
+class _Settings(Limits):
+    q: int = setting(1, min=1)
+
+
+def _write(gated: bool, role: str) -> FakeStorage:
+    storage = FakeStorage()
+    etag = storage.add(UP, "photos/cat.jpg", b"image")
+    UploadProcessor(
+        processor="demo",
+        process=lambda data, s: [Output("640w", "jpeg", b"x", 640, 480)],
+        storage=storage,
+        publisher=FakePublisher(),
+        variants_bucket=VAR,
+        settings={"q": 1},
+        settings_type=_Settings,
+        output_role=role,
+        outputs_gated=gated,
+    ).handle(object_created(UP, "photos/cat.jpg", etag))
+    return storage
+
+
+def test_only_a_deployment_with_a_holding_service_gates_its_outputs() -> None:
+    assert held_until_released(discover(DEFAULT_ROOT, services="+moderate"))
+    assert not held_until_released(discover(DEFAULT_ROOT, services=None))
+    gated = StackNames(UP, VAR, outputs_gated=True)
+    [resize] = [m for m in discover(DEFAULT_ROOT) if m.name == "resize"]
+    assert Config.from_env(function_config(resize, gated).as_env()).outputs_gated
+    assert "IMGPIPE_OUTPUTS_GATED" not in function_config(resize, STACK).as_env()
+
+
+def test_a_gated_producer_writes_its_public_outputs_held_in_the_same_put() -> None:
+    storage = _write(gated=True, role="responsive")
+    assert storage.tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] == held_tags()
+    # no moderation: nothing tagged (no cost); facts are never served anyway: not tagged either
+    assert storage.tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] and not any(_write(False, "responsive").tags.values())
+    assert not any(_write(True, "facts").tags.values())
+
+
+class _Sender:
+    def __init__(self, storage: FakeStorage) -> None:
+        self.storage = storage
+        self.held_when_sent: list[bool] = []
+
+    def send(self, email: Email) -> str:
+        # what a reader clicking the email's links would find
+        self.held_when_sent.append(any(is_held(t) for t in self.storage.tags.values()))
+        return "m-1"
+
+
+def _events(key: str, facts: dict[str, Any] | None) -> list[dict[str, Any]]:
+    upload = Upload(UP, key, "e1")
+    created = {"bucket": {"name": UP}, "object": {"key": key, "etag": "e1", "size": 10}}
+    out = [{"source": "aws.s3", "detail-type": "Object Created", "time": "2026-12-05T00:59:00Z", "detail": created}]
+    for proc, name, fmt, role, f in (
+        ("resize", "640w.jpg", "jpeg", "responsive", None),
+        ("moderate", "moderation.json", "json", "facts", facts),
+    ):
+        info = VariantInfo(proc, VAR, f"{proc}/{key}/{name}", fmt, 640, 480, 100, role=role)
+        detail_type, detail = to_entry(VariantCreated(upload, info, 1, "0123456789abcdef", f))
+        out.append({"source": f"imgpipe.{proc}", "detail-type": detail_type, "detail": detail})
+    return out
+
+
+def _notify(storage: FakeStorage, key: str, held: bool) -> tuple[MemoryCatalog, _Sender]:
+    catalog, sender = MemoryCatalog(), _Sender(storage)
+    spec = json.dumps([{"name": n, "triggers": [{"prefixes": [], "suffixes": []}]} for n in ("moderate", "resize")])
+    notifier = Notifier(
+        catalog=catalog,
+        sender=sender,
+        link=lambda b, k: f"https://cdn/{k}",
+        expected_spec=spec,
+        uploads_bucket=UP,
+        variants_bucket=VAR,
+        settings={"link_expiry_s": 3600},
+        releaser=storage,
+        clock=lambda: NOW,
+    )
+    storage.put(VAR, f"resize/{key}/640w.jpg", b"x", content_type="image/jpeg", metadata={}, tags=held_tags())
+    for event in _events(key, {"held": held, "held_by": ["Violence"] if held else []}):
+        notifier.handle(event)
+    return catalog, sender
+
+
+def test_notify_releases_a_round_that_ends_not_held_before_its_email() -> None:
+    storage = FakeStorage()
+    _, sender = _notify(storage, "photos/ok.jpg", held=False)
+    assert sender.held_when_sent == [False]
+    assert storage.releases == [(VAR, ["resize/photos/ok.jpg/640w.jpg"])]  # not the facts document
+
+
+def test_a_held_round_stays_unservable_until_a_reviewer_approves_it() -> None:
+    storage = FakeStorage()
+    catalog, sender = _notify(storage, "photos/HOLD-ME.jpg", held=True)
+    assert sender.held_when_sent == [True] and storage.releases == []
+    assert is_held(storage.tags[(VAR, "resize/photos/HOLD-ME.jpg/640w.jpg")])
+    review(
+        catalog,
+        storage,
+        bucket=UP,
+        variants_bucket=VAR,
+        key="photos/HOLD-ME.jpg",
+        decision=APPROVED,
+        now=NOW,
+        releaser=storage,
+    )
+    assert not is_held(storage.tags[(VAR, "resize/photos/HOLD-ME.jpg/640w.jpg")])
