@@ -466,16 +466,20 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _review_announcer(d: StackResources) -> Any:
     """What follows a held round's "Upload Held" once a reviewer decides: the round's completion
     event as notify would have put it (approved: "Upload Completed" with its variants; rejected:
-    "Upload Rejected"), on the stack's bus, so the webhook sends upload.completed after upload.held."""
+    "Upload Rejected"), on the stack's bus, so the webhook sends upload.completed after upload.held.
+    Built by the service that puts the completion events (the one declaring that need: notify)."""
     from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, Round
-    from services.notify.adapters import EventBridgeCompletions
-    from services.notify.completion import completion_event
+    from imgpipe.needs import Need
+    from imgpipe.registry import discover, service_module
 
-    completions = EventBridgeCompletions("default", events=d.client("events"))
+    [keeper] = [m for m in discover() if Need.COMPLETION_EVENTS in m.needs]
+    completion = service_module(keeper, "completion")
+    completions = service_module(keeper, "adapters").EventBridgeCompletions("default", events=d.client("events"))
 
     def announce(r: Round) -> None:
         status = REJECTED if r.review == REJECTED else (r.status if r.status in (COMPLETED, PARTIAL) else COMPLETED)
-        completions.put(completion_event(r, status, emailed=r.notify is not False, delivery_url=d.delivery_url))
+        event = completion.completion_event(r, status, emailed=r.notify is not False, delivery_url=d.delivery_url)
+        completions.put(event)
 
     return announce
 
