@@ -80,8 +80,14 @@ def test_a_held_uploads_answer_is_the_verdict_in_plain_words(stack: LocalStack) 
 
 def test_a_held_uploads_outputs_are_unservable_even_from_urls_built_by_hand(stack: LocalStack) -> None:
     user = User(stack, "builder@example.com")
-    view = wait_done(user, put_upload(user, "HOLD-ME built.jpg", jpeg((900, 600), seed=4), "image/jpeg"))
+    upload_id = put_upload(user, "HOLD-ME built.jpg", jpeg((900, 600), seed=4), "image/jpeg")
+    view = wait_done(user, upload_id)
     assert view["status"] == "held", view
+    # held shows once moderate reports; the other producers may still be writing
+    assert stack.wait_until(
+        lambda: all(p["state"] == "done" for p in user.call("GET", f"/api/uploads/{upload_id}").json()["processors"]),
+        timeout=60,
+    )
     key = view["key"]
     # the documented names (docs/processors.md): each object exists, and none is servable
     built = [f"resize/{key}/320w.jpg", f"thumbnail/{key}/300x300.webp", f"convert/{key}/full.webp"]
