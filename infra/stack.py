@@ -16,9 +16,8 @@ from imgpipe_tools import outputs
 from infra.components.alarms import ApiAlarms, ForgedEventsAlarm, ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
 from infra.components.bundling import SharedLayer
-from infra.components.dashboard import ApiPanel, Dashboard, ServicePanel
+from infra.components.dashboard import ApiPanel, Dashboard
 from infra.components.frontdoor import FrontDoor
-from infra.components.function import functions_in
 from infra.components.monitoring import Monitoring
 from infra.components.needs import NeedGrants
 from infra.components.notification import Notification
@@ -168,17 +167,10 @@ class ImgpipeStack(cdk.Stack):
         checker = next((m.name for m in manifests if Need.EXPECTED_PRODUCERS in m.needs), None)
         if checker:
             ForgedEventsAlarm(self, "ForgedEvents", service=checker, namespace=namespace, topic=monitoring.ops_topic)
-        # A row for every imgpipe Lambda: each is a ServiceFunction, so none can be left out (the
-        # HTTP service's is its API panel, which shows its function too).
-        http_names = {m.name for m in http_services}
+        # The services' graphs search the stack's metrics: a new service changes nothing here.
         Dashboard(
             self,
             "Operations",
-            panels=[
-                ServicePanel(f.name, f.function, f.dlqs, f.processes_uploads)
-                for f in functions_in(self)
-                if f.name not in http_names
-            ],
             # the pipeline's own figures (uploads, rounds, forged events) are notify's: the service that
             # tracks the rounds (the first that keeps the catalog was describe once it was deployed)
             pipeline_service=checker,

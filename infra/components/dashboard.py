@@ -1,8 +1,13 @@
-"""One CloudWatch dashboard per stack: the pipeline at the top, then a row per service.
+"""One CloudWatch dashboard per stack: the pipeline at the top, then the services, found by search.
 
 Every number on it is a metric something already emits: Lambda's and SQS's own, the runtime's
-Powertools metrics (``Rejections``, ``Rejected_<reason>``, ``VariantBytes`` once per variant) and
-notify's (``UploadsReceived``, ``Rounds*``, ``UploadToEmailSeconds``).
+Powertools metrics (``Rejected_<reason>``, ``VariantBytes`` once per variant) and notify's
+(``UploadsReceived``, ``Rounds*``, ``UploadToEmailSeconds``).
+
+The services' graphs name no service: each is a CloudWatch ``SEARCH`` over the stack's own
+metrics (its Powertools namespace; its functions and queues, whose generated names begin with the
+stack's name), one line per service. A new service folder appears on the dashboard once it emits,
+and adding one leaves the dashboard resource as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from imgpipe.errors import Reason
@@ -33,17 +37,22 @@ class ApiPanel:
     function: lambda_.IFunction
 
 
-@dataclass(frozen=True)
-class ServicePanel:
-    name: str
-    function: lambda_.IFunction
-    dlqs: dict[str, sqs.IQueue]
-    #: an image processor: it rejects inputs and makes variants
-    processes_uploads: bool
-
-
 def _graph(title: str, metrics: Sequence[cloudwatch.IMetric], width: int, **kwargs: object) -> cloudwatch.GraphWidget:
     return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width, height=6, **kwargs)  # type: ignore[arg-type]
+
+
+def search(
+    schema: str, metric_names: Sequence[str], term: str, statistic: str, period: cdk.Duration
+) -> cloudwatch.MathExpression:
+    """Every metric of ``schema`` (``{namespace,dimension}``) named one of ``metric_names`` whose
+    dimension values match ``term`` (a token: partial match); one line per match."""
+    names = " OR ".join(f'MetricName="{n}"' for n in metric_names)
+    where = f" {term}" if term else ""
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{schema} ({names}){where}', '{statistic}', {int(period.to_seconds())})",
+        label="",
+        period=period,
+    )
 
 
 class Dashboard(Construct):
@@ -52,7 +61,6 @@ class Dashboard(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        panels: Sequence[ServicePanel],
         pipeline_service: str | None,
         namespace: str,
         api: ApiPanel | None = None,
@@ -60,23 +68,25 @@ class Dashboard(Construct):
         super().__init__(scope, construct_id)
         self.namespace = namespace
         period = cdk.Duration.minutes(DASHBOARD_PERIOD_MINUTES)
+        stack_name = cdk.Stack.of(self).stack_name
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
             # the stack's name keeps two stacks' dashboards apart
-            dashboard_name=f"{cdk.Stack.of(self).stack_name}-imgpipe",
+            dashboard_name=f"{stack_name}-imgpipe",
             default_interval=cdk.Duration.hours(3),
         )
         if pipeline_service:
             self.dashboard.add_widgets(*self._pipeline(namespace, pipeline_service, period))
         if api is not None:
+            # the one HTTP service: its API's own figures, which no search of the functions shows
             self.dashboard.add_widgets(
                 cloudwatch.TextWidget(markdown=f"### {api.name} (upload API)", width=WIDTH, height=1)
             )
             self.dashboard.add_widgets(*self._api(namespace, api, period))
-        for panel in panels:
-            self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"### {panel.name}", width=WIDTH, height=1))
-            self.dashboard.add_widgets(*self._service(namespace, panel, period))
+        self.dashboard.add_widgets(cloudwatch.TextWidget(markdown="### Services", width=WIDTH, height=1))
+        self.dashboard.add_widgets(*self._functions(stack_name, period))
+        self.dashboard.add_widgets(*self._processors(namespace, stack_name, period))
 
     @staticmethod
     def _pipeline(namespace: str, service: str, period: cdk.Duration) -> list[cloudwatch.IWidget]:
@@ -132,56 +142,38 @@ class Dashboard(Construct):
         ]
 
     @staticmethod
-    def _service(namespace: str, panel: ServicePanel, period: cdk.Duration) -> list[cloudwatch.IWidget]:
-        fn = panel.function
-        minutes = int(period.to_minutes())
-        widgets: list[cloudwatch.IWidget] = [
-            _graph(
-                "Invocations, errors, throttles",
-                [
-                    fn.metric_invocations(period=period, statistic="Sum"),
-                    fn.metric_errors(period=period, statistic="Sum"),
-                    fn.metric_throttles(period=period, statistic="Sum"),
-                ],
-                6,
-            ),
-            _graph(
-                "Duration (ms)",
-                [fn.metric_duration(period=period, statistic=s, label=s) for s in ("p50", "p99")],
-                6,
-            ),
+    def _functions(stack_name: str, period: cdk.Duration) -> list[cloudwatch.IWidget]:
+        """Every Lambda of the stack, one line each: CloudFormation names a function
+        ``<stack>-<logical id>-<suffix>``, and the search matches the stack's name as a token."""
+
+        def lambdas(metric: str, statistic: str) -> cloudwatch.MathExpression:
+            return search("{AWS/Lambda,FunctionName}", [metric], stack_name, statistic, period)
+
+        return [
+            _graph("Invocations by function", [lambdas("Invocations", "Sum")], 6),
+            _graph("Errors by function", [lambdas("Errors", "Sum")], 6),
+            _graph("Throttles by function", [lambdas("Throttles", "Sum")], 6),
+            _graph("Duration p99 by function (ms)", [lambdas("Duration", "p99")], 6),
         ]
-        if panel.dlqs:  # the API's and backfill's functions are called synchronously: no DLQ
-            widgets.append(
-                _graph(
-                    "DLQ depth",
-                    [
-                        q.metric_approximate_number_of_messages_visible(period=period, statistic="Maximum", label=kind)
-                        for kind, q in panel.dlqs.items()
-                    ],
-                    4 if panel.processes_uploads else 12,
-                )
-            )
-        if panel.processes_uploads:
-            widgets += [
-                _graph(
-                    "Rejections by reason",
-                    [
-                        service_metric(namespace, panel.name, f"Rejected_{r.value}", minutes).with_(label=r.value)
-                        for r in Reason
-                    ],
-                    4,
-                    stacked=True,
-                ),
-                _graph(
-                    "Variants made",
-                    # one VariantBytes sample per variant written
-                    [
-                        service_metric(namespace, panel.name, "VariantBytes", minutes).with_(
-                            statistic="SampleCount", label="made"
-                        )
-                    ],
-                    4,
-                ),
-            ]
-        return widgets
+
+    @staticmethod
+    def _processors(namespace: str, stack_name: str, period: cdk.Duration) -> list[cloudwatch.IWidget]:
+        """What the image processors report (their Powertools ``service`` dimension), and every
+        dead-letter queue of the stack (the synchronous API and backfill have none)."""
+        schema = f'{{"{namespace}",service}}'
+        return [
+            _graph(
+                "Dead-letter queue depth",
+                [search("{AWS/SQS,QueueName}", ["ApproximateNumberOfMessagesVisible"], stack_name, "Maximum", period)],
+                8,
+            ),
+            _graph("Rejections by service", [search(schema, ["Rejections"], "", "Sum", period)], 4, stacked=True),
+            _graph(
+                "Rejections by reason",
+                [search(schema, [f"Rejected_{r.value}" for r in Reason], "", "Sum", period)],
+                4,
+                stacked=True,
+            ),
+            # one VariantBytes sample per variant written
+            _graph("Variants made by service", [search(schema, ["VariantBytes"], "", "SampleCount", period)], 8),
+        ]

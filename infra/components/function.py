@@ -3,7 +3,8 @@ backfill's item function. What each one gets comes with the construct, so no fun
 built without it: its own log group (retention, removal policy), an explicit role that may write
 only there (not the managed basic-execution policy, which may write to every log group), arm64,
 active tracing, reserved concurrency when asked for, recursive-loop termination, an Errors and a
-Throttles alarm paging the ops topic, and a row on the stack's dashboard (:func:`functions_in`).
+Throttles alarm paging the ops topic (the stack's dashboard finds it by
+search, infra/components/dashboard.py).
 
 Used with the id ``Default`` inside its owner (a processor, the front door), it adds no level to
 the logical ids: the functions, roles and log groups of a deployed stack keep theirs.
@@ -20,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components import nag
@@ -29,7 +29,7 @@ from infra.constants import ALARM_PERIOD_MINUTES, LAMBDA_DESCRIPTION_MAX_CHARS, 
 
 
 class ServiceFunction(Construct):
-    """One imgpipe Lambda with its log group, role, alarms and dashboard row."""
+    """One imgpipe Lambda with its log group, role and alarms."""
 
     def __init__(
         self,
@@ -48,16 +48,11 @@ class ServiceFunction(Construct):
         alarm_topic: sns.ITopic,
         removal_policy: cdk.RemovalPolicy,
         reserved_concurrency: int | None = None,
-        processes_uploads: bool = False,
         **function_props: Any,
     ) -> None:
         super().__init__(scope, construct_id)
-        #: the name its alarms and its dashboard row go by
+        #: the name its alarms go by
         self.name = name
-        #: an image processor: its dashboard row adds rejections and variants made
-        self.processes_uploads = processes_uploads
-        #: its dead-letter queues, by kind, when it has any (shown on its dashboard row)
-        self.dlqs: dict[str, sqs.IQueue] = {}
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
         )
@@ -107,8 +102,3 @@ class ServiceFunction(Construct):
                 alarm_topic,
             ),
         ]
-
-
-def functions_in(scope: Construct) -> list[ServiceFunction]:
-    """Every imgpipe Lambda under ``scope``, in construct order (the dashboard's rows)."""
-    return [c for c in scope.node.find_all() if isinstance(c, ServiceFunction)]

@@ -166,12 +166,10 @@ class Processor(Construct):
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,
             reserved_concurrency=reserved_concurrency,
-            processes_uploads=manifest.produces_variants,
             retry_attempts=manifest.retry_attempts,
             max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
             on_failure=destinations.SqsDestination(self.failure_dlq.queue),
         )
-        self.lambda_.dlqs.update({"Failure": self.failure_dlq.queue, "Target": self.target_dlq.queue})
         self.log_group, self.role, self.function = self.lambda_.log_group, self.lambda_.role, self.lambda_.function
         self._grant_pipeline_access(uploads_bucket, variants_bucket, stack)
 

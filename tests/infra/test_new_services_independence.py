@@ -1,7 +1,7 @@
 """Each of the services added after the first four arrives as one folder and changes nothing that exists: synthesized
 with and without its folder (every service deployed), every other resource keeps its id and its
 properties, but for what the independence test allows (tests/infra/test_independence.py: notify's
-expected producers and pipeline-rule sources, the dashboard, the backfill's routes and targets, what
+expected producers and pipeline-rule sources, the backfill's routes and targets, what
 the output roles generate), and, for a service that may hold uploads, the gate it adds."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from tests.infra.synth import Synthesized, synthesize
 from tests.infra.test_independence import (
     _backfill_ids,
     _canonical,
-    _dashboard_id,
     _notify_function_id,
     _notify_pipeline_rule_id,
     _output_role_ids,
@@ -53,7 +52,7 @@ def test_adding_the_folder_changes_no_existing_resource(
     notify, rule = _notify_function_id(without), _notify_pipeline_rule_id(without)
     backfill = _backfill_ids(without)
     roles = _output_role_ids(without)
-    allowed = {notify, rule, _dashboard_id(without), *backfill, *roles}
+    allowed = {notify, rule, *backfill, *roles}
     changed = [k for k, r in before.items() if k not in allowed and _canonical(r) != _canonical(after[k])]
     assert changed == [], f"adding {service} changed {changed}"
     for lid in roles:
