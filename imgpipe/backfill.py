@@ -7,9 +7,9 @@ One code path decides what happens to each listed object, on AWS and on the loca
 - :func:`run_batch` plans a batch of objects and hands the events to a :class:`Transport`
   (AWS: Lambda ``Invoke`` with ``InvocationType=Event``; local: the services' invoke queues),
   so every service's own retries, DLQs and alarms apply as for a real upload;
-- :func:`handler` is the "backfill item" Lambda the Step Functions Distributed Map calls with
-  each batch (``infra/components/backfill.py``), and, once the map is over, the step that
-  writes the run's summary to the variants bucket.
+- the "backfill item" Lambda (``services/backfill/handler.py``) runs :func:`run_batch` for each
+  batch the Step Functions Distributed Map hands it, and, once the map is over, writes the run's
+  summary to the variants bucket; this module holds no handler.
 
 The processors are idempotent (same source etag and settings: skip), so a backfill of objects
 already processed costs a HEAD and a small read per service and writes nothing; a changed
@@ -28,7 +28,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -407,34 +406,7 @@ def write_summary(s3: Any, variants_bucket: str, summary: Summary) -> str:
     return key
 
 
-# -- the Lambda -------------------------------------------------------------------------
-class LambdaTransport:
-    """Asynchronous invocations (``Event``), or synchronous ones when the caller must wait."""
-
-    def __init__(self, targets: Mapping[str, str], lambda_client: Any, threads: int = 16) -> None:
-        self.targets = targets
-        self.client = lambda_client
-        self.threads = threads
-
-    def _one(self, function: str, event: dict[str, Any], wait: bool) -> str | None:
-        try:
-            r = self.client.invoke(
-                FunctionName=function,
-                InvocationType="RequestResponse" if wait else "Event",
-                Payload=json.dumps(event).encode(),
-            )
-        except Exception as exc:  # boto3 retried throttles and 5xx already
-            return f"{type(exc).__name__}: {exc}"[:300]
-        if r.get("FunctionError"):
-            return f"function error: {r['Payload'].read()[:300]!r}"
-        return None
-
-    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
-        function = self.targets[service]
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            return list(pool.map(lambda e: self._one(function, e, wait), events))
-
-
+# -- reading the uploads bucket -------------------------------------------------------
 def s3_head(s3: Any, bucket: str) -> HeadFn:
     def head(key: str) -> Listed | None:
         try:
@@ -446,44 +418,3 @@ def s3_head(s3: Any, bucket: str) -> HeadFn:
         return Listed(key, normalize_etag(r.get("ETag")), r.get("ContentLength"), _iso(r.get("LastModified")))
 
     return head
-
-
-def _summarize(event: Mapping[str, Any], s3: Any, variants_bucket: str) -> dict[str, Any]:
-    summary = Summary(run=str(event["run"]), selection=dict(event.get("selection") or {}))
-    summary.started_at = event.get("started_at")
-    summary.finished_at = _iso(datetime.now(UTC))
-    error = event.get("error")
-    if error:
-        summary.status = "FAILED"
-        summary.error = f"{error.get('Error')}: {str(error.get('Cause', ''))[:500]}"
-    details = event.get("result_writer") or {}
-    if details.get("Bucket") and details.get("Key"):
-        manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
-        for status in ("SUCCEEDED", "FAILED", "PENDING"):
-            for f in manifest.get("ResultFiles", {}).get(status, []):
-                body = s3.get_object(Bucket=details["Bucket"], Key=f["Key"])["Body"].read()
-                merge_result_file(summary, json.loads(body))
-    key = write_summary(s3, variants_bucket, summary)
-    return {"summary": f"s3://{variants_bucket}/{key}", **summary.as_dict(), "failed": summary.failed[:20]}
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The backfill item Lambda: a batch from the Distributed Map, or ``{"action": "summarize"}``."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
-    if event.get("action") == "summarize":
-        return _summarize(event, boto3.client("s3", config=config), os.environ[ENV_VARIANTS_BUCKET])
-    routes, targets = parse_routes(os.environ[ENV_ROUTES])
-    bucket = os.environ[ENV_UPLOADS_BUCKET]
-    selection = Selection.from_dict(event["BatchInput"]["selection"])
-    transport = LambdaTransport(targets, boto3.client("lambda", config=config))
-    result = run_batch(
-        event["Items"], selection, routes, bucket, transport, head=s3_head(boto3.client("s3", config=config), bucket)
-    )
-    if result.failed:
-        # The map retries the batch, then counts it against the tolerated failure percentage.
-        keys = ", ".join(f["key"] for f in result.failed[:5])
-        raise DeliveryFailed(f"{len(result.failed)} object(s) not delivered ({keys}): {result.failed[0]['error']}")
-    return result.as_dict()

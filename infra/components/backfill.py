@@ -4,11 +4,11 @@ bucket (``imgpipe backfill``, docs/backfill.md).
 A Distributed Map reads the objects (an S3 listing of a prefix, an S3 Inventory manifest, or a
 keys file the CLI uploaded), cuts them into batches and runs up to ``max_concurrency`` batches
 at once as Express child workflows. Each batch is one call of the "backfill item" Lambda
-(:func:`imgpipe.backfill.handler`), which decides per object which services get an "Object
-Created"-shaped event and invokes them asynchronously, so each service's own retries, DLQs and
-alarms apply. A failed batch is retried, then counted against ``tolerated_failure_percent``.
-The map's results go to ``_backfill/results/`` in the variants bucket; a last step sums them
-into ``_backfill/<run>/summary.json``.
+(``services/backfill/handler.py``, its planning :mod:`imgpipe.backfill`), which decides per
+object which services get an "Object Created"-shaped event and invokes them asynchronously, so
+each service's own retries, DLQs and alarms apply. A failed batch is retried, then counted
+against ``tolerated_failure_percent``. The map's results go to ``_backfill/results/`` in the
+variants bucket; a last step sums them into ``_backfill/<run>/summary.json``.
 
 The definition is plain Amazon States Language (:func:`definition`), built here as a dict with
 ``${...}`` placeholders that CloudFormation substitutes, so ``tests/infra/test_backfill.py`` can
@@ -40,14 +40,19 @@ from imgpipe.backfill import (
     routes_json,
 )
 from imgpipe.manifest import Manifest
+from imgpipe.registry import DEFAULT_ROOT
 from imgpipe_tools import outputs
 from infra.components import nag
+from infra.components.bundling import processor_code
 from infra.components.function import ServiceFunction
 from infra.components.processor import Processor
 from infra.components.storage import Storage
 from infra.constants import LOG_RETENTION
 from infra.params import DeployParams
 
+#: the item Lambda's folder: a room like a service's, without a manifest (nothing but the map calls it)
+ITEM_PACKAGE = "backfill"
+ITEM_FOLDER = DEFAULT_ROOT / ITEM_PACKAGE
 #: the batch Lambda: 1 delivery thread per 16 objects in flight; memory is for boto3 only
 ITEM_MEMORY_MB = 256
 #: a batch is paced to about 30 s (imgpipe_tools.backfill.BATCH_SECONDS), plus its deliveries; an
@@ -232,9 +237,9 @@ class Backfill(Construct):
             description="imgpipe backfill: deliver Object Created events for a batch of existing objects",
             runtime=runtime,
             layer=layer,
-            # The code is the layer's (imgpipe.backfill); this stub only names the handler.
-            handler="index.handler",
-            code=lambda_.Code.from_inline("from imgpipe.backfill import handler  # noqa: F401\n"),
+            # its own folder, shipped as package `backfill` as a service's is; the planning is the layer's
+            handler=f"{ITEM_PACKAGE}.handler.handler",
+            code=processor_code(ITEM_FOLDER, ITEM_PACKAGE),
             memory_mb=ITEM_MEMORY_MB,
             timeout_s=ITEM_TIMEOUT_S,
             environment={

@@ -531,3 +531,20 @@ def test_the_tools_reach_services_only_by_discovery(tmp_path: Path) -> None:
         ("imgpipe_tools/local/tracker.py", 2, "tools-imports"),
         ("imgpipe_tools/testing/fakes.py", 1, "tools-imports"),
     }
+
+
+def lambda_handlers(root: Path, package: str) -> list[str]:
+    """The module-level ``handler(event, context)`` functions of ``package``: a Lambda entry point
+    belongs in a folder of its own (a service's, backfill's), never in the runtime."""
+    found = []
+    for path in _python_files(root, (package,)):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "handler":
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_no_lambda_handler_lives_in_the_runtime(tmp_path: Path) -> None:
+    assert lambda_handlers(PROJECT_ROOT, RUNTIME) == []
+    _tree(tmp_path, {"imgpipe/__init__.py": "", "imgpipe/jobs.py": "def handler(event, context):\n    pass\n"})
+    assert lambda_handlers(tmp_path, RUNTIME) == ["imgpipe/jobs.py:1"]

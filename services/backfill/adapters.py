@@ -1,0 +1,58 @@
+"""backfill's AWS side: invoking the targeted functions, and reading the map's result files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from imgpipe.backfill import Summary, merge_result_file, write_summary
+
+
+class LambdaTransport:
+    """Asynchronous invocations (``Event``), or synchronous ones when the caller must wait."""
+
+    def __init__(self, targets: Mapping[str, str], lambda_client: Any, threads: int = 16) -> None:
+        self.targets = targets
+        self.client = lambda_client
+        self.threads = threads
+
+    def _one(self, function: str, event: dict[str, Any], wait: bool) -> str | None:
+        try:
+            r = self.client.invoke(
+                FunctionName=function,
+                InvocationType="RequestResponse" if wait else "Event",
+                Payload=json.dumps(event).encode(),
+            )
+        except Exception as exc:  # boto3 retried throttles and 5xx already
+            return f"{type(exc).__name__}: {exc}"[:300]
+        if r.get("FunctionError"):
+            return f"function error: {r['Payload'].read()[:300]!r}"
+        return None
+
+    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        function = self.targets[service]
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            return list(pool.map(lambda e: self._one(function, e, wait), events))
+
+
+def summarize(event: Mapping[str, Any], s3: Any, variants_bucket: str) -> dict[str, Any]:
+    """The run's summary from the map's result files (or its error), written to the variants bucket."""
+    summary = Summary(run=str(event["run"]), selection=dict(event.get("selection") or {}))
+    summary.started_at = event.get("started_at")
+    summary.finished_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    error = event.get("error")
+    if error:
+        summary.status = "FAILED"
+        summary.error = f"{error.get('Error')}: {str(error.get('Cause', ''))[:500]}"
+    details = event.get("result_writer") or {}
+    if details.get("Bucket") and details.get("Key"):
+        manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+        for status in ("SUCCEEDED", "FAILED", "PENDING"):
+            for f in manifest.get("ResultFiles", {}).get(status, []):
+                body = s3.get_object(Bucket=details["Bucket"], Key=f["Key"])["Body"].read()
+                merge_result_file(summary, json.loads(body))
+    key = write_summary(s3, variants_bucket, summary)
+    return {"summary": f"s3://{variants_bucket}/{key}", **summary.as_dict(), "failed": summary.failed[:20]}
