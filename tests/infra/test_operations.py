@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from imgpipe.errors import Reason
 from imgpipe.registry import discover
 from infra.app import build_app, cdk_json_context
 from infra.constants import CTX_SERVICES_ROOT, STACK_NAME
