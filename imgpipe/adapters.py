@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from imgpipe.errors import TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
 from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
+from imgpipe.signing import signed
 
 # PutEvents takes at most 10 entries per call.
 _PUT_EVENTS_BATCH = 10
@@ -145,10 +146,32 @@ class S3Storage:
                     raise
 
 
+#: secret values read by this process, by ARN: once per cold start however often a handler is wired
+_secrets: dict[str, bytes] = {}
+
+
+def stack_secret(arn: str) -> Callable[[], bytes]:
+    """The secret ``arn``'s value as bytes, read on first use and kept for the process's life
+    (once per cold start: a rotation reaches a function when it is next started)."""
+
+    def value() -> bytes:
+        if arn not in _secrets:
+            _secrets[arn] = str(client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]).encode()
+        return _secrets[arn]
+
+    return value
+
+
 class EventBridgePublisher:
-    def __init__(self, bus_name: str = "default", events: Any | None = None) -> None:
+    """Puts a producer's events on the bus, each signed with the stack's event key when given
+    (imgpipe/signing.py: notify believes a pipeline event by its signature)."""
+
+    def __init__(
+        self, bus_name: str = "default", events: Any | None = None, key: Callable[[], bytes] | None = None
+    ) -> None:
         self.bus_name = bus_name
         self._events = events
+        self._key = key
 
     @property
     def events(self) -> Any:
@@ -158,6 +181,8 @@ class EventBridgePublisher:
         entries = []
         for event in events:
             detail_type, detail = to_entry(event)
+            if self._key is not None:
+                detail = signed(self._key(), source, detail_type, detail)
             entries.append(
                 {
                     "Source": source,

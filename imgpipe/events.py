@@ -1,5 +1,6 @@
-"""Typed events and their vocabulary: S3 "Object Created" in, "Variant Created" / "Image Rejected"
-out, the completion events notify ends a round with, and the mark a backfill puts on its events.
+"""Typed events and their vocabulary: S3 "Object Created" in, "Variants Created" / "Image Rejected"
+out (one per producer per upload, contract version 2), the completion events notify ends a round
+with, and the mark a backfill puts on its events.
 Triggers (imgpipe/manifest.py) build their rules' patterns from these names.
 
 The shapes are documented, with a JSON example each, in ``docs/events.md``.
@@ -19,13 +20,17 @@ from imgpipe.outputs import PUBLIC_ROLES, Role, role_of
 # -- the vocabulary: every detail-type and source imgpipe puts on or reads from the bus ----------
 #: detail-type of the S3 event we react to (moto also emits "Object Tags Added").
 OBJECT_CREATED = "Object Created"
-VARIANT_CREATED = "Variant Created"
+#: one per producer per upload: every output it wrote, each with its role
+VARIANTS_CREATED = "Variants Created"
 IMAGE_REJECTED = "Image Rejected"
+#: the pipeline events' contract (``detail.version``): 2 is one event per producer per upload,
+#: listing its outputs (docs/events.md). A reader refuses another version rather than misread it.
+PIPELINE_EVENT_VERSION = 2
 #: detail-type of S3's deletion event: a permanent delete, or a delete marker on a versioned
 #: bucket (``detail.deletion-type`` tells which; moto sends neither that field nor, on a
 #: versioned bucket, the event at all: docs/events.md)
 OBJECT_DELETED = "Object Deleted"
-PIPELINE_DETAIL_TYPES = (VARIANT_CREATED, IMAGE_REJECTED)
+PIPELINE_DETAIL_TYPES = (VARIANTS_CREATED, IMAGE_REJECTED)
 #: every pipeline event's source is ``imgpipe.<processor>``.
 PIPELINE_SOURCE_PREFIX = "imgpipe."
 #: what the catalog keeper (notify) puts on the bus when it ends a round, one per round
@@ -103,16 +108,20 @@ class VariantInfo:
 
 
 @dataclass(frozen=True)
-class VariantCreated:
+class VariantsCreated:
+    """Everything one producer wrote for one upload, in one event (contract version 2)."""
+
     upload: Upload
-    variant: VariantInfo
-    #: how many variants this processor made for this upload: notify knows it is done once
-    #: it has seen that many distinct variant keys, in any order, duplicates included.
-    variant_count: int
+    processor: str
+    #: every output, in the order written, each with its role
+    variants: tuple[VariantInfo, ...]
     settings_hash: str
-    #: the processor's facts about the upload, the same on each of its events (services/describe:
-    #: placeholders, palette, perceptual hash, EXIF summary, duplicate_of); None for most processors
+    #: the processor's facts about the upload (services/describe, services/moderate); None for most
     description: Mapping[str, Any] | None = None
+
+    @property
+    def variant_count(self) -> int:
+        return len(self.variants)
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class ImageRejected:
     message: str
 
 
-PipelineEvent = VariantCreated | ImageRejected
+PipelineEvent = VariantsCreated | ImageRejected
 
 
 def _detail(event: dict[str, Any]) -> dict[str, Any]:
@@ -170,12 +179,17 @@ def _variant_info(raw: Any) -> VariantInfo:
 def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
     detail = _detail(event)
     kind = event.get("detail-type")
+    if kind in PIPELINE_DETAIL_TYPES and detail.get("version") != PIPELINE_EVENT_VERSION:
+        raise EventError(f"{kind} event of contract version {detail.get('version')!r}, not {PIPELINE_EVENT_VERSION}")
     try:
-        if kind == VARIANT_CREATED:
-            return VariantCreated(
+        if kind == VARIANTS_CREATED:
+            raw = detail["variants"]
+            if not isinstance(raw, list) or not raw:
+                raise TypeError("'variants' must be a non-empty list")
+            return VariantsCreated(
                 upload=_upload_from(detail),
-                variant=_variant_info(detail["variant"]),
-                variant_count=int(detail["variant_count"]),
+                processor=detail["processor"],
+                variants=tuple(_variant_info(v) for v in raw),
                 settings_hash=detail.get("settings_hash", ""),
                 description=detail["description"] if isinstance(detail.get("description"), dict) else None,
             )
@@ -198,11 +212,12 @@ def _upload_detail(upload: Upload) -> dict[str, Any]:
     return detail
 
 
-def variant_created_detail(event: VariantCreated) -> dict[str, Any]:
+def variants_created_detail(event: VariantsCreated) -> dict[str, Any]:
     return {
+        "version": PIPELINE_EVENT_VERSION,
         **_upload_detail(event.upload),
-        "processor": event.variant.processor,
-        "variant": asdict(event.variant),
+        "processor": event.processor,
+        "variants": [asdict(v) for v in event.variants],
         "variant_count": event.variant_count,
         "settings_hash": event.settings_hash,
         **({"description": dict(event.description)} if event.description else {}),
@@ -211,6 +226,7 @@ def variant_created_detail(event: VariantCreated) -> dict[str, Any]:
 
 def image_rejected_detail(event: ImageRejected) -> dict[str, Any]:
     return {
+        "version": PIPELINE_EVENT_VERSION,
         **_upload_detail(event.upload),
         "processor": event.processor,
         "reason": event.reason,
@@ -220,8 +236,8 @@ def image_rejected_detail(event: ImageRejected) -> dict[str, Any]:
 
 def to_entry(event: PipelineEvent) -> tuple[str, dict[str, Any]]:
     """(detail-type, detail) for PutEvents."""
-    if isinstance(event, VariantCreated):
-        return VARIANT_CREATED, variant_created_detail(event)
+    if isinstance(event, VariantsCreated):
+        return VARIANTS_CREATED, variants_created_detail(event)
     return IMAGE_REJECTED, image_rejected_detail(event)
 
 

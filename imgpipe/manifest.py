@@ -97,7 +97,7 @@ class UploadsTrigger:
 
 @dataclass(frozen=True)
 class PipelineTrigger:
-    """imgpipe's own "Variant Created" / "Image Rejected" events (``detail_types``: some of them),
+    """imgpipe's own "Variants Created" / "Image Rejected" events (``detail_types``: some of them),
     from the stack's own producers about the stack's own uploads bucket."""
 
     detail_types: tuple[str, ...] = PIPELINE_DETAIL_TYPES
@@ -451,7 +451,8 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
         reserved_concurrency=_int_field(folder, raw, "reserved_concurrency", 0),
         produces_variants=produces,
         settings=settings,
-        needs=_needs(folder, raw),
+        # every producer signs its events (imgpipe/signing.py), so it has the key without declaring it
+        needs=_needs(folder, raw) | ({Need.EVENT_KEY} if produces else frozenset()),
         enabled_by_default=enabled,
         outputs=outputs,
     )

@@ -41,6 +41,7 @@ class Need(StrEnum):
     TRANSFORM_BOUNDS = "transform_bounds"
     OUTPUTS = "outputs"
     RELEASE_OUTPUTS = "release_outputs"
+    EVENT_KEY = "event_key"
 
 
 class Resource(StrEnum):
@@ -61,6 +62,9 @@ class Resource(StrEnum):
     TRANSFORM_BOUNDS = "transform_bounds"
     #: generated from every manifest: the producers' output roles and the srcset's set (imgpipe.outputs.outputs_spec)
     OUTPUTS = "outputs"
+    #: the pipeline events' signing key's ARN (imgpipe/signing.py; read from Secrets Manager once per
+    #: cold start, never put in the environment)
+    EVENT_KEY = "event_key"
 
 
 @dataclass(frozen=True)
@@ -117,4 +121,13 @@ NEEDS: dict[Need, NeedSpec] = {
     # remove the tag a public output was written held with, when its round ends not held (notify,
     # in a deployment with moderate: imgpipe/outputs.py)
     Need.RELEASE_OUTPUTS: NeedSpec("s3:DeleteObjectTagging on the variants bucket's objects"),
+    # sign (every producer) or verify (notify) pipeline events: notify believes one by its signature,
+    # with no request per variant (imgpipe/signing.py)
+    Need.EVENT_KEY: NeedSpec(
+        "secretsmanager:GetSecretValue on the pipeline events' signing key",
+        "IMGPIPE_EVENT_KEY_ARN",
+        Resource.EVENT_KEY,
+        # a stack without it (a test harness) trusts by a HEAD of each variant instead
+        optional=True,
+    ),
 }

@@ -2,8 +2,8 @@
 
 For one S3 "Object Created" event it: resolves the key, applies the byte caps, reads the object
 once, calls ``process``, writes each variant with its metadata unless an earlier run with the same
-source etag and settings already did (then it writes nothing), and emits one "Variant Created"
-per variant in one PutEvents call, or one "Image Rejected" when the input is bad. Rejections
+source etag and settings already did (then it writes nothing), and emits one "Variants Created"
+listing them all, or one "Image Rejected" when the input is bad. Rejections
 return normally (never retried, never in a DLQ); everything else raises, so Lambda retries.
 """
 
@@ -20,8 +20,8 @@ from imgpipe.events import (
     ObjectCreated,
     PipelineEvent,
     Upload,
-    VariantCreated,
     VariantInfo,
+    VariantsCreated,
     parse_object_created,
 )
 from imgpipe.keys import (
@@ -72,7 +72,7 @@ class Output:
     width: int
     height: int
     #: facts about the upload the processor reports with its variants (services/describe); they
-    #: ride on its "Variant Created" events and notify keeps them in the catalog
+    #: ride on its "Variants Created" event and notify keeps them in the catalog
     description: Mapping[str, Any] | None = None
 
     @property
@@ -195,15 +195,16 @@ class UploadProcessor:
         outputs = self.process(data, self.settings)
         if not outputs:
             raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
-        events = self._announced(upload, outputs)
+        announced = self._announced(upload, outputs)
+        keys = tuple(v.key for v in announced.variants)
         if self._written_before(upload, outputs):
             # Same source, same settings, every variant in place: write nothing, announce them
             # again so a replayed event still completes notify's round (notify de-duplicates).
-            self.publisher.publish(self.source, events)
-            return Result("skipped", key, tuple(e.variant.key for e in events))
-        self._write(upload, outputs, events)
-        self.publisher.publish(self.source, events)
-        return Result("processed", key, tuple(e.variant.key for e in events))
+            self.publisher.publish(self.source, [announced])
+            return Result("skipped", key, keys)
+        self._write(upload, outputs, announced)
+        self.publisher.publish(self.source, [announced])
+        return Result("processed", key, keys)
 
     def _check_writable(self, upload: Upload) -> None:
         """Reject an upload whose variants S3 would refuse (key or metadata over its limits)."""
@@ -230,10 +231,10 @@ class UploadProcessor:
             "settings-hash": self.settings_hash,
         }
 
-    def _announced(self, upload: Upload, outputs: list[Output]) -> list[VariantCreated]:
-        """One "Variant Created" per output, in the order they are written."""
+    def _announced(self, upload: Upload, outputs: list[Output]) -> VariantsCreated:
+        """One "Variants Created" listing every output, in the order they are written."""
         description = next((dict(o.description) for o in outputs if o.description), None)
-        events: list[VariantCreated] = []
+        infos: list[VariantInfo] = []
         for out in outputs:
             if len(f"{out.name}.{out.ext}".encode()) > MAX_VARIANT_FILE_BYTES:
                 # a processor bug, not bad input: the key budget checked before the GET assumed it
@@ -249,8 +250,8 @@ class UploadProcessor:
                 len(out.data),
                 role=self.output_role,
             )
-            events.append(VariantCreated(upload, info, len(outputs), self.settings_hash, description))
-        return events
+            infos.append(info)
+        return VariantsCreated(upload, self.processor, tuple(infos), self.settings_hash, description)
 
     def _written_before(self, upload: Upload, outputs: list[Output]) -> bool:
         """Whether an earlier run wrote these very outputs. Variants are written in order, each
@@ -266,13 +267,13 @@ class UploadProcessor:
             and info.size == len(last.data)
         )
 
-    def _write(self, upload: Upload, outputs: list[Output], events: list[VariantCreated]) -> None:
+    def _write(self, upload: Upload, outputs: list[Output], announced: VariantsCreated) -> None:
         metadata = self._metadata(upload)
         # In order: the last variant written is the evidence that the run finished (_written_before).
-        for out, event in zip(outputs, events, strict=True):
+        for out, info in zip(outputs, announced.variants, strict=True):
             self.storage.put(
                 self.variants_bucket,
-                event.variant.key,
+                info.key,
                 out.data,
                 content_type=out.content_type,
                 metadata=metadata,

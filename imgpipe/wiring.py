@@ -7,9 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from imgpipe.adapters import EventBridgePublisher, S3Storage
+from imgpipe.adapters import EventBridgePublisher, S3Storage, stack_secret
 from imgpipe.config import current_config
 from imgpipe.events import Upload
+from imgpipe.needs import Need
 from imgpipe.runtime import ProcessFn, UploadProcessor
 
 
@@ -38,7 +39,8 @@ def upload_processor(
         processor=config.processor,
         process=process,
         storage=storage or S3Storage(),
-        publisher=EventBridgePublisher(config.event_bus),
+        # signed with the stack's event key: notify believes the event without a request per variant
+        publisher=EventBridgePublisher(config.event_bus, key=_event_key(config.resources.get(Need.EVENT_KEY))),
         variants_bucket=config.variants_bucket,
         settings=config.settings,
         settings_type=settings_type,
@@ -47,3 +49,8 @@ def upload_processor(
         output_role=config.output_role,
         outputs_gated=config.outputs_gated,
     )
+
+
+def _event_key(arn: str | None) -> Callable[[], bytes] | None:
+    """The pipeline events' signing key, read once per cold start; None where the stack has none."""
+    return stack_secret(arn) if arn else None

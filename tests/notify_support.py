@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.events import ImageRejected, Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.keys import variant_key
 from imgpipe.manifest import parse_manifest
 from imgpipe.registry import expected_producers_spec
@@ -22,6 +22,14 @@ from imgpipe.registry import expected_producers_spec
 ROOT = Path(__file__).parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "events" / "notify"
 UPLOADS, VARIANTS = "imgpipe-uploads", "imgpipe-variants"
+#: the event key docs/events.md's pipeline events are signed with (imgpipe/signing.py)
+EXAMPLE_EVENT_KEY = b"the example stack's event key"
+
+
+def unsigned(detail: dict[str, Any]) -> dict[str, Any]:
+    """A documented detail as the code builds it, before the runtime's publisher signs it."""
+    return {k: v for k, v in detail.items() if k != "signature"}
+
 
 #: the three producers of these tests and how many variants each makes (7 in all)
 PRODUCERS = {"convert": 2, "resize": 3, "thumbnail": 2}
@@ -74,23 +82,23 @@ def upload_event(upload: Upload, *, size: int = 2345678, shape: str = "aws", key
 
 
 def _envelope(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
-    event = copy.deepcopy(fixture("variant_created"))
+    event = copy.deepcopy(fixture("variants_created"))
     event.update({"source": source, "detail-type": detail_type, "detail": detail})
     return event
 
 
 def variant_events(upload: Upload, processor: str, count: int | None = None) -> list[dict[str, Any]]:
-    """One "Variant Created" per variant of ``processor``, as the runtime emits them."""
+    """``processor``'s one "Variants Created" listing its variants, as the runtime emits it (a list,
+    as every producer's events are)."""
     count = PRODUCERS[processor] if count is None else count
     fmt = _FORMATS[processor]
-    events = []
+    infos = []
     for i in range(count):
         width = 320 * (i + 1)
         vkey = variant_key(processor, upload.key, f"{width}w", "jpg" if fmt == "jpeg" else fmt)
-        info = VariantInfo(processor, VARIANTS, vkey, fmt, width, width * 3 // 4, 1000 * (i + 1))
-        detail_type, detail = to_entry(VariantCreated(upload, info, count, "0123456789abcdef"))
-        events.append(_envelope(f"imgpipe.{processor}", detail_type, detail))
-    return events
+        infos.append(VariantInfo(processor, VARIANTS, vkey, fmt, width, width * 3 // 4, 1000 * (i + 1)))
+    detail_type, detail = to_entry(VariantsCreated(upload, processor, tuple(infos), "0123456789abcdef"))
+    return [_envelope(f"imgpipe.{processor}", detail_type, detail)]
 
 
 def rejected_event(upload: Upload, processor: str, reason: str, message: str = "") -> dict[str, Any]:
@@ -100,7 +108,7 @@ def rejected_event(upload: Upload, processor: str, reason: str, message: str = "
 
 
 def all_variant_keys(upload: Upload) -> list[str]:
-    return sorted(e["detail"]["variant"]["key"] for p in PRODUCERS for e in variant_events(upload, p))
+    return sorted(v["key"] for p in PRODUCERS for e in variant_events(upload, p) for v in e["detail"]["variants"])
 
 
 @dataclass(frozen=True)

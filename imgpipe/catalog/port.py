@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from imgpipe.events import ImageRejected, Upload, VariantCreated
+from imgpipe.events import ImageRejected, Upload, VariantInfo, VariantsCreated
 
 from .model import (
     PROCESSING,
@@ -37,7 +37,8 @@ class Catalog(Protocol):
 
     def record_upload(self, upload: Upload, facts: UploadFacts, *, expected: list[str], now: datetime) -> Recorded: ...
 
-    def record_variant(self, event: VariantCreated, *, expected: list[str], now: datetime) -> Recorded: ...
+    def record_variants(self, event: VariantsCreated, *, expected: list[str], now: datetime) -> Recorded:
+        """Every output of one producer's event, in one conditional write."""
 
     def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded: ...
 
@@ -91,8 +92,7 @@ def _new_round(upload: Upload, expected: list[str], now: datetime) -> dict[str, 
     return initial
 
 
-def _variant_value(event: VariantCreated, now: datetime) -> dict[str, Any]:
-    v = event.variant
+def _variant_value(event: VariantsCreated, v: VariantInfo, now: datetime) -> dict[str, Any]:
     # Not the processor nor the key: the attribute's name holds both (variant_attr). A round is
     # written once per event and billed per KB of the item, so what it repeats costs on every write.
     return {
@@ -139,10 +139,11 @@ class CatalogBase:
             recorded = self._record(upload, "uploaded_at", attrs, _new_round(upload, expected, now), now)
         return recorded
 
-    def record_variant(self, event: VariantCreated, *, expected: list[str], now: datetime) -> Recorded:
-        attr = variant_attr(event.variant.processor, event.variant.key)
-        attrs = {attr: _variant_value(event, now)}
-        return self._record(event.upload, attr, attrs, _new_round(event.upload, expected, now), now)
+    def record_variants(self, event: VariantsCreated, *, expected: list[str], now: datetime) -> Recorded:
+        # One write for the producer's whole event: every variant's record, or (a repeat) none.
+        attrs = {variant_attr(event.processor, v.key): _variant_value(event, v, now) for v in event.variants}
+        first = variant_attr(event.processor, event.variants[0].key)
+        return self._record(event.upload, first, attrs, _new_round(event.upload, expected, now), now)
 
     def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded:
         attr = rejection_attr(event.processor)

@@ -26,8 +26,8 @@ from imgpipe.events import (
     EventError,
     ImageRejected,
     Upload,
-    VariantCreated,
     VariantInfo,
+    VariantsCreated,
     backfill_mark,
     parse_object_created,
     parse_pipeline_event,
@@ -162,9 +162,10 @@ class Tracker:
                 except EventError:
                     return
                 upload = self._get(parsed.upload.key, parsed.upload.etag)
-                if isinstance(parsed, VariantCreated):
-                    proc = parsed.variant.processor
-                    upload.variants.setdefault(proc, {})[parsed.variant.key] = parsed.variant
+                if isinstance(parsed, VariantsCreated):
+                    proc = parsed.processor
+                    for v in parsed.variants:
+                        upload.variants.setdefault(proc, {})[v.key] = v
                     upload.counts[proc] = parsed.variant_count
                     upload.rejections.pop(proc, None)
                 elif isinstance(parsed, ImageRejected):

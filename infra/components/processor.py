@@ -223,7 +223,7 @@ class Processor(Construct):
         ]
         # A service that reacts to no upload (the delete cascade) reads none.
         statements = statements if reads_uploads else []
-        # Only a variant producer announces anything ("Variant Created" / "Image Rejected"); notify,
+        # Only a variant producer announces anything ("Variants Created" / "Image Rejected"); notify,
         # which matches pipeline events, and the delete cascade put no event, so they may not.
         if self.manifest.produces_variants:
             statements += [

@@ -2,7 +2,7 @@
 
 The facts (docs/moderation.md, docs/events.md "moderate's facts"): the engine and its model
 version, every label at or above ``min_confidence`` with its confidence and parent, the labels
-that hold the upload, and ``held``. They ride on moderate's one "Variant Created" (the facts as
+that hold the upload, and ``held``. They ride on moderate's "Variants Created" (the facts as
 ``moderate/<key>/moderation.json``) into the catalog round, where notify, ``imgpipe status`` and
 the API read ``held``: a held upload's email says so and its variants are not offered until
 ``imgpipe review approve`` releases it.

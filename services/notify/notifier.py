@@ -2,7 +2,8 @@
 move the round on (see logic.py).
 
 I/O goes through ports: the catalog (:mod:`imgpipe.catalog`), an :class:`~.ports.EmailSender`,
-a link signer, a HEAD of the variant a "Variant Created" names, and, for the upload event, a HEAD
+a link signer, the stack's event key (or, in a stack without one, a HEAD of each variant a
+"Variants Created" names), and, for the upload event, a HEAD
 of the uploaded object (:class:`Storage`) and its first bytes. Nothing here knows boto3: unit
 tests pass in-memory fakes, and :func:`.wiring.from_config` passes the boto3 adapters.
 """
@@ -32,10 +33,11 @@ from imgpipe.catalog import (
 from imgpipe.errors import TransientError
 from imgpipe.events import (
     OBJECT_CREATED,
-    VARIANT_CREATED,
+    VARIANTS_CREATED,
     ImageRejected,
     Upload,
-    VariantCreated,
+    VariantInfo,
+    VariantsCreated,
     backfill_mark,
     parse_object_created,
     parse_pipeline_event,
@@ -86,9 +88,13 @@ class Notifier:
     variants_bucket: str
     #: HEAD of the uploaded object (key resolution, content type); None: trust the event
     uploads: Storage | None = None
-    #: HEAD of a variant, to check it was made from the upload the event names; None: skip
-    #: that check (unit tests of other behaviour)
+    #: HEAD of a variant, to check it was made from the upload the event names: only in a stack
+    #: without an event key (with one, the signature says so); None: skip that check (unit tests of
+    #: other behaviour)
     variants: Storage | None = None
+    #: the stack's event key (Need.EVENT_KEY), read once per cold start: pipeline events are believed
+    #: by their signature (imgpipe/signing.py) and nothing else is asked of S3 about them
+    event_key: Callable[[], bytes] | None = None
     #: (bucket, key, etag) -> the object's first bytes, or None (format and dimensions)
     read_head: HeadReader | None = None
     #: puts the round's completion event on the bus when the round ends (completion.py); None: none
@@ -108,7 +114,8 @@ class Notifier:
 
     @cached_property
     def home(self) -> Home:
-        return Home.of(self.uploads_bucket, self.variants_bucket, self.expected_spec)
+        key = self.event_key() if self.event_key is not None else None
+        return Home.of(self.uploads_bucket, self.variants_bucket, self.expected_spec, key)
 
     @property
     def link_expiry_s(self) -> int:
@@ -140,14 +147,22 @@ class Notifier:
 
     # --- believing -------------------------------------------------------------------------
     def _check_variant_object(self, event: dict[str, Any]) -> Verdict | None:
-        """A "Variant Created" that passed :func:`check_event` names a key where its producer
-        writes; the object there must exist and say (its metadata, written by the runtime) that
-        it was made by that producer from this upload's etag."""
-        if self.variants is None or event.get("detail-type") != VARIANT_CREATED:
+        """In a stack without an event key only: a "Variants Created" that passed
+        :func:`check_event` names keys where its producer writes; each object there must exist and
+        say (its metadata, written by the runtime) that it was made by that producer from this
+        upload's etag."""
+        if self.variants is None or self.home.event_key is not None or event.get("detail-type") != VARIANTS_CREATED:
             return None
         parsed = parse_pipeline_event(event)
-        assert isinstance(parsed, VariantCreated)
-        v = parsed.variant
+        assert isinstance(parsed, VariantsCreated)
+        for v in parsed.variants:
+            verdict = self._check_one(parsed, v)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _check_one(self, parsed: VariantsCreated, v: VariantInfo) -> Verdict | None:
+        assert self.variants is not None
         info = self.variants.head(v.bucket, v.key)
         if info is None:
             return Verdict(Forgery.VARIANT_MISSING, f"no object s3://{v.bucket}/{v.key}")
@@ -218,7 +233,7 @@ class Notifier:
         expected = self._expected(parsed.upload.key)
         if isinstance(parsed, ImageRejected):
             return self.catalog.record_rejection(parsed, expected=expected, now=now)
-        return self.catalog.record_variant(parsed, expected=expected, now=now)
+        return self.catalog.record_variants(parsed, expected=expected, now=now)
 
     def _upload_facts(self, upload: Upload, size: int | None, time_: str) -> tuple[Upload, UploadFacts]:
         """Names the upload by the key that exists in the bucket, as the processors do, so the

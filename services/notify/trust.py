@@ -6,13 +6,15 @@ links anything, every event must be what this stack's own producers and uploads 
 send:
 
 - "Object Created" comes from ``aws.s3`` about the stack's uploads bucket;
-- "Variant Created" / "Image Rejected" come from ``imgpipe.<p>`` for a producer ``p`` of this
-  stack (the expected-producers spec lists them), name ``p`` as their processor, and are about
-  an upload in the stack's uploads bucket;
-- a "Variant Created" names the stack's variants bucket and a key ``<p>/<upload key>/<file>``.
+- "Variants Created" / "Image Rejected" come from ``imgpipe.<p>`` for a producer ``p`` of this
+  stack (the expected-producers spec lists them), carry a signature made with the stack's event key
+  (imgpipe/signing.py), name ``p`` as their processor, and are about an upload in the stack's
+  uploads bucket;
+- each variant of a "Variants Created" is in the stack's variants bucket under ``<p>/<upload key>/``.
 
-Pure: :func:`check_event` looks at the event only. Whether the variant object really exists and
-was made from this upload (its ``source-etag`` metadata) is the notifier's I/O step.
+Pure: :func:`check_event` looks at the event (and the key) only. A stack without an event key (a test
+harness) checks instead that each variant object exists and was made from this upload (its
+``source-etag`` metadata): the notifier's I/O step, one HEAD per variant.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from imgpipe.events import (
     PIPELINE_DETAIL_TYPES,
     PIPELINE_SOURCE_PREFIX,
     EventError,
-    VariantCreated,
+    VariantsCreated,
     parse_object_created,
     parse_pipeline_event,
 )
 from imgpipe.keys import DONE_RECORD, variant_prefix
+from imgpipe.signing import verify
 
 #: the only source of S3's own events (EventBridge refuses "aws.*" sources from PutEvents)
 S3_SOURCE = "aws.s3"
@@ -48,6 +51,7 @@ class Forgery(StrEnum):
     OUTSIDE_PREFIX = "outside_prefix"  # the variant key is not <processor>/<upload key>/<file>
     VARIANT_MISSING = "variant_missing"  # no such object in the variants bucket
     ETAG_MISMATCH = "etag_mismatch"  # the variant object was not made from this upload (or by this processor)
+    BAD_SIGNATURE = "bad_signature"  # not signed with this stack's event key (or changed since)
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,15 @@ class Home:
     uploads_bucket: str
     variants_bucket: str
     producers: frozenset[str]
+    #: the stack's event key (imgpipe/signing.py); None: a stack without one (a test harness), whose
+    #: notify checks each variant object instead
+    event_key: bytes | None = None
 
     @classmethod
-    def of(cls, uploads_bucket: str, variants_bucket: str, expected_spec: str) -> Home:
+    def of(cls, uploads_bucket: str, variants_bucket: str, expected_spec: str, event_key: bytes | None = None) -> Home:
         """The producers are the ones the expected-producers spec lists."""
         names = frozenset(str(entry["name"]) for entry in json.loads(expected_spec or "[]"))
-        return cls(uploads_bucket, variants_bucket, names)
+        return cls(uploads_bucket, variants_bucket, names, event_key)
 
     def producer_of(self, source: Any) -> str | None:
         if not isinstance(source, str) or not source.startswith(PIPELINE_SOURCE_PREFIX):
@@ -102,19 +109,25 @@ def check_event(event: dict[str, Any], home: Home) -> Verdict | None:
     producer = home.producer_of(source)
     if producer is None or kind not in PIPELINE_DETAIL_TYPES:
         return Verdict(Forgery.FOREIGN_SOURCE, f"{kind!r} from {source!r}")
+    if home.event_key is not None and not verify(home.event_key, event):
+        # checked before anything the event says is read: only this stack's producers hold the key
+        return Verdict(Forgery.BAD_SIGNATURE, f"{kind!r} from {source!r} is not signed with this stack's event key")
     try:
         parsed = parse_pipeline_event(event)
     except EventError as exc:
         return Verdict(Forgery.MALFORMED, str(exc))
-    named = parsed.variant.processor if isinstance(parsed, VariantCreated) else parsed.processor
-    if named != producer or (event.get("detail") or {}).get("processor", producer) != producer:
-        return Verdict(Forgery.PRODUCER_MISMATCH, f"{source!r} reports for processor {named!r}")
+    named = {parsed.processor}
+    if isinstance(parsed, VariantsCreated):
+        named |= {v.processor for v in parsed.variants}
+    if named != {producer}:
+        return Verdict(Forgery.PRODUCER_MISMATCH, f"{source!r} reports for processor {sorted(named)!r}")
     if parsed.upload.bucket != home.uploads_bucket:
         return Verdict(Forgery.FOREIGN_BUCKET, f"upload in bucket {parsed.upload.bucket!r}")
-    if isinstance(parsed, VariantCreated):
-        v = parsed.variant
-        if v.bucket != home.variants_bucket:
-            return Verdict(Forgery.FOREIGN_VARIANT_BUCKET, f"variant in bucket {v.bucket!r}")
-        if not home.is_variant_location(producer, parsed.upload.key, v.bucket, v.key):
-            return Verdict(Forgery.OUTSIDE_PREFIX, f"variant key {v.key!r} is not under {producer}/<upload key>/")
+    if isinstance(parsed, VariantsCreated):
+        # checked even when signed: a signature proves who sent it, not that its producer is bug-free
+        for v in parsed.variants:
+            if v.bucket != home.variants_bucket:
+                return Verdict(Forgery.FOREIGN_VARIANT_BUCKET, f"variant in bucket {v.bucket!r}")
+            if not home.is_variant_location(producer, parsed.upload.key, v.bucket, v.key):
+                return Verdict(Forgery.OUTSIDE_PREFIX, f"variant key {v.key!r} is not under {producer}/<upload key>/")
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from imgpipe.adapters import S3Storage
+from imgpipe.adapters import S3Storage, stack_secret
 from imgpipe.catalog import DynamoCatalog
 from imgpipe.config import Config
 from imgpipe.needs import Need
@@ -30,6 +30,8 @@ def from_config(config: Config, metrics: MetricsSink) -> Notifier:
         variants_bucket=config.variants_bucket,
         uploads=s3,
         variants=s3,
+        # with the stack's event key, events are believed by their signature (no HEAD per variant)
+        event_key=stack_secret(key_arn) if (key_arn := config.resources.get(Need.EVENT_KEY)) else None,
         read_head=s3_head_reader(),
         announcer=EventBridgeCompletions(config.event_bus),
         releaser=s3 if config.outputs_gated else None,

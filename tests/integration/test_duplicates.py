@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, DynamoCatalog
-from imgpipe.events import VARIANT_CREATED
+from imgpipe.events import VARIANTS_CREATED
 from imgpipe.registry import discover, variant_producers
 from tests import imagegen
 from tests.hostile_corpus import HTML
@@ -118,7 +118,9 @@ def test_duplicated_and_shuffled_deliveries_converge_with_one_email_each(pipelin
     assert not changed, f"variants rewritten with different bytes: {changed}"
 
     # Every announced variant exists, and nothing else does (besides the done records).
-    announced = {e["detail"]["variant"]["key"] for e in shuffler.pipeline_events if e["detail-type"] == VARIANT_CREATED}
+    announced = {
+        e["detail"]["variant"]["key"] for e in shuffler.pipeline_events if e["detail-type"] == VARIANTS_CREATED
+    }
     stored = set(p.variant_keys())
     assert announced == stored
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from imgpipe.events import IMAGE_REJECTED, VARIANT_CREATED
+from imgpipe.events import IMAGE_REJECTED, VARIANTS_CREATED
 from imgpipe.imaging.engines import ENGINES, FORCE_ENV
 from imgpipe.registry import discover
 from tests.hostile_corpus import VARIANTS, HostileFile, corpus
@@ -73,7 +73,7 @@ def test_every_hostile_file_ends_as_variants_or_a_reasoned_rejection(
         assert announced[0]["detail"]["message"]  # a human reason, not only a code
         return
 
-    assert {e["detail-type"] for e in announced} == {VARIANT_CREATED}
+    assert {e["detail-type"] for e in announced} == {VARIANTS_CREATED}
     assert sorted(e["detail"]["variant"]["key"] for e in announced) == sorted(result["variants"])
     for vkey in result["variants"]:
         obj = p.s3.get_object(Bucket="imgpipe-variants", Key=vkey)

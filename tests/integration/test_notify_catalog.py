@@ -17,7 +17,7 @@ from imgpipe.catalog import (
     RoundRef,
     UploadFacts,
 )
-from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo
+from imgpipe.events import ImageRejected, Upload, VariantInfo, VariantsCreated
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
@@ -26,18 +26,18 @@ UP = Upload("uploads", "dir.with.dots/ü #1 +%20[x].jpg", "e1")
 REF = RoundRef.of(UP)
 
 
-def _variant(name: str, count: int = 2, upload: Upload = UP) -> VariantCreated:
+def _variant(name: str, count: int = 2, upload: Upload = UP) -> VariantsCreated:
     # variant keys with '#', '.', spaces and unicode become attribute names: they must be safe
     key = f"resize/{upload.key}/{name}"
-    return VariantCreated(upload, VariantInfo("resize", "variants", key, "webp", 10, 5, 99), count, "h")
+    return VariantsCreated(upload, VariantInfo("resize", "variants", key, "webp", 10, 5, 99), count, "h")
 
 
 def test_each_event_is_recorded_once(catalog: DynamoCatalog | MemoryCatalog) -> None:
-    first = catalog.record_variant(_variant("a #1.webp"), expected=["resize", "thumbnail"], now=NOW)
+    first = catalog.record_variants(_variant("a #1.webp"), expected=["resize", "thumbnail"], now=NOW)
     assert first.fresh and first.round.status == PROCESSING
     assert first.round.processor("resize").state == PENDING
-    assert not catalog.record_variant(_variant("a #1.webp"), expected=["resize"], now=LATER).fresh
-    second = catalog.record_variant(_variant("b.v2.webp"), expected=["resize"], now=LATER)
+    assert not catalog.record_variants(_variant("a #1.webp"), expected=["resize"], now=LATER).fresh
+    second = catalog.record_variants(_variant("b.v2.webp"), expected=["resize"], now=LATER)
     assert second.fresh
     r = second.round
     assert r.expected == ("resize", "thumbnail")  # fixed by the first event of the round
@@ -58,7 +58,7 @@ def test_each_event_is_recorded_once(catalog: DynamoCatalog | MemoryCatalog) -> 
 
 
 def test_one_claim_wins_until_it_is_released_or_stale(catalog: DynamoCatalog | MemoryCatalog) -> None:
-    catalog.record_variant(_variant("a", 1), expected=["resize"], now=NOW)
+    catalog.record_variants(_variant("a", 1), expected=["resize"], now=NOW)
     fresh_only = NOW - timedelta(seconds=45)
     assert catalog.claim_email(REF, COMPLETED, token="t1", now=NOW, stale_before=fresh_only)
     assert not catalog.claim_email(REF, COMPLETED, token="t2", now=NOW, stale_before=fresh_only)

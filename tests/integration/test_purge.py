@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from imgpipe.catalog import COMPLETED, DELETED, PROCESSING, DynamoCatalog, RoundRef, UploadFacts
-from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.registry import variant_producers
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 from tests import imagegen as g
@@ -100,7 +100,7 @@ UP = Upload("uploads", "dir/ü #1 +%20.jpg", "e1", "v1")
 def _emailed(catalog: DynamoCatalog | MemoryCatalog, upload: Upload, at: str) -> None:
     catalog.record_upload(upload, UploadFacts(at, 5, version_id=upload.version_id), expected=["resize"], now=NOW)
     info = VariantInfo("resize", "variants", f"resize/{upload.key}/320w.webp", "webp", 320, 240, 9)
-    catalog.record_variant(VariantCreated(upload, info, 1, "h"), expected=["resize"], now=NOW)
+    catalog.record_variants(VariantsCreated(upload, info.processor, (info,), "h"), expected=["resize"], now=NOW)
     assert catalog.claim_email(RoundRef.of(upload), COMPLETED, token="t", now=NOW, stale_before=NOW)
     assert catalog.confirm_email(RoundRef.of(upload), token="t", message_id="m", subject="s", now=NOW)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imgpipe.catalog import APPROVED, REJECTED, DynamoCatalog, RoundRef
-from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
@@ -20,7 +20,9 @@ REF = RoundRef.of(UP)
 def _record(catalog: DynamoCatalog | MemoryCatalog, name: str, facts: dict[str, object] | None = None) -> None:
     fmt = "json" if facts else "jpeg"
     info = VariantInfo(name, "variants", f"{name}/{UP.key}/x.{fmt}", fmt, 10, 10, 1)
-    catalog.record_variant(VariantCreated(UP, info, 1, "h", facts), expected=["moderate", "resize"], now=NOW)
+    catalog.record_variants(
+        VariantsCreated(UP, info.processor, (info,), "h", facts), expected=["moderate", "resize"], now=NOW
+    )
 
 
 def test_a_decision_is_kept_and_a_rejection_is_final(catalog: DynamoCatalog | MemoryCatalog) -> None:

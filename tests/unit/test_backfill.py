@@ -219,7 +219,7 @@ def test_the_cost_estimate_scales_with_the_objects_and_orchestration_stays_small
 
 
 def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() -> None:
-    from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+    from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
     from imgpipe_tools.local.invoker import Outcome
     from imgpipe_tools.local.tracker import COMPLETED, TIMEOUT, Tracker
 
@@ -231,7 +231,7 @@ def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() 
         assert plan.event is not None
         tracker.on_outcome(Outcome("resize", plan.event, True, 1, {"status": "processed"}))
         info = VariantInfo("resize", "v", "resize/a.jpg/320w.jpg", "jpeg", 320, 200, 99)
-        detail_type, detail = to_entry(VariantCreated(Upload("b", "a.jpg", "e1"), info, 1, "h"))
+        detail_type, detail = to_entry(VariantsCreated(Upload("b", "a.jpg", "e1"), info.processor, (info,), "h"))
         tracker.on_event({"detail-type": detail_type, "source": "imgpipe.resize", "detail": detail})
         return tracker.report("a.jpg", "e1").status
 
@@ -240,7 +240,7 @@ def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() 
 
 
 def test_the_local_tracker_finishes_a_backfill_of_some_services_when_they_have_reported() -> None:
-    from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+    from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
     from imgpipe_tools.local.invoker import Outcome
     from imgpipe_tools.local.tracker import COMPLETED, Tracker
 
@@ -249,7 +249,7 @@ def test_the_local_tracker_finishes_a_backfill_of_some_services_when_they_have_r
     plan = bf.plan_item(_obj("a.jpg", etag="e1"), _sel(services=("resize",)), bf.routes_from_manifests(manifests), "b")
     assert plan.event is not None
     info = VariantInfo("resize", "v", "resize/a.jpg/320w.jpg", "jpeg", 320, 200, 99)
-    detail_type, detail = to_entry(VariantCreated(Upload("b", "a.jpg", "e1"), info, 1, "h"))
+    detail_type, detail = to_entry(VariantsCreated(Upload("b", "a.jpg", "e1"), info.processor, (info,), "h"))
     tracker.on_event({"detail-type": detail_type, "source": "imgpipe.resize", "detail": detail})
     tracker.on_outcome(Outcome("resize", plan.event, True, 1, {"status": "processed"}))
     assert tracker.report("a.jpg", "e1").status == COMPLETED  # thumbnail was not asked

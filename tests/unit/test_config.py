@@ -82,6 +82,8 @@ def test_the_environment_round_trips_with_stable_variable_names() -> None:
         "IMGPIPE_TRANSFORM_BOUNDS",
         # the producers' output roles and the srcset's set (services/api)
         "IMGPIPE_OUTPUTS",
+        # the pipeline events' signing key: its ARN, never its value (every producer, notify)
+        "IMGPIPE_EVENT_KEY_ARN",
     }
     # a service that declared nothing has none of them
     assert not set(ENV_BY_NEED.values()) & set(function_config(MANIFESTS["resize"], STACK).as_env())

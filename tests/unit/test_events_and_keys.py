@@ -8,8 +8,8 @@ from imgpipe.events import (
     EventError,
     ImageRejected,
     Upload,
-    VariantCreated,
     VariantInfo,
+    VariantsCreated,
     parse_object_created,
     parse_pipeline_event,
     to_entry,
@@ -40,23 +40,38 @@ def test_other_detail_types_are_refused() -> None:
 @pytest.mark.parametrize(
     "event",
     [
-        VariantCreated(
+        VariantsCreated(
             Upload("b", "k k+%.jpg", "e", "v1"),
-            VariantInfo("resize", "vb", "resize/k k+%.jpg/640w.jpg", "jpeg", 640, 480, 1234),
-            4,
+            "resize",
+            (
+                VariantInfo("resize", "vb", "resize/k k+%.jpg/640w.jpg", "jpeg", 640, 480, 1234, role="responsive"),
+                VariantInfo("resize", "vb", "resize/k k+%.jpg/1280w.jpg", "jpeg", 1280, 960, 5678, role="responsive"),
+            ),
             "h",
         ),
         ImageRejected(Upload("b", "k", "e"), "convert", "corrupt_image", "truncated"),
     ],
 )
-def test_pipeline_events_round_trip(event: VariantCreated | ImageRejected) -> None:
+def test_pipeline_events_round_trip(event: VariantsCreated | ImageRejected) -> None:
     detail_type, detail = to_entry(event)
     assert parse_pipeline_event({"detail-type": detail_type, "detail": detail}) == event
 
 
 def test_malformed_pipeline_event_is_an_event_error() -> None:
     with pytest.raises(EventError, match="lacks"):
-        parse_pipeline_event({"detail-type": "Image Rejected", "detail": {"bucket": "b"}})
+        parse_pipeline_event({"detail-type": "Image Rejected", "detail": {"version": 2, "bucket": "b"}})
+    with pytest.raises(EventError, match="mistypes"):
+        parse_pipeline_event({"detail-type": "Variants Created", "detail": {"version": 2, "variants": []}})
+
+
+def test_a_pipeline_event_of_another_contract_version_is_refused() -> None:
+    """Version 1 (one "Variant Created" per variant, no version field) is not read as version 2."""
+    detail_type, detail = to_entry(ImageRejected(Upload("b", "k", "e"), "convert", "corrupt_image", "truncated"))
+    assert detail["version"] == 2
+    for version in (None, 1, "2", 3):
+        old = {k: v for k, v in detail.items() if k != "version"} | ({"version": version} if version else {})
+        with pytest.raises(EventError, match="contract version"):
+            parse_pipeline_event({"detail-type": detail_type, "detail": old})
 
 
 def test_variant_keys_are_deterministic() -> None:

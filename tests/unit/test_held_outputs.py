@@ -12,7 +12,7 @@ from typing import Any
 
 from imgpipe.catalog import APPROVED
 from imgpipe.config import Config
-from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.limits import Limits
 from imgpipe.outputs import held_tags, held_until_released, is_held
 from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, function_config
@@ -89,7 +89,7 @@ def _events(key: str, facts: dict[str, Any] | None) -> list[dict[str, Any]]:
         ("moderate", "moderation.json", "json", "facts", facts),
     ):
         info = VariantInfo(proc, VAR, f"{proc}/{key}/{name}", fmt, 640, 480, 100, role=role)
-        detail_type, detail = to_entry(VariantCreated(upload, info, 1, "0123456789abcdef", f))
+        detail_type, detail = to_entry(VariantsCreated(upload, info.processor, (info,), "0123456789abcdef", f))
         out.append({"source": f"imgpipe.{proc}", "detail-type": detail_type, "detail": detail})
     return out
 

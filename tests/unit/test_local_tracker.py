@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from imgpipe.events import ImageRejected, Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.events import ImageRejected, Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.manifest import Manifest, parse_manifest
 from imgpipe_tools.local.invoker import Outcome
 from imgpipe_tools.local.outbox import Email
@@ -36,14 +36,14 @@ class Clock:
         return self.now
 
 
-def _event(pipeline_event: VariantCreated | ImageRejected) -> dict[str, Any]:
+def _event(pipeline_event: VariantsCreated | ImageRejected) -> dict[str, Any]:
     detail_type, detail = to_entry(pipeline_event)
     return {"detail-type": detail_type, "source": "imgpipe.x", "detail": detail}
 
 
 def _variant(key: str, processor: str, name: str, count: int, etag: str = "e1") -> dict[str, Any]:
     info = VariantInfo(processor, "variants", f"{processor}/{key}/{name}.webp", "webp", 10, 10, 99)
-    return _event(VariantCreated(Upload(BUCKET, key, etag), info, count, "h"))
+    return _event(VariantsCreated(Upload(BUCKET, key, etag), info.processor, (info,), "h"))
 
 
 def _rejected(key: str, processor: str, reason: str = "unsupported_format", etag: str = "e1") -> dict[str, Any]:

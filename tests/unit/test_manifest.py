@@ -91,15 +91,18 @@ def test_pipeline_trigger_matches_the_stacks_producers_and_uploads_bucket_only()
     # exact sources, not the "imgpipe." prefix anyone may put; this stack's bucket, not a second stack's
     pattern = PipelineTrigger().event_pattern("up", ["thumbnail", "resize"])
     assert pattern["source"] == ["imgpipe.resize", "imgpipe.thumbnail"]
-    assert pattern["detail-type"] == ["Variant Created", "Image Rejected"]
+    assert pattern["detail-type"] == ["Variants Created", "Image Rejected"]
     assert pattern["detail"] == {"bucket": ["up"]}
     with pytest.raises(ValueError, match="producers"):
         PipelineTrigger().event_pattern("up")
 
 
 def test_needs_are_declared_by_name_and_none_by_default() -> None:
-    assert _parse().needs == frozenset()
-    assert _parse(needs=["read_variants", "catalog"]).needs == {Need.CATALOG, Need.READ_VARIANTS}
+    # a producer signs its events: the event key comes with producing, undeclared
+    assert _parse().produces_variants and _parse().needs == {Need.EVENT_KEY}
+    assert _parse(needs=["read_variants", "catalog"]).needs == {Need.CATALOG, Need.READ_VARIANTS, Need.EVENT_KEY}
+    notify = _parse("notify", produces_variants=False, outputs=None, triggers=[{"source": "pipeline"}])
+    assert notify.needs == frozenset()
 
 
 def test_effective_settings_are_the_manifests_values_with_the_deployments_on_top() -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imgpipe.catalog import APPROVED, COMPLETED, REJECTED, RoundRef
-from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.outputs import Audience, Outputs, OutputsView, Role
 from imgpipe_tools.review import ReviewError, delete_variants, review
 from imgpipe_tools.testing.fakes import FakeStorage
@@ -40,11 +40,11 @@ OUTPUTS = OutputsView(
 )
 
 
-def _variant(upload: Upload, processor: str, name: str, fmt: str, facts: dict[str, object] | None) -> VariantCreated:
+def _variant(upload: Upload, processor: str, name: str, fmt: str, facts: dict[str, object] | None) -> VariantsCreated:
     ext = "json" if fmt == "json" else "jpg"
     role = "facts" if fmt == "json" else "responsive"
     info = VariantInfo(processor, VARIANTS, f"{processor}/{upload.key}/{name}.{ext}", fmt, 640, 427, 1000, role=role)
-    return VariantCreated(upload, info, 1, "h", facts)
+    return VariantsCreated(upload, info.processor, (info,), "h", facts)
 
 
 def _catalog(facts: dict[str, object], key: str = KEY) -> tuple[MemoryCatalog, FakeStorage, RoundRef]:
@@ -54,8 +54,8 @@ def _catalog(facts: dict[str, object], key: str = KEY) -> tuple[MemoryCatalog, F
         _variant(upload, "resize", "640w", "jpeg", None),
         _variant(upload, "moderate", "moderation", "json", facts),
     ):
-        catalog.record_variant(event, expected=EXPECTED, now=NOW)
-        storage.put(VARIANTS, event.variant.key, b"x", content_type="image/jpeg", metadata={})
+        catalog.record_variants(event, expected=EXPECTED, now=NOW)
+        storage.put(VARIANTS, event.variants[0].key, b"x", content_type="image/jpeg", metadata={})
     storage.put(VARIANTS, f"resize/{key}/nested/other.jpg", b"y", content_type="image/jpeg", metadata={})
     return catalog, storage, RoundRef(UPLOADS, key, "e1")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from imgpipe.events import parse_object_created, parse_pipeline_event, to_entry
-from tests.notify_support import FIXTURES, ROOT, documented_filter_policies, json_blocks
+from imgpipe.signing import verify
+from tests.notify_support import EXAMPLE_EVENT_KEY, FIXTURES, ROOT, documented_filter_policies, json_blocks, unsigned
 
 
 def test_every_fixture_is_shown_verbatim_in_events_md_and_parses() -> None:
@@ -20,7 +21,8 @@ def test_every_fixture_is_shown_verbatim_in_events_md_and_parses() -> None:
             created = parse_object_created(event)
             assert created.upload.etag == "3858f62230ac3c915f300c664312c63f" and created.size == 2345678
         else:
-            assert to_entry(parse_pipeline_event(event)) == (event["detail-type"], event["detail"])
+            assert to_entry(parse_pipeline_event(event)) == (event["detail-type"], unsigned(event["detail"]))
+            assert verify(EXAMPLE_EVENT_KEY, event), f"{path.name}'s signature is not the example key's"
     # and every JSON example in events.md is a fixture some test parses (purge's are in its folder's tests)
     all_fixtures = [json.loads(p.read_text(encoding="utf-8")) for p in FIXTURES.parent.rglob("*.json")]
     assert all(block in all_fixtures for block in shown)

@@ -8,14 +8,16 @@ raise (a raise would be retried, then parked in a DLQ); each is counted by reaso
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from imgpipe.catalog import RoundRef
-from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
+from imgpipe.signing import signed
 from imgpipe_tools.testing.fakes import FakeStorage
 from services.notify.adapters import s3_links
 from services.notify.notifier import NO_LINK
@@ -39,13 +41,14 @@ def _variants_for(*uploads: Upload) -> FakeStorage:
     for upload in uploads:
         for p in sorted(PRODUCERS):
             for e in variant_events(upload, p):
-                storage.put(
-                    VARIANTS,
-                    e["detail"]["variant"]["key"],
-                    b"variant",
-                    content_type="image/webp",
-                    metadata={"source-etag": upload.etag, "processor": p, "source-key": upload.key},
-                )
+                for v in e["detail"]["variants"]:
+                    storage.put(
+                        VARIANTS,
+                        v["key"],
+                        b"variant",
+                        content_type="image/webp",
+                        metadata={"source-etag": upload.etag, "processor": p, "source-key": upload.key},
+                    )
     return storage
 
 
@@ -57,7 +60,7 @@ def _with(event: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> di
 
 def _variant(upload: Upload, processor: str, key: str, bucket: str = VARIANTS, source: str | None = None) -> dict:
     info = VariantInfo(processor, bucket, key, "webp", 320, 240, 1000)
-    detail_type, detail = to_entry(VariantCreated(upload, info, 1, "0123456789abcdef"))
+    detail_type, detail = to_entry(VariantsCreated(upload, info.processor, (info,), "0123456789abcdef"))
     event = copy.deepcopy(variant_events(upload, "resize")[0])
     event.update({"source": source or f"imgpipe.{processor}", "detail-type": detail_type, "detail": detail})
     return event
@@ -131,7 +134,7 @@ FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
         Forgery.ETAG_MISMATCH,
     ),
     "a malformed pipeline event from a producer's source": (
-        _with(variant_events(CAT, "resize")[0], lambda e: e["detail"].pop("variant")),
+        _with(variant_events(CAT, "resize")[0], lambda e: e["detail"].pop("variants")),
         Forgery.MALFORMED,
     ),
 }
@@ -174,19 +177,18 @@ def test_links_are_made_only_for_keys_where_this_uploads_variants_are() -> None:
     """A variant record that would not pass today's checks (recorded before them) gets no link."""
     parts = Parts()
     notifier = parts.notifier()
-    planted = VariantCreated(
-        CAT, VariantInfo("resize", VARIANTS, "resize/secrets/payroll.pdf/320w.webp", "webp", 1, 1, 1), 3, "h"
+    planted = VariantsCreated(
+        CAT, "resize", (VariantInfo("resize", VARIANTS, "resize/secrets/payroll.pdf/320w.webp", "webp", 1, 1, 1),), "h"
     )
-    parts.catalog.record_variant(planted, expected=sorted(PRODUCERS), now=parts.clock())
+    parts.catalog.record_variants(planted, expected=sorted(PRODUCERS), now=parts.clock())
     linked: list[str] = []
     notifier.link = lambda b, k: linked.append(k) or f"https://{b}.example/{k}?sig"
     for e in round_events(CAT)[1:]:
-        if e["detail"]["variant"]["key"] != variant_events(CAT, "resize")[2]["detail"]["variant"]["key"]:
-            notifier.handle(e)
+        notifier.handle(e)
     (email,) = parts.sender.sent
     assert "resize/secrets/payroll.pdf/320w.webp" not in linked
     assert NO_LINK in email.body
-    assert all(k.startswith(tuple(f"{p}/{CAT.key}/" for p in PRODUCERS)) for k in linked) and len(linked) == 6
+    assert all(k.startswith(tuple(f"{p}/{CAT.key}/" for p in PRODUCERS)) for k in linked) and len(linked) == 7
 
 
 def test_the_link_function_refuses_any_other_bucket() -> None:
@@ -205,3 +207,77 @@ def test_home_reads_the_producers_from_the_expected_spec() -> None:
     assert home.producers == frozenset(PRODUCERS)
     assert home.producer_of("imgpipe.resize") == "resize"
     assert home.producer_of("imgpipe.notify") is None and home.producer_of("imgpipe.") is None
+
+
+# --- a stack with an event key: believed by signature, nothing asked of S3 --------------------
+KEY = b"this stack's event key"
+OTHER_KEY = b"a second stack's event key"
+#: what the signature cannot tell (the variant's object is gone or was made from other bytes): a
+#: producer of this stack never says so, and no one else can sign
+_OBJECT_CHECKS = {Forgery.VARIANT_MISSING, Forgery.ETAG_MISMATCH}
+
+
+def _signed(event: dict[str, Any], key: bytes) -> dict[str, Any]:
+    if event.get("source") == "aws.s3" or not isinstance(event.get("detail"), dict):
+        return copy.deepcopy(event)
+    return _with(event, lambda e: e.update(detail=signed(key, e["source"], e["detail-type"], e["detail"])))
+
+
+class _NoRequests(FakeStorage):
+    """The variants bucket of a stack with an event key: notify must not ask it anything."""
+
+    def head(self, bucket: str, key: str) -> Any:
+        raise AssertionError(f"a request for s3://{bucket}/{key}: notify checks signatures, not objects")
+
+
+def _keyed(parts: Parts, **kw: Any) -> Any:
+    notifier = parts.notifier(variants=_NoRequests(), **kw)
+    notifier.event_key = lambda: KEY
+    return notifier
+
+
+@pytest.mark.parametrize("name", sorted(FORGED))
+@pytest.mark.parametrize("signer", ["unsigned", "another stack's key"])
+def test_with_an_event_key_a_forged_event_unsigned_or_signed_elsewhere_is_refused(name: str, signer: str) -> None:
+    event, reason = FORGED[name]
+    if signer == "another stack's key":
+        event = _signed(event, OTHER_KEY)
+    parts = Parts()
+    result = _keyed(parts, uploads=FakeStorage()).handle(copy.deepcopy(event))
+    pipeline_source = event.get("source") != "aws.s3" and reason is not Forgery.FOREIGN_SOURCE
+    expected = Forgery.BAD_SIGNATURE if pipeline_source else reason
+    assert (result["step"], result["reason"]) == ("forged", expected.value), result
+    assert parts.catalog.items == {} and parts.sender.sent == []
+    assert parts.metrics.counts == {"ForgedEventsRejected": 1, f"Forged_{expected.value}": 1}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, r) in FORGED.items() if r not in _OBJECT_CHECKS))
+def test_signed_with_the_stack_key_the_event_is_still_held_to_the_stack_layout(name: str) -> None:
+    """A signature says which stack sent it, not that its producer is free of bugs: the layout
+    checks (buckets, prefixes, producer names, shape) hold for signed events too."""
+    event, reason = FORGED[name]
+    parts = Parts()
+    result = _keyed(parts, uploads=FakeStorage()).handle(_signed(event, KEY))
+    assert (result["step"], result["reason"]) == ("forged", reason.value), result
+    assert parts.catalog.items == {} and parts.sender.sent == []
+
+
+def test_a_changed_signed_event_is_refused() -> None:
+    """Anything changed after signing (here one variant's key, within the upload's own prefix)."""
+    (event,) = variant_events(CAT, "resize")
+    event = _signed(event, KEY)
+    event["detail"]["variants"][0]["bytes"] += 1
+    parts = Parts()
+    result = _keyed(parts).handle(event)
+    assert result["reason"] == Forgery.BAD_SIGNATURE.value
+
+
+def test_with_an_event_key_a_real_round_completes_with_no_request_about_its_variants() -> None:
+    parts = Parts()
+    notifier = _keyed(parts)
+    events = [_signed(e, KEY) for e in round_events(CAT)]
+    # as EventBridge delivers it: the detail re-serialised (an integral float may lose its ".0")
+    for e in events:
+        assert notifier.handle(json.loads(json.dumps(e)))["step"] != "forged"
+    assert_one_ready_email(parts.sender)
+    assert parts.metrics.counts["ForgedEventsRejected"] == 0

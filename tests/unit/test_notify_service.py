@@ -115,7 +115,7 @@ def assert_one_ready_email(sender: FakeSender, upload: Upload = CAT) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.randoms(use_true_random=False), st.lists(st.integers(0, 7), max_size=8))
+@given(st.randoms(use_true_random=False), st.lists(st.integers(0, 3), max_size=8))
 def test_any_order_any_duplication_sends_exactly_one_email(rnd: random.Random, repeats: list[int]) -> None:
     parts = Parts()
     notifier = parts.notifier()
@@ -136,7 +136,8 @@ def test_the_email_waits_for_every_producer_not_for_the_upload_event() -> None:
     parts = Parts()
     notifier = parts.notifier()
     results = [notifier.handle(e) for p in sorted(PRODUCERS) for e in variant_events(CAT, p)]
-    assert [r["step"] for r in results] == ["wait"] * 6 + ["email"]
+    # one event per producer: the third is the last report
+    assert [r["step"] for r in results] == ["wait"] * 2 + ["email"]
     assert_one_ready_email(parts.sender)
     # the upload event arrives last: recorded, no second email
     assert notifier.handle(upload_event(CAT, size=99))["step"] == "nothing"

@@ -14,13 +14,15 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 
 from imgpipe.errors import Reason, Rejection
-from imgpipe.events import VARIANT_CREATED, Upload, parse_pipeline_event, variant_created_detail
+from imgpipe.events import VARIANTS_CREATED, Upload, parse_pipeline_event, variants_created_detail
 from imgpipe.imaging.facts import palette
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import parse
+from imgpipe.signing import verify
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
 from tests import imagegen as g
+from tests.notify_support import EXAMPLE_EVENT_KEY, unsigned
 
 from ..duplicates import Entry, band_widths, bands, check_and_remember, find_duplicate, remember, scope_of
 from ..hashes import hamming
@@ -255,13 +257,13 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
     stored = storage.objects[("variants", "describe/photos/cat.jpg/description.json")]
     assert stored.content_type == "application/json"
     ((_, event),) = publisher.sent
-    detail = variant_created_detail(event)
+    detail = variants_created_detail(event)
     assert detail["description"]["width"] == 640 and "gps" not in detail["description"]["exif"]
-    parsed = parse_pipeline_event({"detail-type": VARIANT_CREATED, "detail": json.loads(json.dumps(detail))})
+    parsed = parse_pipeline_event({"detail-type": VARIANTS_CREATED, "detail": json.loads(json.dumps(detail))})
     assert parsed.description == json.loads(stored.data)
 
     catalog = MemoryCatalog()
-    catalog.record_variant(parsed, expected=["describe"], now=datetime.now(UTC))
+    catalog.record_variants(parsed, expected=["describe"], now=datetime.now(UTC))
     status = catalog.latest("uploads", "photos/cat.jpg")
     assert status is not None
     assert status["processors"]["describe"]["state"] == "done"
@@ -275,14 +277,15 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
 
 
 def test_documented_event_parses_and_names_every_fact() -> None:
-    """docs/events.md shows tests/fixtures/events/describe/variant_created.json (a test of
+    """docs/events.md shows tests/fixtures/events/describe/variants_created.json (a test of
     tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
     from imgpipe.events import to_entry
 
-    path = Path(__file__).parents[3] / "tests" / "fixtures" / "events" / "describe" / "variant_created.json"
+    path = Path(__file__).parents[3] / "tests" / "fixtures" / "events" / "describe" / "variants_created.json"
     event = json.loads(path.read_text(encoding="utf-8"))
     parsed = parse_pipeline_event(event)
-    assert to_entry(parsed) == (event["detail-type"], event["detail"])
+    assert to_entry(parsed) == (event["detail-type"], unsigned(event["detail"]))
+    assert verify(EXAMPLE_EVENT_KEY, event)
     facts = describe(g.jpeg(g.photo((64, 48))), settings())
     assert set(event["detail"]["description"]) == {*facts, "duplicate_of", "duplicate_distance"}
 

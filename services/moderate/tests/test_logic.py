@@ -13,11 +13,13 @@ import pytest
 from PIL import Image
 
 from imgpipe.errors import Rejection
-from imgpipe.events import VARIANT_CREATED, Upload, parse_pipeline_event, variant_created_detail
+from imgpipe.events import VARIANTS_CREATED, Upload, parse_pipeline_event, variants_created_detail
 from imgpipe.runtime import UploadProcessor
 from imgpipe.settings import SettingsError, parse
+from imgpipe.signing import verify
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from tests import imagegen as g
+from tests.notify_support import EXAMPLE_EVENT_KEY, unsigned
 
 from ..engines import STAND_IN_VERSION, StandIn
 from ..logic import MAX_IMAGE_BYTES, Detection, Label, Moderator, classifier_copy, copy_size, facts, holding
@@ -188,20 +190,21 @@ def test_the_facts_ride_on_the_event_as_a_json_output() -> None:
     [(source, event_)] = publisher.sent
     assert source == "imgpipe.moderate"
     parsed = parse_pipeline_event(
-        {"source": source, "detail-type": VARIANT_CREATED, "detail": variant_created_detail(event_)}  # type: ignore[arg-type]
+        {"source": source, "detail-type": VARIANTS_CREATED, "detail": variants_created_detail(event_)}  # type: ignore[arg-type]
     )
     assert parsed.description is not None and parsed.description["held"] is True  # type: ignore[union-attr]
-    assert not parsed.variant.public  # type: ignore[union-attr]
+    assert not parsed.variants[0].public  # type: ignore[union-attr]
 
 
 def test_documented_event_parses_and_names_every_fact() -> None:
-    """docs/events.md shows tests/fixtures/events/moderate/variant_created.json (a test of
+    """docs/events.md shows tests/fixtures/events/moderate/variants_created.json (a test of
     tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
     from imgpipe.events import to_entry
 
-    path = FOLDER.parents[1] / "tests" / "fixtures" / "events" / "moderate" / "variant_created.json"
+    path = FOLDER.parents[1] / "tests" / "fixtures" / "events" / "moderate" / "variants_created.json"
     event = json.loads(path.read_text(encoding="utf-8"))
-    assert to_entry(parse_pipeline_event(event)) == (event["detail-type"], event["detail"])
+    assert to_entry(parse_pipeline_event(event)) == (event["detail-type"], unsigned(event["detail"]))
+    assert verify(EXAMPLE_EVENT_KEY, event)
     s = settings(engine="stand-in")
     moderator = Moderator(StandIn(s.stand_in_marker))
     moderator.start(Upload("imgpipe-uploads", event["detail"]["key"], "e"))

@@ -9,7 +9,7 @@ from typing import Any
 
 from imgpipe.catalog import COMPLETED, Round, VariantRecord
 from imgpipe.config import Config
-from imgpipe.events import Upload, VariantCreated, VariantInfo, to_entry
+from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.keys import cdn_url
 from imgpipe.manifest import load_manifest
 from imgpipe.needs import Resource
@@ -76,7 +76,7 @@ def _events(key: str, etag: str) -> list[dict[str, Any]]:
     upload = Upload("uploads", key, etag)
     created = {"bucket": {"name": "uploads"}, "object": {"key": key, "etag": etag, "size": 10}}
     info = VariantInfo("resize", "variants", f"resize/{key}/640w.webp", "webp", 640, 480, 12345)
-    detail_type, detail = to_entry(VariantCreated(upload, info, 1, "0123456789abcdef"))
+    detail_type, detail = to_entry(VariantsCreated(upload, info.processor, (info,), "0123456789abcdef"))
     return [
         {"source": "aws.s3", "detail-type": "Object Created", "time": "2026-11-22T18:59:00Z", "detail": created},
         {"source": "imgpipe.resize", "detail-type": detail_type, "detail": detail},

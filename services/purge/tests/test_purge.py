@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from imgpipe.catalog import DELETED, PROCESSING, RoundRef, UploadFacts
-from imgpipe.events import EventError, Upload, VariantCreated, VariantInfo
+from imgpipe.events import EventError, Upload, VariantInfo, VariantsCreated
 from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
 from imgpipe.variant_store import batches, made_from, variant_prefixes
 from imgpipe_tools.testing.fakes import FakeStorage
@@ -49,7 +49,7 @@ def record(catalog: MemoryCatalog, key: str, etag: str, version: str | None, at:
     upload = Upload(UPLOADS, key, etag, version)
     catalog.record_upload(upload, UploadFacts(at, 5, version_id=version), expected=["resize"], now=NOW)
     info = VariantInfo("resize", VARIANTS, variant_key("resize", key, "320w", "webp"), "webp", 320, 240, 9)
-    catalog.record_variant(VariantCreated(upload, info, 1, "h"), expected=["resize"], now=NOW)
+    catalog.record_variants(VariantsCreated(upload, info.processor, (info,), "h"), expected=["resize"], now=NOW)
     ref = RoundRef.of(upload)
     assert catalog.claim_email(ref, "completed", token="t", now=NOW, stale_before=NOW)
     assert catalog.confirm_email(ref, token="t", message_id="m", subject="s", now=NOW)

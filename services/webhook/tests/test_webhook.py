@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from imgpipe.events import COMPLETION_SOURCE, UPLOAD_COMPLETED, VARIANT_CREATED
+from imgpipe.events import COMPLETION_SOURCE, UPLOAD_COMPLETED, VARIANTS_CREATED
 from imgpipe.settings import SettingsError, parse
 from services.webhook.adapters import http_post
 from services.webhook.deliverer import Deliverer, DeliveryFailed
@@ -100,7 +100,7 @@ def test_the_same_event_gives_the_same_id_and_body_on_every_delivery() -> None:
     ("event", "why"),
     [
         ({**completion(), "source": "imgpipe.resize"}, "not a completion event"),
-        ({**completion(), "detail-type": VARIANT_CREATED}, "not a completion event"),
+        ({**completion(), "detail-type": VARIANTS_CREATED}, "not a completion event"),
         (completion(bucket="someone-elses-uploads"), "not this stack's"),
         (completion(event_id=""), "no id"),
     ],
