@@ -55,15 +55,15 @@ CATALOG_ROUND_BYTES = 406
 CATALOG_VARIANT_BYTES = 187
 CATALOG_CLAIM_BYTES = 82
 CATALOG_CONFIRM_BYTES = 118
-#: PutEvents takes at most 10 entries per call (billed per entry)
-PUT_EVENTS_MAX_ENTRIES = 10
 
 
-def catalog_write_units(variants: int) -> int:
-    """Write units of one round's catalog writes: the upload event, one per variant, the email's
-    claim and confirm, each billed on the larger of the item's sizes before and after it."""
+def catalog_write_units(variants: Sequence[int]) -> int:
+    """Write units of one round's catalog writes: the upload event, one per producer's event (all
+    its ``variants[i]`` records at once), the email's claim and confirm, each billed on the larger
+    of the item's sizes before and after it."""
     sizes = [0, CATALOG_ROUND_BYTES]
-    sizes += [CATALOG_ROUND_BYTES + CATALOG_VARIANT_BYTES * (i + 1) for i in range(variants)]
+    for n in variants:
+        sizes.append(sizes[-1] + CATALOG_VARIANT_BYTES * n)
     sizes += [sizes[-1] + CATALOG_CLAIM_BYTES, sizes[-1] + CATALOG_CLAIM_BYTES + CATALOG_CONFIRM_BYTES]
     return sum(max(1, math.ceil(max(a, b) / 1024)) for a, b in itertools.pairwise(sizes))
 
@@ -79,17 +79,18 @@ def requests_per_upload(variants: Mapping[str, int]) -> dict[str, dict[str, int]
             "s3.HeadObject": 2,
             "s3.GetObject": 1,
             "s3.PutObject": n,
-            "events.PutEvents": math.ceil(n / PUT_EVENTS_MAX_ENTRIES),
-            "events.entries": n,
+            # one "Variants Created" listing them all
+            "events.PutEvents": 1,
+            "events.entries": 1,
         }
-    total = sum(variants.values())
     out["notify"] = {
-        # HEAD and a ranged GET of the upload (its facts), a HEAD of every variant it is told of
-        "s3.HeadObject": 1 + total,
+        # HEAD and a ranged GET of the upload (its facts); the producers' events are signed: no
+        # request about their variants
+        "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        # one conditional write per event, then the email's claim and confirm
-        "dynamodb.UpdateItem": 1 + total + 2,
-        "dynamodb.WRU": catalog_write_units(total),
+        # one conditional write per event (the upload's, each producer's), then the email's claim and confirm
+        "dynamodb.UpdateItem": 1 + len(variants) + 2,
+        "dynamodb.WRU": catalog_write_units(list(variants.values())),
         "sns.Publish": 1,
         # the round's completion event (docs/events.md)
         "events.PutEvents": 1,
@@ -322,7 +323,7 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         lines.append({"item": f"S3 requests {name}", "usd": s3_usd, "note": f"{reads} GET/HEAD, {puts} PUT"})
     variants_total = sum(variants.values())
     notify = requests["notify"]
-    notify_invocations = 1 + variants_total  # the upload itself and every Variant Created
+    notify_invocations = 1 + len(variants)  # the upload itself and each producer's one event
     entries = sum(r.get("events.entries", 0) for r in requests.values())
     notify_s3_usd, notify_reads, _ = _s3_usd(notify)
     lines += [
@@ -330,7 +331,8 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         {
             "item": "EventBridge",
             "usd": 1e6 * entries * p["eventbridge_custom_event"],
-            "note": f"{variants_total} Variant Created events and 1 completion event, billed per entry "
+            "note": f"{len(variants)} Variants Created events ({variants_total} variants) and 1 completion event, "
+            "billed per entry "
             f"({sum(r.get('events.PutEvents', 0) for r in requests.values())} PutEvents calls); "
             "S3 events to the default bus are free",
         },
@@ -344,7 +346,7 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         {
             "item": "S3 requests notify",
             "usd": notify_s3_usd,
-            "note": f"{notify_reads} GET/HEAD: the upload's facts, a HEAD of each variant it is told of",
+            "note": f"{notify_reads} GET/HEAD: the upload's facts (events are signed: none per variant)",
         },
         {
             "item": "DynamoDB notify",

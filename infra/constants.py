@@ -61,6 +61,8 @@ DEFAULT_EVENT_BUS = "default"
 WEBHOOK_SECRET_CHARS = 48
 #: letters and digits of a transform signing key: as base64, 48 bytes (at least 32 are required)
 TRANSFORM_SECRET_CHARS = 64
+#: letters and digits of the pipeline events' HMAC key (imgpipe/signing.py): 64 of 62 symbols, ~380 bits
+EVENT_KEY_CHARS = 64
 
 
 def metrics_namespace(stack_name: str) -> str:

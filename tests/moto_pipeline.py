@@ -25,6 +25,7 @@ from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
 from imgpipe_tools.local.lambda_env import LambdaContext, load_handler
+from imgpipe_tools.local.provision import generated_secret
 from imgpipe_tools.local.stack import LOCAL_DEFAULT_SETTINGS
 from tests.events import object_created
 
@@ -46,6 +47,7 @@ class MotoPipeline:
     events_queue: str
     topic_arn: str = ""
     emails_queue: str = ""
+    event_key_arn: str = ""
     captured: list[dict[str, Any]] = field(default_factory=list)
 
     @cached_property
@@ -65,6 +67,8 @@ class MotoPipeline:
                 Resource.CATALOG_TABLE: TABLE,
                 Resource.NOTIFICATION_TOPIC: self.topic_arn,
                 Resource.EXPECTED_PRODUCERS: expected_producers_spec(list(self.manifests.values())),
+                # the producers sign their events and notify checks them, as in every stack
+                Resource.EVENT_KEY: self.event_key_arn,
             },
         )
         # what the local stack overrides for the emulator (moto has no Rekognition: moderate's stand-in)
@@ -136,6 +140,7 @@ def moto_pipeline(*, with_notify: bool = False) -> Iterator[MotoPipeline]:
         events.put_rule(Name="capture-pipeline-events", EventPattern=json.dumps({"source": [{"prefix": "imgpipe."}]}))
         events.put_targets(Rule="capture-pipeline-events", Targets=[{"Id": "q", "Arn": events_arn}])
         pipeline = MotoPipeline({m.name: m for m in discover()}, events_url)
+        pipeline.event_key_arn = generated_secret(boto3.client("secretsmanager"), "imgpipe-event-key")
         # describe keeps its near-duplicate index in the catalog table, notify its rounds
         create_catalog_table(boto3.client("dynamodb"), TABLE)
         if with_notify:

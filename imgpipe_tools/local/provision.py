@@ -70,6 +70,10 @@ class Names:
     def webhook_secret(self) -> str:
         return f"{self.prefix}-webhook-secret"
 
+    @property
+    def event_key(self) -> str:
+        return f"{self.prefix}-event-key"
+
 
 @dataclass(frozen=True)
 class Provisioned:
@@ -78,6 +82,8 @@ class Provisioned:
     observer_queue_url: str
     #: the webhooks' signing secret, when a service declares the need (infra creates it the same way)
     webhook_secret_arn: str | None = None
+    #: the pipeline events' signing key, whenever a service signs or checks them (infra's likewise)
+    event_key_arn: str | None = None
 
 
 def _queue(sqs: Any, name: str, visibility_s: int = 30) -> tuple[str, str]:
@@ -180,4 +186,7 @@ def provision(
         processors=processors,
         origin="local",
     )
-    return Provisioned(deployment, outbox_url, observer_url, webhook_secret)
+    event_key = None
+    if any(Need.EVENT_KEY in m.needs for m in manifests):
+        event_key = generated_secret(clients["secretsmanager"], names.event_key)
+    return Provisioned(deployment, outbox_url, observer_url, webhook_secret, event_key)

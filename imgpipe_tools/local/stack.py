@@ -330,8 +330,9 @@ class LocalStack:
 
     def _provisioned_on_demand(self) -> dict[Resource, str]:
         """Resources the local stack provides only when a selected service declares a need for them."""
-        secret = self._provisioned.webhook_secret_arn if self._provisioned else None
-        return {Resource.WEBHOOK_SECRET: secret} if secret else {}
+        p = self._provisioned
+        found = {Resource.WEBHOOK_SECRET: p.webhook_secret_arn, Resource.EVENT_KEY: p.event_key_arn} if p else {}
+        return {resource: arn for resource, arn in found.items() if arn}
 
     @property
     def webhook_secret_arn(self) -> str | None:

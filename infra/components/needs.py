@@ -41,6 +41,7 @@ class NeedGrants:
             Need.MODERATION: self._detect_moderation_labels,
             Need.TRANSFORM_SECRET: self._read_transform_secret,
             Need.RELEASE_OUTPUTS: self._release_outputs,
+            Need.EVENT_KEY: self._read_event_key,
         }
 
     def apply(self, role: iam.IRole, needs: Collection[Need]) -> None:
@@ -202,6 +203,15 @@ class NeedGrants:
                 sid="ReadWebhookSecret",
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.notification.webhook_secret.secret_arn],
+            )
+        )
+
+    def _read_event_key(self, role: iam.IRole) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadEventKey",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.notification.event_key.secret_arn],
             )
         )
 

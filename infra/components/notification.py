@@ -24,7 +24,7 @@ from imgpipe.catalog.schema import (
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
 from infra.components import nag
-from infra.constants import TRANSFORM_SECRET_CHARS, WEBHOOK_SECRET_CHARS
+from infra.constants import EVENT_KEY_CHARS, TRANSFORM_SECRET_CHARS, WEBHOOK_SECRET_CHARS
 
 
 class Notification(Construct):
@@ -42,6 +42,7 @@ class Notification(Construct):
         self.removal_policy = removal_policy
         self._webhook_secret: secretsmanager.Secret | None = None
         self._transform_secret: secretsmanager.Secret | None = None
+        self._event_key: secretsmanager.Secret | None = None
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -77,10 +78,43 @@ class Notification(Construct):
         resources = {Resource.CATALOG_TABLE: self.catalog.table_name, Resource.NOTIFICATION_TOPIC: self.topic.topic_arn}
         if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
             resources[Resource.WEBHOOK_SECRET] = self.webhook_secret.secret_arn
+        # every producer signs its events and notify checks them (imgpipe/signing.py)
+        if any(Need.EVENT_KEY in m.needs for m in manifests):
+            resources[Resource.EVENT_KEY] = self.event_key.secret_arn
         # the transform service's (an edge service): the API's declaration alone creates no key
         if any(Need.TRANSFORM_SECRET in m.needs and m.edge is not None for m in manifests):
             resources[Resource.TRANSFORM_SECRET] = self.transform_secret.secret_arn
         return resources
+
+    def _signing_key(self, construct_id: str, description: str, chars: int, unrotated: str) -> secretsmanager.Secret:
+        """A generated key of ``chars`` letters and digits; ``unrotated`` says why it has no scheduled
+        rotation (after the secret's path, for cdk-nag)."""
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=chars, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=self.removal_policy,
+        )
+        nag.acknowledge(secret, "AwsSolutions-SMG4", f"{secret.node.path} {unrotated}")
+        return secret
+
+    @property
+    def event_key(self) -> secretsmanager.Secret:
+        """The pipeline events' signing key (imgpipe/signing.py): only the producers and notify may
+        read it (the event_key need), each once per cold start; never in an environment variable."""
+        if self._event_key is None:
+            self._event_key = self._signing_key(
+                "EventKey",
+                "imgpipe pipeline events: the key producers sign their events with and notify checks",
+                EVENT_KEY_CHARS,
+                "is read once per cold start by the producers and notify: a scheduled "
+                "rotation would make warm producers sign with a key a newly started notify no longer accepts until "
+                "they restart; rotating it is a redeploy (docs/decisions.md, pipeline events are signed).",
+            )
+        return self._event_key
 
     @property
     def existing_transform_secret(self) -> secretsmanager.Secret | None:
@@ -92,19 +126,11 @@ class Notification(Construct):
         bytes (imgpipe.transforms.parse_keys). During a rotation the value holds the new key, a
         space and the old one: the new signs, both verify (docs/transforms.md)."""
         if self._transform_secret is None:
-            self._transform_secret = secretsmanager.Secret(
-                self,
+            self._transform_secret = self._signing_key(
                 "TransformSecret",
-                description="imgpipe transform URLs: the signing key (new key first, then the old during a rotation)",
-                generate_secret_string=secretsmanager.SecretStringGenerator(
-                    password_length=TRANSFORM_SECRET_CHARS, exclude_punctuation=True, include_space=False
-                ),
-                removal_policy=self.removal_policy,
-            )
-            nag.acknowledge(
-                self._transform_secret,
-                "AwsSolutions-SMG4",
-                f"{self._transform_secret.node.path} signs transform URLs already published in pages and caches: "
+                "imgpipe transform URLs: the signing key (new key first, then the old during a rotation)",
+                TRANSFORM_SECRET_CHARS,
+                "signs transform URLs already published in pages and caches: "
                 "rotation is the operator's two-step change (docs/transforms.md), not a scheduled replacement "
                 "that would break every published URL at once.",
             )
@@ -116,19 +142,11 @@ class Notification(Construct):
         verifies with ``whsec_`` followed by them (docs/webhooks.md). Only its ARN reaches a
         function's environment; the function reads the value."""
         if self._webhook_secret is None:
-            self._webhook_secret = secretsmanager.Secret(
-                self,
+            self._webhook_secret = self._signing_key(
                 "WebhookSecret",
-                description="imgpipe webhooks: the signing key (give receivers whsec_<this value>)",
-                generate_secret_string=secretsmanager.SecretStringGenerator(
-                    password_length=WEBHOOK_SECRET_CHARS, exclude_punctuation=True, include_space=False
-                ),
-                removal_policy=self.removal_policy,
-            )
-            nag.acknowledge(
-                self._webhook_secret,
-                "AwsSolutions-SMG4",
-                f"{self._webhook_secret.node.path} is the webhook signing key, shared with the receivers, which "
+                "imgpipe webhooks: the signing key (give receivers whsec_<this value>)",
+                WEBHOOK_SECRET_CHARS,
+                "is the webhook signing key, shared with the receivers, which "
                 "must learn a new one before it is used: rotation is the operator's step (docs/webhooks.md: both "
                 "keys sign during the switch).",
             )

@@ -105,7 +105,7 @@ def _without_expected_producers(resource: dict[str, Any]) -> dict[str, Any]:
 def _notify_pipeline_rule_id(s: Synthesized) -> str:
     """notify's pipeline rule: its sources are the stack's producers, generated like the list above."""
     ids = [s.logical_id(r) for r in s.stack.processors["notify"].rules]
-    [lid] = [i for i in ids if "Variant Created" in s.resources[i]["Properties"]["EventPattern"]["detail-type"]]
+    [lid] = [i for i in ids if "Variants Created" in s.resources[i]["Properties"]["EventPattern"]["detail-type"]]
     return lid
 
 

@@ -56,9 +56,15 @@ def test_adding_the_webhook_changes_no_other_resource(pair: tuple[Synthesized, S
     assert changed == [], f"changed by adding the webhook: {changed}"
     added = sorted(set(with_.resources) - set(without.resources))
     assert added and all(lid.startswith((WEBHOOK, "NotificationWebhookSecret")) for lid in added), added
-    (secret,) = with_.of_type("AWS::SecretsManager::Secret")
+    # the pipeline events' key is in both (every stack has producers); the webhook's only with it
+    secrets = {
+        lid for lid in with_.of_type("AWS::SecretsManager::Secret") if not lid.startswith("NotificationEventKey")
+    }
+    (secret,) = secrets
     assert secret.startswith("NotificationWebhookSecret")
-    assert without.of_type("AWS::SecretsManager::Secret") == {}
+    assert [lid for lid in without.of_type("AWS::SecretsManager::Secret")] == [
+        lid for lid in with_.of_type("AWS::SecretsManager::Secret") if lid.startswith("NotificationEventKey")
+    ]
 
 
 def test_notify_may_put_only_the_completion_events_source(pair: tuple[Synthesized, Synthesized]) -> None:
@@ -71,7 +77,9 @@ def test_notify_may_put_only_the_completion_events_source(pair: tuple[Synthesize
 def test_the_webhook_reads_its_secret_and_nothing_else(pair: tuple[Synthesized, Synthesized]) -> None:
     _, s = pair
     statements = _statements(s, WEBHOOK)
-    (secret_id,) = s.of_type("AWS::SecretsManager::Secret")
+    (secret_id,) = (
+        lid for lid in s.of_type("AWS::SecretsManager::Secret") if lid.startswith("NotificationWebhookSecret")
+    )
     [read] = [st for st in statements if st.get("Sid") == "ReadWebhookSecret"]
     assert read["Action"] == "secretsmanager:GetSecretValue" and read["Resource"] == {"Ref": secret_id}
     actions = {a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
@@ -95,3 +103,18 @@ def test_the_webhook_rule_matches_the_completion_events_of_this_stack(pair: tupl
     for notify_rule in s.stack.processors["notify"].rules:
         notify_pattern = s.resources[s.logical_id(notify_rule)]["Properties"]["EventPattern"]
         assert not set(notify_pattern["detail-type"]) & set(COMPLETION_DETAIL_TYPES)
+
+
+def test_only_the_producers_and_notify_read_the_event_key(pair: tuple[Synthesized, Synthesized]) -> None:
+    """Whoever can read the key can sign pipeline events notify believes (docs/decisions.md)."""
+    _, s = pair
+    (key_id,) = (lid for lid in s.of_type("AWS::SecretsManager::Secret") if lid.startswith("NotificationEventKey"))
+    readers = set()
+    for name in s.stack.processors:
+        for st in _statements(s, name):
+            resources = st.get("Resource") if isinstance(st.get("Resource"), list) else [st.get("Resource")]
+            if {"Ref": key_id} in resources:
+                assert st["Action"] == "secretsmanager:GetSecretValue", (name, st)
+                readers.add(name)
+    producers = {name for name, p in s.stack.processors.items() if p.manifest.produces_variants}
+    assert readers == producers | {"notify"}, readers

@@ -119,7 +119,10 @@ def test_duplicated_and_shuffled_deliveries_converge_with_one_email_each(pipelin
 
     # Every announced variant exists, and nothing else does (besides the done records).
     announced = {
-        e["detail"]["variant"]["key"] for e in shuffler.pipeline_events if e["detail-type"] == VARIANTS_CREATED
+        v["key"]
+        for e in shuffler.pipeline_events
+        if e["detail-type"] == VARIANTS_CREATED
+        for v in e["detail"]["variants"]
     }
     stored = set(p.variant_keys())
     assert announced == stored

@@ -74,7 +74,7 @@ def test_every_hostile_file_ends_as_variants_or_a_reasoned_rejection(
         return
 
     assert {e["detail-type"] for e in announced} == {VARIANTS_CREATED}
-    assert sorted(e["detail"]["variant"]["key"] for e in announced) == sorted(result["variants"])
+    assert sorted(v["key"] for e in announced for v in e["detail"]["variants"]) == sorted(result["variants"])
     for vkey in result["variants"]:
         obj = p.s3.get_object(Bucket="imgpipe-variants", Key=vkey)
         data = obj["Body"].read()

@@ -26,29 +26,29 @@ UP = Upload("uploads", "dir.with.dots/ü #1 +%20[x].jpg", "e1")
 REF = RoundRef.of(UP)
 
 
-def _variant(name: str, count: int = 2, upload: Upload = UP) -> VariantsCreated:
+def _variant(*names: str, upload: Upload = UP) -> VariantsCreated:
     # variant keys with '#', '.', spaces and unicode become attribute names: they must be safe
-    key = f"resize/{upload.key}/{name}"
-    return VariantsCreated(upload, VariantInfo("resize", "variants", key, "webp", 10, 5, 99), count, "h")
+    infos = tuple(VariantInfo("resize", "variants", f"resize/{upload.key}/{n}", "webp", 10, 5, 99) for n in names)
+    return VariantsCreated(upload, "resize", infos, "h")
 
 
 def test_each_event_is_recorded_once(catalog: DynamoCatalog | MemoryCatalog) -> None:
-    first = catalog.record_variants(_variant("a #1.webp"), expected=["resize", "thumbnail"], now=NOW)
+    rejection = ImageRejected(UP, "thumbnail", "too_large", "big")
+    first = catalog.record_rejection(rejection, expected=["resize", "thumbnail"], now=NOW)
     assert first.fresh and first.round.status == PROCESSING
     assert first.round.processor("resize").state == PENDING
-    assert not catalog.record_variants(_variant("a #1.webp"), expected=["resize"], now=LATER).fresh
-    second = catalog.record_variants(_variant("b.v2.webp"), expected=["resize"], now=LATER)
+    # one producer's event: every variant in one write, or (a repeat) none
+    second = catalog.record_variants(_variant("a #1.webp", "b.v2.webp"), expected=["resize"], now=LATER)
     assert second.fresh
+    assert not catalog.record_variants(_variant("a #1.webp", "b.v2.webp"), expected=["resize"], now=LATER).fresh
     r = second.round
     assert r.expected == ("resize", "thumbnail")  # fixed by the first event of the round
     assert r.first_seen_at == "2026-11-22T19:00:00.000000Z"
-    assert r.processor("resize").state == DONE and r.pending() == ["thumbnail"]
+    assert r.processor("resize").state == DONE and r.pending() == []
     assert [v.key for v in r.processor("resize").variants] == [
         f"resize/{UP.key}/a #1.webp",
         f"resize/{UP.key}/b.v2.webp",
     ]
-    rejection = ImageRejected(UP, "thumbnail", "too_large", "big")
-    assert catalog.record_rejection(rejection, expected=[], now=LATER).fresh
     assert not catalog.record_rejection(rejection, expected=[], now=LATER).fresh
     facts = UploadFacts("2026-11-22T18:59:00Z", 1234, "image/jpeg", None)
     recorded = catalog.record_upload(UP, facts, expected=[], now=LATER)
@@ -58,7 +58,7 @@ def test_each_event_is_recorded_once(catalog: DynamoCatalog | MemoryCatalog) -> 
 
 
 def test_one_claim_wins_until_it_is_released_or_stale(catalog: DynamoCatalog | MemoryCatalog) -> None:
-    catalog.record_variants(_variant("a", 1), expected=["resize"], now=NOW)
+    catalog.record_variants(_variant("a"), expected=["resize"], now=NOW)
     fresh_only = NOW - timedelta(seconds=45)
     assert catalog.claim_email(REF, COMPLETED, token="t1", now=NOW, stale_before=fresh_only)
     assert not catalog.claim_email(REF, COMPLETED, token="t2", now=NOW, stale_before=fresh_only)

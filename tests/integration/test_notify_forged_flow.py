@@ -40,9 +40,9 @@ def _forgeries(real: Upload) -> dict[str, dict[str, Any]]:
     wrong_etag = Upload(UPLOADS, real.key, "0" * 32)
     second_stack = Upload("imgpipe-b-uploads", real.key, real.etag)
     outside = copy.deepcopy(variant_events(real, "resize")[0])
-    outside["detail"]["variant"]["key"] = "resize/secrets/payroll.pdf/320w.webp"
+    outside["detail"]["variants"][0]["key"] = "resize/secrets/payroll.pdf/320w.webp"
     other_prefix = copy.deepcopy(variant_events(real, "resize")[0])
-    other_prefix["detail"]["variant"]["key"] = f"thumbnail/{real.key}/300x300.webp"
+    other_prefix["detail"]["variants"][0]["key"] = f"thumbnail/{real.key}/300x300.webp"
     foreign = copy.deepcopy(rejected_event(real, "convert", "corrupt_image"))
     foreign["source"] = "someone.else"
     return {

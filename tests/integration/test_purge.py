@@ -58,7 +58,7 @@ def test_a_deleted_upload_leaves_no_variant_and_no_live_round_and_may_come_back(
         cat_bytes = g.jpeg(g.photo((640, 480)))
         assert len(_process(p, cat, cat_bytes)) == 1
         assert len(_process(p, dog, g.jpeg(g.photo((300, 200))))) == 1
-        late = [e for e in p.captured if e["detail"]["key"] == cat and e["detail-type"] == "Variant Created"]
+        late = [e for e in p.captured if e["detail"]["key"] == cat and e["detail-type"] == "Variants Created"]
         dogs = [k for k in p.variant_keys() if f"/{dog}/" in k]
         cats = sorted(set(p.variant_keys()) - set(dogs))
         assert late and dogs and len(cats) >= 6  # variants and a done record of each of the 3 producers

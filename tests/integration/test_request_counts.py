@@ -1,10 +1,14 @@
 """Requests per upload, per service: the budget every change is held to (docs/benchmarks.md).
 
 One normal JPEG goes through the real handlers under moto: resize, thumbnail and convert with its
-"Object Created", then notify with that event and every "Variant Created" they put on the bus (the
+"Object Created", then notify with that event and each producer's one "Variants Created" on the bus (the
 full round, ending with the email). Every AWS call the handlers' clients make is counted by a
 botocore ``before-call`` hook on the shared client factory (``imgpipe.adapters.client``), so what
 is counted is what the adapters send; the test's own clients (uploading, reading the bus) are not.
+
+Every pipeline event is signed with the stack's event key, which each function reads once per cold
+start (one GetSecretValue): the budget is a warm function's, so the fixture reads it first, and a
+test of its own holds the cold start to that one read.
 
 DynamoDB bills request units, not calls: after each catalog call the item is read back with an
 uncounted client and its size computed the way DynamoDB sizes items (``bench.cost``), giving the
@@ -42,14 +46,17 @@ SIZE = (2400, 1600)
 # "events.entries" (PutEvents entries, what EventBridge bills), "dynamodb.WRU" / "dynamodb.RRU"
 # (DynamoDB's on-demand request units).
 BUDGET: dict[str, dict[str, int]] = {
-    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 2, "events.PutEvents": 1, "events.entries": 2},
-    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 4, "events.PutEvents": 1, "events.entries": 4},
+    # one "Variants Created" entry per producer, however many variants it wrote
+    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 2, "events.PutEvents": 1, "events.entries": 1},
+    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 4, "events.PutEvents": 1, "events.entries": 1},
     "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 1, "events.PutEvents": 1, "events.entries": 1},
+    # the upload's HEAD and first bytes (its facts); no HEAD per variant (the events are signed); one
+    # write for the upload, one per producer's event, then the email's claim and its confirmation
     "notify": {
-        "s3.HeadObject": 8,
+        "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        "dynamodb.UpdateItem": 10,
-        "dynamodb.WRU": 16,
+        "dynamodb.UpdateItem": 6,
+        "dynamodb.WRU": 10,
         "sns.Publish": 1,
         "events.PutEvents": 1,
         "events.entries": 1,
@@ -59,14 +66,14 @@ BUDGET: dict[str, dict[str, int]] = {
 #: delivery, an identical re-upload): producers skip the work and announce their variants again,
 #: notify records nothing new and sends nothing
 REPLAY_BUDGET: dict[str, dict[str, int]] = {
-    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 2},
-    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 4},
+    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
+    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
     "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
     "notify": {
-        "s3.HeadObject": 8,
+        "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        "dynamodb.UpdateItem": 8,
-        "dynamodb.WRU": 16,
+        "dynamodb.UpdateItem": 4,
+        "dynamodb.WRU": 8,
     },
 }
 
@@ -129,7 +136,11 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MotoPipeline, Req
         p.manifests = {name: p.manifests[name] for name in SERVICES}
         counter = RequestCounter()
         monkeypatch.setattr(adapters, "_client_hooks", [counter.hook])
+        monkeypatch.setattr(adapters, "_secrets", {})
         adapters.client.cache_clear()
+        # warm functions: the event key was read at their cold start
+        adapters.stack_secret(p.event_key_arn)()
+        counter.take()
         yield p, counter
     adapters.client.cache_clear()
 
@@ -179,6 +190,23 @@ def test_one_upload_and_its_replay_send_exactly_the_budgeted_requests(
     assert not _differences(replay, REPLAY_BUDGET), "requests per replayed upload changed:\n" + "\n".join(
         _differences(replay, REPLAY_BUDGET)
     )
+
+
+def test_a_cold_start_reads_the_event_key_once_whatever_it_handles(
+    counted: tuple[MotoPipeline, RequestCounter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, counter = counted
+    monkeypatch.setattr(adapters, "_secrets", {})  # a cold start: nothing read yet
+    data = imagegen.jpeg(imagegen.photo((64, 48)))
+    reads = 0
+    for n in range(3):
+        key = f"photos/cold-{n}.jpg"
+        created = p.created_event(key, p.upload(key, data), len(data))
+        counts = _one_upload(p, counter, created)
+        counts.pop("_results")
+        reads += sum(c.get("secrets-manager.GetSecretValue", 0) for c in counts.values())
+    # one process stands for every function here: one read for all of them, three uploads later
+    assert reads == 1
 
 
 def test_the_cost_model_prices_the_budgeted_requests() -> None:

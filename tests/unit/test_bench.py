@@ -103,10 +103,10 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     assert lines["Lambda resize"] == pytest.approx(1e6 * (billed * 0.625 * 0.0000133334 + 0.2e-6), abs=0.01)
     # 2 HEAD + 1 GET, one PUT per variant (no done record)
     assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 4 * 5.0, abs=0.01)
-    # 5 Variant Created events and the completion event, $1 per million entries
-    assert lines["EventBridge"] == pytest.approx(6.0)
-    # 1 + 5 events, the claim and the confirm: 8 writes of a catalog item under 2 KB
-    assert lines["DynamoDB notify"] == pytest.approx(cost.catalog_write_units(5) * 0.625, abs=0.01)
+    # one Variants Created per producer and the completion event, $1 per million entries
+    assert lines["EventBridge"] == pytest.approx(3.0)
+    # the upload's event, one per producer, the claim and the confirm: 5 writes, not 1 per variant's 8
+    assert lines["DynamoDB notify"] == pytest.approx(cost.catalog_write_units([4, 1]) * 0.625, abs=0.01)
     assert lines["SNS email delivery"] == pytest.approx(20.0)
     assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
     # below 1,769 MB a function has a fraction of a vCPU: CPU-bound work costs more than at local speed
