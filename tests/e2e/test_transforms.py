@@ -13,7 +13,7 @@ from PIL import Image
 
 from imgpipe_tools.local import LocalStack
 from tests.e2e.conftest import StartStack
-from tests.e2e.test_api import User, jpeg, post_upload, wait_done
+from tests.e2e.test_api import User, jpeg, put_upload, wait_done
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def stack(start_local_stack: StartStack) -> Iterator[LocalStack]:
 
 def test_a_signed_transform_is_exact_cacheable_and_refused_when_changed(stack: LocalStack) -> None:
     alice, bob = User(stack, "alice@example.com"), User(stack, "bob@example.com")
-    upload_id = post_upload(alice, "Card Photo.jpg", jpeg((1600, 1200), seed=3), "image/jpeg")
+    upload_id = put_upload(alice, "Card Photo.jpg", jpeg((1600, 1200), seed=3), "image/jpeg")
     path = f"/api/uploads/{upload_id}/transforms"
     wanted = {"width": 640, "height": 360, "fit": "cover", "format": "webp", "quality": 75}
 

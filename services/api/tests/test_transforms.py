@@ -17,7 +17,7 @@ from moto import mock_aws
 from imgpipe.adapters import client
 from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, create_table
 from imgpipe.config import Config, use_config
-from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need
 from imgpipe.registry import DEFAULT_ROOT, discover
 from imgpipe.transforms import TransformBounds, bounds_json, parse_spec, split_path, verify
@@ -35,7 +35,7 @@ def _finish_round(upload: Upload) -> None:
     catalog = DynamoCatalog(TABLE)
     catalog.record_upload(upload, UploadFacts(size=1, content_type="image/jpeg"), expected=["resize"], now=NOW)
     info = VariantInfo("resize", VARIANTS, f"resize/{upload.key}/640w.jpg", "jpeg", 640, 480, 99)
-    catalog.record_variant(VariantCreated(upload, info, 1, "h"), expected=["resize"], now=NOW)
+    catalog.record_variants(VariantsCreated(upload, "resize", (info,), "h"), expected=["resize"], now=NOW)
     assert catalog.claim_email(RoundRef.of(upload), COMPLETED, token="t", now=NOW, stale_before=NOW)
 
 

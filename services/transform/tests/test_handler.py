@@ -17,7 +17,7 @@ from PIL import Image
 from imgpipe.adapters import client
 from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, create_table
 from imgpipe.config import Config, use_config
-from imgpipe.events import Upload, VariantCreated, VariantInfo
+from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need, load_manifest
 from imgpipe.registry import DEFAULT_ROOT
 from imgpipe.transforms import Transform, url_path
@@ -57,7 +57,7 @@ def aws() -> Iterator[dict[str, Any]]:
         catalog = DynamoCatalog(TABLE)
         catalog.record_upload(upload, UploadFacts(size=1, content_type="image/jpeg"), expected=["resize"], now=NOW)
         info = VariantInfo("resize", VARIANTS, f"resize/{KEY}/640w.jpg", "jpeg", 640, 480, 99)
-        catalog.record_variant(VariantCreated(upload, info, 1, "h"), expected=["resize"], now=NOW)
+        catalog.record_variants(VariantsCreated(upload, "resize", (info,), "h"), expected=["resize"], now=NOW)
         # notify ends the round when it claims its email
         assert catalog.claim_email(RoundRef.of(upload), COMPLETED, token="t", now=NOW, stale_before=NOW)
         arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
