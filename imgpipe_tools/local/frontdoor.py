@@ -400,7 +400,7 @@ class LocalFrontDoor:
         """/config.json: what the page needs to know about this stack, with the keys
         infra/components/frontdoor.py writes at deploy (docs/web.md)."""
         settings = parse(service_module(self.manifest, "settings").Settings, self.config.settings, service="api")
-        accepted = service_module(self.manifest, "logic").ACCEPTED_TYPES
+        accepted = service_module(self.manifest, "uploads").ACCEPTED_TYPES
         return {
             "apiBase": "/api",
             "region": self.region,

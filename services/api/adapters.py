@@ -20,7 +20,8 @@ from imgpipe.catalog.dynamo import DynamoTable
 from imgpipe.catalog.schema import OWNER_ATTRIBUTE, OWNER_INDEX, OWNER_SORT_KEY
 from imgpipe.events import normalize_etag
 
-from .logic import WRITE_ONCE, ApiError, PutSpec, bad_request, not_found
+from .errors import ApiError, bad_request, not_found
+from .uploads import WRITE_ONCE, PutSpec
 
 QUOTA_PREFIX = "quota#"
 #: a counter outlives its day by this much, then DynamoDB's TTL removes it

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from .logic import ApiError
+from .errors import ApiError
 
 RATE_PREFIX = "rate#"
 WINDOW_S = 60

@@ -34,7 +34,8 @@ from imgpipe.transforms import KEY_CACHE_S as TRANSFORM_KEY_CACHE_S
 from imgpipe.transforms import bounds_from_json, parse_keys
 
 from .adapters import S3Uploads, UserCatalog
-from .logic import ApiError, bad_request, caller_from_claims
+from .callers import caller_from_claims
+from .errors import ApiError, bad_request
 from .openapi import document
 from .routes import ROUTES, Route
 from .service import UploadApi

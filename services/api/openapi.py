@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any
 
-from .logic import ErrorBody, GatewayError
+from .errors import ErrorBody, GatewayError
 from .routes import ROUTES, Route
 
 _SCALARS = {str: {"type": "string"}, int: {"type": "integer"}, bool: {"type": "boolean"}, float: {"type": "number"}}

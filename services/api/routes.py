@@ -7,20 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .logic import (
-    MAX_LIMIT,
-    CompleteUpload,
-    Deleted,
-    MultipartTicket,
-    NewUpload,
-    PartList,
-    SignedParts,
-    SignParts,
-    UploadPage,
-    UploadStatus,
-    UploadTicket,
-)
+from .listing import MAX_LIMIT, UploadPage
+from .multipart import CompleteUpload, MultipartTicket, PartList, SignedParts, SignParts
+from .status import Deleted, UploadStatus
 from .transforms import SignedTransform, TransformRequest
+from .uploads import NewUpload, UploadTicket
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""What each route does, on the two adapters: checks (``logic``), then the calls, in the order
-that leaves nothing behind when a check fails. The handler maps HTTP onto these methods.
+"""What each route does, on the two adapters: checks (the pure modules: ``uploads``, ``multipart``,
+``listing``, ``quota``, ``status``), then the calls, in the order that leaves nothing behind when a
+check fails. The handler maps HTTP onto these methods.
 
 Isolation: every method takes the caller and builds the only prefix it may touch,
 ``users/<caller>/<id>/``, itself; an id that is not under it is indistinguishable from one that
@@ -16,42 +17,27 @@ from typing import Any
 from imgpipe.outputs import OutputsView
 
 from .adapters import S3Uploads, UserCatalog
+from .callers import Caller
+from .errors import not_found
 from .fairness import WINDOW_TTL_S, rate_limited, window
-from .logic import (
-    Caller,
+from .keys import declared_size, is_upload_id, multipart_upload_id, new_upload_id, upload_key, upload_prefix
+from .listing import UploadPage, parse_limit, summary_view
+from .multipart import (
     CompleteUpload,
-    Deleted,
     MultipartTicket,
-    NewUpload,
     PartList,
     PartPlan,
-    PutSpec,
     SignedPart,
     SignedParts,
     UploadedPart,
-    UploadPage,
-    UploadStatus,
-    UploadTicket,
-    declared_size,
-    is_upload_id,
-    iso,
-    multipart_upload_id,
-    new_upload_id,
-    not_found,
     parse_complete,
-    parse_limit,
-    parse_new_upload,
     parse_sign_parts,
-    quota_day,
-    quota_exceeded,
-    sanitize_filename,
-    status_view,
-    summary_view,
-    upload_key,
-    upload_prefix,
 )
+from .quota import quota_day, quota_exceeded
 from .settings import Settings
+from .status import Deleted, UploadStatus, status_view
 from .transforms import SignedTransform, TransformSigner, not_enabled
+from .uploads import NewUpload, PutSpec, UploadTicket, iso, parse_new_upload, sanitize_filename
 
 
 @dataclass
@@ -102,7 +88,7 @@ class UploadApi:
     # --- multipart ----------------------------------------------------------------------------
     def _pending(self, caller: Caller, upload_id: str) -> tuple[str, str, PartPlan]:
         """The caller's multipart upload in progress and its plan (from the size it declared,
-        which its id carries: :func:`~.logic.multipart_upload_id`)."""
+        which its id carries: :func:`~.keys.multipart_upload_id`)."""
         size = declared_size(upload_id) if is_upload_id(upload_id) else None
         if size is None:
             raise not_found()

@@ -12,7 +12,9 @@ from typing import Any
 from imgpipe.transforms import InvalidTransform, TransformBounds, servable, transform_from_request, url_path
 
 from .adapters import S3Uploads, UserCatalog
-from .logic import ApiError, Caller, bad_request, is_upload_id, not_found, upload_prefix
+from .callers import Caller
+from .errors import ApiError, bad_request, not_found
+from .keys import is_upload_id, upload_prefix
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from imgpipe.outputs import Audience, Outputs, OutputsView, Role
 from imgpipe_tools.review import ReviewError, delete_variants, review
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
-from services.api.logic import status_view, summary_view
+from services.api.listing import summary_view
+from services.api.status import status_view
 from services.notify.completion import completion_event
 from services.notify.logic import render_email
 

@@ -16,33 +16,14 @@ from imgpipe.catalog.model import RejectionRecord
 from imgpipe.outputs import OutputsView
 from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 
-from ..logic import (
-    ACCEPTED_TYPES,
-    MAX_PARTS,
-    MIB,
-    MIN_PART_BYTES,
-    ApiError,
-    PartPlan,
-    PutSpec,
-    caller_from_claims,
-    declared_size,
-    is_upload_id,
-    multipart_upload_id,
-    new_upload_id,
-    parse_complete,
-    parse_limit,
-    parse_new_upload,
-    parse_sign_parts,
-    quota_day,
-    quota_exceeded,
-    responsive_snippets,
-    sanitize_filename,
-    seconds_to_next_day,
-    status_view,
-    summary_view,
-    upload_key,
-    variant_url,
-)
+from ..callers import caller_from_claims
+from ..errors import ApiError
+from ..keys import declared_size, is_upload_id, multipart_upload_id, new_upload_id, upload_key
+from ..listing import parse_limit, summary_view
+from ..multipart import MAX_PARTS, MIB, MIN_PART_BYTES, PartPlan, parse_complete, parse_sign_parts
+from ..quota import quota_day, quota_exceeded, seconds_to_next_day
+from ..status import responsive_snippets, status_view, variant_url
+from ..uploads import ACCEPTED_TYPES, PutSpec, parse_new_upload, sanitize_filename
 
 MAX = 50 * MIB
 SUB = "4f1c2a9e-1111-4222-8333-944455556666"
@@ -356,7 +337,7 @@ def test_an_upload_nobody_reported_yet_is_processing_and_one_being_sent_is_uploa
 
 def test_snippets_leave_out_variants_of_another_shape_and_escape_urls() -> None:
     def view(name: str, fmt: str, w: int, h: int) -> object:
-        from ..logic import VariantView
+        from ..status import VariantView
 
         return VariantView("p", name, fmt, f"https://cdn/v/{name}?v=a&b", w, h, 1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..logic import VariantView, responsive_snippets
+from ..status import VariantView, responsive_snippets
 
 
 def test_a_facts_document_is_never_in_a_srcset() -> None:
