@@ -134,8 +134,42 @@ class FrontDoor(Construct):
         http = manifest.http
         assert http is not None, f"{manifest.name} has no http trigger"
         stack = cdk.Stack.of(self)
+        # The order below is the order the resources appear in the template: kept, so a change
+        # here shows in a diff as what it is.
+        self._sign_in(removal_policy)
+        # the HTTP API before the distribution, which points at it; the function's routes after
+        self._http_api(stack, removal_policy)
 
-        # --- sign-in -------------------------------------------------------------------------
+        auth_endpoint, origin_token = self._delivery(
+            stack,
+            variants,
+            site_dir=site_dir,
+            access_logs=access_logs,
+            removal_policy=removal_policy,
+            public_prefixes=public_prefixes,
+            outputs_gated=outputs_gated,
+        )
+        self._api_function(
+            manifest,
+            names,
+            settings_overrides,
+            runtime=runtime,
+            layer=layer,
+            grants=grants,
+            namespace=namespace,
+            origin_token=origin_token,
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
+        )
+        self._routes(http.routes, http.public_routes, stack)
+        self._allow_browser_uploads(uploads)
+        self._publish_page_config(manifest, settings_overrides, uploads, auth_endpoint, stack)
+        self._outputs(stack)
+        self._waive_partition_checks()
+
+    def _sign_in(self, removal_policy: cdk.RemovalPolicy) -> None:
+        """The Cognito user pool and the browser's app client."""
         self_signup = _self_signup(self)
         self.user_pool = cognito.UserPool(
             self,
@@ -184,7 +218,8 @@ class FrontDoor(Construct):
             refresh_token_validity=cdk.Duration.days(30),
         )
 
-        # --- the HTTP API (before the distribution, which points at it; the function's routes after) ---
+    def _http_api(self, stack: cdk.Stack, removal_policy: cdk.RemovalPolicy) -> None:
+        """The HTTP API and its default stage: throttling and access logs (the routes come later)."""
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
         )
@@ -213,7 +248,19 @@ class FrontDoor(Construct):
             ),
         )
 
-        # --- the web app and delivery ---------------------------------------------------------
+    def _delivery(
+        self,
+        stack: cdk.Stack,
+        variants: s3.IBucket,
+        *,
+        site_dir: Path,
+        access_logs: s3.IBucket,
+        removal_policy: cdk.RemovalPolicy,
+        public_prefixes: Sequence[str],
+        outputs_gated: bool,
+    ) -> tuple[str, str]:
+        """The web app and the CDN in front of it, the API and the variants; returns Cognito's
+        endpoint (the page's config names it) and the origin token (the function checks it)."""
         self.site = Site(self, "Site", site_dir=site_dir, access_logs=access_logs, removal_policy=removal_policy)
         # What the page connects to besides its own origin: S3 for the presigned uploads (boto3
         # presigns on the bucket's global host; its regional host too) and Cognito's endpoint.
@@ -239,7 +286,25 @@ class FrontDoor(Construct):
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
         #: the CDN's base URL (``<url>/v/<variant key>``), for every service that declares the need
         self.delivery_url = delivery_url
+        return auth_endpoint, origin_token
 
+    def _api_function(
+        self,
+        manifest: Manifest,
+        names: StackNames,
+        settings_overrides: dict[str, Any] | None,
+        *,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        grants: NeedGrants,
+        namespace: str,
+        origin_token: str,
+        alarm_topic: sns.ITopic,
+        removal_policy: cdk.RemovalPolicy,
+        reserved_concurrency: int | None,
+    ) -> None:
+        """The API's function, with the CDN's URL and the origin token in its environment."""
+        delivery_url = self.delivery_url
         config = function_config(
             manifest,
             StackNames(
@@ -276,10 +341,11 @@ class FrontDoor(Construct):
         )
         self.log_group, self.role, self.function = self.lambda_.log_group, self.lambda_.role, self.lambda_.function
         grants.apply(self.role, manifest.needs)
-        self._routes(http.routes, http.public_routes, stack)
 
-        # Browsers upload straight to S3 from the distribution's origin. A rule of its own: the
-        # configured extra origins keep theirs (Storage's, from the cors_origins context).
+    def _allow_browser_uploads(self, uploads: s3.IBucket) -> None:
+        """Browsers upload straight to S3 from the distribution's origin. A rule of its own: the
+        configured extra origins keep theirs (Storage's, from the cors_origins context)."""
+        delivery_url = self.delivery_url
         assert isinstance(uploads, s3.Bucket)
         uploads.add_cors_rule(
             allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT],
@@ -290,7 +356,15 @@ class FrontDoor(Construct):
             max_age=CORS_MAX_AGE_S,
         )
 
-        # The page's config.json (docs/api.md, "The web app"), written at deploy time.
+    def _publish_page_config(
+        self,
+        manifest: Manifest,
+        settings_overrides: dict[str, Any] | None,
+        uploads: s3.IBucket,
+        auth_endpoint: str,
+        stack: cdk.Stack,
+    ) -> None:
+        """The page's config.json (docs/api.md, "The web app"), written at deploy time."""
         page_config: dict[str, Any] = {
             "apiBase": API_BASE,
             "region": stack.region,
@@ -306,6 +380,9 @@ class FrontDoor(Construct):
             page_config["maxBytes"] = max_bytes
         self.site.publish(self.distribution, page_config)
 
+    def _outputs(self, stack: cdk.Stack) -> None:
+        """The stack's outputs: where the site and the API are, and how to create a user."""
+        delivery_url = self.delivery_url
         values = {
             outputs.SITE_URL: delivery_url,
             outputs.API_URL: f"{delivery_url}{API_BASE}",
@@ -324,9 +401,10 @@ class FrontDoor(Construct):
         for key, value in values.items():
             cdk.CfnOutput(stack, key, value=value)
 
-        # CloudFront (and Cognito in part) are not offered in the GovCloud and China partitions,
-        # where the front door cannot be deployed: cfn-lint's check that each resource type exists
-        # in every region of every partition (E3006) is waived for those resources only.
+    def _waive_partition_checks(self) -> None:
+        """CloudFront (and Cognito in part) are not offered in the GovCloud and China partitions,
+        where the front door cannot be deployed: cfn-lint's check that each resource type exists
+        in every region of every partition (E3006) is waived for those resources only."""
         for child in self.node.find_all():
             if isinstance(child, cdk.CfnResource) and child.cfn_resource_type.startswith(_COMMERCIAL_ONLY):
                 child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3006"]}})
