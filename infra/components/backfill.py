@@ -223,12 +223,39 @@ class Backfill(Construct):
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
+        results = variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
+        # the item Lambda first: the state machine names it (and the template keeps this order)
+        self._item_lambda(
+            runtime=runtime,
+            layer=layer,
+            uploads_bucket=uploads_bucket,
+            variants_bucket=variants_bucket,
+            results=results,
+            routes=routes,
+            targets=targets,
+            removal_policy=removal_policy,
+            alarm_topic=alarm_topic,
+        )
+        self._state_machine(uploads_bucket, variants_bucket, results, removal_policy)
+
+    def _item_lambda(
+        self,
+        *,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        uploads_bucket: s3.IBucket,
+        variants_bucket: s3.IBucket,
+        results: str,
+        routes: list[Route],
+        targets: Mapping[str, lambda_.IFunction],
+        removal_policy: cdk.RemovalPolicy,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        """The item Lambda, and the only calls its role allows: invoking the routes' functions,
+        HEAD and list on the uploads, the results files."""
         stack = cdk.Stack.of(self)
         uploads_id = stack.get_logical_id(_cfn(uploads_bucket))
         variants_id = stack.get_logical_id(_cfn(variants_bucket))
-        results = variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
-
-        # -- the item Lambda ----------------------------------------------------------------
         # built like every imgpipe Lambda (logs, role, tracing, alarms, dashboard row)
         self.item = ServiceFunction(
             self,
@@ -274,7 +301,16 @@ class Backfill(Construct):
             "of the variants bucket.",
         )
 
-        # -- the state machine ------------------------------------------------------------
+    def _state_machine(
+        self,
+        uploads_bucket: s3.IBucket,
+        variants_bucket: s3.IBucket,
+        results: str,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        """The state machine (a Distributed Map over the keys), its logs and its role."""
+        stack = cdk.Stack.of(self)
+        variants_id = stack.get_logical_id(_cfn(variants_bucket))
         # A fixed name, so the role can name the machine (child executions) without a cycle.
         name = f"{stack.stack_name}-Backfill"
         machine_arn = stack.format_arn(
