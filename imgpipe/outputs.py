@@ -105,10 +105,26 @@ def role_of(declared: str | None, fmt: str) -> Role:
 VIEWER_PREFIX = "/v/"
 
 
-def public_prefixes(manifests: Sequence[Manifest]) -> list[str]:
-    """The variants bucket's prefixes the CDN may read: one per producer of public images. A
-    service name starts with a letter, so ``_backfill/`` (and any other ``_`` prefix) is never one."""
-    return sorted(f"{m.name}/" for m in manifests if m.outputs is not None and m.outputs.public)
+def public_prefixes(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> list[str]:
+    """The variants bucket's prefixes the CDN may read: one per producer of public images that are
+    offered. A service name starts with a letter, so ``_backfill/`` (and any other ``_`` prefix) is
+    never one. ``srcset``: each responsive service's setting as deployed
+    (:func:`imgpipe.registry.srcset_settings`). Only the chosen responsive set is served: another
+    would let anyone build the clean widths from a key and the documented names. When the chosen
+    set is one a setting asked for (watermark's), the full-size outputs are withheld too: a clean
+    full-size picture is the very thing the mark protects."""
+    chosen = srcset_source(manifests, srcset)
+    protected = chosen is not None and srcset.get(chosen) is True
+    served = []
+    for m in manifests:
+        if m.outputs is None or not m.outputs.public:
+            continue
+        if m.outputs.role == Role.RESPONSIVE and m.name != chosen:
+            continue
+        if m.outputs.role == Role.FULL and protected:
+            continue
+        served.append(f"{m.name}/")
+    return sorted(served)
 
 
 def servable(key: str, prefixes: Sequence[str]) -> bool:
@@ -212,8 +228,11 @@ def outputs_json(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None
         for m in manifests
         if m.outputs is not None
     }
+    served = [p.removesuffix("/") for p in public_prefixes(manifests, srcset or {})]
     return json.dumps(
-        {"roles": roles, "srcset": srcset_source(manifests, srcset)}, separators=(",", ":"), sort_keys=True
+        {"roles": roles, "srcset": srcset_source(manifests, srcset), "served": served},
+        separators=(",", ":"),
+        sort_keys=True,
     )
 
 
@@ -223,6 +242,9 @@ class OutputsView:
 
     roles: Mapping[str, Outputs]
     srcset: str | None
+    #: the producers whose images the CDN serves (:func:`public_prefixes`); None: a spec written
+    #: before it said so, where every public image is
+    served: frozenset[str] | None = None
 
     @classmethod
     def parse(cls, spec: str | None) -> OutputsView:
@@ -231,7 +253,13 @@ class OutputsView:
             name: Outputs(Role(v["role"]), Audience(v.get("audience", "owner")))
             for name, v in (data.get("roles") or {}).items()
         }
-        return cls(roles, data.get("srcset"))
+        served = data.get("served")
+        return cls(roles, data.get("srcset"), None if served is None else frozenset(served))
+
+    def offered(self, processor: str) -> bool:
+        """Whether a public image of ``processor`` may be offered: a link the CDN would answer 404
+        (the clean set when the watermarked one is the srcset) is never handed out."""
+        return self.served is None or processor in self.served
 
     def facts_shown_to_owner(self, processor: str) -> bool:
         # a processor the spec does not name (retired, or a forged record) shows nothing

@@ -10,8 +10,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from imgpipe.needs import Need, Resource
-from imgpipe.outputs import held_until_released, public_prefixes
-from imgpipe.registry import StackNames, expected_producers_spec, function_config, outputs_spec
+from imgpipe.outputs import held_until_released
+from imgpipe.registry import StackNames, expected_producers_spec, function_config, outputs_spec, served_prefixes
 from imgpipe_tools import outputs
 from infra.components.alarms import ApiAlarms, ForgedEventsAlarm, ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
@@ -102,7 +102,7 @@ class ImgpipeStack(cdk.Stack):
                 removal_policy=removal,
                 site_dir=deployment.site_dir,
                 access_logs=storage.access_logs,
-                public_prefixes=public_prefixes(manifests),
+                public_prefixes=served_prefixes(manifests, deployment.settings),
                 outputs_gated=names.outputs_gated,
                 alarm_topic=monitoring.ops_topic,
                 reserved_concurrency=deployment.reserved_concurrency_for(manifest),

@@ -43,10 +43,17 @@ from imgpipe.outputs import (
     VIEWER_PREFIX,
     held_until_released,
     is_held,
-    public_prefixes,
     servable,
 )
-from imgpipe.registry import StackNames, discover, function_config, outputs_spec, service_module, transform_bounds
+from imgpipe.registry import (
+    StackNames,
+    discover,
+    function_config,
+    outputs_spec,
+    served_prefixes,
+    service_module,
+    transform_bounds,
+)
 from imgpipe.settings import parse
 from imgpipe_tools.local.lambda_env import LambdaContext
 from imgpipe_tools.local.provision import generated_secret
@@ -702,7 +709,7 @@ def start_front_door(
         endpoint=endpoint,
         port=port,
         edge=edge,
-        public_prefixes=public_prefixes(producers),
+        public_prefixes=served_prefixes(producers, settings),
         outputs_gated=held_until_released(producers),
     )
     return door.start()

@@ -147,6 +147,7 @@ def status_view(
         for p in found.processors()
         for v in p.variants
         if v.public  # facts come as ``description``; sidecars are nobody's
+        and outputs.offered(v.processor)  # only what the CDN serves
         and not found.held  # held for review: not offered until approved (docs/moderation.md)
     ]
     # one declared responsive set, never a mix of two (a watermarked and a clean one)

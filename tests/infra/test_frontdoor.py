@@ -462,7 +462,9 @@ def test_the_cdn_may_read_only_the_public_outputs_prefixes(synthesized: Synthesi
     reads = [s for s in _cdn_reads(synthesized) if "Fn::Join" in json.dumps(s["Resource"])]
     variants_reads = [s for s in reads if "Variants" in json.dumps(s["Resource"])]
     assert len(variants_reads) == 1, variants_reads
-    assert _object_prefixes(variants_reads[0]) == ["convert/*", "resize/*", "thumbnail/*", "watermark/*"]
+    # watermark's widths are the srcset (its default): resize's clean widths and convert's clean
+    # full-size picture are outside the grant too
+    assert _object_prefixes(variants_reads[0]) == ["thumbnail/*", "watermark/*"]
 
 
 def test_the_viewer_function_answers_404_outside_the_public_outputs(synthesized: Synthesized) -> None:
@@ -470,12 +472,13 @@ def test_the_viewer_function_answers_404_outside_the_public_outputs(synthesized:
     [code] = [
         f["Properties"]["FunctionCode"] for f in functions.values() if "PUBLIC" in f["Properties"]["FunctionCode"]
     ]
-    from imgpipe.outputs import public_prefixes, viewer_request_js
-    from imgpipe.registry import DEFAULT_ROOT, discover
+    from imgpipe.outputs import viewer_request_js
+    from imgpipe.registry import DEFAULT_ROOT, discover, served_prefixes
 
-    # the same rule, from the same declared roles, as the local front door's
-    assert code == viewer_request_js(public_prefixes(discover(DEFAULT_ROOT)))
+    # the same rule, from the same declared roles and settings, as the local front door's
+    assert code == viewer_request_js(served_prefixes(discover(DEFAULT_ROOT)))
     assert '"describe/"' not in code and '"moderate/"' not in code and "_backfill" not in code
+    assert '"resize/"' not in code and '"convert/"' not in code
 
 
 def _variants_statements(s: Synthesized) -> list[dict[str, Any]]:

@@ -12,17 +12,19 @@ import pytest
 
 from imgpipe.manifest import ManifestError, parse_manifest
 from imgpipe.outputs import Role, SrcsetError, public_prefixes, servable, srcset_source, viewer_request_js
-from imgpipe.registry import DEFAULT_ROOT, discover, srcset_settings
+from imgpipe.registry import DEFAULT_ROOT, discover, served_prefixes, srcset_settings
 
 SHIPPED = discover(DEFAULT_ROOT)
-PREFIXES = public_prefixes(SHIPPED)
+#: every shipped service deployed, settings as shipped: watermark's widths are the srcset
+PREFIXES = served_prefixes(SHIPPED)
 KEY = "users/u1/abc/cat.jpg"
 
 #: what a probe builds from a key and the documented names
 PATHS = {
-    f"resize/{KEY}/320w.jpg": True,
+    # watermark's set is the srcset: the clean widths and the clean full-size picture are withheld
+    f"resize/{KEY}/320w.jpg": False,
     f"thumbnail/{KEY}/300x300.webp": True,
-    f"convert/{KEY}/full.webp": True,
+    f"convert/{KEY}/full.webp": False,
     f"watermark/{KEY}/1280w.jpg": True,
     f"describe/{KEY}/description.json": False,
     f"moderate/{KEY}/moderation.json": False,
@@ -46,7 +48,7 @@ def test_every_producer_declares_a_role_and_only_images_are_public() -> None:
         "describe": Role.FACTS,
         "moderate": Role.FACTS,
     }
-    assert PREFIXES == ["convert/", "resize/", "thumbnail/", "watermark/"]
+    assert PREFIXES == ["thumbnail/", "watermark/"]
 
 
 @pytest.mark.parametrize(("key", "expected"), PATHS.items())
@@ -91,6 +93,23 @@ def test_the_srcset_is_one_set_chosen_by_a_setting() -> None:
     shipped = discover(DEFAULT_ROOT)
     assert srcset_source(shipped, srcset_settings(shipped)) == "watermark"
     assert srcset_source(shipped, srcset_settings(shipped, {"watermark": {"srcset": False}})) == "resize"
+
+
+def test_only_the_srcset_responsive_set_is_served_and_a_chosen_mark_withholds_the_clean_full_size() -> None:
+    resize, watermark = _producer("resize", "responsive"), _producer("watermark", "responsive")
+    convert, thumbnail = _producer("convert", "full"), _producer("thumbnail", "preview")
+    describe = _producer("describe", "facts")
+    everything = [resize, watermark, convert, thumbnail, describe]
+    assert public_prefixes(everything, {"watermark": True}) == ["thumbnail/", "watermark/"]
+    # the clean set is the srcset: the watermarked widths are offered nowhere, so served nowhere
+    assert public_prefixes(everything, {"watermark": False}) == ["convert/", "resize/", "thumbnail/"]
+    # no mark deployed: every public image is served
+    assert public_prefixes([resize, convert, thumbnail, describe], {}) == ["convert/", "resize/", "thumbnail/"]
+    # the mark alone still protects the clean full-size picture
+    assert public_prefixes([watermark, convert], {"watermark": True}) == ["watermark/"]
+    # the shipped services through the settings as a deployment gives them
+    assert served_prefixes(SHIPPED, {"watermark": {"srcset": False}}) == ["convert/", "resize/", "thumbnail/"]
+    assert served_prefixes(discover(DEFAULT_ROOT, services=None)) == ["convert/", "resize/", "thumbnail/"]
 
 
 @pytest.mark.parametrize(

@@ -304,6 +304,9 @@ def test_the_srcset_is_one_declared_set_never_a_watermarked_and_a_clean_one_mixe
         return [(url.split("/v/")[1].split("/")[0], w) for url, w in (e.split(" ") for e in view.srcset.split(", "))]
 
     assert widths_and_services(WATERMARKED) == [("watermark", "1280w")]
+    # and the clean pictures the CDN withholds are not offered as links either
+    marked = status_view("I" * 22, key, found, delivery_url="https://cdn.example", outputs=WATERMARKED)
+    assert {v.processor for v in marked.variants} == {"watermark"}
     clean = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT), {"watermark": {"srcset": False}}))
     assert widths_and_services(clean) == [("resize", "320w"), ("resize", "640w"), ("resize", "1280w")]
 
@@ -323,7 +326,9 @@ def test_describes_facts_are_the_description_not_a_variant() -> None:
         ),
         descriptions={"describe": facts},
     )
-    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/", outputs=OUTPUTS)
+    # every service deployed, resize's set the srcset (so served and offered)
+    outputs = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT), {"watermark": {"srcset": False}}))
+    view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/", outputs=outputs)
     assert [v.name for v in view.variants] == ["320w.jpg"]
     assert view.description == {"describe": facts}
     assert summary_view(found).variants == 1
