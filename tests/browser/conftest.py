@@ -157,6 +157,10 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUp]:
         yield up
     finally:
         code = _stop(proc)
+        # what the stack printed (its handlers' tracebacks among it), for a failure seen only in a
+        # whole run
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        (OUTPUT / "local-up.log").write_text("\n".join(up.output) + "\n")
     assert code == 0, "`imgpipe local up` did not stop cleanly:\n" + "\n".join(up.output[-40:])
 
 
@@ -216,8 +220,9 @@ class Web:
 
 
 @pytest.fixture
-def open_web(new_context: Callable[..., BrowserContext]) -> Iterator[Callable[..., Web]]:
-    """A fresh browser profile (its own session storage) per call: one per user."""
+def open_web(new_context: Callable[..., BrowserContext], door: LocalUp) -> Iterator[Callable[..., Web]]:
+    """A fresh browser profile (its own session storage) per call: one per user. An error in a
+    page's console is reported with what the stack printed last, its handlers' tracebacks among it."""
     opened: list[Web] = []
 
     def open_(viewport: dict[str, int] | None = None) -> Web:
@@ -229,7 +234,10 @@ def open_web(new_context: Callable[..., BrowserContext]) -> Iterator[Callable[..
 
     yield open_
     for web in opened:
-        web.assert_clean()
+        try:
+            web.assert_clean()
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n--- the stack's last lines:\n" + "\n".join(door.output[-80:])) from None
 
 
 @pytest.fixture
