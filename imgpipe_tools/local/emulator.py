@@ -90,14 +90,40 @@ def _query_one_partition() -> None:
     Table.query = query_one_partition
 
 
+def serve_dynamodb_requests_whole() -> None:
+    """One DynamoDB request at a time in this process, as DynamoDB's own item writes are atomic.
+
+    moto's UpdateItem of an absent item stores the bare key first and applies the update to it in
+    place, so a GetItem served by another thread of the server meanwhile finds an item with its keys
+    only (the API answered 500 on such a round), and two UpdateItems of one new item can both create
+    it. The stack's processes call the emulator concurrently; moto holds the interpreter lock for
+    nearly all of a request anyway, so serving them one by one costs little. Idempotent."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_imgpipe_whole", False):
+        return
+    call_action = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def whole(self: DynamoHandler) -> Any:
+        with lock:
+            return call_action(self)
+
+    whole._imgpipe_whole = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = whole  # type: ignore[method-assign]
+
+
 def prepare_moto() -> None:
-    """Everything the local stack changes in moto: the speed-ups above, presigned POSTs answered
+    """Everything the local stack changes in moto: the speed-ups above, DynamoDB requests served
+    whole (:func:`serve_dynamodb_requests_whole`), presigned POSTs answered
     with the headers S3 sends, presigned PUTs refused without their signed headers
     (imgpipe_tools.local.frontdoor), and Cognito's RevokeToken (imgpipe_tools.local.revocation)."""
     from imgpipe_tools.local.frontdoor import answer_posts_like_s3, require_signed_headers_like_s3
     from imgpipe_tools.local.revocation import revoke_tokens_like_cognito
 
     speed_up_moto()
+    serve_dynamodb_requests_whole()
     answer_posts_like_s3()
     require_signed_headers_like_s3()
     revoke_tokens_like_cognito()
