@@ -116,8 +116,12 @@ class VariantsCreated:
     #: every output, in the order written, each with its role
     variants: tuple[VariantInfo, ...]
     settings_hash: str
-    #: the processor's facts about the upload (services/describe, services/moderate); None for most
-    description: Mapping[str, Any] | None = None
+    #: the processor's facts about the upload (services/describe, services/moderate), a field of the
+    #: event of their own (``detail.facts``); None for most
+    facts: Mapping[str, Any] | None = None
+    #: the processor holds the upload for review (services/moderate): notify records the round as
+    #: held (a catalog state, never read back from the facts) until a reviewer decides
+    hold: bool = False
 
     @property
     def variant_count(self) -> int:
@@ -176,6 +180,15 @@ def _variant_info(raw: Any) -> VariantInfo:
     return VariantInfo(**{k: v for k, v in raw.items() if k in _VARIANT_FIELDS})
 
 
+def _facts(detail: dict[str, Any]) -> dict[str, Any] | None:
+    # ``description`` is where producers before ``facts`` put them: an event in flight across an
+    # upgrade still carries its facts
+    for name in ("facts", "description"):
+        if isinstance(detail.get(name), dict):
+            return dict(detail[name])
+    return None
+
+
 def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
     detail = _detail(event)
     kind = event.get("detail-type")
@@ -191,7 +204,8 @@ def parse_pipeline_event(event: dict[str, Any]) -> PipelineEvent:
                 processor=detail["processor"],
                 variants=tuple(_variant_info(v) for v in raw),
                 settings_hash=detail.get("settings_hash", ""),
-                description=detail["description"] if isinstance(detail.get("description"), dict) else None,
+                facts=_facts(detail),
+                hold=detail.get("hold") is True,
             )
         if kind == IMAGE_REJECTED:
             return ImageRejected(
@@ -220,7 +234,8 @@ def variants_created_detail(event: VariantsCreated) -> dict[str, Any]:
         "variants": [asdict(v) for v in event.variants],
         "variant_count": event.variant_count,
         "settings_hash": event.settings_hash,
-        **({"description": dict(event.description)} if event.description else {}),
+        **({"facts": dict(event.facts)} if event.facts else {}),
+        **({"hold": True} if event.hold else {}),
     }
 
 

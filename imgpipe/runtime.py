@@ -72,8 +72,10 @@ class Output:
     width: int
     height: int
     #: facts about the upload the processor reports with its variants (services/describe); they
-    #: ride on its "Variants Created" event and notify keeps them in the catalog
-    description: Mapping[str, Any] | None = None
+    #: ride on its "Variants Created" event (``facts``) and notify keeps them in the catalog
+    facts: Mapping[str, Any] | None = None
+    #: the processor holds the upload for review (services/moderate): its event says ``hold``
+    hold: bool = False
 
     @property
     def ext(self) -> str:
@@ -233,7 +235,8 @@ class UploadProcessor:
 
     def _announced(self, upload: Upload, outputs: list[Output]) -> VariantsCreated:
         """One "Variants Created" listing every output, in the order they are written."""
-        description = next((dict(o.description) for o in outputs if o.description), None)
+        facts = next((dict(o.facts) for o in outputs if o.facts), None)
+        hold = any(o.hold for o in outputs)
         infos: list[VariantInfo] = []
         for out in outputs:
             if len(f"{out.name}.{out.ext}".encode()) > MAX_VARIANT_FILE_BYTES:
@@ -251,7 +254,7 @@ class UploadProcessor:
                 role=self.output_role,
             )
             infos.append(info)
-        return VariantsCreated(upload, self.processor, tuple(infos), self.settings_hash, description)
+        return VariantsCreated(upload, self.processor, tuple(infos), self.settings_hash, facts, hold)
 
     def _written_before(self, upload: Upload, outputs: list[Output]) -> bool:
         """Whether an earlier run wrote these very outputs. Variants are written in order, each

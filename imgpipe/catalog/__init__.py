@@ -8,6 +8,9 @@ Item layout (documented in ``docs/notify.md``)::
     status, expected, first_seen_at, updated_at, expires_at (TTL), upload facts when known,
     "v#<processor>#<variant key>"      one top-level map per variant
     "r#<processor>"                    one top-level map per rejection
+    "f#<processor>"                    a processor's facts about the upload (services/describe)
+    "h#<processor>"                    a processor's hold for review (services/moderate)
+    review, reviewed_at                a person's decision on a held round
     email_sent_at, email_claim, email_message_id, ...
 
 Every variant and every rejection is its own *top-level* attribute. DynamoDB cannot set
@@ -35,12 +38,15 @@ from .model import (
     DONE,
     EMAIL_ATTRIBUTES,
     EMAIL_STATUSES,
+    FACTS_PREFIX,
     FAILED,
     HELD,
+    HOLD_PREFIX,
     IGNORED,
     PARTIAL,
     PENDING,
     PROCESSING,
+    RECORD_PREFIXES,
     REJECTED,
     REJECTION_PREFIX,
     REVIEW_DECISIONS,
@@ -55,6 +61,8 @@ from .model import (
     RoundRef,
     UploadFacts,
     VariantRecord,
+    facts_attr,
+    hold_attr,
     iso,
     latest_of,
     rejection_attr,
@@ -74,13 +82,16 @@ __all__ = [
     "DONE",
     "EMAIL_ATTRIBUTES",
     "EMAIL_STATUSES",
+    "FACTS_PREFIX",
     "FAILED",
     "HELD",
+    "HOLD_PREFIX",
     "IGNORED",
     "PARTIAL",
     "PARTITION_KEY",
     "PENDING",
     "PROCESSING",
+    "RECORD_PREFIXES",
     "REJECTED",
     "REJECTION_PREFIX",
     "REVIEW_DECISIONS",
@@ -101,6 +112,8 @@ __all__ = [
     "UploadFacts",
     "VariantRecord",
     "create_table",
+    "facts_attr",
+    "hold_attr",
     "iso",
     "latest_of",
     "rejection_attr",

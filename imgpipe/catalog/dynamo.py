@@ -17,12 +17,11 @@ from .model import (
     EMAIL_ATTRIBUTES,
     IGNORED,
     PROCESSING,
+    RECORD_PREFIXES,
     REJECTED,
-    REJECTION_PREFIX,
     REVIEW_DECISIONS,
     SUPERSEDED,
     UPLOAD_FACT_ATTRIBUTES,
-    VARIANT_PREFIX,
     Recorded,
     Round,
     RoundRef,
@@ -227,7 +226,7 @@ class DynamoCatalog(DynamoTable, CatalogBase):
                 continue
             # The records' names are known from this read; one written after it stays, in a
             # round that sends nothing (a late event of the deleted upload).
-            records = [n for n in item if n.startswith((VARIANT_PREFIX, REJECTION_PREFIX))]
+            records = [n for n in item if n.startswith(RECORD_PREFIXES)]
             self._update(
                 r.ref,
                 {"status": DELETED, **self._stamp(now)},

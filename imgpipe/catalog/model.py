@@ -32,8 +32,9 @@ SILENT_STATUSES = (SUPERSEDED, IGNORED, DELETED)
 #: what a round forgets when a deletion ends it: its variant and rejection records (the variants
 #: are purged) ... and, when a new upload of the same bytes reopens it, what the old upload had
 #: told (:data:`UPLOAD_FACT_ATTRIBUTES`) and its email (:data:`EMAIL_ATTRIBUTES`)
-#: shown, never stored: a round a processor's facts hold for review (``"held": true``, services/moderate)
-#: until ``imgpipe review approve``; its variants are not offered meanwhile (docs/moderation.md)
+#: shown, never stored as a status: a round a processor holds for review (its event's ``hold``,
+#: services/moderate, kept as the round's own ``h#<processor>`` attribute) until ``imgpipe review
+#: approve``; its variants are not offered meanwhile (docs/moderation.md)
 HELD = "held"
 #: the review decisions a round keeps (``review``): released, or its variants removed
 APPROVED = "approved"
@@ -45,6 +46,12 @@ PENDING, DONE, FAILED = "pending", "done", "rejected"
 
 VARIANT_PREFIX = "v#"
 REJECTION_PREFIX = "r#"
+#: a processor's facts about the upload: their own attribute, never inside a variant's record
+FACTS_PREFIX = "f#"
+#: a processor's hold on the round (moderation): the catalog's state, not a key inside the facts
+HOLD_PREFIX = "h#"
+#: every per-processor record of a round: what a deletion forgets
+RECORD_PREFIXES = (VARIANT_PREFIX, REJECTION_PREFIX, FACTS_PREFIX, HOLD_PREFIX)
 
 
 def round_pk(bucket: str, key: str) -> str:
@@ -63,6 +70,14 @@ def variant_attr(processor: str, variant_key: str) -> str:
 
 def rejection_attr(processor: str) -> str:
     return f"{REJECTION_PREFIX}{processor}"
+
+
+def facts_attr(processor: str) -> str:
+    return f"{FACTS_PREFIX}{processor}"
+
+
+def hold_attr(processor: str) -> str:
+    return f"{HOLD_PREFIX}{processor}"
 
 
 def iso(moment: datetime) -> str:
@@ -147,8 +162,11 @@ class Round:
     #: when a new upload of the same bytes reopened this (deleted) round: tells its completion
     #: event apart from the deleted upload's (services/notify/completion.py)
     reopened_at: str | None = None
-    #: what a processor reported about the upload with its variants, by processor (services/describe)
+    #: what a processor reported about the upload with its variants (its facts), by processor
+    #: (services/describe, services/moderate)
     descriptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the processors that hold the round for review (their events said ``hold``), sorted
+    holds: tuple[str, ...] = ()
     #: a person's decision on a held round (APPROVED or REJECTED) and when (``imgpipe review``)
     review: str | None = None
     reviewed_at: str | None = None
@@ -180,13 +198,13 @@ class Round:
 
     @property
     def held_by(self) -> list[str]:
-        """The processors whose facts hold the upload for review (``"held": true``)."""
-        return sorted(name for name, facts in self.descriptions.items() if facts.get("held") is True)
+        """The processors that hold the upload for review (the round's holds, never its facts)."""
+        return sorted(self.holds)
 
     @property
     def held(self) -> bool:
-        """Whether its variants are withheld: held by some processor's facts and not approved (a
-        rejected round stays withheld: its variants were removed)."""
+        """Whether its variants are withheld: held by some processor and not approved (a rejected
+        round stays withheld: its variants were removed)."""
         return bool(self.held_by) and self.review != APPROVED
 
     @property
@@ -242,14 +260,16 @@ class Round:
         """From a plain (deserialized) item."""
         variants, rejections = [], []
         descriptions: dict[str, Any] = {}
+        holds: set[str] = set()
+        #: facts an older version kept inside the variant's record (and, with them, the hold)
+        legacy: dict[str, Any] = {}
         for name, value in item.items():
             if name.startswith(VARIANT_PREFIX):
                 # The processor and the key are in the attribute's name; items written by older
                 # versions repeat them in the map, and a round outlives an upgrade.
                 processor, _, vkey = name[len(VARIANT_PREFIX) :].partition("#")
-            if name.startswith(VARIANT_PREFIX) and value.get("description"):
-                descriptions[processor] = json.loads(value["description"])
-            if name.startswith(VARIANT_PREFIX):
+                if value.get("description"):
+                    legacy[processor] = json.loads(value["description"])
                 variants.append(
                     VariantRecord(
                         processor=processor,
@@ -265,6 +285,15 @@ class Round:
                 )
             elif name.startswith(REJECTION_PREFIX):
                 rejections.append(RejectionRecord(str(value["processor"]), str(value["reason"]), str(value["message"])))
+            elif name.startswith(FACTS_PREFIX):
+                descriptions[name[len(FACTS_PREFIX) :]] = json.loads(value["facts"])
+            elif name.startswith(HOLD_PREFIX):
+                holds.add(name[len(HOLD_PREFIX) :])
+        for processor, facts in legacy.items():
+            descriptions.setdefault(processor, facts)
+            # written before holds were the round's own: the facts' ``held`` was the hold
+            if facts.get("held") is True:
+                holds.add(processor)
 
         def opt(name: str) -> Any:
             value = item.get(name)
@@ -295,6 +324,7 @@ class Round:
             deleted_at=opt("deleted_at"),
             reopened_at=opt("reopened_at"),
             descriptions=descriptions,
+            holds=tuple(sorted(holds)),
             review=opt("review"),
             reviewed_at=opt("reviewed_at"),
         )

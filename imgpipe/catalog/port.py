@@ -23,6 +23,8 @@ from .model import (
     Round,
     RoundRef,
     UploadFacts,
+    facts_attr,
+    hold_attr,
     iso,
     latest_of,
     rejection_attr,
@@ -105,9 +107,19 @@ def _variant_value(event: VariantsCreated, v: VariantInfo, now: datetime) -> dic
         "variant_count": event.variant_count,
         "settings_hash": event.settings_hash,
         "at": iso(now),
-        # a JSON string: DynamoDB takes no floats, and the facts are read back whole, never queried
-        **({"description": json.dumps(event.description, sort_keys=True)} if event.description else {}),
     }
+
+
+def _facts_and_hold(event: VariantsCreated, now: datetime) -> dict[str, Any]:
+    """The processor's facts and its hold: attributes of their own, in the same write as its
+    variants (so a round never has one without the other)."""
+    attrs: dict[str, Any] = {}
+    if event.facts:
+        # a JSON string: DynamoDB takes no floats, and the facts are read back whole, never queried
+        attrs[facts_attr(event.processor)] = {"facts": json.dumps(event.facts, sort_keys=True), "at": iso(now)}
+    if event.hold:
+        attrs[hold_attr(event.processor)] = {"at": iso(now)}
+    return attrs
 
 
 def _rejection_value(event: ImageRejected, now: datetime) -> dict[str, Any]:
@@ -142,6 +154,7 @@ class CatalogBase:
     def record_variants(self, event: VariantsCreated, *, expected: list[str], now: datetime) -> Recorded:
         # One write for the producer's whole event: every variant's record, or (a repeat) none.
         attrs = {variant_attr(event.processor, v.key): _variant_value(event, v, now) for v in event.variants}
+        attrs.update(_facts_and_hold(event, now))
         first = variant_attr(event.processor, event.variants[0].key)
         return self._record(event.upload, first, attrs, _new_round(event.upload, expected, now), now)
 

@@ -17,13 +17,12 @@ from imgpipe.catalog import (
     EMAIL_ATTRIBUTES,
     PARTITION_KEY,
     PROCESSING,
+    RECORD_PREFIXES,
     REJECTED,
-    REJECTION_PREFIX,
     REVIEW_DECISIONS,
     SILENT_STATUSES,
     SORT_KEY,
     UPLOAD_FACT_ATTRIBUTES,
-    VARIANT_PREFIX,
     CatalogBase,
     Recorded,
     Round,
@@ -107,7 +106,7 @@ class MemoryCatalog(CatalogBase):
                 r = Round.from_item(item)
                 if p != pk or (version_id is not None and r.version_id != version_id):
                     continue
-                for name in [n for n in item if n.startswith((VARIANT_PREFIX, REJECTION_PREFIX))]:
+                for name in [n for n in item if n.startswith(RECORD_PREFIXES)]:
                     del item[name]
                 item.setdefault("deleted_at", deleted_at or iso(now))
                 item.update({"status": DELETED, "updated_at": iso(now)})

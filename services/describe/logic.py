@@ -73,7 +73,7 @@ def describe(data: bytes, settings: Settings) -> dict[str, Any]:
 
 def output(facts: dict[str, Any]) -> Output:
     body = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
-    return Output(OUTPUT_NAME, "json", body, int(facts["width"]), int(facts["height"]), description=facts)
+    return Output(OUTPUT_NAME, "json", body, int(facts["width"]), int(facts["height"]), facts=facts)
 
 
 def process(data: bytes, settings: Settings) -> list[Output]:

@@ -2,10 +2,10 @@
 
 The facts (docs/moderation.md, docs/events.md "moderate's facts"): the engine and its model
 version, every label at or above ``min_confidence`` with its confidence and parent, the labels
-that hold the upload, and ``held``. They ride on moderate's "Variants Created" (the facts as
-``moderate/<key>/moderation.json``) into the catalog round, where notify, ``imgpipe status`` and
-the API read ``held``: a held upload's email says so and its variants are not offered until
-``imgpipe review approve`` releases it.
+that hold the upload, and ``held``. They ride on moderate's "Variants Created" (``facts``, and
+the document ``moderate/<key>/moderation.json``) with the verdict as the event's own ``hold``,
+which notify keeps as the round's state: a held upload's email says so and its variants are not
+offered until ``imgpipe review approve`` releases it.
 
 :func:`classifier_copy`, :func:`decide` and :func:`facts` are pure. :class:`Moderator` (what the
 handler runs) asks a :class:`Classifier` (``engines.py``: Rekognition, or the stand-in) about the
@@ -148,7 +148,9 @@ def facts(detection: Detection | None, size: tuple[int, int], copy: Copy | None,
 
 def output(found: dict[str, Any]) -> Output:
     body = json.dumps(found, sort_keys=True, separators=(",", ":")).encode()
-    return Output(OUTPUT_NAME, "json", body, int(found["width"]), int(found["height"]), description=found)
+    return Output(
+        OUTPUT_NAME, "json", body, int(found["width"]), int(found["height"]), facts=found, hold=found["held"] is True
+    )
 
 
 @dataclass

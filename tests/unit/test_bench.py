@@ -346,7 +346,7 @@ def test_moderate_is_measured_with_its_stand_in_classifier() -> None:
     Image.new("RGB", (900, 600), (120, 80, 40)).save(buf, "JPEG")
     [made] = ops.load_processor("moderate")(buf.getvalue(), dict(moderate.settings))
     assert made.format == "json" and (made.width, made.height) == (900, 600)
-    assert made.description["checked"]["width"] == 900  # the copy a classifier would be sent
+    assert made.facts["checked"]["width"] == 900  # the copy a classifier would be sent
 
 
 def test_convert_verdicts_need_half_the_cpu_bytes_within_3_percent_and_no_lower_ssim() -> None:

@@ -89,7 +89,8 @@ def _events(key: str, facts: dict[str, Any] | None) -> list[dict[str, Any]]:
         ("moderate", "moderation.json", "json", "facts", facts),
     ):
         info = VariantInfo(proc, VAR, f"{proc}/{key}/{name}", fmt, 640, 480, 100, role=role)
-        detail_type, detail = to_entry(VariantsCreated(upload, info.processor, (info,), "0123456789abcdef", f))
+        hold = bool(f and f.get("held"))
+        detail_type, detail = to_entry(VariantsCreated(upload, info.processor, (info,), "0123456789abcdef", f, hold))
         out.append({"source": f"imgpipe.{proc}", "detail-type": detail_type, "detail": detail})
     return out
 

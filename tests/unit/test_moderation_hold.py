@@ -45,7 +45,8 @@ def _variant(upload: Upload, processor: str, name: str, fmt: str, facts: dict[st
     ext = "json" if fmt == "json" else "jpg"
     role = "facts" if fmt == "json" else "responsive"
     info = VariantInfo(processor, VARIANTS, f"{processor}/{upload.key}/{name}.{ext}", fmt, 640, 427, 1000, role=role)
-    return VariantsCreated(upload, info.processor, (info,), "h", facts)
+    # the verdict is the event's own field, as moderate sends it (its facts say it for people)
+    return VariantsCreated(upload, info.processor, (info,), "h", facts, hold=bool(facts and facts.get("held")))
 
 
 def _catalog(facts: dict[str, object], key: str = KEY) -> tuple[MemoryCatalog, FakeStorage, RoundRef]:

@@ -113,19 +113,19 @@ def test_accept_is_reduced_to_avif_webp_or_jpeg(accept: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "descriptions", "ok"),
+    ("status", "holds", "ok"),
     [
-        (COMPLETED, {}, True),
-        (PARTIAL, {}, True),
-        (COMPLETED, {"moderate": {"held": True}}, False),
-        (PROCESSING, {}, False),
-        (REJECTED, {}, False),
-        (DELETED, {}, False),
-        (SUPERSEDED, {}, False),
+        (COMPLETED, (), True),
+        (PARTIAL, (), True),
+        (COMPLETED, ("moderate",), False),
+        (PROCESSING, (), False),
+        (REJECTED, (), False),
+        (DELETED, (), False),
+        (SUPERSEDED, (), False),
     ],
 )
-def test_only_finished_unheld_rounds_are_servable(status: str, descriptions: dict[str, Any], ok: bool) -> None:
-    assert servable(Round("b", "k", "e", status=status, descriptions=descriptions)) is ok
+def test_only_finished_unheld_rounds_are_servable(status: str, holds: tuple[str, ...], ok: bool) -> None:
+    assert servable(Round("b", "k", "e", status=status, holds=holds)) is ok
     assert servable(None) is False
 
 

@@ -204,8 +204,8 @@ def test_an_upload_is_looked_up_and_indexed_in_one_read_and_one_write_and_a_repl
 def run(describer: Describer, key: str, data: bytes, s: Settings) -> dict:
     describer.start(Upload("uploads", key, "etag"))
     (out,) = describer.process(data, s)
-    assert out.description is not None
-    return dict(out.description)
+    assert out.facts is not None
+    return dict(out.facts)
 
 
 def test_reencoded_copy_is_a_duplicate_of_the_first_upload() -> None:
@@ -258,22 +258,23 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
     assert stored.content_type == "application/json"
     ((_, event),) = publisher.sent
     detail = variants_created_detail(event)
-    assert detail["description"]["width"] == 640 and "gps" not in detail["description"]["exif"]
+    assert detail["facts"]["width"] == 640 and "gps" not in detail["facts"]["exif"]
+    assert "description" not in detail and "hold" not in detail
     parsed = parse_pipeline_event({"detail-type": VARIANTS_CREATED, "detail": json.loads(json.dumps(detail))})
-    assert parsed.description == json.loads(stored.data)
+    assert parsed.facts == json.loads(stored.data)
 
     catalog = MemoryCatalog()
     catalog.record_variants(parsed, expected=["describe"], now=datetime.now(UTC))
     status = catalog.latest("uploads", "photos/cat.jpg")
     assert status is not None
     assert status["processors"]["describe"]["state"] == "done"
-    assert status["processors"]["describe"]["description"] == parsed.description
+    assert status["processors"]["describe"]["description"] == parsed.facts
 
     # a replay finds the done record and announces the same facts again
     publisher.sent.clear()
     assert runtime.handle(created).status == "skipped"
     ((_, replayed),) = publisher.sent
-    assert replayed.description == parsed.description
+    assert replayed.facts == parsed.facts
 
 
 def test_documented_event_parses_and_names_every_fact() -> None:
@@ -287,7 +288,7 @@ def test_documented_event_parses_and_names_every_fact() -> None:
     assert to_entry(parsed) == (event["detail-type"], unsigned(event["detail"]))
     assert verify(EXAMPLE_EVENT_KEY, event)
     facts = describe(g.jpeg(g.photo((64, 48))), settings())
-    assert set(event["detail"]["description"]) == {*facts, "duplicate_of", "duplicate_distance"}
+    assert set(event["detail"]["facts"]) == {*facts, "duplicate_of", "duplicate_distance"}
 
 
 def test_exif_of_a_png_is_read_from_its_header() -> None:

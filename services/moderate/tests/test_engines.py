@@ -44,7 +44,7 @@ def test_detect_sends_the_copy_and_min_confidence_and_reads_the_labels() -> None
         stub.add_response("detect_moderation_labels", RESPONSE, {"Image": {"Bytes": copy.data}, "MinConfidence": 60.0})
         [out] = moderator.process(upload, settings)
         stub.assert_no_pending_responses()
-    found = out.description
+    found = out.facts
     assert found is not None
     assert found["engine"] == "rekognition" and found["model_version"] == "7.0"
     assert found["held"] is True and found["held_by"] == ["Violence", "Weapons"]
@@ -80,4 +80,4 @@ def test_no_labels_is_not_held() -> None:
     with Stubber(rekognition) as stub:
         stub.add_response("detect_moderation_labels", {"ModerationLabels": [], "ModerationModelVersion": "7.0"})
         [out] = Moderator(Rekognition(rekognition)).process(g.png(g.photo((200, 150))), Settings())
-    assert out.description is not None and out.description["held"] is False
+    assert out.facts is not None and out.facts["held"] is False

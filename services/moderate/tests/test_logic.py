@@ -73,8 +73,8 @@ def test_a_strip_no_copy_can_fit_is_held_unchecked() -> None:
     classifier = Recording()
     [out] = Moderator(classifier).process(g.png(g.solid((5000, 10), (9, 9, 9))), settings())
     assert classifier.calls == []  # nothing sent
-    assert out.description is not None and out.description["held"] is True
-    assert "limits" in out.description["unchecked"]
+    assert out.facts is not None and out.facts["held"] is True
+    assert "limits" in out.facts["unchecked"]
 
 
 def test_copy_sizes_respect_both_limits() -> None:
@@ -148,8 +148,8 @@ def test_the_stand_in_holds_whatever_hold_labels_says() -> None:
     moderator = Moderator(StandIn(s.stand_in_marker))
     moderator.start(Upload("up", "HOLD-ME.png", "e1"))
     [out] = moderator.process(g.png(g.photo((120, 90))), s)
-    assert out.description is not None and out.description["held"] is True
-    assert out.description["engine"] == "stand-in"
+    assert out.facts is not None and out.facts["held"] is True
+    assert out.facts["engine"] == "stand-in"
 
 
 def test_engine_is_one_of_two() -> None:
@@ -192,7 +192,8 @@ def test_the_facts_ride_on_the_event_as_a_json_output() -> None:
     parsed = parse_pipeline_event(
         {"source": source, "detail-type": VARIANTS_CREATED, "detail": variants_created_detail(event_)}  # type: ignore[arg-type]
     )
-    assert parsed.description is not None and parsed.description["held"] is True  # type: ignore[union-attr]
+    assert parsed.facts is not None and parsed.facts["held"] is True  # type: ignore[union-attr]
+    assert parsed.hold is True  # type: ignore[union-attr]
     assert not parsed.variants[0].public  # type: ignore[union-attr]
 
 
@@ -209,8 +210,7 @@ def test_documented_event_parses_and_names_every_fact() -> None:
     moderator = Moderator(StandIn(s.stand_in_marker))
     moderator.start(Upload("imgpipe-uploads", event["detail"]["key"], "e"))
     [out] = moderator.process(g.jpeg(g.photo((600, 400))), s)
-    shown = event["detail"]["description"]
-    assert out.description is not None and set(shown) == set(out.description)
-    assert {k: v for k, v in shown.items() if k != "checked"} == {
-        k: v for k, v in out.description.items() if k != "checked"
-    }
+    shown = event["detail"]["facts"]
+    assert event["detail"]["hold"] is True and out.hold is True
+    assert out.facts is not None and set(shown) == set(out.facts)
+    assert {k: v for k, v in shown.items() if k != "checked"} == {k: v for k, v in out.facts.items() if k != "checked"}

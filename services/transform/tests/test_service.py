@@ -134,7 +134,7 @@ def test_unfinished_rejected_or_deleted_rounds_are_never_rendered(status: str) -
 
 def test_a_held_round_is_never_rendered() -> None:
     service = build()
-    held = Round("uploads", KEY, "etag-1", status=COMPLETED, descriptions={"moderate": {"held": True}})
+    held = Round("uploads", KEY, "etag-1", status=COMPLETED, holds=("moderate",))
     service.catalog.rounds[(KEY, "etag-1")] = held  # type: ignore[attr-defined]
     assert service.answer("GET", signed(CARD), None).status == 404
     assert service.uploads.reads == []  # type: ignore[attr-defined]
