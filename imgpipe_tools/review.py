@@ -90,13 +90,15 @@ def review(
     if decision == APPROVED and r.review == REJECTED:
         raise ReviewError(f"s3://{bucket}/{key} was rejected and its variants deleted; upload it again to review it")
     deleted = delete_variants(store, variants_bucket, r.key) if decision == REJECTED else 0
+    if decision == APPROVED and releaser is not None:
+        # servable before the round reads approved: the API hands out links from then on (its
+        # outputs were written held: imgpipe/outputs.py). Should the decision's write fail, they
+        # are servable while the round still reads held: running the command again finishes it.
+        release_round(releaser, r)
     # Rejecting again finds nothing left to delete, and the round already says rejected.
     if r.review != decision and not catalog.record_review(r.ref, decision, now=now):
         raise ReviewError(f"the catalog refused the decision on s3://{bucket}/{key} (deleted or rejected meanwhile?)")
     decided = catalog.load(r.ref)
-    if decision == APPROVED and releaser is not None and decided is not None:
-        # servable from now on: its outputs were written held (imgpipe/outputs.py)
-        release_round(releaser, decided)
     if announce is not None and decided is not None:
         # again on a repeated decision: the event's id is the round's, so a receiver drops the
         # repeat, and a put that failed the first time is made good

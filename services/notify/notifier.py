@@ -275,6 +275,9 @@ class Notifier:
             result = {"step": END, "status": step.status, "why": step.why, "changed": ended}
             return {**result, "announced": announced} if announced else result
         if step.kind == EMAIL:
+            # Servable before anything says it is finished: the claim writes the round's final
+            # status, and the API answers ``completed`` (with its links) from that status.
+            self._release(r)
             return self._email(r, step.status)
         return {"step": step.kind, "status": step.status, "why": step.why}
 
@@ -319,9 +322,8 @@ class Notifier:
             expiry = None if self.delivery_url else self.link_expiry_s  # CDN links do not expire
             email = render_email(r, status, link=self._guarded_link(r), link_expiry_s=expiry, now=now)
             # Under the claim, before the email: a failure of either gives the claim back, and the
-            # retry puts the event again with the same id (a subscriber drops the repeat).
-            # Released first: the email's links and the event's URLs work when they arrive.
-            self._release(r)
+            # retry puts the event again with the same id (a subscriber drops the repeat). The
+            # outputs were released before the claim: the links work when the event arrives.
             announced = self._announce(r, status, emailed=True)
             message_id = self.sender.send(email)
         except Exception as exc:

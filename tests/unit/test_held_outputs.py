@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from imgpipe.catalog import APPROVED
 from imgpipe.config import Config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
@@ -138,3 +140,92 @@ def test_a_held_round_stays_unservable_until_a_reviewer_approves_it() -> None:
         releaser=storage,
     )
     assert not is_held(storage.tags[(VAR, "resize/photos/HOLD-ME.jpg/640w.jpg")])
+
+
+class _Recording(MemoryCatalog):
+    """The catalog, noting each write that makes a round read finished or approved to readers
+    (the API shows ``status`` and ``review`` as soon as they are written)."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def claim_email(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls.append("status written")
+        return super().claim_email(*args, **kwargs)
+
+    def end_silently(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls.append("status written")
+        return super().end_silently(*args, **kwargs)
+
+    def record_review(self, *args: Any, **kwargs: Any) -> bool:
+        self.calls.append("review written")
+        return super().record_review(*args, **kwargs)
+
+
+class _RecordingStorage(FakeStorage):
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def release(self, bucket: str, keys: Any) -> None:
+        self.calls.append("released")
+        super().release(bucket, keys)
+
+
+def _ordered(key: str, held: bool, *, notify: bool = True) -> tuple[list[str], _Recording, _RecordingStorage]:
+    calls: list[str] = []
+    catalog, storage = _Recording(calls), _RecordingStorage(calls)
+
+    class _Announcer:
+        def put(self, completion: Any) -> None:
+            calls.append(f"announced {completion.detail_type}")
+
+    spec = json.dumps([{"name": n, "triggers": [{"prefixes": [], "suffixes": []}]} for n in ("moderate", "resize")])
+    notifier = Notifier(
+        catalog=catalog,
+        sender=_Sender(storage),
+        link=lambda b, k: f"https://cdn/{k}",
+        expected_spec=spec,
+        uploads_bucket=UP,
+        variants_bucket=VAR,
+        settings={"link_expiry_s": 3600},
+        releaser=storage,
+        announcer=_Announcer(),
+        clock=lambda: NOW,
+    )
+    storage.put(VAR, f"resize/{key}/640w.jpg", b"x", content_type="image/jpeg", metadata={}, tags=held_tags())
+    events = _events(key, {"held": held, "held_by": ["Violence"] if held else []})
+    if not notify:
+        # a backfill without --notify: the round ends without an email, by end_silently
+        events[0]["detail"]["imgpipe"] = {"backfill": "run-1", "notify": False}
+    for event in events:
+        notifier.handle(event)
+    return calls, catalog, storage
+
+
+@pytest.mark.parametrize("notify", [True, False])
+def test_outputs_are_servable_before_the_round_reads_finished(notify: bool) -> None:
+    # the API answers ``completed`` from the round's status: a link it hands out must work then
+    calls, _, _ = _ordered("photos/ok.jpg", held=False, notify=notify)
+    # and before the completion event, whose URLs a receiver may fetch at once
+    assert calls.index("released") < calls.index("status written")
+    assert calls.index("released") < calls.index("announced Upload Completed")
+    assert calls.count("released") == 1
+
+
+def test_approval_releases_before_the_round_reads_approved() -> None:
+    calls, catalog, storage = _ordered("photos/HOLD-ME.jpg", held=True)
+    assert "released" not in calls
+    calls.clear()
+    review(
+        catalog,
+        storage,
+        bucket=UP,
+        variants_bucket=VAR,
+        key="photos/HOLD-ME.jpg",
+        decision=APPROVED,
+        now=NOW,
+        releaser=storage,
+    )
+    assert calls == ["released", "review written"]
