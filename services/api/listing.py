@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 
 from imgpipe.catalog import Round
+from imgpipe.outputs import OutputsView
 
 from .errors import bad_request
 from .keys import upload_id_of
+from .status import offered
 
 _LIMIT = re.compile(r"[0-9]{1,6}")
 #: the largest ``limit`` a client may send (a page holds at most the deployment's page size)
@@ -43,12 +45,13 @@ class UploadPage:
     next_cursor: str | None = None
 
 
-def summary_view(found: Round) -> UploadSummary:
+def summary_view(found: Round, outputs: OutputsView | None = None) -> UploadSummary:
+    """One upload's line; ``variants`` counts what its page offers the caller (:func:`.status.offered`)."""
     return UploadSummary(
         id=upload_id_of(found.key),
         filename=found.key.rsplit("/", 1)[-1],
         status=found.shown_status,
         created_at=found.uploaded_at or found.first_seen_at,
         size=found.size,
-        variants=0 if found.held else sum(1 for v in found.variants if v.public),
+        variants=len(offered(found, outputs)),
     )

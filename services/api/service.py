@@ -124,7 +124,7 @@ class UploadApi:
         rounds, cursor = self.catalog.owned(caller.sub, limit=limit, cursor=query.get("cursor"))
         # Deleted uploads are gone for their owner; superseded rounds are older copies of a key.
         shown = [r for r in rounds if r.status not in ("deleted", "superseded")]
-        return UploadPage([summary_view(r) for r in shown], cursor)
+        return UploadPage([summary_view(r, self.outputs) for r in shown], cursor)
 
     def status(self, caller: Caller, upload_id: str) -> UploadStatus:
         if not is_upload_id(upload_id):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgpipe.catalog import DONE, FAILED, PENDING, Round
+from imgpipe.catalog import DONE, FAILED, PENDING, Round, VariantRecord
 from imgpipe.catalog.model import HELD
 from imgpipe.errors import Reason
 from imgpipe.keys import cdn_url
@@ -97,6 +97,16 @@ def _variant_name(variant_key: str) -> str:
 HELD_REASON = "This upload is waiting for a person to review it; it is published if they approve it."
 
 
+def offered(found: Round, outputs: OutputsView | None) -> list[VariantRecord]:
+    """The variants the caller may be given a link to: public images (facts come as
+    ``description``; sidecars are nobody's) that the CDN serves, of a round not held for review
+    (docs/moderation.md). The status route lists them and the list route counts them: one rule."""
+    if found.held:
+        return []
+    outputs = outputs or OutputsView({}, None)
+    return [v for p in found.processors() for v in p.variants if v.public and outputs.offered(v.processor)]
+
+
 def status_view(
     upload_id: str,
     key: str,
@@ -132,7 +142,6 @@ def status_view(
         reason = p.rejection.reason if p.rejection else None
         message = PLAIN_REASONS.get(reason, "This file could not be processed.") if reason else None
         processors.append(ProcessorView(p.name, _STATES[p.state], reason, message))
-    outputs = outputs or OutputsView({}, None)
     variants = [
         VariantView(
             processor=v.processor,
@@ -144,12 +153,9 @@ def status_view(
             bytes=v.bytes,
             role=v.kind.value,
         )
-        for p in found.processors()
-        for v in p.variants
-        if v.public  # facts come as ``description``; sidecars are nobody's
-        and outputs.offered(v.processor)  # only what the CDN serves
-        and not found.held  # held for review: not offered until approved (docs/moderation.md)
+        for v in offered(found, outputs)
     ]
+    outputs = outputs or OutputsView({}, None)
     # one declared responsive set, never a mix of two (a watermarked and a clean one)
     srcset, picture = responsive_snippets(
         [v for v in variants if v.role == Role.RESPONSIVE and v.processor == outputs.srcset]

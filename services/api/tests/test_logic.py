@@ -307,6 +307,8 @@ def test_the_srcset_is_one_declared_set_never_a_watermarked_and_a_clean_one_mixe
     # and the clean pictures the CDN withholds are not offered as links either
     marked = status_view("I" * 22, key, found, delivery_url="https://cdn.example", outputs=WATERMARKED)
     assert {v.processor for v in marked.variants} == {"watermark"}
+    # the list's count is what the upload's page offers, never the withheld clean pictures
+    assert summary_view(found, WATERMARKED).variants == len(marked.variants)
     clean = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT), {"watermark": {"srcset": False}}))
     assert widths_and_services(clean) == [("resize", "320w"), ("resize", "640w"), ("resize", "1280w")]
 
@@ -331,7 +333,7 @@ def test_describes_facts_are_the_description_not_a_variant() -> None:
     view = status_view("I" * 22, key, found, delivery_url="https://cdn.example/", outputs=outputs)
     assert [v.name for v in view.variants] == ["320w.jpg"]
     assert view.description == {"describe": facts}
-    assert summary_view(found).variants == 1
+    assert summary_view(found, outputs).variants == 1
 
 
 def test_an_upload_nobody_reported_yet_is_processing_and_one_being_sent_is_uploading() -> None:
