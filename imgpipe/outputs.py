@@ -114,7 +114,7 @@ def public_prefixes(manifests: Sequence[Manifest], srcset: Mapping[str, bool | N
     set is one a setting asked for (watermark's), the full-size outputs are withheld too: a clean
     full-size picture is the very thing the mark protects."""
     chosen = srcset_source(manifests, srcset)
-    protected = chosen is not None and srcset.get(chosen) is True
+    protected = marked(manifests, srcset)
     served = []
     for m in manifests:
         if m.outputs is None or not m.outputs.public:
@@ -125,6 +125,14 @@ def public_prefixes(manifests: Sequence[Manifest], srcset: Mapping[str, bool | N
             continue
         served.append(f"{m.name}/")
     return sorted(served)
+
+
+def marked(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> bool:
+    """Whether the deployment publishes its pictures marked only: the srcset is a set a setting
+    chose (watermark's). Then nothing may hand out the clean picture: neither the CDN (the clean
+    sets are not served) nor an on-demand transform (services/transform refuses)."""
+    chosen = srcset_source(manifests, srcset)
+    return chosen is not None and srcset.get(chosen) is True
 
 
 def servable(key: str, prefixes: Sequence[str]) -> bool:
@@ -230,7 +238,12 @@ def outputs_json(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None
     }
     served = [p.removesuffix("/") for p in public_prefixes(manifests, srcset or {})]
     return json.dumps(
-        {"roles": roles, "srcset": srcset_source(manifests, srcset), "served": served},
+        {
+            "roles": roles,
+            "srcset": srcset_source(manifests, srcset),
+            "served": served,
+            "marked": marked(manifests, srcset or {}),
+        },
         separators=(",", ":"),
         sort_keys=True,
     )
@@ -245,6 +258,8 @@ class OutputsView:
     #: the producers whose images the CDN serves (:func:`public_prefixes`); None: a spec written
     #: before it said so, where every public image is
     served: frozenset[str] | None = None
+    #: the pictures are published marked only (:func:`marked`): no clean rendering is handed out
+    marked: bool = False
 
     @classmethod
     def parse(cls, spec: str | None) -> OutputsView:
@@ -254,7 +269,7 @@ class OutputsView:
             for name, v in (data.get("roles") or {}).items()
         }
         served = data.get("served")
-        return cls(roles, data.get("srcset"), None if served is None else frozenset(served))
+        return cls(roles, data.get("srcset"), None if served is None else frozenset(served), data.get("marked") is True)
 
     def offered(self, processor: str) -> bool:
         """Whether a public image of ``processor`` may be offered: a link the CDN would answer 404

@@ -71,6 +71,7 @@ def _signer(config: Config) -> TransformSigner | None:
     return TransformSigner(
         bounds=bounds_from_json(config.resource(Need.TRANSFORM_BOUNDS)),
         keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), TRANSFORM_KEY_CACHE_S, parse_keys),
+        marked=OutputsView.parse(config.resources.get(Need.OUTPUTS)).marked,
     )
 
 

@@ -40,10 +40,21 @@ def not_enabled() -> ApiError:
     return ApiError(404, "transforms_not_enabled", "This deployment has no transform service.")
 
 
+def marked_only() -> ApiError:
+    # the transform service refuses them too: a transform renders the upload itself, unmarked
+    return ApiError(
+        404,
+        "transforms_not_enabled",
+        "Transforms are off in this deployment: its pictures are published watermarked only.",
+    )
+
+
 @dataclass
 class TransformSigner:
     bounds: TransformBounds
     keys: Callable[[], tuple[bytes, ...]]
+    #: the deployment publishes marked pictures only (imgpipe.outputs.marked): no URL is signed
+    marked: bool = False
 
     def sign(
         self, caller: Caller, upload_id: str, body: Any, *, uploads: S3Uploads, catalog: UserCatalog, delivery_url: str
@@ -54,6 +65,8 @@ class TransformSigner:
         stored = uploads.find_object(upload_prefix(caller.sub, upload_id))
         if stored is None:
             raise not_found()
+        if self.marked:
+            raise marked_only()
         try:
             transform = transform_from_request(body, self.bounds)
         except InvalidTransform as invalid:

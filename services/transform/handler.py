@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imgpipe.config import Config, current_config
 from imgpipe.manifest import Need
 from imgpipe.observability import powertools
+from imgpipe.outputs import OutputsView
 from imgpipe.settings import parse
 from imgpipe.signing_keys import secret_keys
 from imgpipe.transforms import KEY_CACHE_S, parse_keys
@@ -39,6 +40,7 @@ def _service_for(env: str) -> TransformService:
         catalog=CatalogRounds(config.resource(Need.CATALOG), config.uploads_bucket),
         renderings=S3Renderings(config.variants_bucket),
         keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), KEY_CACHE_S, parse_keys),
+        marked=OutputsView.parse(config.resource(Need.OUTPUTS)).marked,
     )
 
 

@@ -63,6 +63,13 @@ def forbidden() -> Answer:
     return _refusal(403, "This transform URL is not signed for this upload. Ask the API for one.")
 
 
+#: what a deployment that publishes its pictures watermarked only answers every transform
+MARKED_ONLY = (
+    "Transforms are off in this deployment: its pictures are published watermarked only (the "
+    "watermark service's srcset setting), and a transform renders the upload itself, unmarked."
+)
+
+
 def stored_key(key: str, etag: str, spec_with_format: str) -> str:
     return f"{STORED_PREFIX}{key}/{etag}/{spec_with_format}"
 
@@ -74,10 +81,15 @@ class TransformService:
     catalog: Catalog
     renderings: Renderings
     keys: Callable[[], tuple[bytes, ...]]
+    #: the deployment publishes marked pictures only (imgpipe.outputs.marked): every transform is
+    #: refused, since each renders the clean upload (docs/decisions.md "Transforms with a mark on")
+    marked: bool = False
 
     def answer(self, method: str, path: str, accept: str | None) -> Answer:
         if method not in ("GET", "HEAD"):
             return _refusal(405, "Transforms are read with GET.")
+        if self.marked:
+            return _refusal(403, MARKED_ONLY)
         parts = split_path(path)
         transform = parse_spec(parts.spec) if parts else None
         if parts is None or transform is None:

@@ -47,10 +47,14 @@ def test_the_srcset_is_one_declared_set_and_every_variant_says_its_role(stack: L
     assert "/v/resize/" not in view["picture"] and "/v/convert/" not in view["picture"]
     # every variant says what it is, and each one offered is servable
     assert {v["role"] for v in view["variants"]} == {"responsive", "preview"}
-    # notify releases a round's outputs as it records it complete: wait for the release, so the
-    # 404s below are the withheld prefixes', not a tag not yet removed
+    # the round reads completed only once its outputs are servable (notify releases them before
+    # it writes the status): every link offered works at once, and the 404s below are the
+    # withheld prefixes', not a tag not yet removed
     offered = [v["url"].split("/v/", 1)[1].split("?")[0] for v in view["variants"]]
-    assert stack.wait_until(lambda: all(_v(stack, k) == 200 for k in offered), timeout=30), offered
+    assert all(_v(stack, k) == 200 for k in offered), offered
+    # the list counts what the page offers, never the withheld clean pictures
+    listed = user.call("GET", "/api/uploads").json()["uploads"]
+    assert [u["variants"] for u in listed if u["id"] == upload] == [len(view["variants"])], listed
     # the clean widths and the clean full-size picture exist but are not served, even from URLs
     # built by hand from the key and the documented names (docs/processors.md)
     key = view["key"]
@@ -59,6 +63,13 @@ def test_the_srcset_is_one_declared_set_and_every_variant_says_its_role(stack: L
         tags = s3.get_object_tagging(Bucket=stack.variants_bucket, Key=clean)["TagSet"]
         assert not any(t["Key"] == RELEASE_TAG for t in tags), tags  # released like the rest
         assert _v(stack, clean) == 404, clean
+    # nor rendered on demand: a transform renders the clean upload, so the API signs none and
+    # the transform path refuses whatever URL it is given, saying why
+    refused = user.call("POST", f"/api/uploads/{upload}/transforms", {"width": 320})
+    assert refused.status_code == 404 and "watermarked only" in refused.json()["error"]["message"], refused.text
+    assert stack.frontdoor is not None
+    by_hand = requests.get(f"{stack.frontdoor.url}/t/x/w320.webp/{key}", timeout=30)
+    assert by_hand.status_code == 403 and "watermarked only" in by_hand.text, by_hand.text
 
 
 def test_facts_backfill_files_and_unknown_prefixes_answer_404(stack: LocalStack) -> None:

@@ -19,7 +19,7 @@ from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, cre
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need
-from imgpipe.registry import DEFAULT_ROOT, discover
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 from imgpipe.transforms import TransformBounds, bounds_json, parse_spec, split_path, verify
 
 from .. import handler as api_handler
@@ -39,7 +39,7 @@ def _finish_round(upload: Upload) -> None:
     assert catalog.claim_email(RoundRef.of(upload), COMPLETED, token="t", now=NOW, stale_before=NOW)
 
 
-def _stack(with_transforms: bool) -> Iterator[dict[str, Any]]:
+def _stack(with_transforms: bool, outputs: str | None = None) -> Iterator[dict[str, Any]]:
     with mock_aws():
         client.cache_clear()
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -48,6 +48,8 @@ def _stack(with_transforms: bool) -> Iterator[dict[str, Any]]:
         etag = s3.put_object(Bucket=UPLOADS, Key=KEY, Body=b"jpeg")["ETag"].strip('"')
         create_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         resources = {Need.USER_CATALOG: TABLE, Need.DELIVERY_URL: "https://cdn.example"}
+        if outputs is not None:
+            resources[Need.OUTPUTS] = outputs
         if with_transforms:
             arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
                 Name="keys", SecretString=base64.b64encode(SECRET).decode()
@@ -108,6 +110,16 @@ def test_bad_values_are_400_naming_the_field(aws: dict[str, Any], body: dict[str
 
 def test_an_upload_not_finished_is_409(aws: dict[str, Any]) -> None:
     assert sign({"width": 640})[0] == 409
+
+
+def test_with_a_mark_on_no_transform_url_is_signed_and_the_answer_says_why() -> None:
+    # watermark's set is the srcset: a transform renders the clean upload, so none is handed out
+    for ctx in _stack(with_transforms=True, outputs=outputs_spec(discover(DEFAULT_ROOT, services="+watermark"))):
+        _finish_round(ctx["upload"])
+        status, body = sign({"width": 640})
+        assert status == 404 and body["error"]["code"] == "transforms_not_enabled"
+        assert "watermarked only" in body["error"]["message"]
+        assert sign({"width": 640}, sub=BOB)[0] == 404  # a stranger learns no more
 
 
 def test_without_the_transform_service_the_route_is_404() -> None:

@@ -19,7 +19,7 @@ from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, cre
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need, load_manifest
-from imgpipe.registry import DEFAULT_ROOT
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 from imgpipe.transforms import Transform, url_path
 
 from .. import handler as transform_handler
@@ -43,8 +43,9 @@ def photo() -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
+def _stack(services: str | None, settings: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """A finished upload, and the transform function configured as a deployment of ``services``
+    (None: the default services) with ``settings`` configures it."""
     with mock_aws():
         client.cache_clear()
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -69,12 +70,32 @@ def aws() -> Iterator[dict[str, Any]]:
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
             settings=dict(manifest.settings),
-            resources={Need.CATALOG: TABLE, Need.TRANSFORM_SECRET: arn},
+            resources={
+                Need.CATALOG: TABLE,
+                Need.TRANSFORM_SECRET: arn,
+                Need.OUTPUTS: outputs_spec(discover(DEFAULT_ROOT, services=services), settings),
+            },
         )
         with use_config(config):
             yield {"s3": s3, "etag": etag, "catalog": catalog, "upload": upload}
         client.cache_clear()
         transform_handler._service_for.cache_clear()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    yield from _stack(None)
+
+
+def test_with_a_mark_on_every_transform_is_refused_saying_why() -> None:
+    # watermark's set is the srcset: a transform would render the clean upload for anyone
+    for ctx in _stack("+watermark"):
+        r = get(url_path(SECRET, KEY, ctx["etag"], Transform(400, 300, "cover", "auto")))
+        assert r["statusCode"] == 403
+        assert "watermarked only" in base64.b64decode(r["body"]).decode()
+    # the same services with resize's clean set the srcset (the mark an extra picture) render
+    for ctx in _stack("+watermark", {"watermark": {"srcset": False}}):
+        assert get(url_path(SECRET, KEY, ctx["etag"], Transform(400, 300, "cover", "auto")))["statusCode"] == 200
 
 
 def get(path: str, accept: str = "image/webp,*/*") -> dict[str, Any]:
