@@ -297,7 +297,9 @@ def render_email(
         if s.state == DONE:
             images = _images(s)
             lines.append(f"{s.name}: {_plural(images, 'variant')}" if images else f"{s.name}: facts about the upload")
-            for v in s.variants:
+            # Pictures only: facts are told below as lines, and their document (like a sidecar)
+            # is never served, so a link to it would only ever answer 404.
+            for v in (v for v in s.variants if v.public):
                 # The variant key carries the upload key: inert too. The link is imgpipe's own.
                 vkey = inert(v.key)
                 lines += [

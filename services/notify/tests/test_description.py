@@ -53,3 +53,10 @@ def test_the_email_shows_the_facts_inert() -> None:
 def test_a_round_without_facts_renders_as_before() -> None:
     r = Round.from_item({"bucket": "uploads", "key": "k.jpg", "etag": "e", "expected": []})
     assert r.descriptions == {} and "description" not in json.dumps(r.as_dict())
+
+
+def test_the_email_links_no_facts_document() -> None:
+    # facts are told as lines; their document is data the CDN never serves: no link to a 404
+    body = render_email(_round(), COMPLETED, link=lambda b, k: f"https://x/{k}", link_expiry_s=60, now=NOW).body
+    assert "description.json" not in body and "https://x/" not in body
+    assert "describe: facts about the upload" in body
