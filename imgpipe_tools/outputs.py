@@ -40,6 +40,8 @@ USER_POOL_CLIENT_ID: Final = "UserPoolClientId"
 API_FUNCTION_NAME: Final = "ApiFunctionName"
 CREATE_USER_COMMAND: Final = "CreateUserCommand"
 FRONT_DOOR: Final = (SITE_URL, API_URL, USER_POOL_ID, USER_POOL_CLIENT_ID, API_FUNCTION_NAME, CREATE_USER_COMMAND)
+#: only with the API's own domain (-c api_domain=...): the DNS name that domain must point at
+API_DOMAIN_TARGET: Final = "ApiDomainTarget"
 
 # Each service's outputs: role -> the ServiceResources field it fills.
 FUNCTION_NAME: Final = "FunctionName"

@@ -6,17 +6,19 @@ one stops a flood before API Gateway's stage-wide throttle, which it would other
 everyone.
 
 A web ACL for CloudFront lives in us-east-1. Context ``waf``: ``off`` (default: no monthly
-charge), ``on`` (the stack must be in us-east-1: the ACL is made here), or the ARN of a web ACL
-made in us-east-1 (e.g. by a small stack of its own there) to attach.
+charge), ``on`` (the ACL is made in the stack when it is in us-east-1, else in its companion stack
+there: infra/components/edge_region.py; the stack's region must be known at synth), or the ARN of
+a web ACL made in us-east-1 to attach.
 """
 
 from __future__ import annotations
 
 import re
 
-import aws_cdk as cdk
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
+
+from infra.components.edge_region import region_of
 
 CTX_WAF = "waf"
 #: requests per minute to /api/ from one address (several people may share one, behind a NAT)
@@ -33,12 +35,11 @@ def waf_setting(scope: Construct) -> str | None:
     if value in (None, "", "off", False):
         return None
     if value in ("on", True):
-        region = cdk.Stack.of(scope).region
-        if cdk.Token.is_unresolved(region) or region != "us-east-1":
+        if region_of(scope) is None:
             raise ValueError(
-                f"context '{CTX_WAF}': CloudFront's web ACLs live in us-east-1, and this stack's region is "
-                f"{'not known at synth' if cdk.Token.is_unresolved(region) else region}: deploy it in us-east-1, "
-                f"or make the web ACL there and pass its ARN (-c {CTX_WAF}=arn:aws:wafv2:us-east-1:...)"
+                f"context '{CTX_WAF}': CloudFront's web ACLs live in us-east-1, and whether this stack is there "
+                "is not known at synth: give it a region (a profile with one, or CDK_DEFAULT_REGION), or make "
+                f"the web ACL in us-east-1 and pass its ARN (-c {CTX_WAF}=arn:aws:wafv2:us-east-1:...)"
             )
         return "on"
     if isinstance(value, str) and _ACL_ARN.match(value):
@@ -82,11 +83,11 @@ def _rate_rule(name: str, priority: int, limit: int, key: dict) -> wafv2.CfnWebA
 
 
 class EdgeGuard(Construct):
-    """The web ACL (``waf=on``, in us-east-1)."""
+    """The web ACL (``waf=on``, in us-east-1: in the main stack or its companion there);
+    ``stack_name`` is the main stack's, which names the ACL's metrics."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stack_name: str) -> None:
         super().__init__(scope, construct_id)
-        stack_name = cdk.Stack.of(self).stack_name
         self.acl = wafv2.CfnWebACL(
             self,
             "Acl",

@@ -47,8 +47,11 @@ from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
 from imgpipe_tools.outputs import PASSWORD_POLICY
 from infra.components import nag
+from infra.components.api_domain import ApiDomain, api_domain_setting
 from infra.components.bundling import processor_code
+from infra.components.cdn_logs import log_distribution
 from infra.components.edge_guard import EdgeGuard, waf_setting
+from infra.components.edge_region import ACL_STACK_SUFFIX, edge_scope
 from infra.components.function import ServiceFunction
 from infra.components.needs import NeedGrants
 from infra.components.site import API_BASE, INDEX, Site
@@ -224,12 +227,21 @@ class FrontDoor(Construct):
             self, "AccessLogs", retention=logs.RetentionDays[LOG_RETENTION], removal_policy=removal_policy
         )
         # named after the stack: a second stack in the account never shares a name (test_operations)
+        domain = api_domain_setting(self)
         self.api = apigw.HttpApi(
             self,
             "Api",
             api_name=f"{stack.stack_name}-upload-api",
             description="imgpipe upload API",
             create_default_stage=True,
+            # with its own domain, the API answers nowhere else (api_domain.py)
+            disable_execute_api_endpoint=domain is not None,
+        )
+        #: the name CloudFront reaches the API by
+        self.api_origin = (
+            ApiDomain(self, "ApiDomain", api=self.api, setting=domain).name
+            if domain
+            else f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
         )
         stage = self.api.default_stage
         assert stage is not None
@@ -281,6 +293,8 @@ class FrontDoor(Construct):
             origin_token,
             public_prefixes,
         )
+        # standard logs (v2) into the access-logs bucket, made in us-east-1 (cdn_logs.py)
+        log_distribution(self, self.distribution, access_logs)
         if outputs_gated:
             self._deny_held_outputs(variants, stack)
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
@@ -499,7 +513,6 @@ class FrontDoor(Construct):
         )
         # the distribution signs every request to the private variants bucket (SigV4, always)
         oac = cloudfront.S3OriginAccessControl(self, "VariantsAccess", signing=cloudfront.Signing.SIGV4_ALWAYS)
-        api_domain = f"{self.api.api_id}.execute-api.{stack.region}.{stack.url_suffix}"
         # CloudFront forwards the Authorization header only when it is part of the cache key (an origin
         # request policy may not name it), and a cache key needs a TTL above zero: one second at most,
         # keyed by the token, and the API's answers say no-store anyway.
@@ -516,7 +529,7 @@ class FrontDoor(Construct):
         )
         api_behavior = cloudfront.BehaviorOptions(
             origin=origins.HttpOrigin(
-                api_domain,
+                self.api_origin,
                 protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                 custom_headers={ORIGIN_HEADER: origin_token},
             ),
@@ -528,7 +541,11 @@ class FrontDoor(Construct):
             response_headers_policy=api_headers,
         )
         waf = waf_setting(self)
-        web_acl_arn = EdgeGuard(self, "EdgeGuard").arn if waf == "on" else waf
+        if waf == "on":
+            edge = edge_scope(self, ACL_STACK_SUFFIX, f"imgpipe: the web ACL of {stack.stack_name}'s distribution")
+            web_acl_arn: str | None = EdgeGuard(edge, "EdgeGuard", stack_name=stack.stack_name).arn
+        else:
+            web_acl_arn = waf
         distribution = cloudfront.Distribution(
             self,
             "Cdn",
@@ -582,8 +599,9 @@ class FrontDoor(Construct):
             *findings,
             (
                 "AwsSolutions-CFR3",
-                "CloudFront standard logs need ACLs on the target bucket, which every imgpipe bucket disables "
-                "(BucketOwnerEnforced); the API stage keeps its own access log.",
+                "the rule checks the legacy standard logs, which need ACLs on the target bucket (every imgpipe "
+                "bucket has them off); the distribution's standard logs (v2) go to the access-logs bucket through "
+                "a CloudWatch Logs delivery in us-east-1 (cdn_logs.py).",
             ),
             (
                 "AwsSolutions-CFR4",
