@@ -109,8 +109,9 @@ synth: $(STAMP) $(NODE_STAMP) $(WEB_BUILD)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet --no-notices $(CDK_CONTEXT)
 	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
+# --all: a stack outside us-east-1 comes with companion stacks there (infra/components/edge_region.py)
 deploy: $(STAMP) $(NODE_STAMP) $(WEB_BUILD)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --no-notices --require-approval broadening $(CDK_CONTEXT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --all --no-notices --require-approval broadening $(CDK_CONTEXT)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
