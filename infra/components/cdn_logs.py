@@ -4,7 +4,7 @@ edge's companion stacks").
 Standard logging v2 is a CloudWatch Logs delivery: a delivery source (the distribution's
 ACCESS_LOGS), a delivery destination (the bucket) and the delivery pairing them. CloudFront's
 delivery source can only be made in us-east-1, so the three live there: in the stack itself when
-it is in us-east-1, else in the companion stack ``<stack>-EdgeLogs`` (infra/components/edge_region.py),
+it is in us-east-1, else in the companion stack ``<stack>-<region>-EdgeLogs`` (infra/components/edge_region.py),
 which reads the distribution's id and the bucket's ARN from the main stack. The bucket may be in
 another region. Unlike the legacy logs, these need no ACLs on the bucket (every imgpipe bucket has
 them off): the log delivery service writes under ``AWSLogs/<account>/`` by the bucket policy's

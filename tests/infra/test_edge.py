@@ -63,9 +63,9 @@ def test_outside_us_east_1_the_web_acl_is_a_companion_stack_s_and_the_distributi
     elsewhere: Synthesized,
 ) -> None:
     templates = _templates(elsewhere)
-    assert set(templates) == {"Imgpipe", "Imgpipe-Edge", "Imgpipe-EdgeLogs"}
+    assert set(templates) == {"Imgpipe", "Imgpipe-eu-west-1-Edge", "Imgpipe-eu-west-1-EdgeLogs"}
     assert _of_type(templates["Imgpipe"], "AWS::WAFv2::WebACL") == []
-    edge = templates["Imgpipe-Edge"]
+    edge = templates["Imgpipe-eu-west-1-Edge"]
     # the companion holds the web ACL and nothing else (no custom resource, no role)
     assert {r["Type"] for r in edge["Resources"].values()} == {"AWS::WAFv2::WebACL"}
     [acl] = _of_type(edge, "AWS::WAFv2::WebACL")
@@ -76,7 +76,7 @@ def test_outside_us_east_1_the_web_acl_is_a_companion_stack_s_and_the_distributi
     assert acl["VisibilityConfig"]["MetricName"] == "Imgpipe-edge"  # named after the main stack
     # the distribution takes the ACL's ARN from the companion's output, read across regions
     reference = _distribution(templates["Imgpipe"])["WebACLId"]["Fn::GetStackOutput"]
-    assert (reference["StackName"], reference["Region"]) == ("Imgpipe-Edge", "us-east-1")
+    assert (reference["StackName"], reference["Region"]) == ("Imgpipe-eu-west-1-Edge", "us-east-1")
     [(output_name, output)] = edge["Outputs"].items()
     assert reference["OutputName"] == output_name
     assert output["Value"] == {"Fn::GetAtt": [next(iter(edge["Resources"])), "Arn"]}
@@ -85,19 +85,19 @@ def test_outside_us_east_1_the_web_acl_is_a_companion_stack_s_and_the_distributi
 def test_the_companions_are_in_us_east_1_and_deploy_around_the_main_stack(elsewhere: Synthesized) -> None:
     stacks = {s.stack_name: s for s in elsewhere.app.synth().stacks}
     assert stacks["Imgpipe"].environment.region == "eu-west-1"
-    for name in ("Imgpipe-Edge", "Imgpipe-EdgeLogs"):
+    for name in ("Imgpipe-eu-west-1-Edge", "Imgpipe-eu-west-1-EdgeLogs"):
         assert (stacks[name].environment.region, stacks[name].environment.account) == ("us-east-1", ACCOUNT)
     # the web ACL before the distribution, the logs' delivery after it
-    assert "Imgpipe-Edge" in {d.id for d in stacks["Imgpipe"].dependencies}
-    assert "Imgpipe" in {d.id for d in stacks["Imgpipe-EdgeLogs"].dependencies}
-    assert "Imgpipe-EdgeLogs" not in {d.id for d in stacks["Imgpipe"].dependencies}
+    assert "Imgpipe-eu-west-1-Edge" in {d.id for d in stacks["Imgpipe"].dependencies}
+    assert "Imgpipe" in {d.id for d in stacks["Imgpipe-eu-west-1-EdgeLogs"].dependencies}
+    assert "Imgpipe-eu-west-1-EdgeLogs" not in {d.id for d in stacks["Imgpipe"].dependencies}
 
 
 def test_outside_us_east_1_the_standard_logs_are_delivered_from_us_east_1_into_the_access_logs_bucket(
     elsewhere: Synthesized,
 ) -> None:
     templates = _templates(elsewhere)
-    main, logs = templates["Imgpipe"], templates["Imgpipe-EdgeLogs"]
+    main, logs = templates["Imgpipe"], templates["Imgpipe-eu-west-1-EdgeLogs"]
     assert _of_type(main, "AWS::Logs::DeliverySource") == []
     [source] = _of_type(logs, "AWS::Logs::DeliverySource")
     [destination] = _of_type(logs, "AWS::Logs::DeliveryDestination")
@@ -231,3 +231,11 @@ def test_a_long_stack_name_still_names_a_valid_delivery() -> None:
     name = delivery_name("A" + "b" * 120, "ap-southeast-2")
     assert len(name) == 60 and name != delivery_name("A" + "b" * 121, "ap-southeast-2")
     assert delivery_name("Imgpipe", "eu-west-1") == "Imgpipe-eu-west-1-cdn"
+
+
+def test_a_stack_name_with_no_room_for_its_companion_s_fails_synth(
+    tmp_path: Path, services_snapshot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    with pytest.raises(ValueError, match=r"context 'stack_name': .*companion stack in us-east-1"):
+        synthesize(tmp_path, services_snapshot, stack_name="I" + "m" * 110)
