@@ -9,12 +9,13 @@ which set its ``srcset`` is made of (:func:`srcset_source`). Nothing here knows 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from imgpipe.events import VariantInfo
     from imgpipe.manifest import Manifest
 
 
@@ -275,6 +276,11 @@ class OutputsView:
         """Whether a public image of ``processor`` may be offered: a link the CDN would answer 404
         (the clean set when the watermarked one is the srcset) is never handed out."""
         return self.served is None or processor in self.served
+
+    def shows_publicly(self, variants: Iterable[VariantInfo]) -> bool:
+        """Whether an upload with these outputs has a public image the CDN serves: what makes
+        an unsigned rendering of it (a preset) no more public than its variants already are."""
+        return any(v.public and self.served is not None and v.processor in self.served for v in variants)
 
     def facts_shown_to_owner(self, processor: str) -> bool:
         # a processor the spec does not name (retired, or a forged record) shows nothing

@@ -25,6 +25,10 @@ A list of tables (TOML inline tables or ``[[...]]``, JSON objects) is a tuple of
 dataclass (``tuple[Variant, ...]``, or ``tuple[str | Variant, ...]`` for a list that takes a short
 name or a table, as convert's ``formats``): each table is parsed with that class's own fields and
 checks, and an error names the entry (``'formats' entry 2 (name 'low'): 'quality' must be ...``).
+A table of named tables (``Mapping[str, Preset]``: TOML ``[settings.presets.card]``, a JSON object
+of objects) maps each name to an instance of the value's class, in a read-only mapping; an error
+names the entry (``'presets' entry 'card': 'width' must be ...``).
+
 ``int | None = setting(None)`` is a setting that is unset unless given (TOML has no null; a JSON
 null leaves it unset). A check that involves several fields (or several entries) goes in the
 class's ``__post_init__``, which raises :class:`Invalid`; :func:`parse` words it like any other.
@@ -87,8 +91,13 @@ def setting(
     choices: Sequence[Any] | None = None,
     min_items: int | None = None,
 ) -> Any:
-    """A dataclass field with its default and its checks (a tuple default for a list setting)."""
+    """A dataclass field with its default and its checks (a tuple default for a list setting, a
+    mapping for a table of named entries)."""
     checks = _Checks(min, max, tuple(choices) if choices is not None else None, min_items)
+    if isinstance(default, Mapping):
+        # a dataclass takes no mutable default: each instance gets its own read-only copy
+        frozen = dict(default)
+        return dataclasses.field(default_factory=lambda: ReadOnlyTable(frozen), metadata={_CHECKS: checks})
     return dataclasses.field(default=default, metadata={_CHECKS: checks})
 
 
@@ -105,6 +114,19 @@ class NoSettings:
 
 
 # -- parsing -------------------------------------------------------------------------
+class ReadOnlyTable(dict):  # type: ignore[type-arg]
+    """A table of named entries as parsed: a dict that refuses changes, as a frozen dataclass's
+    fields do (``dataclasses.asdict`` and ``copy`` still work on it)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("parsed settings are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+
 class _WrongType(Exception):
     """The value does not have the declared type (the caller words the message)."""
 
@@ -149,6 +171,8 @@ def _describe(tp: Any) -> str:
         return _SCALAR_NAMES[tp][0]
     if _is_table(tp):
         return "a table of name = value"
+    if typing.get_origin(tp) in (dict, Mapping):
+        return f"a table of names to {_plural(typing.get_args(tp)[1])}"
     args = typing.get_args(tp)
     if typing.get_origin(tp) is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
@@ -192,6 +216,9 @@ def _convert(tp: Any, value: Any) -> Any:
                 return tuple(_entry(i, args[0], v) for i, v in enumerate(value, 1))
             if len(value) == len(args):
                 return tuple(_entry(i, a, v) for i, (a, v) in enumerate(zip(args, value, strict=True), 1))
+    elif typing.get_origin(tp) in (dict, Mapping):
+        if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+            return ReadOnlyTable({k: _named(k, typing.get_args(tp)[1], v) for k, v in value.items()})
     elif typing.get_origin(tp) in (typing.Union, types.UnionType):
         if value is None and type(None) in typing.get_args(tp):
             return None  # JSON null (or an unset field read back from a parsed object): unset
@@ -202,7 +229,8 @@ def _convert(tp: Any, value: Any) -> Any:
                 continue
     else:
         raise TypeError(
-            f"settings cannot hold a {tp!r} (use bool, int, float, str, frozen dataclasses, tuples and unions of them)"
+            f"settings cannot hold a {tp!r} (use bool, int, float, str, frozen dataclasses, tuples, "
+            "dicts of str to one of these, and unions of them)"
         )
     raise _WrongType
 
@@ -217,14 +245,24 @@ def _entry(index: int, tp: Any, value: Any) -> Any:
         raise _Problem(f"{which}: {problem.message}") from None
 
 
+def _named(name: str, tp: Any, value: Any) -> Any:
+    """Entry ``name`` of a table of named values; a refused one is named."""
+    try:
+        return _convert(tp, value)
+    except _WrongType:
+        raise _Problem(f"entry {name!r}: must be {_describe(tp)}; got {value!r}") from None
+    except _Problem as problem:
+        raise _Problem(f"entry {name!r}: {problem.message}") from None
+
+
 def _quoted(values: Sequence[Any]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
 def _check(value: Any, checks: _Checks) -> str | None:
     """What is wrong with an already converted value (worded to follow its name), or None."""
-    items = value if isinstance(value, tuple) else (value,)
-    must = "entries must" if isinstance(value, tuple) else "must"
+    items = tuple(value.values()) if isinstance(value, Mapping) else value if isinstance(value, tuple) else (value,)
+    must = "entries must" if isinstance(value, tuple | Mapping) else "must"
     if isinstance(value, tuple) and checks.min_items is not None and len(value) < checks.min_items:
         entries = "entry" if checks.min_items == 1 else "entries"
         return f"must have at least {checks.min_items} {entries}; got {list(value)!r}"

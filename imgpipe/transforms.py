@@ -30,6 +30,10 @@ from imgpipe.signing_keys import parse_base64_keys
 KEY_CACHE_S = 300
 #: the path prefix the CDN sends to the transform service
 PATH_PREFIX = "/t/"
+#: a deployment's named transforms, unsigned: ``/t/p/<preset>/<upload key>`` (a signature is
+#: 32 characters, so no signed path starts with it)
+PRESET_PREFIX = f"{PATH_PREFIX}p/"
+PRESET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 FITS = ("cover", "contain", "inside")
 #: formats a transform may ask for; ``auto`` is negotiated from the request's Accept header
 FORMATS = ("jpeg", "webp", "avif", "png", "auto")
@@ -200,10 +204,34 @@ def split_path(path: str) -> TransformPath | None:
     parts = path[len(PATH_PREFIX) :].split("/", 2)
     if len(parts) != 3 or not all(parts):
         return None
-    key = unquote(parts[2])
+    key = _upload_key(parts[2])
+    return None if key is None else TransformPath(parts[0], parts[1], key)
+
+
+@dataclass(frozen=True)
+class PresetPath:
+    preset: str
+    key: str
+
+
+def _upload_key(quoted: str) -> str | None:
+    key = unquote(quoted)
     if key.startswith("/") or any(segment in ("", ".", "..") for segment in key.split("/")):
         return None
-    return TransformPath(parts[0], parts[1], key)
+    return key
+
+
+def split_preset_path(path: str) -> PresetPath | None:
+    """A preset request's name and upload key, or None when the path is not of that shape."""
+    if not path.startswith(PRESET_PREFIX):
+        return None
+    preset, _, quoted = path[len(PRESET_PREFIX) :].partition("/")
+    key = _upload_key(quoted) if preset and quoted else None
+    return None if key is None else PresetPath(preset, key)
+
+
+def preset_path(preset: str, key: str) -> str:
+    return f"{PRESET_PREFIX}{preset}/{quote(key, safe='/')}"
 
 
 _ACCEPT_TYPES = {"image/avif": "avif", "image/webp": "webp"}

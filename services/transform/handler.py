@@ -34,13 +34,15 @@ def _service(config: Config) -> TransformService:
 @cache
 def _service_for(env: str) -> TransformService:
     config = Config.from_env(json.loads(env))
+    outputs = OutputsView.parse(config.resource(Need.OUTPUTS))
     return TransformService(
         settings=parse(Settings, config.settings, service=config.processor),
         uploads=S3Upload(config.uploads_bucket),
         catalog=CatalogRounds(config.resource(Need.CATALOG), config.uploads_bucket),
         renderings=S3Renderings(config.variants_bucket),
         keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), KEY_CACHE_S, parse_keys),
-        marked=OutputsView.parse(config.resource(Need.OUTPUTS)).marked,
+        marked=outputs.marked,
+        outputs=outputs,
     )
 
 

@@ -3,6 +3,9 @@ shape, its spec, the bounds, the upload's ETag (one HEAD) and the signature over
 before a byte of the upload is read; then the catalog (held, rejected, deleted or unfinished
 uploads are never rendered), then one GET and one render. A rendering too large to return is
 stored under ``transform/`` in the variants bucket and answered with a redirect to it.
+
+A preset (``/t/p/<name>/<key>``) is a deployment's named transform, unsigned: it is rendered only
+for an upload whose images the CDN serves already, and refused with 404 otherwise.
 """
 
 from __future__ import annotations
@@ -13,8 +16,18 @@ from typing import Protocol
 
 from imgpipe.catalog import Round
 from imgpipe.errors import Rejection
+from imgpipe.outputs import OutputsView
 from imgpipe.ports import ObjectInfo
-from imgpipe.transforms import InvalidTransform, parse_spec, servable, split_path, verify
+from imgpipe.transforms import (
+    PRESET_PREFIX,
+    InvalidTransform,
+    Transform,
+    parse_spec,
+    servable,
+    split_path,
+    split_preset_path,
+    verify,
+)
 
 from .logic import output_format, render
 from .settings import Settings
@@ -70,6 +83,10 @@ MARKED_ONLY = (
 )
 
 
+def unavailable() -> Answer:
+    return _refusal(404, "This upload is not available (still processing, held for review, or removed).")
+
+
 def stored_key(key: str, etag: str, spec_with_format: str) -> str:
     return f"{STORED_PREFIX}{key}/{etag}/{spec_with_format}"
 
@@ -84,12 +101,16 @@ class TransformService:
     #: the deployment publishes marked pictures only (imgpipe.outputs.marked): every transform is
     #: refused, since each renders the clean upload (docs/decisions.md "Transforms with a mark on")
     marked: bool = False
+    #: what the CDN serves (the ``outputs`` need): presets are served for uploads it shows only
+    outputs: OutputsView = field(default_factory=lambda: OutputsView({}, None))
 
     def answer(self, method: str, path: str, accept: str | None) -> Answer:
         if method not in ("GET", "HEAD"):
             return _refusal(405, "Transforms are read with GET.")
         if self.marked:
             return _refusal(403, MARKED_ONLY)
+        if path.startswith(PRESET_PREFIX):
+            return self._preset(method, path, accept)
         parts = split_path(path)
         transform = parse_spec(parts.spec) if parts else None
         if parts is None or transform is None:
@@ -103,15 +124,35 @@ class TransformService:
             # a deleted upload's URLs end here too: its ETag is gone
             return forbidden()
         if not servable(self.catalog.load(parts.key, info.etag)):
-            return _refusal(404, "This upload is not available (still processing, held for review, or removed).")
+            return unavailable()
+        return self._render(method, parts.key, info.etag, transform, accept)
+
+    def _preset(self, method: str, path: str, accept: str | None) -> Answer:
+        """A named transform, unsigned: only of an upload the CDN already shows publicly (a round
+        finished and unheld, with an image of a served producer), so a preset reveals no upload
+        that its variants do not. Every refusal is a 404, the variants' own answer (with a mark on,
+        :meth:`answer` has refused it already: a preset renders the clean upload too)."""
+        parts = split_preset_path(path)
+        preset = self.settings.presets.get(parts.preset) if parts else None
+        if parts is None or preset is None:
+            return _refusal(404, "No such preset in this deployment (its transform settings list them).")
+        info = self.uploads.head(parts.key)
+        found = self.catalog.load(parts.key, info.etag) if info else None
+        if info is None or found is None or not servable(found) or not self.outputs.shows_publicly(found.variants):
+            return unavailable()
+        return self._render(method, parts.key, info.etag, preset.transform, accept)
+
+    def _render(self, method: str, key: str, etag: str, transform: Transform, accept: str | None) -> Answer:
+        """The rendering, stored and redirected to when too large to return."""
         fmt = output_format(transform, accept)
         cache = f"public, max-age={self.settings.cache_ttl_s}"
         vary = {"Vary": "Accept"} if transform.format == "auto" else {}
-        stored = stored_key(parts.key, info.etag, f"{parts.spec}.{fmt}" if transform.format == "auto" else parts.spec)
+        spec = transform.spec
+        stored = stored_key(key, etag, f"{spec}.{fmt}" if transform.format == "auto" else spec)
         if self.renderings.exists(stored):
             return self._redirect(stored, vary)
         try:
-            rendered = render(self.uploads.get(parts.key, info.etag), transform, self.settings, accept)
+            rendered = render(self.uploads.get(key, etag), transform, self.settings, accept)
         except Rejection as rejection:
             return _refusal(422, f"This upload cannot be rendered: {rejection}")
         headers = {"Content-Type": rendered.content_type, "Cache-Control": cache, **vary}

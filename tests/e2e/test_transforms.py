@@ -11,6 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
+from imgpipe.transforms import preset_path
 from imgpipe_tools.local import LocalStack
 from tests.e2e.conftest import StartStack
 from tests.e2e.test_api import User, jpeg, put_upload, wait_done
@@ -60,3 +61,42 @@ def test_a_signed_transform_is_exact_cacheable_and_refused_when_changed(stack: L
     # a deleted upload's transforms stop (the CDN keeps a rendering at most cache_ttl_s)
     assert alice.call("DELETE", f"/api/uploads/{upload_id}").status_code == 200
     assert requests.get(url, timeout=30).status_code == 403
+
+
+CARD = {"width": 320, "height": 200, "fit": "cover", "format": "webp"}
+
+
+@pytest.fixture
+def preset_stack(start_local_stack: StartStack) -> Iterator[LocalStack]:
+    settings = {"transform": {"presets": {"card": CARD}}, "moderate": {"engine": "stand-in"}}
+    with start_local_stack(services="+moderate", settings=settings) as s:
+        assert s.frontdoor is not None
+        yield s
+
+
+def test_a_preset_serves_public_uploads_unsigned_and_nothing_else(preset_stack: LocalStack) -> None:
+    assert preset_stack.frontdoor is not None
+    door = preset_stack.frontdoor.url
+    alice = User(preset_stack, "presets@example.com")
+    shown = put_upload(alice, "Beach Day.jpg", jpeg((1600, 1200), seed=5), "image/jpeg")
+    held = put_upload(alice, "HOLD-ME beach.jpg", jpeg((900, 600), seed=6), "image/jpeg")
+
+    view = wait_done(alice, shown)
+    assert view["status"] == "completed", view
+    card = f"{door}{preset_path('card', view['key'])}"
+    # anyone, with no token and no signature
+    got = requests.get(card, timeout=60)
+    assert got.status_code == 200 and got.headers["Content-Type"] == "image/webp", got.text
+    assert got.headers["Cache-Control"] == "public, max-age=86400"
+    assert Image.open(io.BytesIO(got.content)).size == (320, 200)
+    assert requests.get(f"{door}{preset_path('banner', view['key'])}", timeout=30).status_code == 404
+
+    # held for review: its variants are not served, nor is any preset of it
+    held_view = wait_done(alice, held)
+    assert held_view["status"] == "held", held_view
+    refused = requests.get(f"{door}{preset_path('card', held_view['key'])}", timeout=30)
+    assert refused.status_code == 404 and refused.headers["Cache-Control"] == "public, max-age=60"
+
+    # deleted: gone from presets too (the CDN keeps a rendering at most cache_ttl_s)
+    assert alice.call("DELETE", f"/api/uploads/{shown}").status_code == 200
+    assert requests.get(card, timeout=30).status_code == 404

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from imgpipe.manifest import ManifestError, parse_manifest
-from imgpipe.outputs import Role, SrcsetError, public_prefixes, servable, srcset_source, viewer_request_js
-from imgpipe.registry import DEFAULT_ROOT, discover, served_prefixes, srcset_settings
+from imgpipe.outputs import (
+    OutputsView,
+    Role,
+    SrcsetError,
+    outputs_json,
+    public_prefixes,
+    servable,
+    srcset_source,
+    viewer_request_js,
+)
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec, served_prefixes, srcset_settings
 
 SHIPPED = discover(DEFAULT_ROOT)
 #: every shipped service deployed, settings as shipped: watermark's widths are the srcset
@@ -110,6 +119,15 @@ def test_only_the_srcset_responsive_set_is_served_and_a_chosen_mark_withholds_th
     # the shipped services through the settings as a deployment gives them
     assert served_prefixes(SHIPPED, {"watermark": {"srcset": False}}) == ["convert/", "resize/", "thumbnail/"]
     assert served_prefixes(discover(DEFAULT_ROOT, services=None)) == ["convert/", "resize/", "thumbnail/"]
+
+
+def test_the_spec_says_whether_pictures_are_published_marked_only() -> None:
+    resize, watermark = _producer("resize", "responsive"), _producer("watermark", "responsive")
+    assert OutputsView.parse(outputs_json([resize, watermark], {"watermark": True})).marked is True
+    assert OutputsView.parse(outputs_json([resize, watermark], {"watermark": False})).marked is False
+    assert OutputsView.parse(outputs_json([resize], {})).marked is False
+    assert OutputsView.parse(outputs_spec(SHIPPED)).marked is True  # watermark's default is true
+    assert OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT, services=None))).marked is False
 
 
 @pytest.mark.parametrize(

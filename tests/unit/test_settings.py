@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,14 +110,14 @@ def test_not_a_table() -> None:
 def test_a_declaration_the_parser_cannot_check_is_refused() -> None:
     @dataclass(frozen=True)
     class Loose:
-        anything: dict[str, int] = dataclasses.field(default_factory=dict)
+        anything: frozenset[int] = dataclasses.field(default_factory=frozenset)
 
     @dataclass
     class Mutable:
         size: int = 1
 
     with pytest.raises(TypeError, match="settings cannot hold"):
-        parse(Loose, {"anything": {}}, service="demo")
+        parse(Loose, {"anything": [1]}, service="demo")
     with pytest.raises(TypeError, match="must be a frozen dataclass"):
         parse(Mutable, {}, service="demo")
 
@@ -182,3 +183,39 @@ def test_a_refused_table_is_named_by_its_place_and_name(entries: list[Any], mess
     with pytest.raises(SettingsError, match=re.escape(message)) as info:
         parse(WithTables, {"entries": entries}, service="demo")
     assert info.value.setting == "entries"
+
+
+# -- tables of named tables --------------------------------------------------------------
+@dataclass(frozen=True)
+class Named:
+    entries: Mapping[str, Entry] = setting({})
+    levels: Mapping[str, int] = setting({"low": 1}, min=0, max=9)
+
+
+def test_a_table_of_named_tables_parses_each_with_its_own_checks_read_only() -> None:
+    parsed = parse(Named, {"entries": {"x": {"kind": "a"}, "y": {"kind": "b", "level": 3}}}, service="demo")
+    assert parsed.entries == {"x": Entry(kind="a"), "y": Entry(kind="b", level=3)}
+    assert Named().entries == {} and Named().levels == {"low": 1}
+    with pytest.raises(TypeError):
+        parsed.entries["z"] = Entry(kind="a")  # type: ignore[index]
+    with pytest.raises(TypeError):
+        Named().levels["low"] = 2  # type: ignore[index]
+    assert Named().levels is not Named().levels  # no default shared between instances
+    assert parse(Named, as_mapping(parsed), service="demo") == parsed  # a parsed object parses back
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"entries": {"x": {"kind": "c"}}}, "'entries' entry 'x': 'kind' must be one of 'a', 'b'; got 'c'"),
+        ({"entries": {"x": {"kind": "a", "level": 10}}}, "'entries' entry 'x': 'level' must be between 0 and 9"),
+        ({"entries": {"x": 3}}, "'entries' entry 'x': must be a table of name = value; got 3"),
+        ({"entries": [{"kind": "a"}]}, "'entries' must be a table of names to tables; got [{'kind': 'a'}]"),
+        ({"levels": {"high": 12}}, "'levels' entries must be between 0 and 9; got 12"),
+        ({"levels": {"high": "1"}}, "'levels' entry 'high': must be an integer; got '1'"),
+    ],
+)
+def test_a_refused_named_entry_is_named(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)) as info:
+        parse(Named, raw, service="demo")
+    assert info.value.setting == next(iter(raw))

@@ -20,7 +20,7 @@ from imgpipe.config import Config, use_config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need, load_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
-from imgpipe.transforms import Transform, url_path
+from imgpipe.transforms import Transform, preset_path, url_path
 
 from .. import handler as transform_handler
 
@@ -69,7 +69,8 @@ def _stack(services: str | None, settings: dict[str, Any] | None = None) -> Iter
             processor="transform",
             uploads_bucket=UPLOADS,
             variants_bucket=VARIANTS,
-            settings=dict(manifest.settings),
+            # a preset beside the signed URLs (one deployment's named transform)
+            settings={**manifest.settings, "presets": {"card": {"width": 200, "height": 200, "fit": "cover"}}},
             resources={
                 Need.CATALOG: TABLE,
                 Need.TRANSFORM_SECRET: arn,
@@ -93,6 +94,7 @@ def test_with_a_mark_on_every_transform_is_refused_saying_why() -> None:
         r = get(url_path(SECRET, KEY, ctx["etag"], Transform(400, 300, "cover", "auto")))
         assert r["statusCode"] == 403
         assert "watermarked only" in base64.b64decode(r["body"]).decode()
+        assert get(preset_path("card", KEY))["statusCode"] == 403  # a preset renders the clean upload too
     # the same services with resize's clean set the srcset (the mark an extra picture) render
     for ctx in _stack("+watermark", {"watermark": {"srcset": False}}):
         assert get(url_path(SECRET, KEY, ctx["etag"], Transform(400, 300, "cover", "auto")))["statusCode"] == 200
@@ -136,3 +138,13 @@ def test_a_large_rendering_is_stored_and_linked(aws: dict[str, Any], monkeypatch
     stored = aws["s3"].list_objects_v2(Bucket=VARIANTS, Prefix="transform/")["Contents"]
     assert [o["Key"] for o in stored] == [f"transform/{KEY}/{aws['etag']}/w300_inside.png"]
     assert r["headers"]["Location"].startswith(f"https://{VARIANTS}.s3.amazonaws.com/transform/")
+
+
+def test_a_preset_is_rendered_unsigned_on_moto(aws: dict[str, Any]) -> None:
+    r = get(preset_path("card", KEY), accept="image/avif,image/webp,*/*")
+    assert r["statusCode"] == 200
+    assert r["headers"]["Content-Type"] == "image/avif" and r["headers"]["Vary"] == "Accept"
+    assert r["headers"]["Cache-Control"] == "public, max-age=86400"
+    assert get(preset_path("banner", KEY))["statusCode"] == 404
+    aws["catalog"].mark_deleted(UPLOADS, KEY, now=NOW)
+    assert get(preset_path("card", KEY))["statusCode"] == 404

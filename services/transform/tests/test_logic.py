@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tomllib
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 from PIL import Image
 
 from imgpipe.errors import Reason, Rejection
+from imgpipe.manifest import load_manifest
+from imgpipe.registry import parse_settings
+from imgpipe.settings import SettingsError
 from imgpipe.transforms import Transform
 from services.transform.logic import render
 from services.transform.settings import Settings
@@ -127,3 +131,35 @@ def test_settings_defaults_are_the_manifests() -> None:
         k: (tuple(v) if isinstance(v, list) else v) for k, v in manifest.items()
     }
     assert set(manifest) <= {f.name for f in fields(Settings)}
+
+
+@pytest.mark.parametrize(
+    ("presets", "message"),
+    [
+        ({"card": {"width": 5000}}, "'presets' entry 'card': 'width' must be 1 to 4096 pixels; got 5000"),
+        ({"card": {"width": 320, "fit": "cover"}}, "'presets' entry 'card': 'height' fit=cover needs both"),
+        ({"card": {"width": 320, "format": "gif"}}, "'presets' entry 'card': 'format' must be one of"),
+        ({"card": {"width": 320, "format": "png", "quality": 80}}, "'presets' entry 'card': 'quality' PNG is lossless"),
+        ({"card": {"widht": 320}}, "'presets' entry 'card': 'widht' is not a known setting"),
+        ({"card": 320}, "'presets' entry 'card': must be a table of name = value; got 320"),
+        ({"Card Big": {"width": 320}}, "'presets' entry 'Card Big': a preset's name is 1 to 40 lowercase"),
+        ({"p": {"width": 320}, "wide": {"width": 640}}, None),
+    ],
+)
+def test_a_bad_preset_stops_the_deployment_naming_it(presets: dict[str, object], message: str | None) -> None:
+    manifest = load_manifest(Path(__file__).parents[1])
+    if message is None:
+        assert set(parse_settings(manifest, {"presets": presets}).presets) == set(presets)
+        return
+    with pytest.raises(SettingsError, match=re.escape(f"settings of transform: {message}")):
+        parse_settings(manifest, {"presets": presets})
+
+
+def test_a_preset_is_held_to_the_deployment_s_bounds() -> None:
+    manifest = load_manifest(Path(__file__).parents[1])
+    card = {"card": {"width": 750, "height": 500, "fit": "cover"}}
+    assert parse_settings(manifest, {"presets": card, "widths": [750]}).presets["card"].transform.width == 750
+    with pytest.raises(SettingsError, match="entry 'card': 'width' must be one of this deployment's widths"):
+        parse_settings(manifest, {"presets": card, "widths": [640, 1280]})
+    with pytest.raises(SettingsError, match="entry 'card': 'width' must be 1 to 512 pixels"):
+        parse_settings(manifest, {"presets": card, "max_dimension": 512})

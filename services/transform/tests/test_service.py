@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, replace
 import pytest
 from PIL import Image
 
-from imgpipe.catalog import COMPLETED, DELETED, PROCESSING, REJECTED, Round
+from imgpipe.catalog import COMPLETED, DELETED, PARTIAL, PROCESSING, REJECTED, Round, VariantRecord
+from imgpipe.outputs import OutputsView
 from imgpipe.ports import ObjectInfo
-from imgpipe.transforms import Transform, url_path
+from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
+from imgpipe.transforms import Transform, preset_path, url_path
 from services.transform.service import TransformService
-from services.transform.settings import Settings
+from services.transform.settings import Preset, Settings
 
 KEY = "users/sub-1/AAAAAAAAAAAAAAAAAAAAAA/photo one.jpg"
 SECRET = b"k" * 32
@@ -167,3 +169,111 @@ def test_only_get_and_head() -> None:
     assert build().answer("POST", signed(CARD), None).status == 405
     head = build().answer("HEAD", signed(CARD), None)
     assert head.status == 200 and head.body == b""
+
+
+# --- presets: named transforms, unsigned, for uploads the CDN already shows -----------------
+
+DEFAULTS = discover(DEFAULT_ROOT, services=None)
+#: the default services: resize's clean widths are the srcset and served
+CLEAN = OutputsView.parse(outputs_spec(DEFAULTS))
+#: watermark's widths are the srcset: no clean picture is served
+WATERMARKED = OutputsView.parse(outputs_spec([*DEFAULTS, *discover(DEFAULT_ROOT, services="watermark")]))
+#: a deployment of resize alone: only resize's widths are served
+RESIZE_ONLY = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT, services="resize")))
+PRESETS = {"card": Preset(320, 200, "cover", "webp"), "wide": Preset(600, None, "inside", "jpeg", 70)}
+
+
+def variant(processor: str, role: str = "responsive", fmt: str = "jpeg") -> VariantRecord:
+    return VariantRecord(processor, "variants", f"{processor}/{KEY}/x.{fmt}", fmt, 10, 10, 1, role=role)
+
+
+def presets(
+    *variants: VariantRecord, status: str = COMPLETED, outputs: OutputsView = CLEAN, **round_fields: object
+) -> TransformService:
+    service = build()
+    service.settings = replace(service.settings, presets=PRESETS)
+    service.outputs = outputs
+    service.marked = outputs.marked
+    shown = variants or (variant("resize"),)
+    found = Round("uploads", KEY, "etag-1", status=status, variants=shown, **round_fields)  # type: ignore[arg-type]
+    service.catalog.rounds[(KEY, "etag-1")] = found  # type: ignore[attr-defined]
+    service.keys = lambda: pytest.fail("a preset is not signed: no key is read")  # type: ignore[method-assign]
+    return service
+
+
+@pytest.mark.parametrize("status", [COMPLETED, PARTIAL])
+def test_a_preset_renders_exactly_its_transform_unsigned_and_long_cacheable(status: str) -> None:
+    answer = presets(status=status).answer("GET", preset_path("card", KEY), None)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "image/webp"
+    assert answer.headers["Cache-Control"] == "public, max-age=86400"
+    assert Image.open(io.BytesIO(answer.body)).size == (320, 200)
+    wide = presets().answer("GET", preset_path("wide", KEY), None)
+    assert wide.headers["Content-Type"] == "image/jpeg" and Image.open(io.BytesIO(wide.body)).size == (600, 400)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(preset_path("banner", KEY), id="unknown preset"),
+        pytest.param(preset_path("CARD", KEY), id="another spelling"),
+        pytest.param(f"/t/p/card/{KEY}".replace("/sub-1/", "/../"), id="dot-dot in the key"),
+        pytest.param("/t/p/card/", id="no key"),
+        pytest.param(f"/t/p//{KEY}", id="no preset"),
+        pytest.param(preset_path("card", "users/sub-1/BBBBBBBBBBBBBBBBBBBBBB/none.jpg"), id="no such upload"),
+    ],
+)
+def test_a_preset_path_naming_nothing_is_404_before_anything_is_read(path: str) -> None:
+    service = presets()
+    answer = service.answer("GET", path, None)
+    assert answer.status == 404 and answer.headers["Cache-Control"] == "public, max-age=60"
+    assert service.uploads.reads == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("service", "why"),
+    [
+        (presets(status=PROCESSING), "still processing"),
+        (presets(status=REJECTED), "rejected"),
+        (presets(status=DELETED), "deleted"),
+        (presets(holds=("moderate",)), "held for review"),
+        (presets(holds=("moderate",), review=REJECTED), "rejected by a reviewer"),
+        (presets(variant("describe", "facts", "json")), "only facts, no image"),
+        (presets(variant("thumbnail", "sidecar", "json")), "only an internal file"),
+        (presets(variant("resize"), outputs=OutputsView({}, None)), "a spec that names no served producer"),
+        (presets(variant("thumbnail", "preview"), outputs=RESIZE_ONLY), "an image of a producer not deployed"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_preset_of_an_upload_the_cdn_does_not_show_is_404_unread(service: TransformService, why: str) -> None:
+    answer = service.answer("GET", preset_path("card", KEY), None)
+    assert answer.status == 404, why
+    assert service.uploads.reads == []  # type: ignore[attr-defined]
+
+
+def test_a_preset_needs_one_served_public_image_of_the_round() -> None:
+    shown = presets(variant("describe", "facts", "json"), variant("thumbnail", "preview"))
+    assert shown.answer("GET", preset_path("card", KEY), None).status == 200
+
+
+def test_with_a_mark_on_a_preset_is_refused_as_every_transform_is() -> None:
+    service = presets(outputs=WATERMARKED)
+    answer = service.answer("GET", preset_path("card", KEY), None)
+    assert answer.status == 403 and b"watermarked only" in answer.body
+    assert service.uploads.reads == []  # type: ignore[attr-defined]
+
+
+def test_a_preset_is_the_same_rendering_as_its_signed_transform() -> None:
+    service = presets()
+    service.keys = lambda: (SECRET,)  # type: ignore[method-assign]
+    signed_answer = service.answer("GET", signed(PRESETS["card"].transform), None)
+    assert service.answer("GET", preset_path("card", KEY), None).body == signed_answer.body
+
+
+def test_a_large_preset_rendering_is_stored_once_beside_the_signed_ones() -> None:
+    service = presets()
+    service.settings = replace(service.settings, max_inline_bytes=100)
+    assert service.answer("GET", preset_path("card", KEY), None).status == 307
+    assert list(service.renderings.stored) == [f"transform/{KEY}/etag-1/w320_h200_cover.webp"]  # type: ignore[attr-defined]
+    assert service.answer("GET", preset_path("card", KEY), None).status == 307
+    assert service.uploads.reads == [KEY]  # type: ignore[attr-defined]
