@@ -354,3 +354,48 @@ def test_the_page_waits_out_a_429_and_sign_out_revokes_the_session(door: LocalUp
                 ClientId=door.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh}
             )
             time.sleep(0.2)
+
+
+def test_the_custom_size_builder_signs_a_url_and_previews_it(door: LocalUp, web: Web, tmp_path: Path) -> None:
+    """An upload's page builds a signed transform: width, height, fit and format -> a URL to copy,
+    whose preview loads at exactly that size; a size the deployment refuses is explained."""
+    door.create_user("custom@example.com", PASSWORD)
+    web.sign_in("custom@example.com")
+    page = web.page
+    jpeg = tmp_path / "lighthouse.jpg"
+    photo((1200, 900), seed=11).save(jpeg, "JPEG", quality=88)
+    page.locator("input.uppy-Dashboard-input").first.set_input_files(str(jpeg))
+    page.get_by_role("button", name=re.compile(r"Upload 1 file")).click()
+    expect(card(web, "lighthouse.jpg")).to_have_attribute("data-status", "completed", timeout=READY_TIMEOUT_MS)
+    card(web, "lighthouse.jpg").get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Custom size")).to_be_visible()
+
+    # a size beyond the deployment's bounds: the API's 400, in words, and no URL
+    web.expected.append(re.compile(r"/api/uploads/[^/]+/transforms$"))  # Chromium logs the 400: the point
+    page.get_by_label("Width (pixels)").fill("99999")
+    page.get_by_role("button", name="Get a signed URL").click()
+    expect(page.locator(".custom [role=alert]")).to_contain_text("width must be 1 to 4096 pixels")
+    expect(page.get_by_label("Signed URL")).to_have_count(0)
+
+    page.get_by_label("Width (pixels)").fill("320")
+    page.get_by_label("Height (pixels)").fill("200")
+    page.get_by_label("Fit").select_option("cover")
+    page.get_by_label("Format").select_option("webp")
+    page.get_by_role("button", name="Get a signed URL").click()
+    url_field = page.get_by_label("Signed URL")
+    expect(url_field).to_have_value(re.compile(rf"^{re.escape(door.url)}/t/[A-Za-z0-9_-]{{32}}/w320_h200_cover\.webp/"))
+    expect(page.locator(".custom [role=alert]")).to_have_text("")
+    preview = page.get_by_role("img", name="Custom size of lighthouse.jpg")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.custom-preview'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    assert preview.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 200]
+    expect(page.locator(".custom-figure figcaption")).to_have_text("Preview: 320 × 200 pixels")
+    expect(page.get_by_role("button", name="Copy signed URL")).to_be_visible()
+    # the URL stands alone: anyone fetches it, without the page or a token
+    fetched = requests.get(url_field.input_value(), timeout=30)
+    assert fetched.status_code == 200 and fetched.headers["Content-Type"] == "image/webp"
+    screenshot(page, "custom-size.png")
+    assert web.axe() == []
+    page.set_viewport_size(PHONE)
+    assert web.horizontal_overflow() == 0

@@ -80,6 +80,11 @@ export class Api {
     return this.call("GET", `/uploads/${encodeURIComponent(id)}`);
   }
 
+  /** A signed on-demand transform URL of one's own upload (docs/transforms.md): ``{url}``. */
+  transform(id, body) {
+    return this.call("POST", `/uploads/${encodeURIComponent(id)}/transforms`, body);
+  }
+
   remove(id) {
     return this.call("DELETE", `/uploads/${encodeURIComponent(id)}`);
   }

@@ -74,3 +74,31 @@ export async function copyText(text, field) {
     toast("Press Ctrl+C (or ⌘C) to copy the selected text.");
   }
 }
+
+export function field(id, text, attrs) {
+  return h("div", { class: "field" }, h("label", { for: id }, text), h("input", { id, name: id, ...attrs }));
+}
+
+export function heading(text) {
+  return h("h1", { tabindex: "-1" }, text);
+}
+
+/** A form whose submit runs ``action``; errors are shown in a live alert, the button waits. */
+export function form(label, fields, action, extra = []) {
+  const error = h("p", { class: "error", role: "alert" });
+  const button = h("button", { type: "submit" }, label);
+  const el = h("form", { class: "panel", novalidate: false }, ...fields, error, button, ...extra);
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await action(new FormData(el));
+    } catch (err) {
+      error.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el;
+}

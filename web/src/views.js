@@ -1,38 +1,11 @@
 // The screens: sign in, sign up, confirm, home (upload + my uploads), one upload's page.
 import { markDeleted, Gallery } from "./gallery.js";
-import { copyText, formatBytes, formatDate, h, replace, toast } from "./dom.js";
+import { copyText, field, form, formatBytes, formatDate, h, heading, replace, toast } from "./dom.js";
+import { customSize } from "./custom.js";
 import { FINAL, label, reasons, cardImageOf } from "./status.js";
 import { createUploader } from "./upload.js";
 
 const POLL_MS = 1500;
-
-function field(id, text, attrs) {
-  return h("div", { class: "field" }, h("label", { for: id }, text), h("input", { id, name: id, ...attrs }));
-}
-
-function heading(text) {
-  return h("h1", { tabindex: "-1" }, text);
-}
-
-/** A form whose submit runs ``action``; errors are shown in a live alert, the button waits. */
-function form(label, fields, action, extra = []) {
-  const error = h("p", { class: "error", role: "alert" });
-  const button = h("button", { type: "submit" }, label);
-  const el = h("form", { class: "panel", novalidate: false }, ...fields, error, button, ...extra);
-  el.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    button.disabled = true;
-    try {
-      await action(new FormData(el));
-    } catch (err) {
-      error.textContent = err.message;
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return el;
-}
 
 export function signIn(app) {
   return h(
@@ -230,6 +203,7 @@ export function detail(app, id) {
       variantsTable(view),
       snippet("srcset", "srcset", view.srcset),
       snippet("picture", "<picture> snippet", view.picture),
+      customSize(app, view),
       deleteControl(app, view),
     );
     if (first) root.querySelector("h1").focus();
