@@ -237,16 +237,19 @@ def variant_producers(manifests: Sequence[Manifest]) -> list[Manifest]:
 
 def expected_producers_spec(manifests: Sequence[Manifest], prefixes: Sequence[str] | None = None) -> str:
     """JSON handed to notify: which processors must report for an upload, with their key
-    filters so notify can tell which of them a given key reaches. Generated, never edited."""
+    filters so notify can tell which of them a given key reaches, and which may hold an upload
+    for review. Generated, never edited."""
     spec: list[dict[str, Any]] = []
     for m in variant_producers(manifests):
         triggers = m.narrowed_uploads(prefixes or ())
-        spec.append(
-            {
-                "name": m.name,
-                "triggers": [{"prefixes": list(t.prefixes), "suffixes": list(t.suffixes)} for t in triggers],
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": m.name,
+            "triggers": [{"prefixes": list(t.prefixes), "suffixes": list(t.suffixes)} for t in triggers],
+        }
+        if m.outputs is not None and m.outputs.holds:
+            # the producers whose events may hold an upload for review ([outputs] holds)
+            entry["holds"] = True
+        spec.append(entry)
     return json.dumps(spec, separators=(",", ":"), sort_keys=True)
 
 

@@ -10,7 +10,8 @@ send:
   stack (the expected-producers spec lists them), carry a signature made with the stack's event key
   (imgpipe/signing.py), name ``p`` as their processor, and are about an upload in the stack's
   uploads bucket;
-- each variant of a "Variants Created" is in the stack's variants bucket under ``<p>/<upload key>/``.
+- each variant of a "Variants Created" is in the stack's variants bucket under ``<p>/<upload key>/``;
+- a "Variants Created" that holds the upload (``hold``) comes from a producer declared to hold.
 
 Pure: :func:`check_event` looks at the event (and the key) only. A stack without an event key (a test
 harness) checks instead that each variant object exists and was made from this upload (its
@@ -52,6 +53,7 @@ class Forgery(StrEnum):
     VARIANT_MISSING = "variant_missing"  # no such object in the variants bucket
     ETAG_MISMATCH = "etag_mismatch"  # the variant object was not made from this upload (or by this processor)
     BAD_SIGNATURE = "bad_signature"  # not signed with this stack's event key (or changed since)
+    UNDECLARED_HOLD = "undeclared_hold"  # holds the upload, from a producer not declared to ([outputs] holds)
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,16 @@ class Home:
     #: the stack's event key (imgpipe/signing.py); None: a stack without one (a test harness), whose
     #: notify checks each variant object instead
     event_key: bytes | None = None
+    #: the producers whose events may hold an upload for review (moderate: ``[outputs] holds``)
+    holders: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, uploads_bucket: str, variants_bucket: str, expected_spec: str, event_key: bytes | None = None) -> Home:
         """The producers are the ones the expected-producers spec lists."""
-        names = frozenset(str(entry["name"]) for entry in json.loads(expected_spec or "[]"))
-        return cls(uploads_bucket, variants_bucket, names, event_key)
+        entries = json.loads(expected_spec or "[]")
+        names = frozenset(str(entry["name"]) for entry in entries)
+        holders = frozenset(str(entry["name"]) for entry in entries if entry.get("holds") is True)
+        return cls(uploads_bucket, variants_bucket, names, event_key, holders)
 
     def producer_of(self, source: Any) -> str | None:
         if not isinstance(source, str) or not source.startswith(PIPELINE_SOURCE_PREFIX):
@@ -124,6 +130,10 @@ def check_event(event: dict[str, Any], home: Home) -> Verdict | None:
     if parsed.upload.bucket != home.uploads_bucket:
         return Verdict(Forgery.FOREIGN_BUCKET, f"upload in bucket {parsed.upload.bucket!r}")
     if isinstance(parsed, VariantsCreated):
+        if parsed.hold and producer not in home.holders:
+            # a hold is the round's state: only a producer declared to hold may set it (a stack
+            # without one writes its outputs servable, so such a hold would hide nothing)
+            return Verdict(Forgery.UNDECLARED_HOLD, f"{source!r} holds the upload but does not declare [outputs] holds")
         # checked even when signed: a signature proves who sent it, not that its producer is bug-free
         for v in parsed.variants:
             if v.bucket != home.variants_bucket:

@@ -5,7 +5,6 @@ approves it. Without such a service nothing is tagged and nothing is released. O
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from imgpipe.config import Config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.limits import Limits
 from imgpipe.outputs import held_tags, held_until_released, is_held
-from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, function_config
+from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, expected_producers_spec, function_config
 from imgpipe.runtime import Output, UploadProcessor
 from imgpipe.settings import setting
 from imgpipe_tools.review import review
@@ -99,7 +98,7 @@ def _events(key: str, facts: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def _notify(storage: FakeStorage, key: str, held: bool) -> tuple[MemoryCatalog, _Sender]:
     catalog, sender = MemoryCatalog(), _Sender(storage)
-    spec = json.dumps([{"name": n, "triggers": [{"prefixes": [], "suffixes": []}]} for n in ("moderate", "resize")])
+    spec = expected_producers_spec(discover(DEFAULT_ROOT, services="moderate,resize"))
     notifier = Notifier(
         catalog=catalog,
         sender=sender,
@@ -181,7 +180,7 @@ def _ordered(key: str, held: bool, *, notify: bool = True) -> tuple[list[str], _
         def put(self, completion: Any) -> None:
             calls.append(f"announced {completion.detail_type}")
 
-    spec = json.dumps([{"name": n, "triggers": [{"prefixes": [], "suffixes": []}]} for n in ("moderate", "resize")])
+    spec = expected_producers_spec(discover(DEFAULT_ROOT, services="moderate,resize"))
     notifier = Notifier(
         catalog=catalog,
         sender=_Sender(storage),

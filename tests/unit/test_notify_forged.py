@@ -133,6 +133,10 @@ FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
         variant_events(Upload(UPLOADS, CAT.key, etag_of("forged bytes")), "resize")[0],
         Forgery.ETAG_MISMATCH,
     ),
+    "a hold from a producer not declared to hold (only [outputs] holds may)": (
+        _with(variant_events(CAT, "resize")[0], lambda e: e["detail"].update(hold=True)),
+        Forgery.UNDECLARED_HOLD,
+    ),
     "a malformed pipeline event from a producer's source": (
         _with(variant_events(CAT, "resize")[0], lambda e: e["detail"].pop("variants")),
         Forgery.MALFORMED,
