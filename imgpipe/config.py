@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hmac
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -112,3 +113,14 @@ def use_config(config: Config) -> Iterator[Config]:
         yield config
     finally:
         _override.reset(token)
+
+
+def through_the_cdn(headers: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a request reached a function behind the HTTP API through the distribution: its
+    origin header matches the value in the function's environment (compared in constant time).
+    Without that value (the local stack, the tests) there is no CDN to check, and every request passes."""
+    expected = (os.environ if environ is None else environ).get(ENV_ORIGIN_TOKEN)
+    if not expected:
+        return True
+    given = next((v for k, v in (headers or {}).items() if k.lower() == ORIGIN_HEADER), None)
+    return hmac.compare_digest(str(given or "").encode(), expected.encode())

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 class Need(StrEnum):
     CATALOG = "catalog"
+    READ_CATALOG = "read_catalog"
     NOTIFICATION_TOPIC = "notification_topic"
     EXPECTED_PRODUCERS = "expected_producers"
     READ_VARIANTS = "read_variants"
@@ -83,6 +84,10 @@ class NeedSpec:
 NEEDS: dict[Need, NeedSpec] = {
     Need.CATALOG: NeedSpec(
         "GetItem, UpdateItem, Query on the catalog table", "IMGPIPE_CATALOG_TABLE", Resource.CATALOG_TABLE
+    ),
+    # a service that only looks rounds up (transform: is this upload servable, and what did it make?)
+    Need.READ_CATALOG: NeedSpec(
+        "GetItem on the catalog table, nothing else", "IMGPIPE_READ_CATALOG_TABLE", Resource.CATALOG_TABLE
     ),
     Need.NOTIFICATION_TOPIC: NeedSpec(
         "publish to the notification topic (and use its KMS key)", "IMGPIPE_TOPIC_ARN", Resource.NOTIFICATION_TOPIC

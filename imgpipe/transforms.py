@@ -34,6 +34,9 @@ PATH_PREFIX = "/t/"
 #: 32 characters, so no signed path starts with it)
 PRESET_PREFIX = f"{PATH_PREFIX}p/"
 PRESET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: where the transform service keeps renderings too large to return, in the variants bucket
+#: (``transform/<upload key>/<etag>/<spec>``): its own prefix, and purge's to clear with the upload
+STORED_PREFIX = "transform/"
 FITS = ("cover", "contain", "inside")
 #: formats a transform may ask for; ``auto`` is negotiated from the request's Accept header
 FORMATS = ("jpeg", "webp", "avif", "png", "auto")

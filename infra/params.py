@@ -77,9 +77,16 @@ class DeployParams:
             http = discover(self.services_root, http=True, services=self.services)
         except SelectionError as exc:
             raise ContextError(CTX_SERVICES, str(exc).removeprefix("services: ")) from None
-        chosen = {m.name for m in (*events, *http)}
-        everything = {m.name for m in (*discover(self.services_root), *discover(self.services_root, http=True))}
+        chosen = {m.name for m in (*events, *http, *self.edge_services(http))}
+        edge = {m.name for m in discover(self.services_root, edge=True)}
+        everything = {m.name for m in (*discover(self.services_root), *discover(self.services_root, http=True))} | edge
         for name in self.settings:
+            if name in edge and not http:
+                raise ContextError(
+                    CTX_SETTINGS,
+                    f"{name} is served by the front door's distribution, which this deployment leaves out: "
+                    "deploy the upload API too, or drop its settings",
+                )
             if name in everything and name not in chosen:
                 raise ContextError(
                     CTX_SETTINGS,
@@ -88,13 +95,26 @@ class DeployParams:
                 )
         return events, http
 
-    def check_against(self, manifests: Sequence[Manifest], http: Sequence[Manifest] = ()) -> None:
+    def edge_services(self, http: Sequence[Manifest]) -> list[Manifest]:
+        """The services the distribution calls itself (on-demand transforms) this deployment runs:
+        only with the front door (``http``), whose distribution routes their paths."""
+        if not http:
+            return []
+        try:
+            return discover(self.services_root, edge=True, services=self.services)
+        except SelectionError as exc:
+            raise ContextError(CTX_SERVICES, str(exc).removeprefix("services: ")) from None
+
+    def check_against(
+        self, manifests: Sequence[Manifest], http: Sequence[Manifest] = (), edge: Sequence[Manifest] = ()
+    ) -> None:
         """Overrides must name real services and settings: a typo would otherwise be ignored.
         (Their values are checked by each service's Settings, when the stack builds its config.)
-        ``manifests`` are the event services, ``http`` the HTTP services (the upload API): both
-        take ``settings``; only event services have a reserved concurrency to override."""
+        ``manifests`` are the event services, ``http`` the HTTP services (the upload API), ``edge``
+        the services the distribution calls (transforms): all take ``settings``; only event
+        services have a reserved concurrency to override."""
         by_name = {m.name: m for m in manifests}
-        configurable = {**by_name, **{m.name: m for m in http}}
+        configurable = {**by_name, **{m.name: m for m in (*http, *edge)}}
         for name, overrides in self.settings.items():
             if name not in configurable:
                 raise ContextError(CTX_SETTINGS, f"no service named {name!r} (known: {sorted(configurable)})")

@@ -9,15 +9,27 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from imgpipe.config import ENV_ORIGIN_TOKEN
+from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
 from imgpipe.outputs import held_until_released
-from imgpipe.registry import StackNames, expected_producers_spec, function_config, outputs_spec, served_prefixes
+from imgpipe.registry import (
+    StackNames,
+    expected_producers_spec,
+    function_config,
+    outputs_spec,
+    parse_settings,
+    served_prefixes,
+    transform_bounds,
+)
 from imgpipe_tools import outputs
 from infra.components.alarms import ApiAlarms, ForgedEventsAlarm, ServiceAlarms, TopicAlarm
 from infra.components.backfill import Backfill
 from infra.components.bundling import SharedLayer
 from infra.components.dashboard import ApiPanel, Dashboard
-from infra.components.frontdoor import FrontDoor
+from infra.components.edge import EdgeService
+from infra.components.frontdoor import FrontDoor, origin_token
+from infra.components.function import service_environment
 from infra.components.monitoring import Monitoring
 from infra.components.needs import NeedGrants
 from infra.components.notification import Notification
@@ -26,7 +38,6 @@ from infra.components.storage import Storage
 from infra.constants import (
     DEFAULT_EVENT_BUS,
     LAMBDA_PYTHON_VERSION,
-    POWERTOOLS_LOG_LEVEL,
     metrics_namespace,
 )
 from infra.params import DeployParams
@@ -42,7 +53,9 @@ class ImgpipeStack(cdk.Stack):
         if RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}":
             raise ValueError(f"LAMBDA_PYTHON_VERSION {LAMBDA_PYTHON_VERSION} does not match {RUNTIME.name}")
         manifests, http_services = deployment.selected()
-        deployment.check_against(manifests, http_services)
+        # the services the distribution calls itself (on-demand transforms): only with the front door
+        edge_services = deployment.edge_services(http_services)
+        deployment.check_against(manifests, http_services, edge_services)
         removal = cdk.RemovalPolicy.RETAIN if deployment.retain_data else cdk.RemovalPolicy.DESTROY
         namespace = metrics_namespace(self.stack_name)
 
@@ -70,8 +83,9 @@ class ImgpipeStack(cdk.Stack):
             variants_bucket=storage.variants.bucket_name,
             event_bus=DEFAULT_EVENT_BUS,
             resources={
-                # the catalog, the topic and, only in a stack with a service that declares it, the webhook secret
-                **notification.resources_for(manifests),
+                # the catalog, the topic and, only in a stack with a service that declares it, the
+                # webhook secret (and with the transform service, its signing key)
+                **notification.resources_for([*manifests, *edge_services]),
                 # the producers' output roles and which responsive set is the srcset
                 Resource.OUTPUTS: outputs_spec(manifests, deployment.settings),
                 # Generated from every manifest: the one value that changes when a processor is added.
@@ -81,6 +95,14 @@ class ImgpipeStack(cdk.Stack):
             outputs_gated=held_until_released(manifests),
         )
         grants = NeedGrants(notification=notification, uploads=storage.uploads, variants=storage.variants)
+        # The transform service's bounds, for the API that signs its URLs.
+        bounds = transform_bounds(edge_services, deployment.settings)
+        if bounds is not None:
+            names = replace(names, resources={**names.resources, Resource.TRANSFORM_BOUNDS: bounds})
+        self.edge = [
+            self._edge_service(manifest, names, deployment, layer, storage, monitoring, namespace, removal, grants)
+            for manifest in edge_services
+        ]
         # The front door (docs/api.md): the HTTP services behind sign-in, the web app and the CDN.
         # It sets the uploads bucket's CORS (the distribution's origin plus the cors_origins
         # context). Built before the processors: a service that declares delivery_url (notify's
@@ -106,6 +128,7 @@ class ImgpipeStack(cdk.Stack):
                 outputs_gated=names.outputs_gated,
                 alarm_topic=monitoring.ops_topic,
                 reserved_concurrency=deployment.reserved_concurrency_for(manifest),
+                edge=self.edge,
             )
             names = replace(names, resources={**names.resources, Resource.DELIVERY_URL: self.frontdoor.delivery_url})
             ApiAlarms(
@@ -122,12 +145,7 @@ class ImgpipeStack(cdk.Stack):
         for manifest in manifests:
             # Parses the settings: a bad value fails synth here, naming the service and the setting.
             config = function_config(manifest, names, deployment.settings.get(manifest.name))
-            environment = {
-                **config.as_env(),
-                "POWERTOOLS_SERVICE_NAME": manifest.name,
-                "POWERTOOLS_METRICS_NAMESPACE": namespace,
-                "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
-            }
+            environment = service_environment(config, namespace)
             processor = Processor(
                 self,
                 manifest,
@@ -178,6 +196,39 @@ class ImgpipeStack(cdk.Stack):
             api=ApiPanel(http_services[0].name, self.frontdoor.api, self.frontdoor.function) if http_services else None,
         )
         self._outputs(storage, monitoring, notification)
+
+    def _edge_service(
+        self,
+        manifest: Manifest,
+        names: StackNames,
+        deployment: DeployParams,
+        layer: lambda_.ILayerVersion,
+        storage: Storage,
+        monitoring: Monitoring,
+        namespace: str,
+        removal: cdk.RemovalPolicy,
+        grants: NeedGrants,
+    ) -> EdgeService:
+        """A service the distribution calls itself (docs/transforms.md), reached through the front
+        door's HTTP API, whose origin header it checks as the API does."""
+        overrides = deployment.settings.get(manifest.name)
+        config = function_config(manifest, names, overrides)
+        service = EdgeService(
+            self,
+            f"Edge{manifest.name.title()}",
+            manifest=manifest,
+            environment=service_environment(config, namespace, **{ENV_ORIGIN_TOKEN: origin_token(self)}),
+            cache_ttl_s=int(parse_settings(manifest, overrides).cache_ttl_s),
+            runtime=RUNTIME,
+            layer=layer,
+            uploads=storage.uploads,
+            variants=storage.variants,
+            alarm_topic=monitoring.ops_topic,
+            removal_policy=removal,
+            reserved_concurrency=deployment.reserved_concurrency_for(manifest),
+        )
+        grants.apply(service.role, manifest.needs)
+        return service
 
     def _outputs(self, storage: Storage, monitoring: Monitoring, notification: Notification) -> None:
         # The keys come from imgpipe_tools.outputs, which the CLI also uses to read them back.

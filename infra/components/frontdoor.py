@@ -9,7 +9,9 @@
   only under ``users/*`` of the uploads bucket and read only its users' catalog entries;
 - one CloudFront distribution: ``/`` serves the web app from its private site bucket
   (``infra/components/site.py``), ``/v/*`` the private variants bucket, both through Origin Access
-  Control, and ``/api/*`` the API; the uploads bucket's CORS names the distribution's origin.
+  Control, ``/api/*`` the API, and each edge service's paths (``/t/*``: on-demand transforms,
+  ``infra/components/edge.py``) its function through the same HTTP API; the uploads bucket's CORS
+  names the distribution's origin.
 
 Caching (docs/api.md, "Caching"): variant URLs carry the upload's etag (``?v=``), which is part of
 the cache key, so an overwritten upload gets new URLs; the edge keeps an object at most
@@ -48,14 +50,14 @@ from imgpipe_tools import outputs
 from imgpipe_tools.outputs import PASSWORD_POLICY
 from infra.components import nag
 from infra.components.api_domain import ApiDomain, api_domain_setting
-from infra.components.bundling import processor_code
 from infra.components.cdn_logs import log_distribution
+from infra.components.edge import EdgeService
 from infra.components.edge_guard import EdgeGuard, waf_setting
 from infra.components.edge_region import ACL_STACK_SUFFIX, edge_scope
-from infra.components.function import ServiceFunction
+from infra.components.function import ServiceFunction, service_environment
 from infra.components.needs import NeedGrants
 from infra.components.site import API_BASE, INDEX, Site
-from infra.constants import LOG_RETENTION, POWERTOOLS_LOG_LEVEL
+from infra.constants import LOG_RETENTION
 
 CTX_SELF_SIGNUP = "self_signup"  # "on" (default) or "off": only an admin creates users
 CTX_SES_FROM = "ses_from"  # a verified SES sender for Cognito's emails (default: Cognito's own, ~50 a day)
@@ -72,6 +74,13 @@ _COMMERCIAL_ONLY = ("AWS::CloudFront::", "AWS::Cognito::")
 #: the stack outputs the front door adds (what `make deploy` prints: where the site is, how to sign in);
 #: named in imgpipe_tools/outputs.py, which the CLI reads them back with
 OUTPUT_KEYS = outputs.FRONT_DOOR
+
+
+def origin_token(stack: cdk.Stack) -> str:
+    """The CDN's proof to the functions behind the HTTP API (imgpipe.config.ORIGIN_HEADER): the
+    stack's own UUID, random, known to nobody outside the account, and stable across deployments
+    (no secret to rotate into the distribution and the functions at once)."""
+    return cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))
 
 
 def _context_int(scope: Construct, key: str, default: int) -> int:
@@ -132,6 +141,7 @@ class FrontDoor(Construct):
         public_prefixes: Sequence[str] = (),
         outputs_gated: bool = False,
         reserved_concurrency: int | None = None,
+        edge: Sequence[EdgeService] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         http = manifest.http
@@ -151,6 +161,7 @@ class FrontDoor(Construct):
             removal_policy=removal_policy,
             public_prefixes=public_prefixes,
             outputs_gated=outputs_gated,
+            edge=edge,
         )
         self._api_function(
             manifest,
@@ -166,6 +177,8 @@ class FrontDoor(Construct):
             reserved_concurrency=reserved_concurrency,
         )
         self._routes(http.routes, http.public_routes, stack)
+        for service in edge:
+            self._edge_routes(service)
         self._allow_browser_uploads(uploads)
         self._publish_page_config(manifest, settings_overrides, uploads, auth_endpoint, stack)
         self._outputs(stack)
@@ -270,6 +283,7 @@ class FrontDoor(Construct):
         removal_policy: cdk.RemovalPolicy,
         public_prefixes: Sequence[str],
         outputs_gated: bool,
+        edge: Sequence[EdgeService],
     ) -> tuple[str, str]:
         """The web app and the CDN in front of it, the API and the variants; returns Cognito's
         endpoint (the page's config names it) and the origin token (the function checks it)."""
@@ -282,16 +296,14 @@ class FrontDoor(Construct):
         # the exact origin.
         auth_endpoint = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/"
         s3_hosts = [f"https://*.s3.{stack.url_suffix}", f"https://*.s3.{stack.region}.{stack.url_suffix}"]
-        # The CDN's proof to the API (imgpipe.config.ORIGIN_HEADER): the stack's own UUID, random,
-        # known to nobody outside the account, and stable across deployments (no secret to rotate
-        # into the distribution and the function at once).
-        origin_token = cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))
+        token = origin_token(stack)
         self.distribution = self._distribution(
             variants,
             stack,
             self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")]),
-            origin_token,
+            token,
             public_prefixes,
+            edge,
         )
         # standard logs (v2) into the access-logs bucket, made in us-east-1 (cdn_logs.py)
         log_distribution(self, self.distribution, access_logs)
@@ -300,7 +312,7 @@ class FrontDoor(Construct):
         delivery_url = f"https://{self.distribution.distribution_domain_name}"
         #: the CDN's base URL (``<url>/v/<variant key>``), for every service that declares the need
         self.delivery_url = delivery_url
-        return auth_endpoint, origin_token
+        return auth_endpoint, token
 
     def _api_function(
         self,
@@ -331,24 +343,12 @@ class FrontDoor(Construct):
         )
         # built like every imgpipe Lambda (logs, role, tracing, alarms, dashboard row); "Default":
         # its function, role and log group keep the ids they had as the front door's children
-        self.lambda_ = ServiceFunction(
+        self.lambda_ = ServiceFunction.of(
             self,
-            "Default",
-            name=manifest.name,
-            description=manifest.description or f"imgpipe {manifest.name}",
+            manifest,
             runtime=runtime,
             layer=layer,
-            handler=manifest.handler,
-            code=processor_code(manifest.folder, manifest.name),
-            memory_mb=manifest.memory_mb,
-            timeout_s=manifest.timeout_s,
-            environment={
-                **config.as_env(),
-                "POWERTOOLS_SERVICE_NAME": manifest.name,
-                "POWERTOOLS_METRICS_NAMESPACE": namespace,
-                "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
-                ENV_ORIGIN_TOKEN: origin_token,
-            },
+            environment=service_environment(config, namespace, **{ENV_ORIGIN_TOKEN: origin_token}),
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,
             reserved_concurrency=reserved_concurrency,
@@ -449,6 +449,24 @@ class FrontDoor(Construct):
                     "OpenAPI document describes the API and holds no user data.",
                 )
 
+    def _edge_routes(self, service: EdgeService) -> None:
+        """The edge service's paths on the HTTP API, without an authorizer: the distribution's
+        behaviour sends its cache misses there, each request signed (docs/transforms.md)."""
+        integration = integrations.HttpLambdaIntegration(f"{service.manifest.name.title()}Function", service.function)
+        for path in service.api_routes():
+            for added in self.api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod.GET, apigw.HttpMethod.HEAD],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer(),
+            ):
+                nag.acknowledge(
+                    added,
+                    "AwsSolutions-APIG4",
+                    f"{added.node.path}: public by design: every request carries an HMAC signature over the "
+                    "transform, the upload's key and ETag, checked before anything is read (docs/transforms.md).",
+                )
+
     def _distribution(
         self,
         variants: s3.IBucket,
@@ -456,6 +474,7 @@ class FrontDoor(Construct):
         site: cloudfront.BehaviorOptions,
         origin_token: str,
         public_prefixes: Sequence[str],
+        edge: Sequence[EdgeService] = (),
     ) -> cloudfront.Distribution:
         security = cloudfront.ResponseSecurityHeadersBehavior(
             strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -542,15 +561,16 @@ class FrontDoor(Construct):
         )
         waf = waf_setting(self)
         if waf == "on":
-            edge = edge_scope(self, ACL_STACK_SUFFIX, f"imgpipe: the web ACL of {stack.stack_name}'s distribution")
-            web_acl_arn: str | None = EdgeGuard(edge, "EdgeGuard", stack_name=stack.stack_name).arn
+            acl_scope = edge_scope(self, ACL_STACK_SUFFIX, f"imgpipe: the web ACL of {stack.stack_name}'s distribution")
+            web_acl_arn: str | None = EdgeGuard(acl_scope, "EdgeGuard", stack_name=stack.stack_name).arn
         else:
             web_acl_arn = waf
         distribution = cloudfront.Distribution(
             self,
             "Cdn",
             web_acl_id=web_acl_arn,
-            comment="imgpipe: the web app at /, variants under /v/, the upload API under /api/",
+            comment="imgpipe: the web app at /, variants under /v/, the upload API under /api/"
+            + "".join(f", {service.manifest.name} under {', '.join(service.paths)}" for service in edge),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             default_behavior=site,
@@ -581,6 +601,13 @@ class FrontDoor(Construct):
                         )
                     ],
                 ),
+                # the services the distribution calls itself (on-demand transforms under /t/*),
+                # through the HTTP API's origin and so with its origin header
+                **{
+                    path: behavior
+                    for service in edge
+                    for path, behavior in service.behaviors(self, security, api_behavior.origin).items()
+                },
             },
         )
         self._grant_public_outputs(variants, distribution, stack, public_prefixes)

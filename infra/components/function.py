@@ -23,9 +23,23 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from imgpipe.config import Config
+from imgpipe.manifest import Manifest
 from infra.components import nag
 from infra.components.alarms import any_alarm
-from infra.constants import ALARM_PERIOD_MINUTES, LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION
+from infra.components.bundling import processor_code
+from infra.constants import ALARM_PERIOD_MINUTES, LAMBDA_DESCRIPTION_MAX_CHARS, LOG_RETENTION, POWERTOOLS_LOG_LEVEL
+
+
+def service_environment(config: Config, namespace: str, **extra: str) -> dict[str, str]:
+    """A service function's environment: its config (imgpipe.config) and Powertools' names."""
+    return {
+        **config.as_env(),
+        "POWERTOOLS_SERVICE_NAME": config.processor,
+        "POWERTOOLS_METRICS_NAMESPACE": namespace,
+        "POWERTOOLS_LOG_LEVEL": POWERTOOLS_LOG_LEVEL,
+        **extra,
+    }
 
 
 class ServiceFunction(Construct):
@@ -102,3 +116,38 @@ class ServiceFunction(Construct):
                 alarm_topic,
             ),
         ]
+
+    @classmethod
+    def of(
+        cls,
+        scope: Construct,
+        manifest: Manifest,
+        *,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        environment: Mapping[str, str],
+        alarm_topic: sns.ITopic,
+        removal_policy: cdk.RemovalPolicy,
+        reserved_concurrency: int | None = None,
+        description: str | None = None,
+        **function_props: Any,
+    ) -> ServiceFunction:
+        """A service folder's function, with the id ``Default``: its code, handler, size and
+        timeout from its manifest."""
+        return cls(
+            scope,
+            "Default",
+            name=manifest.name,
+            description=manifest.description or description or f"imgpipe {manifest.name}",
+            runtime=runtime,
+            layer=layer,
+            handler=manifest.handler,
+            code=processor_code(manifest.folder, manifest.name),
+            memory_mb=manifest.memory_mb,
+            timeout_s=manifest.timeout_s,
+            environment=environment,
+            alarm_topic=alarm_topic,
+            removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
+            **function_props,
+        )

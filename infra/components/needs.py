@@ -31,6 +31,7 @@ class NeedGrants:
         #: one entry per need whose NEEDS entry grants something (tests/infra/test_needs.py)
         self.by_need: dict[Need, Callable[[iam.IRole], None]] = {
             Need.CATALOG: self._keep_catalog,
+            Need.READ_CATALOG: self._read_catalog,
             Need.NOTIFICATION_TOPIC: self._publish,
             Need.READ_VARIANTS: self._read_variants,
             Need.DELETE_VARIANTS: self._delete_variants,
@@ -57,6 +58,16 @@ class NeedGrants:
             iam.PolicyStatement(
                 sid="KeepCatalog",
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                resources=[self.notification.catalog.table_arn],
+            )
+        )
+
+    def _read_catalog(self, role: iam.IRole) -> None:
+        # one round by its key (DynamoCatalog.load): no writes, no queries
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadCatalogRounds",
+                actions=["dynamodb:GetItem"],
                 resources=[self.notification.catalog.table_arn],
             )
         )

@@ -26,7 +26,6 @@ from constructs import Construct
 
 from imgpipe.manifest import Manifest, RuleTrigger, Trigger
 from infra.components import nag
-from infra.components.bundling import processor_code
 from infra.components.function import ServiceFunction
 from infra.constants import (
     DLQ_ALARM_EVALUATION_PERIODS,
@@ -151,17 +150,12 @@ class Processor(Construct):
         )
 
         # "Default": the function, its role and log group keep the ids they had as direct children
-        self.lambda_ = ServiceFunction(
+        self.lambda_ = ServiceFunction.of(
             self,
-            "Default",
-            name=name,
-            description=manifest.description or f"imgpipe processor {name}",
+            manifest,
+            description=f"imgpipe processor {name}",
             runtime=runtime,
             layer=layer,
-            handler=manifest.handler,
-            code=processor_code(manifest.folder, name),
-            memory_mb=manifest.memory_mb,
-            timeout_s=manifest.timeout_s,
             environment=environment,
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,

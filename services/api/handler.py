@@ -15,16 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hmac
 import json
-import os
 import re
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER, Config, current_config
+from imgpipe.config import Config, current_config, through_the_cdn
 from imgpipe.manifest import Need
 from imgpipe.observability import powertools
 from imgpipe.outputs import OutputsView
@@ -135,11 +133,7 @@ def _through_the_cdn(event: dict[str, Any]) -> None:
     """Refuse a request that did not come through the distribution (its origin header missing or
     wrong): the execute-api host stays reachable, but answers nothing around the front door.
     Without the environment value (the local stack, the tests) there is no CDN to check."""
-    expected = os.environ.get(ENV_ORIGIN_TOKEN)
-    if not expected:
-        return
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if not hmac.compare_digest(str(headers.get(ORIGIN_HEADER) or ""), expected):
+    if not through_the_cdn(event.get("headers")):
         raise ApiError(403, "forbidden", "Call the API through the site's address, not the API's own host.")
 
 

@@ -1,6 +1,7 @@
-"""transform: the CDN's /t/* requests (a Lambda function URL's event; the local front door sends
-the same shape). Thin: the request's method, path and Accept go to :class:`TransformService`,
-its answer comes back base64-encoded (images are binary)."""
+"""transform: the CDN's /t/* requests (the HTTP API's event, the shape of a function URL's; the
+local front door sends the same), refused unless they came through the distribution. Thin: the
+request's method, path and Accept go to :class:`TransformService`, its answer comes back
+base64-encoded (images are binary)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import Config, current_config
+from imgpipe.config import Config, current_config, through_the_cdn
 from imgpipe.manifest import Need
 from imgpipe.observability import powertools
 from imgpipe.outputs import OutputsView
@@ -20,7 +21,7 @@ from imgpipe.signing_keys import secret_keys
 from imgpipe.transforms import KEY_CACHE_S, parse_keys
 
 from .adapters import CatalogRounds, S3Renderings, S3Upload
-from .service import TransformService
+from .service import TransformService, around_the_cdn
 from .settings import Settings
 
 logger, tracer, metrics = powertools(__package__)
@@ -38,7 +39,7 @@ def _service_for(env: str) -> TransformService:
     return TransformService(
         settings=parse(Settings, config.settings, service=config.processor),
         uploads=S3Upload(config.uploads_bucket),
-        catalog=CatalogRounds(config.resource(Need.CATALOG), config.uploads_bucket),
+        catalog=CatalogRounds(config.resource(Need.READ_CATALOG), config.uploads_bucket),
         renderings=S3Renderings(config.variants_bucket),
         keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), KEY_CACHE_S, parse_keys),
         marked=outputs.marked,
@@ -56,7 +57,10 @@ def _header(event: dict[str, Any], name: str) -> str | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     method = event.get("requestContext", {}).get("http", {}).get("method", "GET")
-    answer = _service(current_config()).answer(method, event.get("rawPath", ""), _header(event, "accept"))
+    if through_the_cdn(event.get("headers")):
+        answer = _service(current_config()).answer(method, event.get("rawPath", ""), _header(event, "accept"))
+    else:
+        answer = around_the_cdn()
     return {
         "statusCode": answer.status,
         "headers": dict(answer.headers),

@@ -20,6 +20,7 @@ from imgpipe.outputs import OutputsView
 from imgpipe.ports import ObjectInfo
 from imgpipe.transforms import (
     PRESET_PREFIX,
+    STORED_PREFIX,
     InvalidTransform,
     Transform,
     parse_spec,
@@ -32,8 +33,6 @@ from imgpipe.transforms import (
 from .logic import output_format, render
 from .settings import Settings
 
-#: the prefix of the variants bucket that holds renderings too large to return inline
-STORED_PREFIX = "transform/"
 #: how long the CDN may keep a refusal: a held upload released, or a new signature, works soon
 REFUSAL_TTL_S = 60
 
@@ -85,6 +84,11 @@ MARKED_ONLY = (
 
 def unavailable() -> Answer:
     return _refusal(404, "This upload is not available (still processing, held for review, or removed).")
+
+
+def around_the_cdn() -> Answer:
+    # the HTTP API's own host: answered nothing, so every rendering goes through the edge's cache
+    return _refusal(403, "Fetch transforms through the site's address, not the API's own host.")
 
 
 def stored_key(key: str, etag: str, spec_with_format: str) -> str:

@@ -31,8 +31,13 @@ def test_cdk_json_app_synthesizes(tmp_path: Path, services_snapshot: Path) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "Imgpipe.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    # the event services (purge included), the HTTP services (the upload API), the backfill item function
-    # and CDK's handler of the web app's BucketDeployment (infra/components/site.py)
+    # the event services (purge included), the HTTP services (the upload API), the edge services
+    # (on-demand transforms), the backfill item function and CDK's handler of the web app's
+    # BucketDeployment (infra/components/site.py)
     # (a default deployment: the services enabled by default, imgpipe.registry.select)
-    deployed = discover(services_snapshot, services=None) + discover(services_snapshot, http=True, services=None)
+    deployed = [
+        *discover(services_snapshot, services=None),
+        *discover(services_snapshot, http=True, services=None),
+        *discover(services_snapshot, edge=True, services=None),
+    ]
     assert len(functions) == len(deployed) + 2

@@ -31,10 +31,12 @@ def test_every_manifest_route_is_a_gateway_route_and_only_the_document_is_public
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
     }
-    assert set(routes) == set(http.routes)
+    # and the transform service's paths, each request signed (tests/infra/test_transform_stack.py)
+    edge = {f"{method} /t/{{proxy+}}" for method in ("GET", "HEAD")}
+    assert set(routes) == set(http.routes) | edge
     (authorizer_id,) = synthesized.of_type("AWS::ApiGatewayV2::Authorizer")
     for key, props in routes.items():
-        if key == "GET /api/openapi.json":
+        if key == "GET /api/openapi.json" or key in edge:
             assert props.get("AuthorizationType", "NONE") == "NONE" and "AuthorizerId" not in props
         else:
             assert props["AuthorizationType"] == "JWT", key
@@ -72,7 +74,7 @@ def test_the_distribution_serves_variants_through_oac_and_the_api(synthesized: S
     dist = _one(synthesized, "AWS::CloudFront::Distribution")["DistributionConfig"]
     assert dist["HttpVersion"] == "http2and3"
     behaviors = {b["PathPattern"]: b for b in dist["CacheBehaviors"]}
-    assert set(behaviors) == {"/v/*", "/api/*"}
+    assert set(behaviors) == {"/v/*", "/api/*", "/t/*"}  # /t/*: tests/infra/test_transform_stack.py
     assert behaviors["/v/*"]["Compress"] is False
     assert behaviors["/v/*"]["ViewerProtocolPolicy"] == "redirect-to-https"
     origins = {o["Id"]: o for o in dist["Origins"]}
@@ -103,7 +105,8 @@ def test_variants_get_security_headers_and_a_long_browser_cache_keyed_by_etag(sy
         by_id[b["ResponseHeadersPolicyId"]["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
         for b in dist["CacheBehaviors"]
     ]
-    assert len(policies) == 2  # the variants' and the API's (the page's: tests/infra/test_site.py)
+    # the variants', the API's and the transforms' (the page's: tests/infra/test_site.py)
+    assert len(policies) == 3
     for policy in policies:
         security = policy["SecurityHeadersConfig"]
         assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000

@@ -3,9 +3,9 @@
 The allowed changes: notify's IMGPIPE_EXPECTED_PRODUCERS and the sources of its pipeline rule
 (the producers' exact sources), both generated from the manifests, the backfill's routes and
 the functions its item Lambda may invoke (infra/components/backfill.py), and what the
-producers' declared output roles decide (imgpipe/outputs.py): the API's IMGPIPE_OUTPUTS, and,
-for a producer of public images, the CDN's viewer function and its read grant in the variants
-bucket's policy. The dashboard is not among them: it finds the services by metric search.
+producers' declared output roles decide (imgpipe/outputs.py): the API's and the transform
+service's IMGPIPE_OUTPUTS, and, for a producer of public images, the CDN's viewer function and its
+read grant in the variants bucket's policy. The dashboard is not among them: it finds the services by metric search.
 Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
 position in the processor list would all shift and fail here (so would a processor wired by hand
 with ids that depend on the others); and ``roomcopy``, a copy of ``services/thumbnail`` with its name
@@ -132,14 +132,14 @@ def _without_backfill_targets(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _output_role_ids(s: Synthesized) -> list[str]:
-    """What the declared output roles generate: the API function (IMGPIPE_OUTPUTS), the CDN's
-    viewer function (its public prefixes) and the variants bucket's policy (the CDN's grant)."""
+    """What the declared output roles generate: the API and transform functions (IMGPIPE_OUTPUTS),
+    the CDN's viewer function (its public prefixes) and the variants bucket's policy (the CDN's grant)."""
     door = s.stack.frontdoor
     [viewer] = [k for k, r in s.of_type("AWS::CloudFront::Function").items() if "PUBLIC" in json.dumps(r)]
     [policy] = [
         k for k, r in s.of_type("AWS::S3::BucketPolicy").items() if "CdnReadsPublicOutputsOnly" in json.dumps(r)
     ]
-    return [s.logical_id(door.function), viewer, policy]
+    return [s.logical_id(door.function), *(s.logical_id(e.function) for e in s.stack.edge), viewer, policy]
 
 
 def _without_output_roles(resource: dict[str, Any]) -> dict[str, Any]:

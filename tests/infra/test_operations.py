@@ -75,10 +75,10 @@ def test_every_imgpipe_lambda_has_an_errors_alarm_log_retention_and_tracing(
 ) -> None:
     s = synthesized
     functions = _imgpipe_functions(s)
-    # the processors, notify, purge, the API and backfill's item function: services=all
+    # the processors, notify, purge, the API, the transform service and backfill's item function: services=all
     handlers = sorted(r["Properties"]["Handler"] for r in functions.values())
-    assert "api.handler.handler" in handlers and "backfill.handler.handler" in handlers, handlers
-    assert len(functions) == len(s.stack.processors) + 2, sorted(functions)
+    assert {"api.handler.handler", "backfill.handler.handler", "transform.handler.handler"} <= set(handlers), handlers
+    assert len(functions) == len(s.stack.processors) + 3, sorted(functions)
     ops = _ref(s, s.stack.node.find_child("Monitoring").ops_topic)
     alarms = _alarms(s)
     log_groups = s.of_type("AWS::Logs::LogGroup")

@@ -48,12 +48,13 @@ def _manifest(synthesized: Synthesized, name: str) -> Manifest:
 def test_there_is_one_processor_per_folder(synthesized: Synthesized) -> None:
     assert sorted(synthesized.stack.processors) == NAMES
     # and one more function: the backfill item Lambda (tests/infra/test_backfill.py); the upload
-    # API's is the front door's (tests/infra/test_frontdoor.py)
+    # API's is the front door's (tests/infra/test_frontdoor.py), the transform service's an edge
+    # service's (tests/infra/test_transform_stack.py)
     # CDK's handler of the web app's BucketDeployment: tests/infra/test_site.py holds its role
     functions = [
         k
         for k in synthesized.of_type("AWS::Lambda::Function")
-        if not k.startswith(("FrontDoor", "CustomCDKBucketDeployment"))
+        if not k.startswith(("FrontDoor", "Edge", "CustomCDKBucketDeployment"))
     ]
     assert len(functions) == len(NAMES) + 1
 
@@ -290,6 +291,8 @@ def test_no_role_outside_the_processors(synthesized: Synthesized) -> None:
     role_ids |= {synthesized.logical_id(synthesized.stack.backfill.item_role)}
     # the upload API's, held to its own in tests/infra/test_frontdoor.py
     role_ids |= {synthesized.logical_id(synthesized.stack.frontdoor.role)}
+    # the edge services' (transforms), held to theirs in tests/infra/test_transform_stack.py
+    role_ids |= {synthesized.logical_id(edge.role) for edge in synthesized.stack.edge}
     # CDK's handler of the web app's BucketDeployment (with the basic-execution managed policy CDK
     # gives it, acknowledged in infra/components/site.py), held to its own in tests/infra/test_site.py
     cdk_roles = {k for k in synthesized.of_type("AWS::IAM::Role") if k.startswith("CustomCDKBucketDeployment")}

@@ -20,6 +20,7 @@ from imgpipe.registry import discover, parse_settings
 
 MANIFESTS = {m.name: m for m in discover()}
 HTTP_SERVICES = {m.name for m in discover(http=True)}
+EDGE_SERVICES = {m.name for m in discover(edge=True)}
 PRODUCERS = sorted(n for n, m in MANIFESTS.items() if m.produces_variants)
 # Actions that touch data (reads, writes, messages): never on a "*" resource.
 DATA_PLANE = ("s3:", "dynamodb:", "sns:", "sqs:", "events:", "kms:", "lambda:", "secretsmanager:", "ssm:")
@@ -134,6 +135,8 @@ def _functions(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]
             continue  # CDK's copy of the web app to its bucket: tests/infra/test_site.py holds its role
         if props["Environment"]["Variables"].get("IMGPIPE_PROCESSOR") in HTTP_SERVICES:
             continue  # the upload API (invoked by API Gateway): tests/infra/test_frontdoor.py holds its privileges
+        if props["Environment"]["Variables"].get("IMGPIPE_PROCESSOR") in EDGE_SERVICES:
+            continue  # transforms (invoked by API Gateway): tests/infra/test_transform_stack.py holds its privileges
         out[props["Environment"]["Variables"]["IMGPIPE_PROCESSOR"]] = (lid, props)
     return out
 

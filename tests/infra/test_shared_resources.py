@@ -37,9 +37,10 @@ def _resource_policy(synthesized: Synthesized, cfn_type: str, key: str, logical_
 
 
 def test_resource_counts(synthesized: Synthesized) -> None:
-    # the front door's resources are counted in tests/infra/test_frontdoor.py, and the handler of the
-    # site's BucketDeployment (a stack-level singleton of CDK's) in tests/infra/test_site.py
-    front = ("FrontDoor", "CustomCDKBucketDeployment")
+    # the front door's resources are counted in tests/infra/test_frontdoor.py, the edge services'
+    # (transforms) in tests/infra/test_transform_stack.py, and the handler of the site's
+    # BucketDeployment (a stack-level singleton of CDK's) in tests/infra/test_site.py
+    front = ("FrontDoor", "Edge", "CustomCDKBucketDeployment")
     counts = Counter(r["Type"] for k, r in synthesized.resources.items() if not k.startswith(front))
     manifests = [p.manifest for p in synthesized.stack.processors.values()]  # the event services, from discovery
     services, rules = len(manifests), sum(len(m.triggers) for m in manifests)

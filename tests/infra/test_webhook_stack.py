@@ -56,14 +56,14 @@ def test_adding_the_webhook_changes_no_other_resource(pair: tuple[Synthesized, S
     assert changed == [], f"changed by adding the webhook: {changed}"
     added = sorted(set(with_.resources) - set(without.resources))
     assert added and all(lid.startswith((WEBHOOK, "NotificationWebhookSecret")) for lid in added), added
-    # the pipeline events' key is in both (every stack has producers); the webhook's only with it
-    secrets = {
-        lid for lid in with_.of_type("AWS::SecretsManager::Secret") if not lid.startswith("NotificationEventKey")
-    }
+    # the pipeline events' key (every stack has producers) and the transform URLs' key (the
+    # transform service is on by default) are in both; the webhook's only with it
+    both = ("NotificationEventKey", "NotificationTransformSecret")
+    secrets = {lid for lid in with_.of_type("AWS::SecretsManager::Secret") if not lid.startswith(both)}
     (secret,) = secrets
     assert secret.startswith("NotificationWebhookSecret")
     assert [lid for lid in without.of_type("AWS::SecretsManager::Secret")] == [
-        lid for lid in with_.of_type("AWS::SecretsManager::Secret") if lid.startswith("NotificationEventKey")
+        lid for lid in with_.of_type("AWS::SecretsManager::Secret") if lid.startswith(both)
     ]
 
 

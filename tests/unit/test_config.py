@@ -69,6 +69,8 @@ def test_the_environment_round_trips_with_stable_variable_names() -> None:
     assert Config.from_env(env) == config
     assert set(ENV_BY_NEED.values()) == {
         "IMGPIPE_CATALOG_TABLE",
+        # the catalog's rounds, read only (services/transform)
+        "IMGPIPE_READ_CATALOG_TABLE",
         "IMGPIPE_TOPIC_ARN",
         "IMGPIPE_EXPECTED_PRODUCERS",
         # the upload API's (services/api)

@@ -52,7 +52,11 @@ def test_valid_manifest_has_safe_defaults() -> None:
         ({"triggers": [{"source": "pipeline"}]}, "produces_variants", "needs an 'uploads' trigger"),
         ({"name": "other"}, "name", "must equal the folder name"),
         ({"settings": [1]}, "settings", "must be a table"),
-        ({"needs": ["catalogue"]}, "needs", "unknown need 'catalogue' (known: 'catalog', 'notification_topic'"),
+        (
+            {"needs": ["catalogue"]},
+            "needs",
+            "unknown need 'catalogue' (known: 'catalog', 'read_catalog', 'notification_topic'",
+        ),
         ({"needs": "catalog"}, "needs", "must be a list of strings"),
         ({"needs": ["catalog", "catalog"]}, "needs", "lists a need twice"),
     ],

@@ -16,7 +16,7 @@ from PIL import Image
 
 from imgpipe.adapters import client
 from imgpipe.catalog import COMPLETED, DynamoCatalog, RoundRef, UploadFacts, create_table
-from imgpipe.config import Config, use_config
+from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER, Config, use_config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated
 from imgpipe.manifest import Need, load_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
@@ -72,7 +72,7 @@ def _stack(services: str | None, settings: dict[str, Any] | None = None) -> Iter
             # a preset beside the signed URLs (one deployment's named transform)
             settings={**manifest.settings, "presets": {"card": {"width": 200, "height": 200, "fit": "cover"}}},
             resources={
-                Need.CATALOG: TABLE,
+                Need.READ_CATALOG: TABLE,
                 Need.TRANSFORM_SECRET: arn,
                 Need.OUTPUTS: outputs_spec(discover(DEFAULT_ROOT, services=services), settings),
             },
@@ -100,11 +100,11 @@ def test_with_a_mark_on_every_transform_is_refused_saying_why() -> None:
         assert get(url_path(SECRET, KEY, ctx["etag"], Transform(400, 300, "cover", "auto")))["statusCode"] == 200
 
 
-def get(path: str, accept: str = "image/webp,*/*") -> dict[str, Any]:
+def get(path: str, accept: str = "image/webp,*/*", **headers: str) -> dict[str, Any]:
     event = {
         "version": "2.0",
         "rawPath": path,
-        "headers": {"accept": accept, "host": "x.lambda-url.us-east-1.on.aws"},
+        "headers": {"accept": accept, "host": "x.execute-api.us-east-1.amazonaws.com", **headers},
         "requestContext": {"http": {"method": "GET", "path": path}},
         "isBase64Encoded": False,
     }
@@ -148,3 +148,15 @@ def test_a_preset_is_rendered_unsigned_on_moto(aws: dict[str, Any]) -> None:
     assert get(preset_path("banner", KEY))["statusCode"] == 404
     aws["catalog"].mark_deleted(UPLOADS, KEY, now=NOW)
     assert get(preset_path("card", KEY))["statusCode"] == 404
+
+
+def test_only_requests_through_the_distribution_are_answered(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTTP API's own host answers nothing: a render around the edge's cache would cost a
+    render per request. The distribution adds the origin header (infra/components/frontdoor.py)."""
+    monkeypatch.setenv(ENV_ORIGIN_TOKEN, "f3a1c2d4-0000-4a4a-9b9b-123456789abc")
+    path = url_path(SECRET, KEY, aws["etag"], Transform(400))
+    assert get(path)["statusCode"] == 403
+    assert get(path, **{ORIGIN_HEADER: "guess"})["statusCode"] == 403
+    assert get(path, **{ORIGIN_HEADER: "f3a1c2d4-0000-4a4a-9b9b-123456789abc"})["statusCode"] == 200
