@@ -5,6 +5,9 @@ them: one rule for the delete cascade (services/purge) and a reviewer's rejectio
 The rule: every top-level folder named like a service holds a producer's variants (the folders,
 not the stack's list of producers: a processor retired since the upload was processed left its
 variants there too), and an upload's are the keys directly under ``<folder>/<upload key>/``.
+The transform service's large renderings are one level deeper, one folder per upload ETag
+(``transform/<upload key>/<etag>/<spec>``, :data:`imgpipe.transforms.STORED_PREFIX`): an
+upload's are the keys directly under each folder of ``transform/<upload key>/``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from imgpipe.errors import TransientError
 from imgpipe.keys import variant_prefix
+from imgpipe.transforms import STORED_PREFIX
 
 if TYPE_CHECKING:
     from imgpipe.catalog import Round
@@ -31,8 +35,9 @@ class VariantStore(Protocol):
     """What listing and deleting needs of the variants bucket; :class:`S3VariantStore` on S3,
     :class:`imgpipe_tools.testing.fakes.FakeStorage` in unit tests."""
 
-    def list_folders(self, bucket: str) -> Iterable[str]:
-        """The top-level "folders" of the bucket, each ending in "/" (``resize/``...)."""
+    def list_folders(self, bucket: str, prefix: str = "") -> Iterable[str]:
+        """The "folders" directly under ``prefix`` (by default the top-level ones), each ending in
+        "/" (``resize/``...)."""
 
     def list_keys(self, bucket: str, prefix: str) -> Iterable[str]:
         """Keys directly under ``prefix`` (ending in "/"): not those in deeper "folders"."""
@@ -44,6 +49,13 @@ class VariantStore(Protocol):
 def variant_prefixes(folders: Iterable[str], upload_key: str) -> list[str]:
     """``<processor>/<upload key>/`` for every producer folder of the variants bucket."""
     return [variant_prefix(f[:-1], upload_key) for f in sorted(folders) if _PRODUCER_FOLDER.match(f)]
+
+
+def rendering_prefixes(store: VariantStore, bucket: str, upload_key: str) -> list[str]:
+    """``transform/<upload key>/<etag>/`` for every ETag of the upload with stored renderings. A
+    folder there named like a path segment (``transform/photos/cat.jpg/`` holds the folder of the
+    upload ``photos/cat.jpg``) has no keys directly under it: those are two levels down."""
+    return sorted(store.list_folders(bucket, variant_prefix(STORED_PREFIX.rstrip("/"), upload_key)))
 
 
 def made_from(prefix: str, keys: Iterable[str]) -> Iterator[str]:
@@ -70,9 +82,11 @@ def batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
 def delete_upload_variants(
     store: VariantStore, bucket: str, upload_key: str, batch_size: int = MAX_DELETE_BATCH
 ) -> int:
-    """Delete every variant of ``upload_key`` in ``bucket``; how many keys were deleted."""
+    """Delete every variant of ``upload_key`` in ``bucket``, and the transform service's stored
+    renderings of it; how many keys were deleted."""
     deleted = 0
-    for prefix in variant_prefixes(store.list_folders(bucket), upload_key):
+    prefixes = variant_prefixes(store.list_folders(bucket), upload_key)
+    for prefix in [*prefixes, *rendering_prefixes(store, bucket, upload_key)]:
         for batch in batches(made_from(prefix, store.list_keys(bucket, prefix)), batch_size):
             store.delete_keys(bucket, batch)
             deleted += len(batch)
@@ -92,8 +106,9 @@ class S3VariantStore:
 
         return self._s3 or client("s3")
 
-    def list_folders(self, bucket: str) -> Iterator[str]:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/"):
+    def list_folders(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for page in pages:
             for common in page.get("CommonPrefixes", []):
                 yield str(common["Prefix"])
 

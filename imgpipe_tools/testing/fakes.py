@@ -108,9 +108,10 @@ class FakeStorage:
         return sorted(k for b, k in self.objects if b == bucket)
 
     # The variants bucket as the purge sees it (services/purge/ports.py).
-    def list_folders(self, bucket: str) -> list[str]:
-        """Top-level "folders", as ListObjectsV2 with Delimiter "/" and no prefix lists them."""
-        return sorted({k.split("/", 1)[0] + "/" for k in self.keys(bucket) if "/" in k})
+    def list_folders(self, bucket: str, prefix: str = "") -> list[str]:
+        """The "folders" directly under ``prefix``, as ListObjectsV2 with Delimiter "/" lists them."""
+        rests = [k[len(prefix) :] for k in self.keys(bucket) if k.startswith(prefix)]
+        return sorted({prefix + rest.split("/", 1)[0] + "/" for rest in rests if "/" in rest})
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
         """Keys directly under ``prefix``, as ListObjectsV2 with Delimiter "/" lists them."""

@@ -15,6 +15,7 @@ import pytest
 from imgpipe.catalog import DELETED, PROCESSING, RoundRef, UploadFacts
 from imgpipe.events import EventError, Upload, VariantInfo, VariantsCreated
 from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
+from imgpipe.transforms import STORED_PREFIX
 from imgpipe.variant_store import batches, made_from, variant_prefixes
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
@@ -197,6 +198,37 @@ def test_a_deleted_upload_leaves_nothing_behind_and_others_stay() -> None:
     assert cat.variants == () and cat.email_message_id == "m"  # the records go, the email's history stays
     assert catalog.latest(UPLOADS, "photos/cat.jpg")["status"] == DELETED  # what `imgpipe status` prints
     assert catalog.rounds(UPLOADS, "photos/dog.jpg")[0].status != DELETED
+
+
+def test_the_transform_services_stored_renderings_go_with_the_upload() -> None:
+    """Large renderings are kept one folder per ETag under transform/<upload key>/; those of an
+    upload inside the key's "folder" and of a neighbour stay."""
+    storage, catalog = FakeStorage(), MemoryCatalog()
+    made(storage, "photos/cat.jpg")
+    renderings = [
+        f"{STORED_PREFIX}photos/cat.jpg/e1/w3000_inside.png",
+        f"{STORED_PREFIX}photos/cat.jpg/e1/w2000_inside.auto.avif",
+        f"{STORED_PREFIX}photos/cat.jpg/e0/w3000_inside.png",  # an earlier upload of the key
+    ]
+    others = [
+        f"{STORED_PREFIX}photos/cat.jpg/inner.png/e5/w3000_inside.png",
+        f"{STORED_PREFIX}photos/cat.jpg2/e6/w1_inside.png",
+    ]
+    for key in renderings + others:
+        storage.put(VARIANTS, key, b"x", content_type="image/png", metadata={})
+    record(catalog, "photos/cat.jpg", "e1", "null")
+
+    result = purger(storage, catalog).handle(deletion_event("moto"))
+
+    assert result["variants_deleted"] == 8 + len(renderings)
+    assert storage.keys(VARIANTS) == sorted(others)
+
+
+def test_the_fake_lists_folders_under_a_prefix_as_s3_does() -> None:
+    storage = FakeStorage()
+    for key in ("transform/a/e1/x.png", "transform/a/e2/y.png", "transform/a/b/e3/z.png", "transform/ab/e4/w.png"):
+        storage.put(VARIANTS, key, b"x", content_type="image/png", metadata={})
+    assert storage.list_folders(VARIANTS, "transform/a/") == ["transform/a/b/", "transform/a/e1/", "transform/a/e2/"]
 
 
 def test_purging_twice_is_harmless() -> None:
