@@ -1,8 +1,10 @@
 """One transform request, answered in the order that spends nothing on a bad one: the URL's
 shape, its spec, the bounds, the upload's ETag (one HEAD) and the signature over them, all
 before a byte of the upload is read; then the catalog (held, rejected, deleted or unfinished
-uploads are never rendered), then one GET and one render. A rendering too large to return is
-stored under ``transform/`` in the variants bucket and answered with a redirect to it.
+uploads are never rendered); a transform equal to a served eager output is answered with a
+redirect to that output's own URL (``eager.py``); else one GET and one render. A rendering too
+large to return is stored under ``transform/`` in the variants bucket and answered with a
+redirect to it.
 
 A preset (``/t/p/<name>/<key>``) is a deployment's named transform, unsigned: it is rendered only
 for an upload whose images the CDN serves already, and refused with 404 otherwise.
@@ -16,6 +18,7 @@ from typing import Protocol
 
 from imgpipe.catalog import Round
 from imgpipe.errors import Rejection
+from imgpipe.keys import cdn_url
 from imgpipe.outputs import OutputsView
 from imgpipe.ports import ObjectInfo
 from imgpipe.transforms import (
@@ -30,6 +33,7 @@ from imgpipe.transforms import (
     verify,
 )
 
+from .eager import eager_equal
 from .logic import output_format, render
 from .settings import Settings
 
@@ -127,9 +131,10 @@ class TransformService:
         if info is None or not verify(self.keys(), parts.key, info.etag, parts.spec, parts.signature):
             # a deleted upload's URLs end here too: its ETag is gone
             return forbidden()
-        if not servable(self.catalog.load(parts.key, info.etag)):
+        found = self.catalog.load(parts.key, info.etag)
+        if found is None or not servable(found):
             return unavailable()
-        return self._render(method, parts.key, info.etag, transform, accept)
+        return self._render(method, info, found, transform, accept)
 
     def _preset(self, method: str, path: str, accept: str | None) -> Answer:
         """A named transform, unsigned: only of an upload the CDN already shows publicly (a round
@@ -144,13 +149,20 @@ class TransformService:
         found = self.catalog.load(parts.key, info.etag) if info else None
         if info is None or found is None or not servable(found) or not self.outputs.shows_publicly(found.variants):
             return unavailable()
-        return self._render(method, parts.key, info.etag, preset.transform, accept)
+        return self._render(method, info, found, preset.transform, accept)
 
-    def _render(self, method: str, key: str, etag: str, transform: Transform, accept: str | None) -> Answer:
-        """The rendering, stored and redirected to when too large to return."""
+    def _render(self, method: str, info: ObjectInfo, found: Round, transform: Transform, accept: str | None) -> Answer:
+        """The eager output it equals, or the rendering (stored and redirected to when too large
+        to return)."""
+        key, etag = info.key, info.etag
         fmt = output_format(transform, accept)
         cache = f"public, max-age={self.settings.cache_ttl_s}"
         vary = {"Vary": "Accept"} if transform.format == "auto" else {}
+        eager = eager_equal(transform, fmt, found.variants, self.outputs.offered, info.content_type)
+        if eager is not None:
+            # its URL on the same distribution (relative: the local front door serves /v/ too),
+            # cached as long as a rendering: it changes only with the upload, whose ETag is signed
+            return Answer(307, {"Location": cdn_url("", eager.key, etag), "Cache-Control": cache, **vary})
         spec = transform.spec
         stored = stored_key(key, etag, f"{spec}.{fmt}" if transform.format == "auto" else spec)
         if self.renderings.exists(stored):

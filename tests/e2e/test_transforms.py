@@ -58,6 +58,15 @@ def test_a_signed_transform_is_exact_cacheable_and_refused_when_changed(stack: L
     negotiated = requests.get(auto, headers={"Accept": "image/avif,image/webp,*/*"}, timeout=60)
     assert negotiated.headers["Content-Type"] == "image/avif" and negotiated.headers["Vary"] == "Accept"
 
+    # equal to an eager output (resize's 640 px JPEG): its own URL, not a second rendering
+    eager = alice.call("POST", path, {"width": 640, "fit": "inside", "format": "jpeg"}).json()["url"]
+    moved = requests.get(eager, allow_redirects=False, timeout=60)
+    assert moved.status_code == 307 and moved.headers["Location"].startswith("/v/resize/"), moved.headers
+    variant = requests.get(f"{alice.base}{moved.headers['Location']}", timeout=30)
+    assert variant.status_code == 200 and Image.open(io.BytesIO(variant.content)).size == (640, 480)
+    urls = [v.get("url", "") for v in wait_done(alice, upload_id)["variants"]]
+    assert any(u.endswith(moved.headers["Location"]) for u in urls), "the redirect names a variant the API lists"
+
     # a deleted upload's transforms stop (the CDN keeps a rendering at most cache_ttl_s)
     assert alice.call("DELETE", f"/api/uploads/{upload_id}").status_code == 200
     assert requests.get(url, timeout=30).status_code == 403
