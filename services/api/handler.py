@@ -17,60 +17,20 @@ import binascii
 import dataclasses
 import json
 import re
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import Config, current_config, through_the_cdn
-from imgpipe.manifest import Need
+from imgpipe.config import current_config, through_the_cdn
 from imgpipe.observability import powertools
-from imgpipe.outputs import OutputsView
-from imgpipe.settings import parse
-from imgpipe.signing_keys import secret_keys
-from imgpipe.transforms import KEY_CACHE_S as TRANSFORM_KEY_CACHE_S
-from imgpipe.transforms import bounds_from_json, parse_keys
 
-from .adapters import S3Uploads, UserCatalog
 from .callers import caller_from_claims
 from .errors import ApiError, bad_request
 from .openapi import document
 from .routes import ROUTES, Route
-from .service import UploadApi
-from .settings import Settings
-from .transforms import TransformSigner
+from .wiring import from_config
 
 logger, tracer, metrics = powertools(__package__)
-
-
-def _api(config: Config) -> UploadApi:
-    # keyed by the environment: the local stack runs every service in one process, each its own config
-    return _api_for(json.dumps(config.as_env(), sort_keys=True))
-
-
-@cache
-def _api_for(env: str) -> UploadApi:
-    config = Config.from_env(json.loads(env))
-    return UploadApi(
-        settings=parse(Settings, config.settings, service=config.processor),
-        uploads=S3Uploads(config.uploads_bucket),
-        catalog=UserCatalog(config.resource(Need.USER_CATALOG)),
-        delivery_url=config.resource(Need.DELIVERY_URL),
-        transforms=_signer(config),
-        # without the spec (a harness that does not give it): no srcset, no facts shown (the safe side)
-        outputs=OutputsView.parse(config.resources.get(Need.OUTPUTS)),
-    )
-
-
-def _signer(config: Config) -> TransformSigner | None:
-    """What signs transform URLs, if the stack has the transform service (both needs given)."""
-    if Need.TRANSFORM_SECRET not in config.resources or Need.TRANSFORM_BOUNDS not in config.resources:
-        return None
-    return TransformSigner(
-        bounds=bounds_from_json(config.resource(Need.TRANSFORM_BOUNDS)),
-        keys=secret_keys(config.resource(Need.TRANSFORM_SECRET), TRANSFORM_KEY_CACHE_S, parse_keys),
-        marked=OutputsView.parse(config.resources.get(Need.OUTPUTS)).marked,
-    )
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -143,7 +103,7 @@ def _call(route: Route, params: dict[str, str], event: dict[str, Any]) -> dict[s
         return _json(route.status, document())
     claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
     caller = caller_from_claims(claims)
-    api = _api(current_config())
+    api = from_config(current_config())
     api.admit(caller)  # before anything else: a refused call costs one conditional write
     method = getattr(api, route.operation)
     args: list[Any] = [caller, *params.values()]

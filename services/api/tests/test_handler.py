@@ -24,6 +24,7 @@ from imgpipe.manifest import Need, load_manifest
 from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec, parse_settings
 
 from .. import handler as api_handler
+from .. import wiring as api_wiring
 from ..routes import ROUTES
 
 UPLOADS, VARIANTS, TABLE = "up-bucket", "var-bucket", "catalog"
@@ -92,7 +93,7 @@ def aws() -> Iterator[dict[str, Any]]:
         with use_config(config):
             yield {"s3": s3, "ddb": ddb}
         client.cache_clear()
-        api_handler._api_for.cache_clear()
+        api_wiring.from_config.cache_clear()
 
 
 def call(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -339,7 +340,7 @@ def test_only_requests_through_the_cdn_are_answered_when_the_stack_says_so(
 def test_a_callers_requests_per_minute_are_limited_per_caller(aws: dict) -> None:
     from ..fairness import window
 
-    api_handler._api_for.cache_clear()
+    api_wiring.from_config.cache_clear()
     config = Config.from_env({**current_config().as_env()})
     limited = Config(
         processor=config.processor,
@@ -359,7 +360,7 @@ def test_a_callers_requests_per_minute_are_limited_per_caller(aws: dict) -> None
         assert 1 <= int(headers["Retry-After"]) <= 60
         # another caller has a count of their own
         assert call("GET", "/api/uploads", sub=BOB)[0] == 200
-    api_handler._api_for.cache_clear()
+    api_wiring.from_config.cache_clear()
 
 
 def test_the_daily_quota_answers_429_with_a_retry_hint(aws: dict) -> None:

@@ -23,6 +23,7 @@ from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 from imgpipe.transforms import TransformBounds, bounds_json, parse_spec, split_path, verify
 
 from .. import handler as api_handler
+from .. import wiring as api_wiring
 from .test_handler import ALICE, BOB, TABLE, UPLOADS, VARIANTS, Ctx, event
 
 KEY_ID = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -61,7 +62,7 @@ def _stack(with_transforms: bool, outputs: str | None = None) -> Iterator[dict[s
         with use_config(config):
             yield {"s3": s3, "upload": Upload(UPLOADS, KEY, etag)}
         client.cache_clear()
-        api_handler._api_for.cache_clear()
+        api_wiring.from_config.cache_clear()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from imgpipe.registry import DEFAULT_ROOT, discover, outputs_spec
 from imgpipe.transforms import Transform, preset_path, url_path
 
 from .. import handler as transform_handler
+from .. import wiring as transform_wiring
 
 UPLOADS, VARIANTS, TABLE = "up-bucket", "var-bucket", "catalog"
 KEY = "users/sub-1/AAAAAAAAAAAAAAAAAAAAAA/cat.jpg"
@@ -80,7 +81,7 @@ def _stack(services: str | None, settings: dict[str, Any] | None = None) -> Iter
         with use_config(config):
             yield {"s3": s3, "etag": etag, "catalog": catalog, "upload": upload}
         client.cache_clear()
-        transform_handler._service_for.cache_clear()
+        transform_wiring.from_config.cache_clear()
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def test_a_deleted_round_is_404(aws: dict[str, Any]) -> None:
 
 
 def test_a_large_rendering_is_stored_and_linked(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    service = transform_handler._service(transform_handler.current_config())
+    service = transform_wiring.from_config(transform_handler.current_config())
     monkeypatch.setattr(service, "settings", type(service.settings)(max_inline_bytes=10))
     r = get(url_path(SECRET, KEY, aws["etag"], Transform(300, None, "inside", "png")))
     assert r["statusCode"] == 307
