@@ -83,6 +83,10 @@ def estimate(
         * (s["express_request"] + batch_s * s["express_memory_gb"] * s["express_gb_s"]),
         "item Lambda": batches * (batch_s * ITEM_LAMBDA_GB * p["lambda_arm64_gb_s"] + p["lambda_request"]),
         "S3 LIST (listing)": math.ceil(objects / LIST_PAGE) * p["s3_put"],
+        # a run without --notify: one event for notify, one for all the producers (their rules
+        # take them), and one consistent read of the round that says notify recorded the upload
+        "backfill events (PutEvents)": objects * 2 * p["eventbridge_custom_event"],
+        "catalog checks (GetItem)": objects * p["dynamodb_read_unit"],
     }
     variants, producers = _variants_and_producers(lines)
     gb_s, scaled_gb_s, scaled_s = _lambda_seconds(lines)

@@ -1,46 +1,62 @@
-"""Backfill: deliver "Object Created"-shaped events for objects already in the uploads bucket.
+"""Backfill: put "Object Created"-shaped events on the bus for objects already in the uploads bucket.
 
 One code path decides what happens to each listed object, on AWS and on the local stack:
 
 - :func:`plan_item` (pure) says, for one listed object and a :class:`Selection`, which
-  services get which event, or why none does (an outcome such as ``not_modified``);
+  services get its event, or why none does (an outcome such as ``not_modified``);
 - :func:`run_batch` plans a batch of objects and hands the events to a :class:`Transport`
-  (AWS: Lambda ``Invoke`` with ``InvocationType=Event``; local: the services' invoke queues),
-  so every service's own retries, DLQs and alarms apply as for a real upload;
+  (:class:`EventBusTransport`: PutEvents on the stack's bus, on AWS and locally alike). Each
+  event names the services it is for (``detail.imgpipe.targets``) and reaches them through their
+  own rules (imgpipe.manifest.rule_pattern), so every service's retries, DLQs and alarms apply as
+  for a real upload, and the backfill holds no list of functions: adding a service changes
+  nothing here;
 - the "backfill item" Lambda (``services/backfill/handler.py``) runs :func:`run_batch` for each
   batch the Step Functions Distributed Map hands it, and, once the map is over, writes the run's
   summary to the variants bucket; this module holds no handler.
+
+The routes (which services a key reaches) come with the run (the CLI builds them from the
+manifests of the stack's services), not from the item Lambda's configuration.
 
 The processors are idempotent (same source etag and settings: skip), so a backfill of objects
 already processed costs a HEAD and a small read per service and writes nothing; a changed
 setting makes exactly the services it belongs to redo their variants.
 
-The events carry ``detail.imgpipe`` (docs/events.md): ``{"backfill": "<run id>", "notify": false}``.
-A service that listens to pipeline events (notify) is told first when ``notify`` is false, and
-the producers only after it acknowledged, so it has recorded "no email" before any producer
-reports; it still fills the catalog.
+The events carry ``detail.imgpipe`` (docs/events.md): ``{"backfill": "<run id>", "notify": false,
+"targets": [...]}``. A service that listens to pipeline events (notify) is told first when
+``notify`` is false, and the producers only once its catalog records the upload, so it has
+recorded "no email" before any producer reports; it still fills the catalog.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from imgpipe.events import BACKFILL_MARKER, OBJECT_CREATED, BackfillMark, normalize_etag
+from imgpipe.events import (
+    BACKFILL_MARKER,
+    BACKFILL_SOURCE,
+    BACKFILL_TARGETS,
+    OBJECT_CREATED,
+    BackfillMark,
+    normalize_etag,
+)
 from imgpipe.manifest import Manifest, UploadsTrigger
 
 #: where a run's results and summary go in the variants bucket (no service is named "_...")
 RESULTS_PREFIX = "_backfill"
-#: the Lambda environment variable holding the routes (JSON, see :func:`routes_json`)
-ENV_ROUTES = "BACKFILL_ROUTES"
 ENV_UPLOADS_BUCKET = "IMGPIPE_UPLOADS_BUCKET"
 ENV_VARIANTS_BUCKET = "IMGPIPE_VARIANTS_BUCKET"
+ENV_EVENT_BUS = "IMGPIPE_EVENT_BUS"
+#: the catalog table, where the item Lambda sees that notify recorded an upload
+ENV_CATALOG_TABLE = "IMGPIPE_CATALOG_TABLE"
+#: the deployment's key prefixes (JSON list), which narrow the routes as they narrow the rules
+ENV_KEY_PREFIXES = "IMGPIPE_KEY_PREFIXES"
+#: PutEvents takes at most this many entries per call
+PUT_EVENTS_MAX = 10
 #: how many failed keys ``summary.json`` lists; every one is in ``failed-keys.txt``
 SUMMARY_FAILED_MAX = 1000
 
@@ -112,30 +128,39 @@ def routes_from_manifests(manifests: Sequence[Manifest], prefixes: Sequence[str]
     return routes
 
 
-def routes_json(routes: Sequence[Route], targets: Mapping[str, str]) -> str:
-    """The routes with each service's target (a function name), for the Lambda's environment."""
-    return json.dumps(
-        [
-            {
-                "name": r.name,
-                "target": targets[r.name],
-                "first": r.announce_first,
-                "triggers": [{"prefixes": list(t.prefixes), "suffixes": list(t.suffixes)} for t in r.triggers],
-            }
-            for r in routes
-        ],
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+def narrowed_routes(routes: Sequence[Route], prefixes: Sequence[str]) -> list[Route]:
+    """The routes as a deployment's ``key_prefixes`` narrow them (as they narrow the rules)."""
+    if not prefixes:
+        return list(routes)
+    out = []
+    for r in routes:
+        triggers = tuple(n for t in r.triggers if (n := t.narrowed(prefixes)) is not None)
+        if triggers:
+            out.append(Route(r.name, triggers, r.announce_first))
+    return out
 
 
-def parse_routes(text: str) -> tuple[list[Route], dict[str, str]]:
-    routes, targets = [], {}
-    for entry in json.loads(text):
-        triggers = tuple(UploadsTrigger(tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"])
-        routes.append(Route(entry["name"], triggers, bool(entry["first"])))
-        targets[entry["name"]] = entry["target"]
-    return routes, targets
+def routes_as_list(routes: Sequence[Route]) -> list[dict[str, Any]]:
+    """The routes as plain data: what a run carries to the item Lambda (the execution's input)."""
+    return [
+        {
+            "name": r.name,
+            "first": r.announce_first,
+            "triggers": [{"prefixes": list(t.prefixes), "suffixes": list(t.suffixes)} for t in r.triggers],
+        }
+        for r in routes
+    ]
+
+
+def routes_from_list(raw: Sequence[Mapping[str, Any]]) -> list[Route]:
+    return [
+        Route(
+            str(entry["name"]),
+            tuple(UploadsTrigger(tuple(t["prefixes"]), tuple(t["suffixes"])) for t in entry["triggers"]),
+            bool(entry["first"]),
+        )
+        for entry in raw
+    ]
 
 
 def unknown_services(requested: Iterable[str], routes: Sequence[Route]) -> list[str]:
@@ -194,20 +219,17 @@ class Plan:
 
 
 def object_created_event(bucket: str, obj: Listed, selection: Selection) -> dict[str, Any]:
-    """An S3 "Object Created" event as EventBridge delivers it (tests/fixtures/events), plus
-    the backfill marker. Its time is the object's last modification, so the catalog records
-    when the photo was uploaded, not when the backfill ran."""
+    """An "Object Created" event in S3's shape (tests/fixtures/events) from the backfill's source,
+    with the backfill marker (:func:`addressed` adds whom it is for). Its time is the object's last
+    modification, so the catalog records when the photo was uploaded, not when the backfill ran.
+    The bus gives it its id and account, as it does every event."""
     # With --services, the round notify opens waits only for those: the others were not asked.
     mark = BackfillMark(selection.run, selection.notify, selection.services)
     return {
         "version": "0",
-        # Stable per run and object: a retried batch sends the same event again.
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"imgpipe-backfill:{selection.run}:{obj.key}:{obj.etag}")),
         "detail-type": OBJECT_CREATED,
-        "source": "aws.s3",
-        "account": "",
+        "source": BACKFILL_SOURCE,
         "time": obj.last_modified or "",
-        "region": os.environ.get("AWS_REGION", ""),
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": {
             "version": "0",
@@ -249,11 +271,101 @@ def plan_item(obj: Listed, selection: Selection, routes: Sequence[Route], bucket
 
 # -- a batch ----------------------------------------------------------------------------
 class Transport(Protocol):
-    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
-        """Give ``service`` each event; one entry per event: None, or what went wrong. With
-        ``wait``, return only once the service has handled them (it must know before the
-        producers report)."""
+    def deliver(self, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        """Send each event (:func:`addressed` to its targets); one entry per event: None, or what
+        went wrong. With ``wait``, return only once the targets have recorded each (they must
+        know before the producers report)."""
         ...
+
+
+def addressed(event: Mapping[str, Any], targets: Sequence[str]) -> dict[str, Any]:
+    """The event for ``targets`` only: their rules match the names in ``detail.imgpipe.targets``."""
+    detail = dict(event["detail"])
+    detail[BACKFILL_MARKER] = {**detail[BACKFILL_MARKER], BACKFILL_TARGETS: sorted(targets)}
+    return {**event, "detail": detail}
+
+
+def put_entry(event: Mapping[str, Any], bus: str) -> dict[str, Any]:
+    """A PutEvents entry for an event :func:`object_created_event` built."""
+    entry: dict[str, Any] = {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"], separators=(",", ":")),
+        "Resources": list(event["resources"]),
+        "EventBusName": bus,
+    }
+    if event.get("time"):
+        # the object's last modification: the catalog records when the photo was uploaded
+        entry["Time"] = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    return entry
+
+
+#: (event) -> whether the services told first have recorded its upload
+AcknowledgedFn = Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass
+class EventBusTransport:
+    """PutEvents on the stack's bus (AWS and the local stack alike): each service's own rule
+    takes the events addressed to it. ``wait`` polls ``acknowledged`` until each event's upload
+    is recorded (what a synchronous call would have waited for), at most ``wait_timeout_s``."""
+
+    client: Any
+    bus: str
+    acknowledged: AcknowledgedFn
+    wait_timeout_s: float = 60
+    poll_s: float = 0.2
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def _put(self, events: Sequence[dict[str, Any]]) -> list[str | None]:
+        errors: list[str | None] = [None] * len(events)
+        for start in range(0, len(events), PUT_EVENTS_MAX):
+            chunk = events[start : start + PUT_EVENTS_MAX]
+            try:
+                r = self.client.put_events(Entries=[put_entry(e, self.bus) for e in chunk])
+            except Exception as exc:  # boto3 retried throttles and 5xx already
+                for i in range(start, start + len(chunk)):
+                    errors[i] = f"PutEvents: {type(exc).__name__}: {exc}"[:300]
+                continue
+            for i, entry in enumerate(r.get("Entries", [])):
+                if entry.get("ErrorCode"):
+                    errors[start + i] = f"PutEvents: {entry['ErrorCode']}: {entry.get('ErrorMessage', '')}"[:300]
+        return errors
+
+    def deliver(self, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        errors = self._put(events)
+        if wait:
+            pending = [i for i, e in enumerate(errors) if e is None]
+            deadline = self.clock() + self.wait_timeout_s
+            while pending and self.clock() < deadline:
+                # One check per poll, in about the order the rule delivers them.
+                if self.acknowledged(events[pending[0]]):
+                    pending.pop(0)
+                else:
+                    self.sleep(self.poll_s)
+            for i in pending:
+                errors[i] = f"did not record the upload within {self.wait_timeout_s:.0f}s"
+        return errors
+
+
+def catalog_acknowledged(dynamodb: Any, table: str) -> AcknowledgedFn:
+    """notify has handled an upload event once its catalog round records the upload
+    (``uploaded_at``; only that attribute is read, so a round being written is never parsed)."""
+    from imgpipe.catalog import RoundRef
+    from imgpipe.events import parse_object_created
+
+    def acknowledged(event: Mapping[str, Any]) -> bool:
+        ref = RoundRef.of(parse_object_created(dict(event)).upload)
+        item = dynamodb.get_item(
+            TableName=table,
+            Key={k: {"S": v} for k, v in ref.item_key.items()},
+            ConsistentRead=True,
+            ProjectionExpression="uploaded_at",
+        ).get("Item")
+        return bool(item and "uploaded_at" in item)
+
+    return acknowledged
 
 
 #: (key) -> the object as HEAD sees it, or None when it does not exist
@@ -304,15 +416,11 @@ def run_batch(
     errors: dict[str, list[str]] = {}
 
     def deliver(phase: list[Plan], names: Callable[[Plan], tuple[str, ...]], wait: bool) -> None:
-        by_service: dict[str, list[Plan]] = {}
-        for p in phase:
-            for name in names(p):
-                by_service.setdefault(name, []).append(p)
-        for service, group in sorted(by_service.items()):
-            outcomes = transport.deliver(service, [p.event for p in group if p.event], wait=wait)
-            for p, error in zip(group, outcomes, strict=True):
-                if error:
-                    errors.setdefault(p.key, []).append(f"{service}: {error}")
+        group = [(p, names(p)) for p in phase if p.event and names(p)]
+        outcomes = transport.deliver([addressed(p.event, n) for p, n in group if p.event], wait=wait)
+        for (p, n), error in zip(group, outcomes, strict=True):
+            if error:
+                errors.setdefault(p.key, []).append(f"{', '.join(n)}: {error}")
 
     deliver(plans, lambda p: p.first, wait=True)
     # A service that was not told first must not see producers' reports it cannot place.

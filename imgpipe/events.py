@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.outputs import PUBLIC_ROLES, Role, role_of
@@ -48,6 +49,11 @@ COMPLETION_SOURCE = f"{PIPELINE_SOURCE_PREFIX}notify"
 #: the field of an "Object Created" event's ``detail`` that marks a backfill's (docs/events.md
 #: "From a backfill"); S3 never sends it
 BACKFILL_MARKER = "imgpipe"
+#: a backfill puts its "Object Created" events on the bus with this source (``aws.`` sources are
+#: S3's own); each uploads rule matches them too, when the mark's ``targets`` names its service
+BACKFILL_SOURCE = f"{PIPELINE_SOURCE_PREFIX}backfill"
+#: the field of the mark naming the services a backfill's event is for
+BACKFILL_TARGETS = "targets"
 
 
 class EventError(ValueError):
@@ -161,9 +167,17 @@ def parse_object_created(event: dict[str, Any]) -> ObjectCreated:
     return ObjectCreated(
         upload=Upload(bucket, key, etag, obj.get("version-id") or obj.get("versionId")),
         size=int(size) if size is not None else None,
-        time=str(event.get("time", "")),
+        time=_event_time(event.get("time", "")),
         reason=detail.get("reason"),
     )
+
+
+def _event_time(value: Any) -> str:
+    """The event's ``time`` as ISO 8601 UTC. EventBridge writes that; moto writes epoch seconds for
+    an event put with PutEvents (a backfill's), which would not parse where the time is read back."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
 
 
 def _upload_from(detail: dict[str, Any]) -> Upload:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from imgpipe.events import (
+    BACKFILL_MARKER,
+    BACKFILL_SOURCE,
+    BACKFILL_TARGETS,
     COMPLETION_DETAIL_TYPES,
     COMPLETION_SOURCE,
     OBJECT_CREATED,
@@ -72,6 +75,14 @@ class UploadsTrigger:
         if key_filters:
             detail["object"] = {"key": key_filters}
         return {"source": ["aws.s3"], "detail-type": [OBJECT_CREATED], "detail": detail}
+
+    def backfill_pattern(self, uploads_bucket: str, service: str) -> dict[str, Any]:
+        """A backfill's "Object Created" for the same keys, when it names ``service`` among its
+        targets (imgpipe/backfill.py puts them on the bus; docs/events.md "From a backfill")."""
+        pattern = self.event_pattern(uploads_bucket)
+        pattern["source"] = [BACKFILL_SOURCE]
+        pattern["detail"][BACKFILL_MARKER] = {BACKFILL_TARGETS: [service]}
+        return pattern
 
     def matches_key(self, key: str) -> bool:
         """Whether an upload with this key reaches this trigger (what the pattern matches)."""
@@ -171,6 +182,17 @@ class EdgeTrigger:
 Trigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger | HttpTrigger | EdgeTrigger
 #: the kinds that are EventBridge rules
 RuleTrigger = UploadsTrigger | PipelineTrigger | CompletionsTrigger | DeletionsTrigger
+
+
+def rule_pattern(service: str, trigger: RuleTrigger, uploads_bucket: str, producers: Sequence[str]) -> dict[str, Any]:
+    """The pattern of ``service``'s rule for ``trigger`` (CDK and the local stack both use it). An
+    uploads rule also matches a backfill's events addressed to the service, so a backfill reaches
+    each service through its own rule, retries and DLQs, as an upload does, and adding a service
+    changes nothing in the backfill."""
+    pattern = trigger.event_pattern(uploads_bucket, producers)
+    if isinstance(trigger, UploadsTrigger):
+        return {"$or": [pattern, trigger.backfill_pattern(uploads_bucket, service)]}
+    return pattern
 
 
 @dataclass(frozen=True)

@@ -176,9 +176,9 @@ class ImgpipeStack(cdk.Stack):
             self.processors[manifest.name] = processor
 
         TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
-        # Backfill (docs/backfill.md): may invoke exactly the functions above, list only the uploads.
+        # Backfill (docs/backfill.md): puts its events on the bus, where the rules above take them.
         self.backfill = Backfill.compose(
-            self, manifests, deployment, RUNTIME, layer, storage, self.processors, removal, monitoring.ops_topic
+            self, deployment, RUNTIME, layer, storage, notification.catalog, removal, monitoring.ops_topic
         )
         # the service that tracks each round's expected producers checks every pipeline event it is
         # sent, and counts those it does not believe (notify: docs/notify.md, "Forged events")

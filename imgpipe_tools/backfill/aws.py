@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from imgpipe.backfill import RESULTS_PREFIX, Summary, summary_key
+from imgpipe.backfill import RESULTS_PREFIX, Route, Summary, routes_as_list, summary_key
 from imgpipe_tools.backfill import BackfillError, Options, new_run_id
 from imgpipe_tools.backfill.local import check_bucket
 from imgpipe_tools.resources import StackResources
@@ -18,11 +18,14 @@ ProgressFn = Callable[[int, int | None, int], None]
 _FINISHED_ITEMS = ("succeeded", "failed", "timedOut", "aborted")
 
 
-def execution_input(options: Options, run: str, source: dict[str, str]) -> dict[str, Any]:
-    """The state machine's input (the names its definition reads with JSONPath)."""
+def execution_input(options: Options, run: str, source: dict[str, str], routes: list[Route]) -> dict[str, Any]:
+    """The state machine's input (the names its definition reads with JSONPath). The routes (each
+    service of the stack a key can reach) travel with the run, so the stack's backfill resources
+    name no service; the item Lambda narrows them by the deployment's key prefixes."""
     return {
         "run": run,
         "selection": options.selection(run).as_dict(),
+        "routes": routes_as_list(routes),
         "source": source,
         "max_concurrency": options.max_concurrency,
         "tolerated_failure_percent": options.tolerated_failure_percent,
@@ -39,7 +42,7 @@ def _running_same(sfn: Any, machine: str, fingerprint: str) -> str | None:
     return None
 
 
-def start(deployment: StackResources, options: Options) -> str:
+def start(deployment: StackResources, options: Options, routes: list[Route]) -> str:
     """Check the input, then start an execution; returns its ARN. Raises BackfillError (with
     nothing started) on bad input or when the same selection is already running."""
     machine = deployment.backfill_state_machine
@@ -77,7 +80,9 @@ def start(deployment: StackResources, options: Options) -> str:
                 f"no object {where}in s3://{deployment.uploads_bucket} (empty selection): nothing started"
             )
         source = {"kind": "listing", "prefix": options.prefix}
-    r = sfn.start_execution(stateMachineArn=machine, name=run, input=json.dumps(execution_input(options, run, source)))
+    r = sfn.start_execution(
+        stateMachineArn=machine, name=run, input=json.dumps(execution_input(options, run, source, routes))
+    )
     return str(r["executionArn"])
 
 

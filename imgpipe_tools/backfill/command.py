@@ -112,8 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         return _print_summary(summary, deployment.variants_bucket, args.json)
 
     options = options_from(args)
-    # The routes come from the manifests, as the stack's do (infra passes them to the Lambda),
-    # limited to the services this stack runs (a folder added since is not deployed yet).
+    # The routes come from the manifests, as the stack's rules do (the run carries them to the
+    # item Lambda), limited to the services this stack runs (a folder added since is not deployed yet).
     routes = [r for r in routes_from_manifests(discover()) if r.name in deployment.processors]
     check_options(options, routes)
     print(f"backfill: {options.describe()} ({deployment.origin})", file=sys.stderr, flush=True)
@@ -128,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from imgpipe_tools.backfill import aws
 
-    execution = aws.start(deployment, options)
+    execution = aws.start(deployment, options, routes)
     print(f"started {execution}", file=sys.stderr, flush=True)
     if args.detach:
         print(f"follow it with: imgpipe backfill --attach {execution} --stack {args.stack}")

@@ -2,100 +2,36 @@
 
 It does what the Distributed Map does, in this process: list the objects, cut them into
 batches, run up to ``max_concurrency`` batches at once, each with
-:func:`imgpipe.backfill.run_batch` (the function the AWS Lambda runs), delivering to the
-services' invoke queues (what their rules deliver to locally), then write the same summary.
+:func:`imgpipe.backfill.run_batch` and the same :class:`~imgpipe.backfill.EventBusTransport`
+the AWS Lambda uses (PutEvents on the emulated bus, whose rules deliver to the services' invoke
+queues), then write the same summary.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imgpipe.backfill import Route, Summary, run_batch, s3_head, write_summary
+from imgpipe.backfill import EventBusTransport, Route, Summary, catalog_acknowledged, run_batch, s3_head, write_summary
 from imgpipe.events import normalize_etag
 from imgpipe_tools.backfill import BackfillError, Options, new_run_id
 from imgpipe_tools.resources import StackResources, state_file
 
 #: objects per batch at most, locally
 LOCAL_BATCH_MAX = 20
+#: the local stack's rules are on the emulator's default bus, as the stack's are on AWS's
+LOCAL_EVENT_BUS = "default"
+#: how long a batch waits for notify to record an upload: the local stack shares a few cores with
+#: every handler, and notify may be behind a backlog of the producers' reports
+LOCAL_ACK_TIMEOUT_S = 600
 #: (objects done, total, failed)
 ProgressFn = Callable[[int, int | None, int], None]
-
-
-class QueueTransport:
-    """Delivers to the local invoke queues (what the services' rules deliver to locally).
-
-    ``wait`` stands for Lambda's synchronous invocation, which returns once the function has
-    handled the event: here, until ``acknowledged(service, event)`` holds for each event (the
-    runner passes a check of what the service records). Waiting for the queue to drain would not
-    do: the producers' reports of other batches keep arriving on the same queue."""
-
-    def __init__(
-        self,
-        deployment: StackResources,
-        sqs: Any,
-        acknowledged: Callable[[str, dict[str, Any]], bool],
-        wait_timeout_s: float = 600,
-        poll_s: float = 0.2,
-    ) -> None:
-        self.deployment = deployment
-        self.sqs = sqs
-        self.acknowledged = acknowledged
-        self.wait_timeout_s = wait_timeout_s
-        self.poll_s = poll_s
-
-    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
-        url = self.deployment.processor(service).invoke_queue_url
-        errors: list[str | None] = [None] * len(events)
-        for start in range(0, len(events), 10):
-            entries = [
-                {"Id": str(i), "MessageBody": json.dumps(events[i])} for i in range(start, min(start + 10, len(events)))
-            ]
-            r = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
-            for failure in r.get("Failed", []):
-                errors[int(failure["Id"])] = f"{failure.get('Code')}: {failure.get('Message', '')}"
-        if wait:
-            pending = [i for i, e in enumerate(errors) if e is None]
-            deadline = time.monotonic() + self.wait_timeout_s
-            while pending and time.monotonic() < deadline:
-                # One check per poll: every check is a request to the emulator, which shares
-                # this machine with the handlers; the queue hands them out in about this order.
-                if self.acknowledged(service, events[pending[0]]):
-                    pending.pop(0)
-                else:
-                    time.sleep(self.poll_s)
-            for i in pending:
-                errors[i] = f"{service} did not handle the event within {self.wait_timeout_s:.0f}s"
-        return errors
-
-
-def catalog_acknowledged(deployment: StackResources) -> Callable[[str, dict[str, Any]], bool]:
-    """notify has handled an upload event once its catalog round records the upload
-    (``uploaded_at``; only that attribute is read, so a round being written is never parsed)."""
-    from imgpipe.catalog import RoundRef
-    from imgpipe.events import parse_object_created
-
-    dynamodb = deployment.client("dynamodb")
-
-    def acknowledged(_service: str, event: dict[str, Any]) -> bool:
-        ref = RoundRef.of(parse_object_created(event).upload)
-        item = dynamodb.get_item(
-            TableName=deployment.catalog_table,
-            Key={k: {"S": v} for k, v in ref.item_key.items()},
-            ConsistentRead=True,
-            ProjectionExpression="uploaded_at",
-        ).get("Item")
-        return bool(item and "uploaded_at" in item)
-
-    return acknowledged
 
 
 def _bucket_error(exc: Exception) -> str:
@@ -173,18 +109,18 @@ def run_local(
     run: str | None = None,
 ) -> Summary:
     """List, deliver in batches, write the summary to the variants bucket; returns it."""
-    s3, sqs = deployment.client("s3"), deployment.client("sqs")
+    s3 = deployment.client("s3")
     bucket = deployment.uploads_bucket
-    missing = [r.name for r in routes if not deployment.processor(r.name).invoke_queue_url]
-    if missing:
-        raise BackfillError(f"the local stack has no invoke queue for {', '.join(missing)}")
     check_bucket(s3, bucket)
     items = list_items(s3, bucket, options)
     run = run or new_run_id(options)
     selection = options.selection(run)
     summary = Summary(run=run, selection=selection.as_dict(), started_at=_now())
     # The services told first listen to the producers' reports: notify, which keeps the catalog.
-    transport = QueueTransport(deployment, sqs, catalog_acknowledged(deployment))
+    acknowledged = catalog_acknowledged(deployment.client("dynamodb"), deployment.catalog_table)
+    transport = EventBusTransport(
+        deployment.client("events"), LOCAL_EVENT_BUS, acknowledged, wait_timeout_s=LOCAL_ACK_TIMEOUT_S
+    )
 
     head = s3_head(s3, bucket)
     report = progress or (lambda _d, _t, _f: None)

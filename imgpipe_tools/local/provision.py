@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.catalog.schema import create_table as create_catalog_table
-from imgpipe.manifest import DeletionsTrigger, Manifest, PipelineTrigger, RuleTrigger, UploadsTrigger
+from imgpipe.manifest import DeletionsTrigger, Manifest, PipelineTrigger, RuleTrigger, UploadsTrigger, rule_pattern
 from imgpipe.needs import Need
 from imgpipe_tools.resources import ServiceResources, StackResources
 
@@ -158,7 +158,8 @@ def provision(
         failure_url, _ = _queue(sqs, names.failure_dlq(m.name))
         target_url, _ = _queue(sqs, names.target_dlq(m.name))
         for i, trigger in enumerate(m.rule_triggers()):
-            _rule(events, names.rule(m.name, i), trigger.event_pattern(names.uploads_bucket, producers), invoke_arn)
+            pattern = rule_pattern(m.name, trigger, names.uploads_bucket, producers)
+            _rule(events, names.rule(m.name, i), pattern, invoke_arn)
         processors[m.name] = ServiceResources(
             name=m.name, failure_dlq_url=failure_url, target_dlq_url=target_url, invoke_queue_url=invoke_url
         )

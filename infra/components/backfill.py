@@ -5,8 +5,9 @@ A Distributed Map reads the objects (an S3 listing of a prefix, an S3 Inventory 
 keys file the CLI uploaded), cuts them into batches and runs up to ``max_concurrency`` batches
 at once as Express child workflows. Each batch is one call of the "backfill item" Lambda
 (``services/backfill/handler.py``, its planning :mod:`imgpipe.backfill`), which decides per
-object which services get an "Object Created"-shaped event and invokes them asynchronously, so
-each service's own retries, DLQs and alarms apply. A failed batch is retried, then counted
+object which services get an "Object Created"-shaped event and puts it on the bus addressed to
+them: each service's own rule takes it, so its retries, DLQs and alarms apply, and nothing here
+names a service (adding one changes no resource of the backfill). A failed batch is retried, then counted
 against ``tolerated_failure_percent``. The map's results go to ``_backfill/results/`` in the
 variants bucket; a last step sums them into ``_backfill/<run>/summary.json``.
 
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -31,23 +33,21 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from imgpipe.backfill import (
-    ENV_ROUTES,
+    ENV_CATALOG_TABLE,
+    ENV_EVENT_BUS,
+    ENV_KEY_PREFIXES,
     ENV_UPLOADS_BUCKET,
     ENV_VARIANTS_BUCKET,
     RESULTS_PREFIX,
-    Route,
-    routes_from_manifests,
-    routes_json,
 )
-from imgpipe.manifest import Manifest
+from imgpipe.events import BACKFILL_SOURCE
 from imgpipe.registry import DEFAULT_ROOT
 from imgpipe_tools import outputs
 from infra.components import nag
 from infra.components.bundling import processor_code
 from infra.components.function import ServiceFunction
-from infra.components.processor import Processor
 from infra.components.storage import Storage
-from infra.constants import LOG_RETENTION
+from infra.constants import DEFAULT_EVENT_BUS, LOG_RETENTION
 from infra.params import DeployParams
 
 #: the item Lambda's folder: a room like a service's, without a manifest (nothing but the map calls it)
@@ -123,7 +123,11 @@ def _map_state(kind: str, reader: dict[str, Any]) -> dict[str, Any]:
     return {
         "Type": "Map",
         "ItemReader": reader,
-        "ItemBatcher": {"MaxItemsPerBatchPath": "$.batch_size", "BatchInput": {"selection.$": "$.selection"}},
+        "ItemBatcher": {
+            "MaxItemsPerBatchPath": "$.batch_size",
+            # the routes come with the run: the item Lambda's configuration names no service
+            "BatchInput": {"selection.$": "$.selection", "routes.$": "$.routes"},
+        },
         "MaxConcurrencyPath": "$.max_concurrency",
         "ToleratedFailurePercentagePath": "$.tolerated_failure_percent",
         "ItemProcessor": {
@@ -205,8 +209,8 @@ def _cfn(bucket: s3.IBucket) -> cdk.CfnElement:
 
 
 class Backfill(Construct):
-    """The backfill state machine and its item Lambda. ``targets`` maps each route's service
-    to its function: the only functions the item Lambda may invoke."""
+    """The backfill state machine and its item Lambda, which puts events on the bus with the
+    backfill's source only and reads whether the catalog recorded an upload; it invokes nothing."""
 
     def __init__(
         self,
@@ -217,8 +221,8 @@ class Backfill(Construct):
         layer: lambda_.ILayerVersion,
         uploads_bucket: s3.IBucket,
         variants_bucket: s3.IBucket,
-        routes: list[Route],
-        targets: Mapping[str, lambda_.IFunction],
+        catalog: dynamodb.ITable,
+        key_prefixes: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
     ) -> None:
@@ -231,8 +235,8 @@ class Backfill(Construct):
             uploads_bucket=uploads_bucket,
             variants_bucket=variants_bucket,
             results=results,
-            routes=routes,
-            targets=targets,
+            catalog=catalog,
+            key_prefixes=key_prefixes,
             removal_policy=removal_policy,
             alarm_topic=alarm_topic,
         )
@@ -246,13 +250,13 @@ class Backfill(Construct):
         uploads_bucket: s3.IBucket,
         variants_bucket: s3.IBucket,
         results: str,
-        routes: list[Route],
-        targets: Mapping[str, lambda_.IFunction],
+        catalog: dynamodb.ITable,
+        key_prefixes: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
     ) -> None:
-        """The item Lambda, and the only calls its role allows: invoking the routes' functions,
-        HEAD and list on the uploads, the results files."""
+        """The item Lambda, and the only calls its role allows: PutEvents with the backfill's
+        source, reading one catalog item at a time, HEAD and list on the uploads, the results files."""
         stack = cdk.Stack.of(self)
         uploads_id = stack.get_logical_id(_cfn(uploads_bucket))
         variants_id = stack.get_logical_id(_cfn(variants_bucket))
@@ -261,7 +265,7 @@ class Backfill(Construct):
             self,
             "Item",
             name="backfill",
-            description="imgpipe backfill: deliver Object Created events for a batch of existing objects",
+            description="imgpipe backfill: put Object Created events on the bus for a batch of existing objects",
             runtime=runtime,
             layer=layer,
             # its own folder, shipped as package `backfill` as a service's is; the planning is the layer's
@@ -270,18 +274,30 @@ class Backfill(Construct):
             memory_mb=ITEM_MEMORY_MB,
             timeout_s=ITEM_TIMEOUT_S,
             environment={
-                ENV_ROUTES: routes_json(routes, {r.name: targets[r.name].function_name for r in routes}),
                 ENV_UPLOADS_BUCKET: uploads_bucket.bucket_name,
                 ENV_VARIANTS_BUCKET: variants_bucket.bucket_name,
+                ENV_EVENT_BUS: DEFAULT_EVENT_BUS,
+                ENV_CATALOG_TABLE: catalog.table_name,
+                ENV_KEY_PREFIXES: json.dumps(list(key_prefixes)),
             },
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,
             # Step Functions calls it synchronously and retries; no async retries to configure.
         )
         self.item_logs, self.item_role, self.item_function = self.item.log_group, self.item.role, self.item.function
-        function_arns = [targets[r.name].function_arn for r in routes]
+        bus = stack.format_arn(service="events", resource="event-bus", resource_name=DEFAULT_EVENT_BUS)
+        self.item_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutBackfillEvents",
+                actions=["events:PutEvents"],
+                resources=[bus],
+                # its own source only: it cannot pass for S3 or a producer
+                conditions={"StringEquals": {"events:source": BACKFILL_SOURCE}},
+            )
+        )
         for sid, actions, resources in (
-            ("InvokeTargets", ["lambda:InvokeFunction"], function_arns),
+            # whether notify recorded an upload before the producers are told (one item, consistently)
+            ("ReadCatalogRounds", ["dynamodb:GetItem"], [catalog.table_arn]),
             # HEAD of the objects a keys file names (their etag); ListBucket makes a missing key 404.
             ("HeadUploads", ["s3:GetObject"], [uploads_bucket.arn_for_objects("*")]),
             ("ListUploads", ["s3:ListBucket"], [uploads_bucket.bucket_arn]),
@@ -387,17 +403,15 @@ class Backfill(Construct):
     def compose(
         cls,
         stack: cdk.Stack,
-        manifests: list[Manifest],
         deployment: DeployParams,
         runtime: lambda_.Runtime,
         layer: lambda_.ILayerVersion,
         storage: Storage,
-        processors: Mapping[str, Processor],
+        catalog: dynamodb.ITable,
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
     ) -> Backfill:
         """The construct for the stack, and its output (the ARN ``imgpipe backfill`` starts)."""
-        routes = routes_from_manifests(manifests, deployment.key_prefixes)
         backfill = cls(
             stack,
             "Backfill",
@@ -405,8 +419,8 @@ class Backfill(Construct):
             layer=layer,
             uploads_bucket=storage.uploads,
             variants_bucket=storage.variants,
-            routes=routes,
-            targets={r.name: processors[r.name].function for r in routes},
+            catalog=catalog,
+            key_prefixes=tuple(deployment.key_prefixes),
             removal_policy=removal_policy,
             alarm_topic=alarm_topic,
         )

@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from imgpipe.manifest import Manifest, RuleTrigger, Trigger
+from imgpipe.manifest import Manifest, RuleTrigger, Trigger, rule_pattern
 from infra.components import nag
 from infra.components.function import ServiceFunction
 from infra.constants import (
@@ -187,13 +187,13 @@ class Processor(Construct):
         rules: list[events.Rule] = []
         # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.
         for declared, trigger in triggers:
-            pattern = trigger.event_pattern(uploads_bucket.bucket_name, producers)
+            pattern = rule_pattern(manifest.name, trigger, uploads_bucket.bucket_name, producers)
             rule = events.Rule(
                 self,
                 rule_id(declared, manifest.triggers),
                 description=f"imgpipe {manifest.name}: {trigger.source} events",
                 # Placeholder so the L2 validates; the manifest's pattern replaces it below.
-                event_pattern=events.EventPattern(detail_type=list(pattern["detail-type"])),
+                event_pattern=events.EventPattern(source=[trigger.source]),
             )
             # The pattern dict from the manifest is used as is (the local runtime uses the same
             # dict): EventPattern's typed fields cannot hold content filters such as

@@ -1,41 +1,13 @@
-"""backfill's AWS side: invoking the targeted functions, and reading the map's result files."""
+"""backfill's AWS side: reading the map's result files into the run's summary."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.backfill import Summary, merge_result_file, write_summary
-
-
-class LambdaTransport:
-    """Asynchronous invocations (``Event``), or synchronous ones when the caller must wait."""
-
-    def __init__(self, targets: Mapping[str, str], lambda_client: Any, threads: int = 16) -> None:
-        self.targets = targets
-        self.client = lambda_client
-        self.threads = threads
-
-    def _one(self, function: str, event: dict[str, Any], wait: bool) -> str | None:
-        try:
-            r = self.client.invoke(
-                FunctionName=function,
-                InvocationType="RequestResponse" if wait else "Event",
-                Payload=json.dumps(event).encode(),
-            )
-        except Exception as exc:  # boto3 retried throttles and 5xx already
-            return f"{type(exc).__name__}: {exc}"[:300]
-        if r.get("FunctionError"):
-            return f"function error: {r['Payload'].read()[:300]!r}"
-        return None
-
-    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
-        function = self.targets[service]
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            return list(pool.map(lambda e: self._one(function, e, wait), events))
 
 
 def summarize(event: Mapping[str, Any], s3: Any, variants_bucket: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -10,28 +11,42 @@ import boto3
 from botocore.config import Config
 
 from imgpipe.backfill import (
-    ENV_ROUTES,
+    ENV_CATALOG_TABLE,
+    ENV_EVENT_BUS,
+    ENV_KEY_PREFIXES,
     ENV_UPLOADS_BUCKET,
     ENV_VARIANTS_BUCKET,
     DeliveryFailed,
+    EventBusTransport,
     Selection,
-    parse_routes,
+    catalog_acknowledged,
+    narrowed_routes,
+    routes_from_list,
     run_batch,
     s3_head,
 )
 
-from .adapters import LambdaTransport, summarize
+from .adapters import summarize
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+#: how long a batch waits for notify to record its uploads before it counts them failed (the map
+#: then retries the batch); within the function's timeout, with the batch's pacing
+ACK_TIMEOUT_S = 60
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("action") == "summarize":
         return summarize(event, boto3.client("s3", config=_CONFIG), os.environ[ENV_VARIANTS_BUCKET])
-    routes, targets = parse_routes(os.environ[ENV_ROUTES])
+    batch = event["BatchInput"]
+    # The run names the routes (the stack's services and their key filters); the deployment's
+    # key prefixes narrow them here as they narrow the rules.
+    routes = narrowed_routes(routes_from_list(batch["routes"]), json.loads(os.environ.get(ENV_KEY_PREFIXES) or "[]"))
     bucket = os.environ[ENV_UPLOADS_BUCKET]
-    selection = Selection.from_dict(event["BatchInput"]["selection"])
-    transport = LambdaTransport(targets, boto3.client("lambda", config=_CONFIG))
+    selection = Selection.from_dict(batch["selection"])
+    acknowledged = catalog_acknowledged(boto3.client("dynamodb", config=_CONFIG), os.environ[ENV_CATALOG_TABLE])
+    transport = EventBusTransport(
+        boto3.client("events", config=_CONFIG), os.environ[ENV_EVENT_BUS], acknowledged, wait_timeout_s=ACK_TIMEOUT_S
+    )
     head = s3_head(boto3.client("s3", config=_CONFIG), bucket)
     result = run_batch(event["Items"], selection, routes, bucket, transport, head=head)
     if result.failed:

@@ -65,3 +65,9 @@ def synthesize(outdir: Path, services_root: Path, **context: Any) -> Synthesized
 def context_json(value: Mapping[str, Any] | list[Any]) -> str:
     """Context values as the CLI passes them (-c key=value gives a string)."""
     return json.dumps(value)
+
+
+def branches(pattern: dict[str, Any]) -> list[dict[str, Any]]:
+    """A rule pattern's alternatives: an uploads rule is an ``$or`` of S3's events and the backfill's
+    (imgpipe.manifest.rule_pattern); every other rule is one pattern."""
+    return list(pattern["$or"]) if "$or" in pattern else [pattern]

@@ -1,6 +1,6 @@
 """The backfill state machine as synthesized: valid Amazon States Language, a Distributed Map
 with its limits from the execution input, and least privilege (list only the uploads bucket,
-invoke only the pipeline's functions)."""
+put only the backfill's own events on the bus, invoke nothing but the item function)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgpipe.backfill import ENV_ROUTES, parse_routes
+from imgpipe.backfill import ENV_CATALOG_TABLE, ENV_EVENT_BUS, ENV_KEY_PREFIXES
 from imgpipe_tools import outputs
 from infra.components.backfill import MAP_STATES
 from tests.infra.synth import Synthesized
@@ -62,6 +62,8 @@ def test_each_reader_is_a_distributed_map_limited_by_the_execution_input(synthes
         assert m["MaxConcurrencyPath"] == "$.max_concurrency"
         assert m["ToleratedFailurePercentagePath"] == "$.tolerated_failure_percent"
         assert m["ItemBatcher"]["MaxItemsPerBatchPath"] == "$.batch_size"
+        # the routes travel with the run (the CLI builds them from the manifests)
+        assert m["ItemBatcher"]["BatchInput"] == {"selection.$": "$.selection", "routes.$": "$.routes"}
         assert m["ResultWriter"]["Parameters"]["Bucket"] == "${VariantsBucket}"
         readers[name] = (m["ItemReader"]["Resource"], m["ItemReader"].get("ReaderConfig", {}).get("InputType"))
     assert readers == {
@@ -80,11 +82,6 @@ def test_placeholders_are_the_stack_buckets_and_the_item_function(synthesized: S
     assert subs["UploadsBucket"] == {"Ref": synthesized.logical_id(storage.uploads)}
     assert subs["VariantsBucket"] == {"Ref": synthesized.logical_id(storage.variants)}
     assert subs["ItemFunctionArn"] == {"Fn::GetAtt": [synthesized.logical_id(backfill.item_function), "Arn"]}
-
-
-def _targets(synthesized: Synthesized) -> dict[str, Any]:
-    """The processors a backfill can target: every one with an uploads trigger."""
-    return {name: p for name, p in synthesized.stack.processors.items() if p.manifest.upload_triggers()}
 
 
 def _statements(synthesized: Synthesized, role: Any) -> list[dict[str, Any]]:
@@ -118,30 +115,41 @@ def test_roles_list_only_the_uploads_bucket(synthesized: Synthesized, role_name:
     )
 
 
-def test_the_item_function_invokes_exactly_the_pipeline_functions(synthesized: Synthesized) -> None:
+def test_the_item_function_puts_only_backfill_events_on_the_bus_and_invokes_nothing(synthesized: Synthesized) -> None:
     backfill = synthesized.stack.backfill
-    expected = sorted(
-        json.dumps({"Fn::GetAtt": [synthesized.logical_id(p.function), "Arn"]}, sort_keys=True)
-        for p in _targets(synthesized).values()
-    )
-    invoked = _resources(_statements(synthesized, backfill.item_role), "lambda:InvokeFunction")
-    assert sorted(json.dumps(r, sort_keys=True) for r in invoked) == expected
+    statements = _statements(synthesized, backfill.item_role)
+    assert _resources(statements, "lambda:InvokeFunction") == []
+    [put] = [s for s in statements if s["Action"] == "events:PutEvents"]
+    assert put["Condition"] == {"StringEquals": {"events:source": "imgpipe.backfill"}}
+    assert "event-bus/default" in json.dumps(put["Resource"])
+    catalog = synthesized.stack.node.find_child("Notification").catalog
+    assert _resources(statements, "dynamodb:GetItem") == [{"Fn::GetAtt": [synthesized.logical_id(catalog), "Arn"]}]
     machine_invokes = _resources(_statements(synthesized, backfill.role), "lambda:InvokeFunction")
     assert machine_invokes == [{"Fn::GetAtt": [synthesized.logical_id(backfill.item_function), "Arn"]}]
 
 
-def test_the_item_function_knows_every_service_route(synthesized: Synthesized) -> None:
+def test_the_item_function_names_no_service(synthesized: Synthesized) -> None:
     function = synthesized.resources[synthesized.logical_id(synthesized.stack.backfill.item_function)]
-    routes_value = function["Properties"]["Environment"]["Variables"][ENV_ROUTES]
-    # Function names are tokens: resolve them to their logical ids to parse the JSON.
-    parts = routes_value["Fn::Join"][1]
-    text = "".join(p if isinstance(p, str) else p["Ref"] for p in parts)
-    routes, targets = parse_routes(text)
-    services = [p.manifest for p in synthesized.stack.processors.values()]
-    assert sorted(targets) == sorted(_targets(synthesized)) == sorted(m.name for m in services if m.upload_triggers())
-    for name, p in _targets(synthesized).items():
-        assert targets[name] == synthesized.logical_id(p.function)
-    assert [r.name for r in routes if r.announce_first] == ["notify"]
+    env = function["Properties"]["Environment"]["Variables"]
+    catalog = synthesized.stack.node.find_child("Notification").catalog
+    assert env[ENV_CATALOG_TABLE] == {"Ref": synthesized.logical_id(catalog)}
+    assert (env[ENV_EVENT_BUS], env[ENV_KEY_PREFIXES]) == ("default", "[]")
+    text = json.dumps(function)
+    assert not [name for name in synthesized.stack.processors if f'"{name}"' in text or f"{name}." in text]
+
+
+def test_every_uploads_rule_also_takes_the_backfill_events_addressed_to_its_service(synthesized: Synthesized) -> None:
+    for name, p in synthesized.stack.processors.items():
+        for rule in p.rules:
+            pattern = synthesized.resources[synthesized.logical_id(rule)]["Properties"]["EventPattern"]
+            if "$or" not in pattern:
+                assert "aws.s3" not in json.dumps(pattern) or "Object Deleted" in json.dumps(pattern), name
+                continue
+            s3, backfill = pattern["$or"]
+            assert s3["source"] == ["aws.s3"] and backfill["source"] == ["imgpipe.backfill"]
+            assert backfill["detail"]["imgpipe"] == {"targets": [name]}
+            # the same bucket and key filters
+            assert {k: v for k, v in backfill["detail"].items() if k != "imgpipe"} == s3["detail"]
 
 
 def test_the_stack_outputs_the_state_machine_for_the_cli(synthesized: Synthesized) -> None:

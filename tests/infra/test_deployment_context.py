@@ -15,7 +15,7 @@ from imgpipe.registry import discover
 from imgpipe.settings import SettingsError
 from infra.app import build_app, cdk_json_context
 from infra.params import ContextError, from_context
-from tests.infra.synth import REPO_SERVICES, Synthesized, context_json, synthesize
+from tests.infra.synth import REPO_SERVICES, Synthesized, branches, context_json, synthesize
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +50,15 @@ def test_settings_override_reaches_only_its_processor(configured: Synthesized, s
 def test_key_prefixes_narrow_uploads_rules_and_notify_expectations(configured: Synthesized) -> None:
     for name, processor in configured.stack.processors.items():
         for rule in processor.rules:
-            pattern = configured.resources[configured.logical_id(rule)]["Properties"]["EventPattern"]
-            if pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]:
-                assert pattern["detail"]["object"] == {
-                    "key": [{"prefix": "incoming/"}, {"prefix": "photos/"}, {"prefix": "users/"}]
-                }, name
-            else:
-                # pipeline events and deletions are not narrowed by key
-                assert "object" not in pattern.get("detail", {}), name
+            for pattern in branches(configured.resources[configured.logical_id(rule)]["Properties"]["EventPattern"]):
+                # S3's uploads and the backfill's events for them alike
+                if pattern["detail-type"] == ["Object Created"]:
+                    assert pattern["detail"]["object"] == {
+                        "key": [{"prefix": "incoming/"}, {"prefix": "photos/"}, {"prefix": "users/"}]
+                    }, name
+                else:
+                    # pipeline events and deletions are not narrowed by key
+                    assert "object" not in pattern.get("detail", {}), name
     spec = json.loads(_env(configured, "notify")["IMGPIPE_EXPECTED_PRODUCERS"])
     assert spec and all(t["prefixes"] == ["incoming/", "photos/", "users/"] for e in spec for t in e["triggers"])
 

@@ -1,11 +1,11 @@
 """Adding a processor folder adds resources and changes none that exist.
 
 The allowed changes: notify's IMGPIPE_EXPECTED_PRODUCERS and the sources of its pipeline rule
-(the producers' exact sources), both generated from the manifests, the backfill's routes and
-the functions its item Lambda may invoke (infra/components/backfill.py), and what the
+(the producers' exact sources), both generated from the manifests, and what the
 producers' declared output roles decide (imgpipe/outputs.py): the API's and the transform
 service's IMGPIPE_OUTPUTS, and, for a producer of public images, the CDN's viewer function and its
-read grant in the variants bucket's policy. The dashboard is not among them: it finds the services by metric search.
+read grant in the variants bucket's policy. The dashboard is not among them: it finds the services
+by metric search; nor is the backfill: its events reach each service through the service's own rule.
 Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
 position in the processor list would all shift and fail here (so would a processor wired by hand
 with ids that depend on the others); and ``roomcopy``, a copy of ``services/thumbnail`` with its name
@@ -105,29 +105,15 @@ def _without_expected_producers(resource: dict[str, Any]) -> dict[str, Any]:
 def _notify_pipeline_rule_id(s: Synthesized) -> str:
     """notify's pipeline rule: its sources are the stack's producers, generated like the list above."""
     ids = [s.logical_id(r) for r in s.stack.processors["notify"].rules]
-    [lid] = [i for i in ids if "Variants Created" in s.resources[i]["Properties"]["EventPattern"]["detail-type"]]
+    [lid] = [
+        i for i in ids if "Variants Created" in s.resources[i]["Properties"]["EventPattern"].get("detail-type", [])
+    ]
     return lid
 
 
 def _without_sources(resource: dict[str, Any]) -> dict[str, Any]:
     stripped = copy.deepcopy(resource)
     stripped["Properties"]["EventPattern"].pop("source")
-    return stripped
-
-
-def _backfill_ids(s: Synthesized) -> list[str]:
-    backfill = s.stack.backfill
-    return [s.logical_id(backfill.item_function), s.logical_id(backfill.item_role.node.find_child("DefaultPolicy"))]
-
-
-def _without_backfill_targets(resource: dict[str, Any]) -> dict[str, Any]:
-    stripped = copy.deepcopy(resource)
-    if resource["Type"] == "AWS::Lambda::Function":
-        stripped["Properties"]["Environment"]["Variables"].pop("BACKFILL_ROUTES")
-    else:
-        for statement in stripped["Properties"]["PolicyDocument"]["Statement"]:
-            if statement.get("Sid") == "InvokeTargets":
-                statement.pop("Resource")
     return stripped
 
 
@@ -174,10 +160,9 @@ def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesiz
     missing = sorted(set(before) - set(after))
     assert missing == [], f"renamed or removed: {missing}"
     notify_id = _notify_function_id(baseline)
-    backfill = _backfill_ids(baseline)
     notify_rule = _notify_pipeline_rule_id(baseline)
     roles = _output_role_ids(baseline)
-    allowed = {notify_id, notify_rule, *backfill, *roles}
+    allowed = {notify_id, notify_rule, *roles}
     changed = [k for k, resource in before.items() if k not in allowed and _canonical(resource) != _canonical(after[k])]
     assert changed == [], f"changed by adding a processor: {changed}"
     for lid in roles:
@@ -189,9 +174,6 @@ def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesiz
     assert sources == sorted(
         [*before[notify_rule]["Properties"]["EventPattern"]["source"], *(f"imgpipe.{n}" for n in (EXTRA, PROBE))]
     )
-    # The backfill may target every service: its routes and the functions its item Lambda may invoke.
-    for lid in backfill:
-        assert _without_backfill_targets(before[lid]) == _without_backfill_targets(after[lid]), lid
 
 
 def test_notify_expects_the_new_producer(baseline: Synthesized, extended: Synthesized) -> None:
@@ -231,8 +213,8 @@ def test_the_new_processor_gets_its_own_full_set(baseline: Synthesized, extended
     function = extended.resources[extended.logical_id(extended.stack.processors[EXTRA].function)]["Properties"]
     assert function["ReservedConcurrentExecutions"] == 3
     (rule,) = [r for k, r in added.items() if r["Type"] == "AWS::Events::Rule"]
-    key_filter = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
-    assert key_filter == [{"suffix": {"equals-ignore-case": ".png"}}]
+    for pattern in rule["Properties"]["EventPattern"]["$or"]:  # S3's uploads and the backfill's events for it
+        assert pattern["detail"]["object"]["key"] == [{"suffix": {"equals-ignore-case": ".png"}}]
     # Outputs: the existing ones are unchanged, each new processor adds its own.
     before, after = baseline.template["Outputs"], extended.template["Outputs"]
     assert {k: after[k] for k in before} == before

@@ -1,8 +1,8 @@
-"""Each of the services added after the first four arrives as one folder and changes nothing that exists: synthesized
-with and without its folder (every service deployed), every other resource keeps its id and its
-properties, but for what the independence test allows (tests/infra/test_independence.py: notify's
-expected producers and pipeline-rule sources, the backfill's routes and targets, what
-the output roles generate), and, for a service that may hold uploads, the gate it adds."""
+"""Each of the services added after the first four arrives as one folder and changes nothing that
+exists: synthesized with and without its folder (every service deployed), every other resource
+keeps its id and its properties, but for what the independence test allows
+(tests/infra/test_independence.py: notify's expected producers and pipeline-rule sources, what the
+output roles generate), and, for a service that may hold uploads, the gate it adds."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ import pytest
 from imgpipe.manifest import load_manifest
 from tests.infra.synth import Synthesized, synthesize
 from tests.infra.test_independence import (
-    _backfill_ids,
     _canonical,
     _notify_function_id,
     _notify_pipeline_rule_id,
     _output_role_ids,
-    _without_backfill_targets,
     _without_expected_producers,
     _without_gate,
     _without_output_roles,
@@ -50,17 +48,14 @@ def test_adding_the_folder_changes_no_existing_resource(
         after = {k: _without_gate(r) for k, r in after.items()}
     assert sorted(set(before) - set(after)) == []
     notify, rule = _notify_function_id(without), _notify_pipeline_rule_id(without)
-    backfill = _backfill_ids(without)
     roles = _output_role_ids(without)
-    allowed = {notify, rule, *backfill, *roles}
+    allowed = {notify, rule, *roles}
     changed = [k for k, r in before.items() if k not in allowed and _canonical(r) != _canonical(after[k])]
     assert changed == [], f"adding {service} changed {changed}"
     for lid in roles:
         assert _without_output_roles(before[lid]) == _without_output_roles(after[lid]), lid
     assert _without_expected_producers(before[notify]) == _without_expected_producers(after[notify])
     assert _without_sources(before[rule]) == _without_sources(after[rule])
-    for lid in backfill:
-        assert _without_backfill_targets(before[lid]) == _without_backfill_targets(after[lid]), lid
     added = sorted(set(after) - set(before))
     # its own resources, named after it (the webhook's signing secret is made for the service that needs it)
     assert added and all(k.startswith(service) or k.startswith("NotificationWebhookSecret") for k in added), added

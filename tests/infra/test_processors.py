@@ -10,7 +10,7 @@ import pytest
 
 from imgpipe.config import Config
 from imgpipe.events import COMPLETION_SOURCE
-from imgpipe.manifest import Manifest
+from imgpipe.manifest import Manifest, rule_pattern
 from imgpipe.needs import Need
 from imgpipe.registry import discover, expected_producers_spec
 from tests.infra.synth import REPO_SERVICES, Synthesized
@@ -119,7 +119,7 @@ def test_rules_come_from_the_manifest_and_target_the_function(synthesized: Synth
     uploads_ref = _ref(synthesized.logical_id(synthesized.stack.node.find_child("Storage").uploads))
     rules = [synthesized.resources[synthesized.logical_id(r)]["Properties"] for r in p.rules]
     producers = [q.manifest.name for q in synthesized.stack.processors.values() if q.manifest.produces_variants]
-    patterns = [t.event_pattern(uploads_ref, producers) for t in m.triggers]  # type: ignore[arg-type]
+    patterns = [rule_pattern(name, t, uploads_ref, producers) for t in m.triggers]  # type: ignore[arg-type]
     assert [r["EventPattern"] for r in rules] == patterns
     function_arn = _arn(synthesized.logical_id(p.function))
     for rule in rules:

@@ -129,7 +129,7 @@ def _functions(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]
     out = {}
     for lid, fn in _of_type(template, "AWS::Lambda::Function").items():
         props = fn["Properties"]
-        if "BACKFILL_ROUTES" in props["Environment"]["Variables"]:
+        if "IMGPIPE_PROCESSOR" not in props["Environment"]["Variables"] and lid.startswith("Backfill"):
             continue  # the backfill item function: tests/infra/test_backfill.py holds its privileges
         if lid.startswith("CustomCDKBucketDeployment"):
             continue  # CDK's copy of the web app to its bucket: tests/infra/test_site.py holds its role

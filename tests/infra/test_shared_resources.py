@@ -7,7 +7,7 @@ from typing import Any
 
 from imgpipe_tools.outputs import SERVICE_ROLES, service_output_key
 from infra.components.frontdoor import OUTPUT_KEYS as FRONT_DOOR_OUTPUTS
-from tests.infra.synth import Synthesized
+from tests.infra.synth import Synthesized, branches
 
 
 def _bucket(synthesized: Synthesized, attr: str) -> tuple[str, dict[str, Any]]:
@@ -103,12 +103,12 @@ def test_variants_bucket_is_separate_private_and_never_emits_events(synthesized:
     # Rules match only the uploads bucket: S3's events by bucket name, pipeline events by the
     # upload's bucket they name (so a second stack's events never match).
     for rule in synthesized.of_type("AWS::Events::Rule").values():
-        pattern = rule["Properties"]["EventPattern"]
-        bucket_filter = pattern["detail"]["bucket"]
-        if pattern["source"] == ["aws.s3"]:
-            assert bucket_filter == {"name": [{"Ref": uploads_id}]}
-        else:
-            assert bucket_filter == [{"Ref": uploads_id}]
+        for pattern in branches(rule["Properties"]["EventPattern"]):
+            bucket_filter = pattern["detail"]["bucket"]
+            if pattern["source"] in (["aws.s3"], ["imgpipe.backfill"]):
+                assert bucket_filter == {"name": [{"Ref": uploads_id}]}
+            else:
+                assert bucket_filter == [{"Ref": uploads_id}]
 
 
 def test_access_log_bucket_accepts_only_s3_log_delivery(synthesized: Synthesized) -> None:

@@ -121,14 +121,17 @@ def test_listing_and_inventory_items_read_the_same(item: dict[str, Any]) -> None
 
 
 class FakeTransport:
-    def __init__(self, failing: dict[str, set[str]] | None = None) -> None:
-        self.calls: list[tuple[str, list[str], bool]] = []
-        self.failing = failing or {}
+    """Records each call: the events' (key, targets), and whether it waited."""
 
-    def deliver(self, service: str, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
-        keys = [e["detail"]["object"]["key"] for e in events]
-        self.calls.append((service, keys, wait))
-        return ["boom" if k in self.failing.get(service, set()) else None for k in keys]
+    def __init__(self, failing: set[str] | None = None) -> None:
+        self.calls: list[tuple[list[tuple[str, tuple[str, ...]]], bool]] = []
+        self.failing = failing or set()
+
+    def deliver(self, events: Sequence[dict[str, Any]], *, wait: bool) -> list[str | None]:
+        sent = [(e["detail"]["object"]["key"], tuple(e["detail"]["imgpipe"]["targets"])) for e in events]
+        self.calls.append((sent, wait))
+        # an upload in ``failing`` is never recorded by the services told first
+        return ["boom" if wait and k in self.failing else None for k, _ in sent]
 
 
 def test_a_batch_waits_for_notify_before_any_producer_and_counts_outcomes() -> None:
@@ -146,21 +149,70 @@ def test_a_batch_waits_for_notify_before_any_producer_and_counts_outcomes() -> N
         return None  # gone.jpg has no etag in the item and is not in the bucket
 
     result = bf.run_batch(items, _sel(), ROUTES, BUCKET, transport, head=head)
-    assert transport.calls[0] == ("notify", ["a.jpg", "b.jpg"], True)
-    assert [c[0] for c in transport.calls[1:]] == PRODUCERS
-    assert all(not wait for _, _, wait in transport.calls[1:])
+    first, then = transport.calls
+    assert first == ([("a.jpg", ("notify",)), ("b.jpg", ("notify",))], True)
+    # one event per object for all its producers: each producer's rule finds its name in the targets
+    assert then == ([("a.jpg", tuple(PRODUCERS)), ("b.jpg", tuple(PRODUCERS))], False)
     assert result.counts == {bf.DISPATCHED: 2, bf.MISSING: 1, bf.FOLDER: 1}
     assert "gone.jpg" in heads
 
 
 def test_an_object_notify_did_not_acknowledge_goes_to_no_producer_and_is_failed() -> None:
-    transport = FakeTransport({"notify": {"a.jpg"}})
+    transport = FakeTransport({"a.jpg"})
     result = bf.run_batch(
         [{"Key": "a.jpg", "Etag": "1"}, {"Key": "b.jpg", "Etag": "2"}], _sel(), ROUTES, BUCKET, transport
     )
-    assert all(keys == ["b.jpg"] for service, keys, _ in transport.calls if service != "notify")
+    assert [k for k, _ in transport.calls[1][0]] == ["b.jpg"]
     assert result.counts == {bf.DISPATCHED: 1, bf.FAILED: 1}
     assert result.failed == [{"key": "a.jpg", "error": "notify: boom"}]
+
+
+def test_an_event_addressed_to_some_services_keeps_its_mark() -> None:
+    plan = bf.plan_item(_obj(), _sel(services=("resize",)), ROUTES, BUCKET)
+    assert plan.event is not None
+    sent = bf.addressed(plan.event, ["resize"])
+    assert sent["detail"]["imgpipe"] == {
+        "backfill": "r1",
+        "notify": False,
+        "services": ["resize"],
+        "targets": ["resize"],
+    }
+    assert "targets" not in plan.event["detail"]["imgpipe"]  # the plan's event is not changed
+    assert backfill_mark(sent) == backfill_mark(plan.event)
+    entry = bf.put_entry(sent, "default")
+    assert (entry["Source"], entry["DetailType"], entry["EventBusName"]) == (
+        "imgpipe.backfill",
+        "Object Created",
+        "default",
+    )
+    assert json.loads(entry["Detail"]) == sent["detail"]
+    assert entry["Time"].isoformat() == "2024-05-01T10:00:00+00:00"  # the upload time, not the backfill's
+
+
+def test_the_transport_waits_until_each_upload_is_recorded_and_gives_up_after_its_timeout() -> None:
+    class Bus:
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"Entries": [{"EventId": "x"} for _ in Entries]}
+
+    now = [0.0]
+    checks: list[str] = []
+
+    def recorded_after_two_polls(event: Any) -> bool:
+        checks.append(event["detail"]["object"]["key"])
+        return event["detail"]["object"]["key"] == "a.jpg" and len(checks) > 2
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    transport = bf.EventBusTransport(
+        Bus(), "default", recorded_after_two_polls, wait_timeout_s=5, poll_s=1, sleep=sleep, clock=lambda: now[0]
+    )
+    events = [
+        bf.addressed(bf.plan_item(_obj(k), _sel(), ROUTES, BUCKET).event or {}, ["notify"]) for k in ("a.jpg", "b.jpg")
+    ]
+    assert transport.deliver(events, wait=True) == [None, "did not record the upload within 5s"]
+    assert checks[:3] == ["a.jpg"] * 3 and now[0] == 5
+    assert transport.deliver(events, wait=False) == [None, None]  # the producers are not waited for
 
 
 def test_a_batch_is_paced_to_its_share_of_the_rate() -> None:
@@ -194,10 +246,11 @@ def test_summary_merges_result_writer_files_with_failed_batches_listing_their_ke
     assert d["failed"][0]["error"].startswith("DeliveryFailed: ")
 
 
-def test_routes_round_trip_through_the_lambda_environment() -> None:
-    targets = {r.name: f"fn-{r.name}" for r in ROUTES}
-    routes, parsed_targets = bf.parse_routes(bf.routes_json(ROUTES, targets))
-    assert routes == ROUTES and parsed_targets == targets
+def test_routes_round_trip_through_the_execution_input_and_narrow_as_the_rules_do() -> None:
+    assert bf.routes_from_list(json.loads(json.dumps(bf.routes_as_list(ROUTES)))) == ROUTES
+    narrowed = bf.narrowed_routes(ROUTES, ["photos/"])
+    assert narrowed == bf.routes_from_manifests(MANIFESTS, ["photos/"])
+    assert bf.narrowed_routes(ROUTES, []) == ROUTES
 
 
 def test_selection_round_trips() -> None:
@@ -264,4 +317,5 @@ def test_events_md_shows_the_event_a_backfill_sends() -> None:
     shown = json.loads(block)
     obj = bf.Listed("2024/cat.jpg", "b1946ac92492d2347c6235b4d2611184", 81234, "2024-05-01T10:00:00Z")
     made = bf.object_created_event("imgpipe-uploads", obj, bf.Selection(run=shown["detail"]["imgpipe"]["backfill"]))
+    made = bf.addressed(made, shown["detail"]["imgpipe"]["targets"])
     assert {k: made[k] for k in shown} == shown

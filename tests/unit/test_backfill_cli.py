@@ -12,7 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from imgpipe.backfill import summary_key
+from imgpipe.backfill import routes_as_list, routes_from_manifests, summary_key
+from imgpipe.registry import discover
 from imgpipe_tools.backfill import BackfillError, Options, check_options, parse_date, read_keys
 from imgpipe_tools.backfill import aws as backfill_aws
 from imgpipe_tools.backfill.progress import ProgressBar
@@ -20,6 +21,7 @@ from imgpipe_tools.resources import StackResources
 from infra.components.backfill import definition
 
 UPLOADS, VARIANTS = "imgpipe-uploads", "imgpipe-variants"
+ROUTES = routes_from_manifests(discover())
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def _executions(d: StackResources) -> list[dict[str, Any]]:
 def test_start_sends_the_selection_and_the_limits(deployment: StackResources) -> None:
     deployment.client("s3").put_object(Bucket=UPLOADS, Key="2024/cat.jpg", Body=b"x")
     options = Options(prefix="2024/", services=("resize",), max_concurrency=20, tolerated_failure_percent=5, rate=100)
-    arn = backfill_aws.start(deployment, options)
+    arn = backfill_aws.start(deployment, options, ROUTES)
     execution = deployment.client("stepfunctions").describe_execution(executionArn=arn)
     given = json.loads(execution["input"])
     assert given["source"] == {"kind": "listing", "prefix": "2024/"}
@@ -61,13 +63,15 @@ def test_start_sends_the_selection_and_the_limits(deployment: StackResources) ->
     assert given["selection"]["services"] == ["resize"] and given["selection"]["notify"] is False
     assert given["selection"]["per_batch_rate"] == 5.0
     assert execution["name"].startswith(options.fingerprint() + "-") and given["run"] == execution["name"]
+    # the routes travel with the run: the item Lambda's configuration names no service
+    assert given["routes"] == routes_as_list(ROUTES)
 
 
 def test_a_keys_file_travels_through_the_variants_bucket(deployment: StackResources, tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"
     keys.write_text("a.jpg\n\n# comment\nb c.jpg\na.jpg\n")
     options = Options(keys=read_keys(str(keys)), keys_file=str(keys))
-    arn = backfill_aws.start(deployment, options)
+    arn = backfill_aws.start(deployment, options, ROUTES)
     given = json.loads(deployment.client("stepfunctions").describe_execution(executionArn=arn)["input"])
     assert given["source"]["kind"] == "keys"
     body = deployment.client("s3").get_object(Bucket=VARIANTS, Key=given["source"]["key"])["Body"].read()
@@ -76,27 +80,27 @@ def test_a_keys_file_travels_through_the_variants_bucket(deployment: StackResour
 
 def test_bad_input_starts_nothing(deployment: StackResources) -> None:
     with pytest.raises(BackfillError, match="empty selection"):
-        backfill_aws.start(deployment, Options(prefix="nothing/"))
+        backfill_aws.start(deployment, Options(prefix="nothing/"), ROUTES)
     with pytest.raises(BackfillError, match="empty selection"):
-        backfill_aws.start(deployment, Options())  # an empty bucket
+        backfill_aws.start(deployment, Options(), ROUTES)  # an empty bucket
     with pytest.raises(BackfillError, match="no inventory manifest"):
-        backfill_aws.start(deployment, Options(inventory="_backfill/inventory/manifest.json"))
+        backfill_aws.start(deployment, Options(inventory="_backfill/inventory/manifest.json"), ROUTES)
     gone = StackResources(
         UPLOADS + "-gone", VARIANTS, origin="stack X", backfill_state_machine=deployment.backfill_state_machine
     )
     with pytest.raises(BackfillError, match="does not exist"):
-        backfill_aws.start(gone, Options())
+        backfill_aws.start(gone, Options(), ROUTES)
     with pytest.raises(BackfillError, match="no backfill state machine"):
-        backfill_aws.start(StackResources(UPLOADS, VARIANTS, origin="stack Old"), Options())
+        backfill_aws.start(StackResources(UPLOADS, VARIANTS, origin="stack Old"), Options(), ROUTES)
     assert _executions(deployment) == []
 
 
 def test_the_same_selection_cannot_run_twice_at_once(deployment: StackResources) -> None:
     deployment.client("s3").put_object(Bucket=UPLOADS, Key="a/cat.jpg", Body=b"x")
-    first = backfill_aws.start(deployment, Options(prefix="a/"))
+    first = backfill_aws.start(deployment, Options(prefix="a/"), ROUTES)
     with pytest.raises(BackfillError, match=f"already running: {first}"):
-        backfill_aws.start(deployment, Options(prefix="a/"))
-    backfill_aws.start(deployment, Options(prefix="a/", services=("resize",)))  # another selection may
+        backfill_aws.start(deployment, Options(prefix="a/"), ROUTES)
+    backfill_aws.start(deployment, Options(prefix="a/", services=("resize",)), ROUTES)  # another selection may
     assert len(_executions(deployment)) == 2
 
 
