@@ -45,6 +45,7 @@ from imgpipe.events import (
     normalize_etag,
 )
 from imgpipe.manifest import Manifest, UploadsTrigger
+from imgpipe.signing import signed
 
 #: where a run's results and summary go in the variants bucket (no service is named "_...")
 RESULTS_PREFIX = "_backfill"
@@ -55,6 +56,9 @@ ENV_EVENT_BUS = "IMGPIPE_EVENT_BUS"
 ENV_CATALOG_TABLE = "IMGPIPE_CATALOG_TABLE"
 #: the deployment's key prefixes (JSON list), which narrow the routes as they narrow the rules
 ENV_KEY_PREFIXES = "IMGPIPE_KEY_PREFIXES"
+#: the stack's event key (its ARN), when it has one: the backfill signs its events with it, as the
+#: producers sign theirs, so notify believes an "Object Created" that does not come from S3
+ENV_EVENT_KEY_ARN = "IMGPIPE_EVENT_KEY_ARN"
 #: PutEvents takes at most this many entries per call
 PUT_EVENTS_MAX = 10
 #: how many failed keys ``summary.json`` lists; every one is in ``failed-keys.txt``
@@ -285,12 +289,16 @@ def addressed(event: Mapping[str, Any], targets: Sequence[str]) -> dict[str, Any
     return {**event, "detail": detail}
 
 
-def put_entry(event: Mapping[str, Any], bus: str) -> dict[str, Any]:
-    """A PutEvents entry for an event :func:`object_created_event` built."""
+def put_entry(event: Mapping[str, Any], bus: str, key: bytes | None = None) -> dict[str, Any]:
+    """A PutEvents entry for an event :func:`object_created_event` built, signed with the stack's
+    event key when there is one (imgpipe/signing.py)."""
+    detail = event["detail"]
+    if key is not None:
+        detail = signed(key, event["source"], event["detail-type"], detail)
     entry: dict[str, Any] = {
         "Source": event["source"],
         "DetailType": event["detail-type"],
-        "Detail": json.dumps(event["detail"], separators=(",", ":")),
+        "Detail": json.dumps(detail, separators=(",", ":")),
         "Resources": list(event["resources"]),
         "EventBusName": bus,
     }
@@ -308,11 +316,13 @@ AcknowledgedFn = Callable[[Mapping[str, Any]], bool]
 class EventBusTransport:
     """PutEvents on the stack's bus (AWS and the local stack alike): each service's own rule
     takes the events addressed to it. ``wait`` polls ``acknowledged`` until each event's upload
-    is recorded (what a synchronous call would have waited for), at most ``wait_timeout_s``."""
+    is recorded (what a synchronous call would have waited for), at most ``wait_timeout_s``.
+    ``key`` gives the stack's event key to sign them with (None: a stack without one)."""
 
     client: Any
     bus: str
     acknowledged: AcknowledgedFn
+    key: Callable[[], bytes] | None = None
     wait_timeout_s: float = 60
     poll_s: float = 0.2
     sleep: Callable[[float], None] = time.sleep
@@ -323,7 +333,8 @@ class EventBusTransport:
         for start in range(0, len(events), PUT_EVENTS_MAX):
             chunk = events[start : start + PUT_EVENTS_MAX]
             try:
-                r = self.client.put_events(Entries=[put_entry(e, self.bus) for e in chunk])
+                key = self.key() if self.key else None
+                r = self.client.put_events(Entries=[put_entry(e, self.bus, key) for e in chunk])
             except Exception as exc:  # boto3 retried throttles and 5xx already
                 for i in range(start, start + len(chunk)):
                     errors[i] = f"PutEvents: {type(exc).__name__}: {exc}"[:300]

@@ -58,6 +58,9 @@ class StackResources:
     #: the front door's user pool and its browser client (empty without a front door)
     user_pool_id: str = ""
     user_pool_client_id: str = ""
+    #: local only: the stack's event key (its secret's ARN), which ``imgpipe backfill --local``
+    #: signs its events with (on AWS the backfill's item Lambda reads it); empty: none
+    event_key_arn: str = ""
 
     @property
     def is_local(self) -> bool:

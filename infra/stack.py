@@ -178,7 +178,16 @@ class ImgpipeStack(cdk.Stack):
         TopicAlarm(self, "NotificationAlarm", watched=notification.topic, topic=monitoring.ops_topic)
         # Backfill (docs/backfill.md): puts its events on the bus, where the rules above take them.
         self.backfill = Backfill.compose(
-            self, deployment, RUNTIME, layer, storage, notification.catalog, removal, monitoring.ops_topic
+            self,
+            deployment,
+            RUNTIME,
+            layer,
+            storage,
+            notification.catalog,
+            # the stack's event key, when its producers sign their events (a service declares the need)
+            notification.event_key if Resource.EVENT_KEY in names.resources else None,
+            removal,
+            monitoring.ops_topic,
         )
         # the service that tracks each round's expected producers checks every pipeline event it is
         # sent, and counts those it does not believe (notify: docs/notify.md, "Forged events")

@@ -119,7 +119,11 @@ def run_local(
     # The services told first listen to the producers' reports: notify, which keeps the catalog.
     acknowledged = catalog_acknowledged(deployment.client("dynamodb"), deployment.catalog_table)
     transport = EventBusTransport(
-        deployment.client("events"), LOCAL_EVENT_BUS, acknowledged, wait_timeout_s=LOCAL_ACK_TIMEOUT_S
+        deployment.client("events"),
+        LOCAL_EVENT_BUS,
+        acknowledged,
+        key=_event_key(deployment),
+        wait_timeout_s=LOCAL_ACK_TIMEOUT_S,
     )
 
     head = s3_head(s3, bucket)
@@ -145,6 +149,15 @@ def run_local(
         summary.error = f"more than {options.tolerated_failure_percent}% of the objects failed"
     write_summary(s3, deployment.variants_bucket, summary)
     return summary
+
+
+def _event_key(deployment: StackResources) -> Callable[[], bytes] | None:
+    """The local stack's event key, read once, when it has one (signed events, as on AWS)."""
+    if not deployment.event_key_arn:
+        return None
+    value = deployment.client("secretsmanager").get_secret_value(SecretId=deployment.event_key_arn)["SecretString"]
+    key = str(value).encode()
+    return lambda: key
 
 
 def _now() -> str:

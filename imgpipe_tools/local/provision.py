@@ -177,6 +177,9 @@ def provision(
     if any(Need.WEBHOOK_SECRET in m.needs for m in manifests):
         webhook_secret = generated_secret(clients["secretsmanager"], names.webhook_secret)
 
+    event_key = None
+    if any(Need.EVENT_KEY in m.needs for m in manifests):
+        event_key = generated_secret(clients["secretsmanager"], names.event_key)
     deployment = StackResources(
         uploads_bucket=names.uploads_bucket,
         variants_bucket=names.variants_bucket,
@@ -186,8 +189,6 @@ def provision(
         dynamodb_endpoint_url=dynamodb_endpoint_url,
         processors=processors,
         origin="local",
+        event_key_arn=event_key or "",
     )
-    event_key = None
-    if any(Need.EVENT_KEY in m.needs for m in manifests):
-        event_key = generated_secret(clients["secretsmanager"], names.event_key)
     return Provisioned(deployment, outbox_url, observer_url, webhook_secret, event_key)

@@ -28,6 +28,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -35,6 +36,7 @@ from constructs import Construct
 from imgpipe.backfill import (
     ENV_CATALOG_TABLE,
     ENV_EVENT_BUS,
+    ENV_EVENT_KEY_ARN,
     ENV_KEY_PREFIXES,
     ENV_UPLOADS_BUCKET,
     ENV_VARIANTS_BUCKET,
@@ -222,6 +224,7 @@ class Backfill(Construct):
         uploads_bucket: s3.IBucket,
         variants_bucket: s3.IBucket,
         catalog: dynamodb.ITable,
+        event_key: secretsmanager.ISecret | None,
         key_prefixes: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
@@ -236,6 +239,7 @@ class Backfill(Construct):
             variants_bucket=variants_bucket,
             results=results,
             catalog=catalog,
+            event_key=event_key,
             key_prefixes=key_prefixes,
             removal_policy=removal_policy,
             alarm_topic=alarm_topic,
@@ -251,6 +255,7 @@ class Backfill(Construct):
         variants_bucket: s3.IBucket,
         results: str,
         catalog: dynamodb.ITable,
+        event_key: secretsmanager.ISecret | None,
         key_prefixes: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
@@ -279,6 +284,8 @@ class Backfill(Construct):
                 ENV_EVENT_BUS: DEFAULT_EVENT_BUS,
                 ENV_CATALOG_TABLE: catalog.table_name,
                 ENV_KEY_PREFIXES: json.dumps(list(key_prefixes)),
+                # a stack whose producers sign their events: the backfill signs its own too
+                **({ENV_EVENT_KEY_ARN: event_key.secret_arn} if event_key else {}),
             },
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,
@@ -295,6 +302,13 @@ class Backfill(Construct):
                 conditions={"StringEquals": {"events:source": BACKFILL_SOURCE}},
             )
         )
+        if event_key is not None:
+            # notify believes an "Object Created" that is not S3's only when it is signed with this key
+            self.item_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadEventKey", actions=["secretsmanager:GetSecretValue"], resources=[event_key.secret_arn]
+                )
+            )
         for sid, actions, resources in (
             # whether notify recorded an upload before the producers are told (one item, consistently)
             ("ReadCatalogRounds", ["dynamodb:GetItem"], [catalog.table_arn]),
@@ -408,6 +422,7 @@ class Backfill(Construct):
         layer: lambda_.ILayerVersion,
         storage: Storage,
         catalog: dynamodb.ITable,
+        event_key: secretsmanager.ISecret | None,
         removal_policy: cdk.RemovalPolicy,
         alarm_topic: sns.ITopic,
     ) -> Backfill:
@@ -420,6 +435,7 @@ class Backfill(Construct):
             uploads_bucket=storage.uploads,
             variants_bucket=storage.variants,
             catalog=catalog,
+            event_key=event_key,
             key_prefixes=tuple(deployment.key_prefixes),
             removal_policy=removal_policy,
             alarm_topic=alarm_topic,

@@ -103,8 +103,9 @@ class Notification(Construct):
 
     @property
     def event_key(self) -> secretsmanager.Secret:
-        """The pipeline events' signing key (imgpipe/signing.py): only the producers and notify may
-        read it (the event_key need), each once per cold start; never in an environment variable."""
+        """The pipeline events' signing key (imgpipe/signing.py): only the producers and notify (the
+        event_key need) and the backfill's item Lambda, which signs its own events, may read it, each
+        once per cold start; never in an environment variable."""
         if self._event_key is None:
             self._event_key = self._signing_key(
                 "EventKey",

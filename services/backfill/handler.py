@@ -10,9 +10,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from imgpipe.adapters import stack_secret
 from imgpipe.backfill import (
     ENV_CATALOG_TABLE,
     ENV_EVENT_BUS,
+    ENV_EVENT_KEY_ARN,
     ENV_KEY_PREFIXES,
     ENV_UPLOADS_BUCKET,
     ENV_VARIANTS_BUCKET,
@@ -44,8 +46,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = os.environ[ENV_UPLOADS_BUCKET]
     selection = Selection.from_dict(batch["selection"])
     acknowledged = catalog_acknowledged(boto3.client("dynamodb", config=_CONFIG), os.environ[ENV_CATALOG_TABLE])
+    key_arn = os.environ.get(ENV_EVENT_KEY_ARN)
     transport = EventBusTransport(
-        boto3.client("events", config=_CONFIG), os.environ[ENV_EVENT_BUS], acknowledged, wait_timeout_s=ACK_TIMEOUT_S
+        boto3.client("events", config=_CONFIG),
+        os.environ[ENV_EVENT_BUS],
+        acknowledged,
+        # signed as the producers' events are: notify believes it by its signature
+        key=stack_secret(key_arn) if key_arn else None,
+        wait_timeout_s=ACK_TIMEOUT_S,
     )
     head = s3_head(boto3.client("s3", config=_CONFIG), bucket)
     result = run_batch(event["Items"], selection, routes, bucket, transport, head=head)

@@ -5,7 +5,8 @@ same account and region) can put an event that looks like imgpipe's. Before noti
 links anything, every event must be what this stack's own producers and uploads bucket would
 send:
 
-- "Object Created" comes from ``aws.s3`` about the stack's uploads bucket;
+- "Object Created" comes from ``aws.s3`` about the stack's uploads bucket, or from the stack's
+  backfill (``imgpipe.backfill``), signed with the stack's event key as the producers' events are;
 - "Variants Created" / "Image Rejected" come from ``imgpipe.<p>`` for a producer ``p`` of this
   stack (the expected-producers spec lists them), carry a signature made with the stack's event key
   (imgpipe/signing.py), name ``p`` as their processor, and are about an upload in the stack's
@@ -26,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from imgpipe.events import (
+    BACKFILL_SOURCE,
     OBJECT_CREATED,
     PIPELINE_DETAIL_TYPES,
     PIPELINE_SOURCE_PREFIX,
@@ -103,8 +105,14 @@ def check_event(event: dict[str, Any], home: Home) -> Verdict | None:
     """None if the event is one this stack could have sent; else why not."""
     kind, source = event.get("detail-type"), event.get("source")
     if kind == OBJECT_CREATED:
-        if source != S3_SOURCE:
+        if source not in (S3_SOURCE, BACKFILL_SOURCE):
             return Verdict(Forgery.FOREIGN_SOURCE, f"Object Created from {source!r}")
+        if source == BACKFILL_SOURCE and home.event_key is not None and not verify(home.event_key, event):
+            # a backfill's event may withhold the email or narrow the producers waited for: only the
+            # stack's own backfill, which holds the key, may say so
+            return Verdict(
+                Forgery.BAD_SIGNATURE, f"Object Created from {source!r} is not signed with this stack's event key"
+            )
         try:
             upload = parse_object_created(event).upload
         except EventError as exc:

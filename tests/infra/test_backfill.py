@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgpipe.backfill import ENV_CATALOG_TABLE, ENV_EVENT_BUS, ENV_KEY_PREFIXES
+from imgpipe.backfill import ENV_CATALOG_TABLE, ENV_EVENT_BUS, ENV_EVENT_KEY_ARN, ENV_KEY_PREFIXES
 from imgpipe_tools import outputs
 from infra.components.backfill import MAP_STATES
 from tests.infra.synth import Synthesized
@@ -134,6 +134,13 @@ def test_the_item_function_names_no_service(synthesized: Synthesized) -> None:
     catalog = synthesized.stack.node.find_child("Notification").catalog
     assert env[ENV_CATALOG_TABLE] == {"Ref": synthesized.logical_id(catalog)}
     assert (env[ENV_EVENT_BUS], env[ENV_KEY_PREFIXES]) == ("default", "[]")
+    # it signs its events with the stack's event key, as the producers do: notify believes them
+    (key_id,) = (
+        lid for lid in synthesized.of_type("AWS::SecretsManager::Secret") if lid.startswith("NotificationEventKey")
+    )
+    assert env[ENV_EVENT_KEY_ARN] == {"Ref": key_id}
+    statements = _statements(synthesized, synthesized.stack.backfill.item_role)
+    assert _resources(statements, "secretsmanager:GetSecretValue") == [{"Ref": key_id}]
     text = json.dumps(function)
     assert not [name for name in synthesized.stack.processors if f'"{name}"' in text or f"{name}." in text]
 

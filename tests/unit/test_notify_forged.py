@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from imgpipe.catalog import RoundRef
-from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
+from imgpipe.events import BACKFILL_SOURCE, Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
 from imgpipe.signing import signed
 from imgpipe_tools.testing.fakes import FakeStorage
@@ -66,6 +66,14 @@ def _variant(upload: Upload, processor: str, key: str, bucket: str = VARIANTS, s
     return event
 
 
+def _from_backfill(upload: Upload, notify: bool = False) -> dict[str, Any]:
+    """An upload event as the stack's backfill puts it on the bus (imgpipe/backfill.py), unsigned."""
+    event = upload_event(upload)
+    event["source"] = BACKFILL_SOURCE
+    event["detail"]["imgpipe"] = {"backfill": "r1", "notify": notify, "targets": ["notify"]}
+    return event
+
+
 OTHER_STACK = Upload("imgpipe-b-uploads", CAT.key, CAT.etag)
 #: (forged event, the reason it must be refused for)
 FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
@@ -96,6 +104,7 @@ FORGED: dict[str, tuple[dict[str, Any], Forgery]] = {
     "a second stack's variant": (variant_events(OTHER_STACK, "resize")[0], Forgery.FOREIGN_BUCKET),
     "a second stack's rejection": (rejected_event(OTHER_STACK, "convert", "corrupt_image"), Forgery.FOREIGN_BUCKET),
     "a second stack's upload": (upload_event(OTHER_STACK), Forgery.FOREIGN_BUCKET),
+    "a second stack's backfill": (_from_backfill(OTHER_STACK), Forgery.FOREIGN_BUCKET),
     "a variant in a foreign bucket": (
         _variant(CAT, "resize", variant_key("resize", CAT.key, "320w", "webp"), bucket="imgpipe-b-variants"),
         Forgery.FOREIGN_VARIANT_BUCKET,
@@ -284,4 +293,25 @@ def test_with_an_event_key_a_real_round_completes_with_no_request_about_its_vari
     for e in events:
         assert notifier.handle(json.loads(json.dumps(e)))["step"] != "forged"
     assert_one_ready_email(parts.sender)
+    assert parts.metrics.counts["ForgedEventsRejected"] == 0
+
+
+@pytest.mark.parametrize("signer", ["unsigned", "another stack's key"])
+def test_with_an_event_key_a_backfill_event_not_signed_by_this_stack_is_refused(signer: str) -> None:
+    """It could withhold an upload's email (``notify: false``) or shrink what its round waits for."""
+    event = _from_backfill(CAT)
+    if signer == "another stack's key":
+        event = _signed(event, OTHER_KEY)
+    parts = Parts()
+    result = _keyed(parts, uploads=FakeStorage()).handle(event)
+    assert (result["step"], result["reason"]) == ("forged", Forgery.BAD_SIGNATURE.value), result
+    assert parts.catalog.items == {} and parts.sender.sent == []
+
+
+def test_a_backfill_event_signed_by_this_stack_opens_the_round_without_an_email() -> None:
+    parts = Parts()
+    notifier = _keyed(parts)
+    assert notifier.handle(json.loads(json.dumps(_signed(_from_backfill(CAT), KEY))))["step"] != "forged"
+    (item,) = parts.catalog.items.values()
+    assert item["uploaded_at"] and item["notify"] is False  # recorded, with no email to send
     assert parts.metrics.counts["ForgedEventsRejected"] == 0

@@ -13,9 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from imgpipe.adapters import client
 from imgpipe.backfill import (
     ENV_CATALOG_TABLE,
     ENV_EVENT_BUS,
+    ENV_EVENT_KEY_ARN,
     ENV_KEY_PREFIXES,
     ENV_UPLOADS_BUCKET,
     ENV_VARIANTS_BUCKET,
@@ -29,6 +31,7 @@ from imgpipe.catalog import RoundRef, create_table
 from imgpipe.events import Upload
 from imgpipe.manifest import rule_pattern
 from imgpipe.registry import discover
+from imgpipe.signing import verify
 
 from .. import handler as item
 
@@ -123,6 +126,20 @@ def test_with_notify_one_event_reaches_every_service_at_once(aws: Ctx) -> None:
     [to_notify], [to_thumbnail] = aws.received("notify"), aws.received("thumbnail")
     assert to_notify["detail"] == to_thumbnail["detail"]
     assert to_notify["detail"]["imgpipe"]["targets"] == ["notify", "thumbnail"]
+
+
+def test_with_the_stack_event_key_its_events_are_signed_as_the_producers_are(
+    aws: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.cache_clear()  # the runtime's cached clients must be this mock's
+    arn = boto3.client("secretsmanager").create_secret(Name="event-key", SecretString="k" * 48)["ARN"]
+    monkeypatch.setenv(ENV_EVENT_KEY_ARN, arn)
+    aws.s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=b"x")
+    item.handler(_batch("a.jpg", notify=True), None)
+    [to_notify] = aws.received("notify")
+    assert verify(b"k" * 48, to_notify)  # notify believes it (services/notify/trust.py)
+    assert not verify(b"another key", to_notify)
+    client.cache_clear()
 
 
 def test_an_upload_notify_did_not_record_reaches_no_producer_and_fails_the_batch(
