@@ -1,4 +1,5 @@
-"""Events and expectations for notify's tests (unit and integration tiers).
+"""Events and expectations for notify's tests (services/notify/tests) and for the producers' tests
+that check what notify is sent.
 
 Every event is built from the JSON fixtures in tests/fixtures/events/notify/ and the shared
 event contract (imgpipe.events), so the tests exercise exactly what EventBridge delivers.

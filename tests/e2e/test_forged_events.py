@@ -95,7 +95,7 @@ def test_forged_events_on_the_bus_write_nothing_and_send_nothing(
             _entry("imgpipe.convert", "Image Rejected", rejected),
         ]
         # Those the rule does not even deliver (foreign sources, another bucket); notify would
-        # refuse them too (tests/unit/test_notify_forged.py).
+        # refuse them too (services/notify/tests/test_forged.py).
         out_of_pattern = [
             _entry("attacker.resize", "Variants Created", variant("resize", real.key)),
             _entry("imgpipe.notify", "Image Rejected", rejected),

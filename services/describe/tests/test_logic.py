@@ -279,7 +279,7 @@ def test_facts_ride_on_the_event_and_land_in_the_catalog() -> None:
 
 def test_documented_event_parses_and_names_every_fact() -> None:
     """docs/events.md shows tests/fixtures/events/describe/variants_created.json (a test of
-    tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
+    services/notify/tests/test_docs.py holds them equal): it must be what the code sends."""
     from imgpipe.events import to_entry
 
     path = Path(__file__).parents[3] / "tests" / "fixtures" / "events" / "describe" / "variants_created.json"

@@ -199,7 +199,7 @@ def test_the_facts_ride_on_the_event_as_a_json_output() -> None:
 
 def test_documented_event_parses_and_names_every_fact() -> None:
     """docs/events.md shows tests/fixtures/events/moderate/variants_created.json (a test of
-    tests/unit/test_notify_docs.py holds them equal): it must be what the code sends."""
+    services/notify/tests/test_docs.py holds them equal): it must be what the code sends."""
     from imgpipe.events import to_entry
 
     path = FOLDER.parents[1] / "tests" / "fixtures" / "events" / "moderate" / "variants_created.json"

@@ -12,9 +12,10 @@ import pytest
 
 from imgpipe.catalog import COMPLETED, PARTIAL, REJECTED, RejectionRecord, Round, RoundRef, VariantRecord
 from imgpipe.events import COMPLETION_SOURCE, UPLOAD_COMPLETED, UPLOAD_PARTLY_COMPLETED, UPLOAD_REJECTED, Upload
-from services.notify.completion import MAX_DETAIL_BYTES, Completion, completion_event, completion_id
 from tests.notify_support import PRODUCERS, UPLOADS, etag_of, rejected_event, upload_event, variant_events
-from tests.unit.test_notify_service import CAT, Parts
+
+from ..completion import MAX_DETAIL_BYTES, Completion, completion_event, completion_id
+from .test_notifier import CAT, Parts
 
 
 @dataclass

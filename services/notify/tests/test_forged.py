@@ -19,9 +19,6 @@ from imgpipe.events import BACKFILL_SOURCE, Upload, VariantInfo, VariantsCreated
 from imgpipe.keys import DONE_RECORD, variant_key, variant_prefix
 from imgpipe.signing import signed
 from imgpipe_tools.testing.fakes import FakeStorage
-from services.notify.adapters import s3_links
-from services.notify.notifier import NO_LINK
-from services.notify.trust import Forgery, Home
 from tests.notify_support import (
     PRODUCERS,
     UPLOADS,
@@ -32,7 +29,11 @@ from tests.notify_support import (
     upload_event,
     variant_events,
 )
-from tests.unit.test_notify_service import CAT, Parts, assert_one_ready_email, round_events
+
+from ..adapters import s3_links
+from ..notifier import NO_LINK
+from ..trust import Forgery, Home
+from .test_notifier import CAT, Parts, assert_one_ready_email, round_events
 
 
 def _variants_for(*uploads: Upload) -> FakeStorage:

@@ -9,7 +9,8 @@ import pytest
 
 from imgpipe.catalog import COMPLETED, PARTIAL, RoundRef
 from tests.notify_support import PRODUCERS, rejected_event, upload_event, variant_events
-from tests.unit.test_notify_service import CAT, Parts
+
+from .test_notifier import CAT, Parts
 
 
 def _backfill_upload(notify: bool) -> dict[str, Any]:

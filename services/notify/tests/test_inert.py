@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from imgpipe.catalog import COMPLETED, REJECTED, RejectionRecord, Round, VariantRecord
-from services.notify.logic import KEY_MAX, inert, render_email
+
+from ..logic import KEY_MAX, inert, render_email
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 LINK = "https://variants.s3.example/{key}?X-Amz-Signature=abc"

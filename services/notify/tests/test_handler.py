@@ -28,7 +28,6 @@ from imgpipe.catalog.schema import create_table as create_catalog_table
 from imgpipe.config import Config, use_config
 from imgpipe.events import Upload
 from imgpipe.needs import Need
-from services.notify.handler import handler
 from tests.notify_support import (
     PRODUCERS,
     UPLOADS,
@@ -41,6 +40,8 @@ from tests.notify_support import (
     upload_event,
     variant_events,
 )
+
+from ..handler import handler
 
 REGION = "us-east-1"
 TABLE = "imgpipe-catalog"

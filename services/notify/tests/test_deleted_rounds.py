@@ -12,8 +12,9 @@ import pytest
 from imgpipe.catalog import COMPLETED, DELETED, PROCESSING
 from imgpipe.events import Upload
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
-from services.notify.notifier import Notifier
 from tests.notify_support import PRODUCERS, UPLOADS, VARIANTS, etag_of, producers_spec, upload_event, variant_events
+
+from ..notifier import Notifier
 
 KEY = "photos/cat.jpg"
 DELETED_AT = "2026-11-23T09:15:02Z"

@@ -11,8 +11,9 @@ import boto3
 import pytest
 
 from imgpipe.events import Upload
-from tests.integration.test_notify_flow import REGION, TABLE, Stack, assert_ready_email, round_events, stack
 from tests.notify_support import UPLOADS, VARIANTS, rejected_event, upload_event, variant_events
+
+from .test_handler import REGION, TABLE, Stack, assert_ready_email, round_events, stack
 
 __all__ = ["stack"]  # the fixture
 

@@ -22,8 +22,6 @@ from imgpipe.errors import TransientError
 from imgpipe.events import Upload
 from imgpipe_tools.testing.fakes import FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
-from services.notify.logic import Email
-from services.notify.notifier import Notifier
 from tests.notify_support import (
     PRODUCERS,
     UPLOADS,
@@ -35,6 +33,9 @@ from tests.notify_support import (
     upload_event,
     variant_events,
 )
+
+from ..logic import Email
+from ..notifier import Notifier
 
 CAT = Upload(UPLOADS, "photos/cat.jpg", etag_of("cat v1"))
 
