@@ -55,10 +55,51 @@ def check_lines(report: Mapping[str, Any]) -> list[tuple[str, str, str, str, str
         if "target_bytes" in pkg:
             limit = f"< {pkg['target_bytes'] / 1e6:.0f} MB (with libvips)"
             lines.append(("layer unzipped (with libvips)", value, limit, _verdict(pkg.get("target_met")), "-"))
+    lines += _cost_lines(report.get("cost", {}).get("cost", {}))
     lines += _cap_lines(report.get("cap", {}))
     lines += _describe_lines(report.get("describe", {}))
     lines += _convert_lines(report.get("convert", {}))
     lines += _throughput_lines(report.get("throughput", {}))
+    return lines
+
+
+def _cost_lines(c: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Invocations, requests and dollars per upload, against their targets (bench/cost.py)."""
+    from bench import cost
+
+    if "invocations_per_upload" not in c:
+        return []
+    n = c["invocations_per_upload"]
+    by = ", ".join(f"{k} {v}" for k, v in c["invocations_by_service"].items())
+    lines = [
+        (
+            "invocations per upload (default services)",
+            f"{n} ({by})",
+            f"<= {cost.INVOCATIONS_TARGET}",
+            _verdict(n <= cost.INVOCATIONS_TARGET),
+            "-",
+        )
+    ]
+    r = c["requests_target"]
+    lines.append(
+        (
+            "AWS requests per upload (convert, resize, thumbnail, notify)",
+            f"{r['total']} = {r['handlers']} by the handlers + {r['queue']} on notify's queue; {r['ratio']:.2f}x the"
+            f" {r['before']} before",
+            f"<= {cost.REQUESTS_TARGET_RATIO}x",
+            _verdict(r["met"]),
+            "-",
+        )
+    )
+    lines.append(
+        (
+            "cost per million uploads, CPU share applied",
+            f"${c['total_usd']:.2f}",
+            f"<= ${cost.COST_TARGET_USD:.0f}",
+            _verdict(c["total_usd"] <= cost.COST_TARGET_USD),
+            f"${c['floor_usd']:.2f}",
+        )
+    )
     return lines
 
 

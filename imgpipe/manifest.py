@@ -40,6 +40,9 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "retry_attempts": (0, 2),
     "max_event_age_s": (60, 21600),
     "reserved_concurrency": (0, 1000),
+    # an SQS event source's batch (standard queue): up to 10,000 messages, a window of 0-300 s
+    "batch.size": (1, 10000),
+    "batch.window_s": (0, 300),
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 _RESERVED_NAMES = {"imgpipe", "infra", "tests", "services", "bench", "docs"}
@@ -196,6 +199,16 @@ def rule_pattern(service: str, trigger: RuleTrigger, uploads_bucket: str, produc
 
 
 @dataclass(frozen=True)
+class Batch:
+    """``[batch]``: the service's rules deliver to a queue, and Lambda hands it the queued events
+    in batches (up to ``size`` at once, gathered for up to ``window_s`` seconds after the first),
+    reporting per event which failed. Without it, every event is one asynchronous invocation."""
+
+    size: int
+    window_s: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     folder: Path
@@ -214,6 +227,8 @@ class Manifest:
     enabled_by_default: bool = True
     #: what its outputs are and who may see them (imgpipe/outputs.py); every producer declares it
     outputs: Outputs | None = None
+    #: its events in batches through a queue (None: one asynchronous invocation per event)
+    batch: Batch | None = None
 
     @property
     def handler(self) -> str:
@@ -278,8 +293,9 @@ class Manifest:
         return {**self.settings, **(overrides or {})}
 
 
-def _int_field(folder: Path, raw: Mapping[str, Any], name: str, default: int | None = None) -> int:
+def _int_field(folder: Path, raw: Mapping[str, Any], name: str, default: int | None = None, *, where: str = "") -> int:
     value = raw.get(name, default)
+    name = f"{where}.{name}" if where else name
     if value is None:
         raise ManifestError(folder, name, "is required (an integer)")
     if isinstance(value, bool) or not isinstance(value, int):
@@ -400,6 +416,7 @@ _KNOWN_FIELDS = {
     "needs",
     "enabled_by_default",
     "outputs",
+    "batch",
 }
 
 
@@ -477,7 +494,29 @@ def parse_manifest(folder: Path, raw: Mapping[str, Any]) -> Manifest:
         needs=_needs(folder, raw) | ({Need.EVENT_KEY} if produces else frozenset()),
         enabled_by_default=enabled,
         outputs=outputs,
+        batch=_batch(folder, raw, triggers),
     )
+
+
+def _batch(folder: Path, raw: Mapping[str, Any], triggers: tuple[Trigger, ...]) -> Batch | None:
+    """``[batch]``: only for a service whose events are EventBridge rules' (an HTTP or edge service
+    is called synchronously, one request at a time)."""
+    if "batch" not in raw:
+        return None
+    table = raw["batch"]
+    if not isinstance(table, dict):
+        raise ManifestError(folder, "batch", "must be a table: [batch] size = ..., window_s = ...")
+    unknown = set(table) - {"size", "window_s"}
+    if unknown:
+        raise ManifestError(folder, f"batch.{sorted(unknown)[0]}", "is not a known field (size, window_s)")
+    if any(isinstance(t, HttpTrigger | EdgeTrigger) for t in triggers):
+        raise ManifestError(folder, "batch", "only a service triggered by events takes them in batches")
+    size = _int_field(folder, table, "size", where="batch")
+    window = _int_field(folder, table, "window_s", where="batch")
+    if size > 10 and window < 1:
+        # Lambda's rule for an SQS event source: a batch over 10 needs a batching window
+        raise ManifestError(folder, "batch.window_s", f"must be at least 1 for a batch of {size} (over 10)")
+    return Batch(size, window)
 
 
 def _outputs(folder: Path, raw: Mapping[str, Any], produces: bool) -> Outputs | None:

@@ -1,7 +1,9 @@
 """Reading and replaying a processor's two DLQs, on AWS and on the local stack alike.
 
 - The failure DLQ holds Lambda's on-failure records (the event in ``requestPayload``, the
-  error in ``responsePayload``): the handler ran and kept failing.
+  error in ``responsePayload``): the handler ran and kept failing. A service that takes its
+  events in batches from a queue ([batch]) finds there the events themselves: the queue's
+  redrive policy moves a message its handler reported failed on every receive, as it is.
 - The target DLQ holds events EventBridge could not deliver at all (the event is the body).
 
 Redrive re-invokes the processor asynchronously with the original event (AWS: Lambda
@@ -42,6 +44,9 @@ def _parse(processor: str, queue: str, message: dict[str, Any]) -> DlqMessage:
         response = body.get("responsePayload") or {}
         error = f"{response.get('errorType', '?')}: {response.get('errorMessage', '')}"
         event = body["requestPayload"]
+    elif queue == FAILURE:
+        error = "failed on every receive from the service's queue (the function's log says why)"
+        event = body
     else:
         attrs = message.get("MessageAttributes") or {}
         error = str((attrs.get("ERROR_CODE") or {}).get("StringValue", "not delivered"))

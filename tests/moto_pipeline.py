@@ -24,7 +24,7 @@ from imgpipe.config import Config, use_config
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
 from imgpipe.registry import StackNames, discover, expected_producers_spec, function_config
-from imgpipe_tools.local.lambda_env import LambdaContext, load_handler
+from imgpipe_tools.local.lambda_env import LambdaContext, load_handler, sqs_batch
 from imgpipe_tools.local.provision import generated_secret
 from imgpipe_tools.local.stack import LOCAL_DEFAULT_SETTINGS
 from tests.events import object_created
@@ -91,6 +91,12 @@ class MotoPipeline:
         with use_config(self.config(name)):
             result = handler(event, LambdaContext(manifest))
         return Invocation(name, result, time.perf_counter() - started)
+
+    def invoke_batch(self, name: str, events: list[dict[str, Any]]) -> Invocation:
+        """One invocation with ``events`` as Lambda's SQS event source hands a batch of its input
+        queue to a service with ``[batch]``; the result is the partial batch response."""
+        batch = sqs_batch(self.manifests[name], [(f"message-{i}", e) for i, e in enumerate(events)])
+        return self.invoke(name, batch)
 
     def drain_events(self) -> list[dict[str, Any]]:
         """Pipeline events put on the bus since the last call (also kept in ``captured``)."""

@@ -8,6 +8,12 @@ invocation calls the handler with a Lambda-like context and the processor's own 
 (:mod:`imgpipe_tools.local.processes`) or, without one, in the dispatcher's thread; it retries a
 raised error ``retry_attempts`` times, and then sends Lambda's on-failure destination record
 (the event and the error) to the processor's failure DLQ.
+
+A service with ``[batch]`` in its manifest is served as Lambda's SQS event source serves it: the
+dispatcher gathers up to ``size`` events for up to ``window_s`` seconds after the first, the
+handler gets them as one SQS batch, the events it reports failed are delivered again (each at
+most ``retry_attempts + 1`` times, the queue's redrive policy), and then moved to the failure DLQ
+as they are, the event as the message body.
 """
 
 from __future__ import annotations
@@ -19,14 +25,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.config import Config
-from imgpipe.manifest import Manifest
-from imgpipe_tools.local.lambda_env import ACCOUNT, REGION, call_handler, load_handler
+from imgpipe.manifest import Batch, Manifest
+from imgpipe_tools.local.lambda_env import ACCOUNT, REGION, call_handler, load_handler, sqs_batch
 from imgpipe_tools.local.processes import HandlerFailed, HandlerProcesses
 
 log = logging.getLogger("imgpipe_tools.local")
@@ -125,11 +131,59 @@ class Invoker:
         self.on_outcome(outcome)
         return outcome
 
+    def invoke_batch(self, events: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """One batch from the service's queue, and the redeliveries of the events it reports
+        failed (``batchItemFailures``; all of them when the handler raises)."""
+        name, attempts = self.manifest.name, self.manifest.retry_attempts + 1
+        pending = [(str(uuid.uuid4()), e) for e in events]
+        outcomes: list[Outcome] = []
+        attempt = 1
+        while pending:
+            failed, error = self._call_batch(pending)
+            finished = [Outcome(name, e, True, attempt) for m, e in pending if m not in failed]
+            pending = [(m, e) for m, e in pending if m in failed]
+            if pending and attempt == attempts:
+                for _, event in pending:
+                    # the queue's redrive policy moves the message as it is: the event is the body
+                    self.sqs.send_message(QueueUrl=self.failure_dlq_url, MessageBody=json.dumps(event))
+                finished += [Outcome(name, e, False, attempts, None, *error) for _, e in pending]
+                pending = []
+            for outcome in finished:
+                self.on_outcome(outcome)
+            outcomes += finished
+            if pending:
+                log.warning(
+                    "%s: %d event(s) of a batch failed (receive %d/%d): %s",
+                    name,
+                    len(pending),
+                    attempt,
+                    attempts,
+                    error[1],
+                )
+                # back on the queue until its visibility timeout; the same doubling as above, much shorter
+                time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
+                attempt += 1
+        return outcomes
+
+    def _call_batch(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> tuple[set[str], tuple[str, str]]:
+        """The message ids the handler reports failed, and what to say of them."""
+        try:
+            response = self._call(sqs_batch(self.manifest, messages))
+        except Exception as exc:
+            return {m for m, _ in messages}, (error_type(exc), str(exc))
+        failures = (response or {}).get("batchItemFailures", []) if isinstance(response, dict) else []
+        failed = {str(f.get("itemIdentifier")) for f in failures if isinstance(f, dict)}
+        return failed, ("BatchItemFailure", "the handler reported it failed (its log says why)")
+
 
 class Dispatcher:
     """Serves one queue: a receiver thread long-polls it and takes each message off at once into
     memory (as Lambda's async invocation takes an event into its own queue), and ``concurrency``
     threads hand the message bodies (JSON) to ``handle``, oldest first.
+
+    With ``batch``, ``handle`` gets a list of bodies instead: one thread at a time gathers them, up
+    to ``batch.size`` and for at most ``batch.window_s`` seconds after the first (Lambda's SQS
+    event source), then handles them while the next thread gathers.
 
     The queue is emptied as soon as messages arrive because moto's SQS costs time in proportion to
     the messages a queue holds on every call: a backlog of a burst made every send and receive
@@ -144,11 +198,12 @@ class Dispatcher:
         name: str,
         sqs: Any,
         queue_url: str,
-        handle: Callable[[dict[str, Any]], Any],
+        handle: Callable[[Any], Any],
         stop: threading.Event,
         *,
         concurrency: int = 1,
         wait_s: int = 1,
+        batch: Batch | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"{name}: concurrency must be 1 or more, not {concurrency}")
@@ -158,6 +213,8 @@ class Dispatcher:
         self.handle = handle
         self.stop_event = stop
         self.wait_s = wait_s
+        self.batch = batch
+        self._gathering = threading.Lock()
         self._inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         self._threads = [threading.Thread(target=self._receive, name=f"{name}-receiver", daemon=True)]
         self._threads += [
@@ -207,18 +264,40 @@ class Dispatcher:
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
-            try:
-                body = self._inbox.get(timeout=0.2)
-            except queue.Empty:
+            bodies = self._gather() if self.batch else self._one()
+            if not bodies:
                 continue
             try:
-                self.handle(body)
+                self.handle(bodies if self.batch else bodies[0])
             except Exception:
-                log.exception("%s: could not handle a message; it goes back on the queue", self.name)
-                self._put_back(body)
+                log.exception("%s: could not handle %d message(s); back on the queue", self.name, len(bodies))
+                for body in bodies:
+                    self._put_back(body)
             finally:
                 with self._lock:
-                    self.pending -= 1
+                    self.pending -= len(bodies)
+
+    def _one(self) -> list[dict[str, Any]]:
+        try:
+            return [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+
+    def _gather(self) -> list[dict[str, Any]]:
+        """A batch: from its first message, more until it is full or the window ends."""
+        assert self.batch is not None
+        with self._gathering:
+            bodies = self._one()
+            deadline = time.monotonic() + self.batch.window_s
+            while bodies and len(bodies) < self.batch.size and not self.stop_event.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    bodies.append(self._inbox.get(timeout=min(left, 0.2)))
+                except queue.Empty:
+                    continue
+            return bodies
 
     def _put_back(self, body: dict[str, Any]) -> None:
         try:

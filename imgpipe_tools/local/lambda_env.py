@@ -6,10 +6,11 @@ Used by the invoker (in the stack's threads), the worker processes and the front
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from imgpipe.config import Config, use_config
@@ -37,6 +38,28 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def sqs_batch(manifest: Manifest, messages: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """What Lambda's SQS event source hands a handler: one record per ``(message id, event)``,
+    the event as the message body (an EventBridge rule's SQS target sends the event as is)."""
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:imgpipe-{manifest.name}-input"
+    now = str(int(time.time() * 1000))
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": message_id,
+                "body": json.dumps(event),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for message_id, event in messages
+        ]
+    }
 
 
 def load_handler(manifest: Manifest) -> Handler:

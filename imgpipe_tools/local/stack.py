@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from imgpipe.config import Config
-from imgpipe.manifest import Manifest
+from imgpipe.manifest import Batch, Manifest
 from imgpipe.needs import Resource
 from imgpipe.outputs import held_until_released
 from imgpipe.registry import (
@@ -358,13 +358,21 @@ class LocalStack:
                 processes=self._handler_processes,
             )
             self.invokers[m.name] = invoker
-            self._spawn(m.name, target.invoke_queue_url, invoker.invoke, concurrency=self.workers)
+            if m.batch:
+                # its rules deliver to a queue that Lambda reads in batches (infra: its input queue)
+                self._spawn(m.name, target.invoke_queue_url, invoker.invoke_batch, self.workers, m.batch)
+            else:
+                self._spawn(m.name, target.invoke_queue_url, invoker.invoke, concurrency=self.workers)
         # one at a time, in order: the tracker and the outbox see events as they were delivered
         self._spawn("observer", self._provisioned.observer_queue_url, tracker.on_event)
         self._spawn("outbox", self._provisioned.outbox_queue_url, self._on_envelope)
 
-    def _spawn(self, name: str, url: str, handle: Callable[[dict[str, Any]], Any], concurrency: int = 1) -> None:
-        dispatcher = Dispatcher(f"imgpipe-{name}", self.client("sqs"), url, handle, self._stop, concurrency=concurrency)
+    def _spawn(
+        self, name: str, url: str, handle: Callable[[Any], Any], concurrency: int = 1, batch: Batch | None = None
+    ) -> None:
+        dispatcher = Dispatcher(
+            f"imgpipe-{name}", self.client("sqs"), url, handle, self._stop, concurrency=concurrency, batch=batch
+        )
         dispatcher.start()
         self._dispatchers.append(dispatcher)
 

@@ -1,5 +1,9 @@
 """One processor, from its manifest: function, rule(s), two DLQs, two alarms, least-privilege role.
 
+A manifest with ``[batch]`` gets one more queue, its input: the rules deliver there and Lambda
+reads it in batches (an SQS event source reporting failed items); a message that fails on every
+receive moves to the failure DLQ. Without it, the rules invoke the function asynchronously.
+
 Every construct id below is fixed or derived from the manifest (never from a position in a
 list), so adding a processor, or a trigger to another processor, renames nothing here.
 """
@@ -19,6 +23,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -67,7 +72,10 @@ class DeadLetterQueue(Construct):
         purpose: str,
         alarm_topic: sns.ITopic,
         removal_policy: cdk.RemovalPolicy,
+        redrive_target: bool = False,
     ) -> None:
+        """``redrive_target``: a queue of the stack names it in its redrive policy (cdk-nag then
+        sees by itself that it is a dead-letter queue)."""
         super().__init__(scope, construct_id)
         # SQS-managed keys: EventBridge cannot send to a queue encrypted with the AWS-managed
         # SQS KMS key, and the target DLQ must accept EventBridge's messages.
@@ -80,12 +88,13 @@ class DeadLetterQueue(Construct):
             # retained with the data: a stack deleted in retain mode keeps what failed for redrive
             removal_policy=removal_policy,
         )
-        nag.acknowledge(
-            self.queue,
-            "AwsSolutions-SQS3",
-            f"{self.queue.node.path} is itself a dead-letter queue ({purpose}); its messages are "
-            "replayed with `imgpipe dlq redrive`, not moved to a further queue.",
-        )
+        if not redrive_target:
+            nag.acknowledge(
+                self.queue,
+                "AwsSolutions-SQS3",
+                f"{self.queue.node.path} is itself a dead-letter queue ({purpose}); its messages are "
+                "replayed with `imgpipe dlq redrive`, not moved to a further queue.",
+            )
         self.alarm = cloudwatch.Alarm(
             self,
             "Alarm",
@@ -139,6 +148,8 @@ class Processor(Construct):
             purpose=f"{name}: invocations that failed after retries",
             alarm_topic=alarm_topic,
             removal_policy=removal_policy,
+            # with [batch], its input queue's redrive policy moves here what failed on every receive
+            redrive_target=manifest.batch is not None,
         )
         # EventBridge could not invoke the function (permission, throttling, max event age).
         self.target_dlq = DeadLetterQueue(
@@ -167,7 +178,44 @@ class Processor(Construct):
         self.log_group, self.role, self.function = self.lambda_.log_group, self.lambda_.role, self.lambda_.function
         self._grant_pipeline_access(uploads_bucket, variants_bucket, stack)
 
+        #: the queue its rules deliver to, when it takes its events in batches
+        self.input_queue: sqs.Queue | None = None
+        if manifest.batch:
+            self.input_queue = self._batch_input(manifest, reserved_concurrency, removal_policy)
         self.rules = self._route(triggers, uploads_bucket, producers)
+
+    def _batch_input(
+        self, manifest: Manifest, reserved_concurrency: int | None, removal_policy: cdk.RemovalPolicy
+    ) -> sqs.Queue:
+        """The input queue and the event source that reads it in batches."""
+        assert manifest.batch is not None
+        queue = sqs.Queue(
+            self,
+            "InputQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,  # EventBridge must be able to send to it
+            enforce_ssl=True,
+            # AWS's advice for an event source: six times the timeout (a batch that fails is
+            # received again after this), plus the time the batch was gathered
+            visibility_timeout=cdk.Duration.seconds(6 * manifest.timeout_s + manifest.batch.window_s),
+            # an event waits at most as long as the manifest lets an event wait for delivery
+            retention_period=cdk.Duration.seconds(manifest.max_event_age_s),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=manifest.retry_attempts + 1, queue=self.failure_dlq.queue
+            ),
+            removal_policy=removal_policy,
+        )
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                queue,
+                batch_size=manifest.batch.size,
+                max_batching_window=cdk.Duration.seconds(manifest.batch.window_s),
+                report_batch_item_failures=True,
+                # within the reservation: pollers that invoke beyond it are throttled, and a
+                # throttled batch counts as a receive towards the DLQ
+                max_concurrency=reserved_concurrency if reserved_concurrency and reserved_concurrency >= 2 else None,
+            )
+        )
+        return queue
 
     def _route(
         self,
@@ -175,14 +223,18 @@ class Processor(Construct):
         uploads_bucket: s3.IBucket,
         producers: Sequence[str],
     ) -> list[events.Rule]:
-        """One rule per trigger, all with the same target: the function, its retry policy and
-        its target DLQ."""
+        """One rule per trigger, all with the same target: the function (or its input queue),
+        its retry policy and its target DLQ."""
         manifest = self.manifest
-        target = targets.LambdaFunction(
-            self.function,
-            dead_letter_queue=self.target_dlq.queue,
-            retry_attempts=manifest.retry_attempts,
-            max_event_age=cdk.Duration.seconds(manifest.max_event_age_s),
+        delivery = {
+            "dead_letter_queue": self.target_dlq.queue,
+            "retry_attempts": manifest.retry_attempts,
+            "max_event_age": cdk.Duration.seconds(manifest.max_event_age_s),
+        }
+        target: events.IRuleTarget = (
+            targets.SqsQueue(self.input_queue, **delivery)
+            if self.input_queue
+            else targets.LambdaFunction(self.function, **delivery)
         )
         rules: list[events.Rule] = []
         # Ids come from the manifest's own triggers, so deployment narrowing renames nothing.

@@ -1,4 +1,9 @@
-"""notify: keeps the catalog and sends one email per upload (see manifest.toml, docs/notify.md)."""
+"""notify: keeps the catalog and sends one email per upload (see manifest.toml, docs/notify.md).
+
+Its events come through its queue in batches ([batch] in manifest.toml): one invocation records
+several, each upload's in order (imgpipe/batch.py). An event invoked directly (``imgpipe dlq
+redrive``) is handled alone.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,29 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgpipe.batch import handle_batch, is_batch
 from imgpipe.config import current_config
 from imgpipe.observability import powertools
 
+from .notifier import Notifier
 from .wiring import from_config
 
 logger, tracer, metrics = powertools(__package__)
+
+
+def _one(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
+    logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
+    result = notifier.handle(event)
+    logger.append_keys(source_key=result["key"], etag=result["etag"])
+    logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
+    return result
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
-    result = from_config(current_config(), metrics).handle(event)
-    logger.append_keys(source_key=result["key"], etag=result["etag"])
-    logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
-    return result
+    notifier = from_config(current_config(), metrics)
+    if is_batch(event):
+        return handle_batch(event["Records"], lambda e: _one(notifier, e))
+    return _one(notifier, event)

@@ -121,7 +121,8 @@ def test_rules_come_from_the_manifest_and_target_the_function(synthesized: Synth
     producers = [q.manifest.name for q in synthesized.stack.processors.values() if q.manifest.produces_variants]
     patterns = [rule_pattern(name, t, uploads_ref, producers) for t in m.triggers]  # type: ignore[arg-type]
     assert [r["EventPattern"] for r in rules] == patterns
-    function_arn = _arn(synthesized.logical_id(p.function))
+    # a service that takes its events in batches gets them through its input queue
+    function_arn = _arn(synthesized.logical_id(p.input_queue if m.batch else p.function))
     for rule in rules:
         assert "EventBusName" not in rule  # the default bus
         assert rule["State"] == "ENABLED"
@@ -151,17 +152,60 @@ def test_eventbridge_may_invoke_the_function_and_fill_the_target_dlq_only_from_i
         if x["Properties"]["FunctionName"] == function_arn
     ]
     assert all(x["Principal"] == "events.amazonaws.com" and x["Action"] == "lambda:InvokeFunction" for x in permissions)
-    assert sorted(json.dumps(x["SourceArn"]) for x in permissions) == rule_arns
+    # batched: the rules send to the input queue, and nothing may invoke the function but its queue's poller
+    assert sorted(json.dumps(x["SourceArn"]) for x in permissions) == ([] if p.manifest.batch else rule_arns)
 
-    queue_id = synthesized.logical_id(p.target_dlq.queue)
-    (statements,) = [
-        q["Properties"]["PolicyDocument"]["Statement"]
-        for q in synthesized.of_type("AWS::SQS::QueuePolicy").values()
-        if _ref(queue_id) in q["Properties"]["Queues"]
+    queues = [(p.target_dlq.queue, {"sqs:SendMessage"})]
+    if p.input_queue:
+        queues.append((p.input_queue, {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}))
+    for queue, actions in queues:
+        queue_id = synthesized.logical_id(queue)
+        (statements,) = [
+            q["Properties"]["PolicyDocument"]["Statement"]
+            for q in synthesized.of_type("AWS::SQS::QueuePolicy").values()
+            if _ref(queue_id) in q["Properties"]["Queues"]
+        ]
+        from_events = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+        assert all(set(_as_list(s["Action"])) == actions and s["Resource"] == _arn(queue_id) for s in from_events)
+        assert sorted(json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in from_events) == rule_arns
+
+
+@pytest.mark.parametrize("name", [m.name for m in MANIFESTS if m.batch])
+def test_a_batched_service_reads_its_input_queue_in_batches_and_its_failures_reach_the_failure_dlq(
+    synthesized: Synthesized, name: str
+) -> None:
+    m = _manifest(synthesized, name)
+    assert m.batch is not None
+    p = synthesized.stack.processors[name]
+    assert p.input_queue is not None
+    queue_id = synthesized.logical_id(p.input_queue)
+    (mapping,) = [
+        x["Properties"]
+        for x in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+        if x["Properties"]["FunctionName"] == _ref(synthesized.logical_id(p.function))
     ]
-    from_events = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
-    assert all(s["Action"] == "sqs:SendMessage" and s["Resource"] == _arn(queue_id) for s in from_events)
-    assert sorted(json.dumps(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in from_events) == rule_arns
+    assert mapping["EventSourceArn"] == _arn(queue_id)
+    assert mapping["BatchSize"] == m.batch.size
+    assert mapping["MaximumBatchingWindowInSeconds"] == m.batch.window_s
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # within the reservation, so that the poller is not throttled into the DLQ
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] <= m.reserved_concurrency
+    props = synthesized.resources[queue_id]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": _arn(synthesized.logical_id(p.failure_dlq.queue)),
+        "maxReceiveCount": m.retry_attempts + 1,
+    }
+    assert props["MessageRetentionPeriod"] == m.max_event_age_s
+    # a batch is received again only after the function can no longer be working on it
+    assert props["VisibilityTimeout"] >= 6 * m.timeout_s + m.batch.window_s
+
+
+def test_only_a_service_that_asks_for_batches_has_an_input_queue(synthesized: Synthesized) -> None:
+    batched = {n for n, p in synthesized.stack.processors.items() if p.input_queue is not None}
+    assert batched == {m.name for m in MANIFESTS if m.batch}
+    assert "notify" in batched
+    assert len(synthesized.of_type("AWS::Lambda::EventSourceMapping")) == len(batched)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -93,11 +93,15 @@ def test_every_bucket_blocks_public_access_encrypts_and_enforces_tls(template: d
 
 def test_every_queue_is_encrypted_and_tls_only(template: dict[str, Any]) -> None:
     queues = _of_type(template, "AWS::SQS::Queue")
-    assert len(queues) == 2 * len(MANIFESTS)  # a failure DLQ and a target DLQ per processor
+    batched = [m for m in MANIFESTS.values() if m.batch]
+    # a failure DLQ and a target DLQ per processor, and the input queue of each that takes batches
+    assert len(queues) == 2 * len(MANIFESTS) + len(batched)
     for lid, queue in queues.items():
         props = queue["Properties"]
         assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), f"{lid} is not encrypted"
-        assert props.get("MessageRetentionPeriod") == 14 * 86400, lid
+        # a DLQ keeps 14 days; an input queue keeps an event as long as its manifest lets one wait
+        inputs = [m.max_event_age_s for m in batched if lid.startswith(f"{m.name}InputQueue")]
+        assert props.get("MessageRetentionPeriod") == (inputs[0] if inputs else 14 * 86400), lid
         policies = _policy_for(template, "AWS::SQS::QueuePolicy", "Queues", lid)
         assert any(_deny_without_tls(p, lid) for p in policies), f"{lid} accepts plain HTTP"
 
@@ -233,15 +237,32 @@ def test_a_producer_puts_events_only_with_its_own_source(template: dict[str, Any
 
 
 def test_each_function_sends_only_to_its_own_failure_dlq(template: dict[str, Any]) -> None:
+    """... and reads only its own input queue, if it has one (an SQS event source's poller)."""
     configs = {
         next(iter(_refs(c["Properties"]["FunctionName"]))): c["Properties"]
         for c in _of_type(template, "AWS::Lambda::EventInvokeConfig").values()
     }
+    sources = {
+        next(iter(_refs(x["Properties"]["FunctionName"]))): _refs(x["Properties"]["EventSourceArn"])
+        for x in _of_type(template, "AWS::Lambda::EventSourceMapping").values()
+    }
+    consume = {
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+    }
     for name, (lid, props) in _functions(template).items():
         [own_dlq] = _refs(configs[lid]["DestinationConfig"]["OnFailure"]["Destination"])
+        assert (lid in sources) == (MANIFESTS[name].batch is not None), name
         for st in _statements_of_role(template, _role_of(props)):
-            if any(a.startswith("sqs:") for a in _listify(st["Action"])):
-                assert _refs(st["Resource"]) == {own_dlq}, (name, st)
+            actions = set(_listify(st["Action"]))
+            if any(a.startswith("sqs:") for a in actions):
+                if lid in sources and _refs(st["Resource"]) == sources[lid]:
+                    assert actions == consume, (name, st)  # reads its input, sends nothing there
+                else:
+                    assert _refs(st["Resource"]) == {own_dlq}, (name, st)
 
 
 def test_only_the_catalog_keepers_touch_the_catalog_and_notify_alone_publishes(template: dict[str, Any]) -> None:

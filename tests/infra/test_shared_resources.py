@@ -50,7 +50,9 @@ def test_resource_counts(synthesized: Synthesized) -> None:
     assert counts["AWS::SNS::Topic"] == 2
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::Lambda::LayerVersion"] == 1
-    assert counts["AWS::SQS::Queue"] == 2 * services  # a target DLQ and a failure DLQ per service
+    batched = sum(m.batch is not None for m in manifests)
+    # a target DLQ and a failure DLQ per service, and the input queue of each that takes batches
+    assert counts["AWS::SQS::Queue"] == 2 * services + batched
     # per service: 2 DLQ depth, Errors/Throttles/DestinationDeliveryFailures, 2 per rule, 2 more per DLQ
     # (new messages, oldest message); a rejection-rate alarm per image processor; one on the topic;
     # Errors/Throttles of the backfill item function (every Lambda's: infra/components/function.py)

@@ -2,9 +2,12 @@
 
 One normal JPEG goes through the real handlers under moto: resize, thumbnail and convert with its
 "Object Created", then notify with that event and each producer's one "Variants Created" on the bus (the
-full round, ending with the email). Every AWS call the handlers' clients make is counted by a
-botocore ``before-call`` hook on the shared client factory (``imgpipe.adapters.client``), so what
-is counted is what the adapters send; the test's own clients (uploading, reading the bus) are not.
+full round, ending with the email), in batches as its queue hands them over: the upload's event alone,
+then the producers' together (a lone upload whose producers report after the batching window the upload
+opened; the fewest would be one batch). ``lambda.invocations`` counts the invocations. Every AWS call
+the handlers' clients make is counted by a botocore ``before-call`` hook on the shared client factory
+(``imgpipe.adapters.client``), so what is counted is what the adapters send; the test's own clients
+(uploading, reading the bus) are not.
 
 Every pipeline event is signed with the stack's event key, which each function reads once per cold
 start (one GetSecretValue): the budget is a warm function's, so the fixture reads it first, and a
@@ -45,14 +48,17 @@ SIZE = (2400, 1600)
 # (service, counter) -> requests for one upload. Counters: "<client>.<Operation>" (calls), plus
 # "events.entries" (PutEvents entries, what EventBridge bills), "dynamodb.WRU" / "dynamodb.RRU"
 # (DynamoDB's on-demand request units).
+_PRODUCER = {"lambda.invocations": 1, "s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1}
 BUDGET: dict[str, dict[str, int]] = {
     # one "Variants Created" entry per producer, however many variants it wrote
-    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 2, "events.PutEvents": 1, "events.entries": 1},
-    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 4, "events.PutEvents": 1, "events.entries": 1},
-    "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "s3.PutObject": 1, "events.PutEvents": 1, "events.entries": 1},
-    # the upload's HEAD and first bytes (its facts); no HEAD per variant (the events are signed); one
-    # write for the upload, one per producer's event, then the email's claim and its confirmation
+    "convert": {**_PRODUCER, "s3.PutObject": 2},
+    "resize": {**_PRODUCER, "s3.PutObject": 4},
+    "thumbnail": {**_PRODUCER, "s3.PutObject": 1},
+    # two invocations (two batches); the upload's HEAD and first bytes (its facts); no HEAD per
+    # variant (the events are signed); one write for the upload, one per producer's event, then
+    # the email's claim and its confirmation
     "notify": {
+        "lambda.invocations": 2,
         "s3.HeadObject": 1,
         "s3.GetObject": 1,
         "dynamodb.UpdateItem": 6,
@@ -66,10 +72,12 @@ BUDGET: dict[str, dict[str, int]] = {
 #: delivery, an identical re-upload): producers skip the work and announce their variants again,
 #: notify records nothing new and sends nothing
 REPLAY_BUDGET: dict[str, dict[str, int]] = {
-    "convert": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
-    "resize": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
-    "thumbnail": {"s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1},
+    "convert": _PRODUCER,
+    "resize": _PRODUCER,
+    "thumbnail": _PRODUCER,
+    # here the whole round comes in one batch: one invocation, the same writes
     "notify": {
+        "lambda.invocations": 1,
         "s3.HeadObject": 1,
         "s3.GetObject": 1,
         "dynamodb.UpdateItem": 4,
@@ -91,6 +99,9 @@ class RequestCounter:
         c.meta.events.register("before-parameter-build", self._params)
         c.meta.events.register("before-call", self._before)
         c.meta.events.register("after-call", self._after)
+
+    def invoked(self) -> None:
+        self._count("lambda.invocations")
 
     def _count(self, name: str, n: int = 1) -> None:
         self.counts.setdefault(self.service, Counter())[name] += n
@@ -145,17 +156,22 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MotoPipeline, Req
     adapters.client.cache_clear()
 
 
-def _one_upload(p: MotoPipeline, counter: RequestCounter, created: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Every service's handling of one upload: the producers, then notify for the whole round."""
+def _one_upload(
+    p: MotoPipeline, counter: RequestCounter, created: dict[str, Any], *, one_batch: bool = False
+) -> dict[str, dict[str, int]]:
+    """Every service's handling of one upload: the producers, then notify for the whole round, in
+    two batches (the upload's event, then the producers') or, with ``one_batch``, in one."""
     events: list[dict[str, Any]] = []
     results = {}
     for name in PRODUCERS:
         counter.service = name
+        counter.invoked()
         results[name] = p.invoke(name, created).result
         events += p.drain_events()
     counter.service = "notify"
-    for event in [created, *events]:
-        results.setdefault("notify", []).append(p.invoke("notify", event).result)
+    for batch in [[created, *events]] if one_batch else [[created], events]:
+        counter.invoked()
+        results.setdefault("notify", []).append(p.invoke_batch("notify", batch).result)
     counter.service = ""
     return counter.take() | {"_results": results}  # type: ignore[operator]
 
@@ -180,10 +196,13 @@ def test_one_upload_and_its_replay_send_exactly_the_budgeted_requests(
     first = _one_upload(p, counter, created)
     results = first.pop("_results")
     assert all(results[name]["status"] == "processed" for name in PRODUCERS), results
+    assert results["notify"] == [{"batchItemFailures": []}] * 2
     assert len(p.emails()) == 1
     assert not _differences(first, BUDGET), "requests per upload changed:\n" + "\n".join(_differences(first, BUDGET))
+    # a default deployment adds describe, one more producer: 4 + notify's 2 = the 6 of the target
+    assert sum(c["lambda.invocations"] for c in first.values()) == len(PRODUCERS) + 2
 
-    replay = _one_upload(p, counter, created)
+    replay = _one_upload(p, counter, created, one_batch=True)
     results = replay.pop("_results")
     assert all(results[name]["status"] == "skipped" for name in PRODUCERS), results
     assert p.emails() == []  # the one email

@@ -32,6 +32,7 @@ source = "uploads"
 """
 
 HANDLER = """\
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +40,11 @@ from pathlib import Path
 
 
 def handler(event, context):
+    if "Records" in event:  # a batch (the invoker's invoke_batch): report each "fail" failed
+        bodies = {r["messageId"]: json.loads(r["body"]) for r in event["Records"]}
+        if any("raise" in b for b in bodies.values()):
+            raise RuntimeError("the whole batch failed")
+        return {"batchItemFailures": [{"itemIdentifier": m} for m, b in bodies.items() if "fail" in b]}
     if "fail" in event:
         raise ValueError("bad")
     if "die" in event:
@@ -147,9 +153,9 @@ class FakeSqs:
         self.sent.append({"QueueUrl": QueueUrl, "Body": json.loads(MessageBody)})
 
 
-def test_the_invoker_with_processes_records_the_handlers_error(manifest: Manifest, processes: HandlerProcesses) -> None:
-    sqs = FakeSqs()
-    outcomes = []
+def _recording_invoker(manifest: Manifest, processes: HandlerProcesses) -> tuple[FakeSqs, list[Any], Invoker]:
+    """An invoker whose DLQ messages and outcomes are kept, retrying at once."""
+    sqs, outcomes = FakeSqs(), []
     invoker = Invoker(
         manifest,
         CONFIG,
@@ -159,6 +165,11 @@ def test_the_invoker_with_processes_records_the_handlers_error(manifest: Manifes
         processes=processes,
         on_outcome=outcomes.append,
     )
+    return sqs, outcomes, invoker
+
+
+def test_the_invoker_with_processes_records_the_handlers_error(manifest: Manifest, processes: HandlerProcesses) -> None:
+    sqs, outcomes, invoker = _recording_invoker(manifest, processes)
     ok = invoker.invoke({"key": "a"})
     assert ok.ok and ok.attempts == 1 and ok.result["echo"] == {"key": "a"} and ok.result["pid"] != os.getpid()
 
@@ -172,6 +183,25 @@ def test_the_invoker_with_processes_records_the_handlers_error(manifest: Manifes
     assert sent["Body"]["responsePayload"]["errorMessage"] == "bad"
     assert sent["Body"]["requestPayload"] == {"fail": True}
     assert outcomes == [ok, failed]
+
+
+def test_a_batch_delivers_its_failed_events_again_then_moves_them_as_they_are(
+    manifest: Manifest, processes: HandlerProcesses
+) -> None:
+    """As an SQS event source with a redrive policy: the events the handler reports failed are
+    received again, ``retry_attempts + 1`` times in all, then moved to the failure DLQ with the
+    event as the body; the others end at once."""
+    sqs, outcomes, invoker = _recording_invoker(manifest, processes)
+    ended = invoker.invoke_batch([{"key": "a"}, {"key": "b", "fail": True}, {"key": "c"}])
+    assert [(o.event["key"], o.ok, o.attempts) for o in ended] == [("a", True, 1), ("c", True, 1), ("b", False, 2)]
+    assert ended[2].error_type == "BatchItemFailure"
+    assert sqs.sent == [{"QueueUrl": "dlq", "Body": {"key": "b", "fail": True}}]
+    assert outcomes == ended
+
+    sqs.sent.clear()
+    whole = invoker.invoke_batch([{"key": "d", "raise": True}, {"key": "e"}])
+    assert [(o.ok, o.attempts, o.error_type) for o in whole] == [(False, 2, "RuntimeError")] * 2
+    assert [m["Body"]["key"] for m in sqs.sent] == ["d", "e"]
 
 
 def test_the_invoker_retries_after_a_worker_died(manifest: Manifest, processes: HandlerProcesses) -> None:

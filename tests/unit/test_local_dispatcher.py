@@ -1,6 +1,7 @@
 """The local stack's Dispatcher on moto's SQS: messages leave the queue as soon as they arrive,
 ``concurrency`` handlers run at once (one slow message holds no other), and a message whose
-``handle`` raised goes back on the queue to be delivered again."""
+``handle`` raised goes back on the queue to be delivered again. With a batch, ``handle`` gets what
+arrived within the window of the first message, at most ``size`` at once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from imgpipe.manifest import Batch
 from imgpipe_tools.local.invoker import Dispatcher
 
 #: generous: how long a test waits for something that must happen
@@ -30,10 +32,12 @@ def sqs() -> Iterator[tuple[Any, str]]:
 
 
 @contextlib.contextmanager
-def running(sqs: tuple[Any, str], handle: Callable[[dict[str, Any]], Any], *, concurrency: int) -> Iterator[Dispatcher]:
+def running(
+    sqs: tuple[Any, str], handle: Callable[[Any], Any], *, concurrency: int, batch: Batch | None = None
+) -> Iterator[Dispatcher]:
     client, url = sqs
     stop = threading.Event()
-    dispatcher = Dispatcher("probe", client, url, handle, stop, concurrency=concurrency, wait_s=1)
+    dispatcher = Dispatcher("probe", client, url, handle, stop, concurrency=concurrency, wait_s=1, batch=batch)
     dispatcher.start()
     try:
         yield dispatcher
@@ -161,3 +165,61 @@ def test_a_message_that_is_not_json_is_dropped_and_the_queue_still_served(sqs: t
         assert handled == [{"n": 1}]
         assert dispatcher._threads[0].is_alive()  # the receiver
         assert dispatcher.pending == 0  # the dropped message is not counted as waiting
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling, not a measure of speed
+    assert condition()
+
+
+def test_a_batch_gathers_what_arrives_within_its_window(sqs: tuple[Any, str]) -> None:
+    batches: list[list[dict[str, Any]]] = []
+    with running(sqs, batches.append, concurrency=2, batch=Batch(size=10, window_s=3)) as dispatcher:
+        send(sqs, {"n": 1})
+        time.sleep(0.5)  # inside the window the first message opened
+        send(sqs, {"n": 2})
+        send(sqs, {"n": 3})
+        _wait_for(lambda: sum(map(len, batches)) == 3 and dispatcher.pending == 0)
+    assert batches == [[{"n": 1}, {"n": 2}, {"n": 3}]]
+
+
+def test_a_message_after_the_window_opens_the_next_batch(sqs: tuple[Any, str]) -> None:
+    batches: list[list[dict[str, Any]]] = []
+    with running(sqs, batches.append, concurrency=1, batch=Batch(size=10, window_s=1)) as dispatcher:
+        send(sqs, {"n": 1})
+        _wait_for(lambda: len(batches) == 1)
+        send(sqs, {"n": 2})
+        _wait_for(lambda: len(batches) == 2 and dispatcher.pending == 0)
+    assert batches == [[{"n": 1}], [{"n": 2}]]
+
+
+def test_a_batch_holds_at_most_its_size(sqs: tuple[Any, str]) -> None:
+    client, url = sqs
+    batches: list[list[dict[str, Any]]] = []
+    client.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": json.dumps({"n": n})} for n in range(7)]
+    )
+    with running(sqs, batches.append, concurrency=1, batch=Batch(size=3, window_s=2)) as dispatcher:
+        _wait_for(lambda: sum(map(len, batches)) == 7 and dispatcher.pending == 0)
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert sorted(m["n"] for b in batches for m in b) == list(range(7))
+
+
+def test_a_batch_whose_handle_raised_goes_back_whole(sqs: tuple[Any, str]) -> None:
+    calls: list[list[dict[str, Any]]] = []
+
+    def handle(bodies: list[dict[str, Any]]) -> None:
+        calls.append(bodies)
+        if len(calls) == 1:
+            raise RuntimeError("the runtime failed")
+
+    client, url = sqs
+    client.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": "a", "MessageBody": '{"n": 1}'}, {"Id": "b", "MessageBody": '{"n": 2}'}]
+    )
+    with running(sqs, handle, concurrency=1, batch=Batch(size=10, window_s=1)) as dispatcher:
+        _wait_for(lambda: len(calls) >= 2 and dispatcher.pending == 0)
+    assert sorted(m["n"] for m in calls[0]) == [1, 2]
+    assert sorted(m["n"] for b in calls[1:] for m in b) == [1, 2]
