@@ -21,7 +21,8 @@ from .wiring import from_config
 logger, tracer, metrics = powertools(__package__)
 
 
-def _one(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
+def handle_event(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
+    """One event, alone or of a batch: handled, then logged with what was done."""
     logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
     result = notifier.handle(event)
     logger.append_keys(source_key=result["key"], etag=result["etag"])
@@ -35,5 +36,5 @@ def _one(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notifier = from_config(current_config(), metrics)
     if is_batch(event):
-        return handle_batch(event["Records"], lambda e: _one(notifier, e))
-    return _one(notifier, event)
+        return handle_batch(event["Records"], lambda e: handle_event(notifier, e))
+    return handle_event(notifier, event)

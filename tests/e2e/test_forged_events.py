@@ -18,20 +18,20 @@ PHOTO = (SAMPLES / "coffee.jpg").read_bytes()
 
 
 class NotifyResults:
-    """Wraps notify's handler to keep what each invocation returned."""
+    """Wraps notify's handling of one event (alone or in a batch) to keep what each returned."""
 
     def __init__(self) -> None:
         self.results: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def wrap(self, real: Any) -> Any:
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            result = real(event, context)
+        def handle_event(notifier: Any, event: dict[str, Any]) -> Any:
+            result = real(notifier, event)
             with self._lock:
                 self.results.append(result)
             return result
 
-        return handler
+        return handle_event
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def notify_results(monkeypatch: pytest.MonkeyPatch) -> NotifyResults:
     import services.notify.handler as module
 
     recorder = NotifyResults()
-    monkeypatch.setattr(module, "handler", recorder.wrap(module.handler))  # before the stack loads it
+    # the handler looks it up at each call, for each event of a batch
+    monkeypatch.setattr(module, "handle_event", recorder.wrap(module.handle_event))
     return recorder
 
 
@@ -55,7 +56,7 @@ def test_forged_events_on_the_bus_write_nothing_and_send_nothing(
         [report] = stack.wait([(key, etag)], timeout=60)
         assert report.status == "completed" and len(stack.emails) == 1
         real = next(v for v in report.variants if v.processor == "resize")
-        # notify's invocations for the real round: its upload event and one per producer
+        # notify's events for the real round: its upload event and one per producer
         real_events = 1 + len({v.processor for v in report.variants})
         assert stack.wait_until(lambda: len(notify_results.results) >= real_events, timeout=30)
         before = len(notify_results.results)
