@@ -120,9 +120,9 @@ COST_TARGET_USD = 110.0
 
 
 def calls(requests: Mapping[str, int]) -> int:
-    """The API calls among one service's counters (``<client>.<Operation>``; not entries, units
-    or invocations, which are lower-case)."""
-    return sum(v for k, v in requests.items() if k.split(".")[1][:1].isupper())
+    """The API calls among one service's counters (``<client>.<Operation>``; not entries or
+    invocations, which are lower-case, nor DynamoDB's request units, ``WRU`` / ``RRU``)."""
+    return sum(v for k, v in requests.items() if (op := k.split(".")[1])[:1].isupper() and not op.isupper())
 
 
 def queue_requests(events: int, invocations: int) -> dict[str, int]:

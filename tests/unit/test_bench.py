@@ -113,6 +113,30 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     assert result["total_usd"] == result["total_cpu_scaled_usd"] > result["total_full_core_usd"]
     # the upload's PUT, 5 variants' PUTs, the email and its publish
     assert result["floor_usd"] == pytest.approx(6 * 5.0 + 20.0 + 0.5)
+    # notify: two batches of its 3 events (the upload's, one per producer), and its queue's requests
+    assert lines["Lambda notify"] == pytest.approx(3 * 0.05 * 0.25 * 13.3334 + 2 * 0.2, abs=0.01)
+    assert lines["SQS notify"] == pytest.approx((3 + 2 + 2) * 0.4)
+    assert result["invocations_per_upload"] == 2 + 2
+
+
+def test_the_request_target_counts_calls_and_notify_s_queue_against_the_count_before() -> None:
+    """The budget test's upload: the handlers' calls (not PutEvents entries, DynamoDB's request
+    units or the invocations, which are counted too) and notify's queue."""
+    r = cost.request_target()
+    # producers: 2 HEAD, 1 GET, a PUT per variant (7), 1 PutEvents each; notify: HEAD, GET, 6
+    # UpdateItem, Publish, PutEvents
+    assert r["handlers"] == 3 * 4 + 7 + 10 == 29
+    # 4 events sent, 2 batches received and deleted
+    assert r["queue"] == 4 + 2 + 2
+    assert r["total"] == 37 and r["before"] == 40 and not r["met"]
+    lines = {line[0]: line for line in report.check_lines({"cost": {"cost": _priced()}})}
+    assert lines["invocations per upload (default services)"][3] == "met"
+    assert lines["AWS requests per upload (convert, resize, thumbnail, notify)"][1].startswith("37 = 29 ")
+
+
+def _priced() -> dict[str, Any]:
+    measured = {"resize": _measured(0.5, 4), "thumbnail": _measured(0.1, 1)}
+    return cost.cost_per_million(measured, cost.sizing(measured))
 
 
 def test_the_memory_curve_gives_cpu_bound_work_a_full_vcpu_and_waiting_work_its_floor() -> None:
