@@ -52,11 +52,13 @@ class Config:
     avif_speed: int
 
 
-def _settings() -> dict[str, Any]:
-    from imgpipe.manifest import load_manifest
-    from imgpipe.registry import DEFAULT_ROOT
+def _settings() -> Any:
+    """convert's settings as a deployment gets them with nothing overridden: its Settings class
+    holds every default (a manifest has no settings table)."""
+    from imgpipe.settings import parse
+    from services.convert.settings import Settings
 
-    return dict(load_manifest(DEFAULT_ROOT / "convert").settings)
+    return parse(Settings, {}, service="convert")
 
 
 def _cpu(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -106,12 +108,10 @@ def encoder_rows(repeats: int, log: Callable[[str], None]) -> list[dict[str, Any
     rows: list[dict[str, Any]] = []
     for spec in INPUTS:
         source = open_image(inputs.ensure(spec).read_bytes())
-        size = fit_long_edge(source.size, int(settings["max_long_edge"]))
+        size = fit_long_edge(source.size, settings.max_long_edge)
         picture = resize(source.decode(min_size=size), size).convert("RGB")
         ref = _luma(picture)
-        for fmt, encoder, knob, fn in _encoder_cases(
-            picture, int(settings["webp_quality"]), int(settings["avif_quality"])
-        ):
+        for fmt, encoder, knob, fn in _encoder_cases(picture, settings.webp_quality, settings.avif_quality):
             samples = [_cpu(fn) for _ in range(repeats)]
             made = samples[-1][0]
             rows.append(
@@ -137,20 +137,19 @@ def absent_encoders() -> list[str]:
     return missing
 
 
-def _process(config: Config, data: bytes, settings: Mapping[str, Any]) -> list[Any]:
+def _process(config: Config, data: bytes) -> list[Any]:
     from .ops import load_processor
 
     process = load_processor("convert")
     saved = engines.JPEG_FULL_SCALE
     engines.JPEG_FULL_SCALE = config.jpeg_full_scale
     try:
-        return process(data, {**settings, "webp_method": config.webp_method, "avif_speed": config.avif_speed})
+        return process(data, {"webp_method": config.webp_method, "avif_speed": config.avif_speed})
     finally:
         engines.JPEG_FULL_SCALE = saved
 
 
 def upload_rows(configs: list[Config], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
-    settings = _settings()
     out: dict[str, Any] = {}
     for spec in INPUTS:
         data = inputs.ensure(spec).read_bytes()
@@ -160,7 +159,7 @@ def upload_rows(configs: list[Config], repeats: int, log: Callable[[str], None])
         made: dict[str, list[Any]] = {}
         for round_ in range(repeats + 1):  # the first round warms imports and caches, and is dropped
             for c in configs:
-                outputs, seconds = _cpu(partial(_process, c, data, settings))
+                outputs, seconds = _cpu(partial(_process, c, data))
                 if round_:
                     cpu[c.name].append(seconds)
                 made[c.name] = outputs
@@ -203,7 +202,7 @@ def verdicts(per_upload: Mapping[str, Any], before: str, after: str) -> dict[str
 
 def current() -> Config:
     settings = _settings()
-    return Config("now", engines.JPEG_FULL_SCALE, int(settings["webp_method"]), int(settings["avif_speed"]))
+    return Config("now", engines.JPEG_FULL_SCALE, settings.webp_method, settings.avif_speed)
 
 
 def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:

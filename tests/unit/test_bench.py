@@ -406,3 +406,16 @@ def test_the_cap_part_s_measured_memory_is_the_floor_of_the_cost_curve() -> None
     sizes["resize"]["memory_mb_at_cap_measured"] = 1280
     curve = cost.cost_per_million(measured, sizes)["memory_curves"]["resize"]
     assert curve["floor_mb"] == 1280 and [pt["memory_mb"] for pt in curve["points"]] == [1280, 1536, 1769]
+
+
+def test_the_convert_part_reads_convert_settings_as_a_deployment_does() -> None:
+    """The convert part takes its defaults from convert's Settings class (a manifest has no settings
+    table since settings are declared once) and runs convert with only the knobs it compares."""
+    from bench import convert
+
+    now = convert.current()
+    assert (now.webp_method, now.avif_speed) == (4, 8)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buf, "PNG")
+    made = convert._process(convert.Config("x", now.jpeg_full_scale, 0, 10), buf.getvalue())
+    assert sorted(o.format for o in made) == ["avif", "jpeg", "webp"]
