@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from imgpipe.errors import TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
+from imgpipe.outputs import RELEASE_TAG
 from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
 from imgpipe.signing import signed
 
@@ -140,7 +141,12 @@ class S3Storage:
 
         for key in keys:
             try:
-                self.s3.delete_object_tagging(Bucket=bucket, Key=key)
+                # only the held mark goes: the visibility tag is what lets the CDN serve it
+                tags = self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+                kept = [t for t in tags if t["Key"] != RELEASE_TAG]
+                if len(kept) == len(tags):
+                    continue
+                self.s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": kept})
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                     raise

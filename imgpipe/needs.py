@@ -123,9 +123,9 @@ NEEDS: dict[Need, NeedSpec] = {
     # the deployed producers' output roles and which responsive set is the srcset (a service that
     # shows outputs to people: the API)
     Need.OUTPUTS: NeedSpec(None, "IMGPIPE_OUTPUTS", Resource.OUTPUTS),
-    # remove the tag a public output was written held with, when its round ends not held (notify,
-    # in a deployment with moderate: imgpipe/outputs.py)
-    Need.RELEASE_OUTPUTS: NeedSpec("s3:DeleteObjectTagging on the variants bucket's objects"),
+    # remove the held mark a public output was written with (keeping its visibility tag), when its
+    # round ends not held (notify, in a deployment with moderate: imgpipe/outputs.py)
+    Need.RELEASE_OUTPUTS: NeedSpec("s3:GetObjectTagging and s3:PutObjectTagging on the variants bucket's objects"),
     # sign (every producer) or verify (notify) pipeline events: notify believes one by its signature,
     # with no request per variant (imgpipe/signing.py)
     Need.EVENT_KEY: NeedSpec(

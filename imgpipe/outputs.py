@@ -1,9 +1,12 @@
 """What a service's outputs are, and who may see them: the one place that decides.
 
 A producer's manifest declares the role of what it writes (``[outputs] role = ...``); from those
-declarations come what the CDN may serve (the CloudFront Function, the bucket policy and the local
-front door all ask :func:`public_prefixes` / :func:`servable`), which variants the API offers and
-which set its ``srcset`` is made of (:func:`srcset_source`). Nothing here knows of AWS.
+declarations comes the tag each public image is written with (:func:`visibility_of`), and what the
+CDN may serve is decided per object from that tag (the bucket policy and the local front door ask
+:func:`served_visibilities`; the CloudFront Function checks only the path's shape, :func:`servable`),
+never from a list of producers. The API offers the same outputs by the same rule from each
+output's role in the catalog (:class:`OutputsView`), and makes its ``srcset`` of the set
+:func:`srcset_source` chooses. Nothing here knows of AWS.
 """
 
 from __future__ import annotations
@@ -105,27 +108,44 @@ def role_of(declared: str | None, fmt: str) -> Role:
 #: the viewer's path prefix for variants (``/v/<variant key>``)
 VIEWER_PREFIX = "/v/"
 
+#: the object tag a producer writes each public image with, in the same PUT: what the CDN may
+#: serve is decided per object from it (the bucket policy, the local front door), never from a list
+#: of producers, so adding a service changes no other resource. An object without it is never served.
+VISIBILITY_TAG = "imgpipe-visibility"
 
-def public_prefixes(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> list[str]:
-    """The variants bucket's prefixes the CDN may read: one per producer of public images that are
-    offered. A service name starts with a letter, so ``_backfill/`` (and any other ``_`` prefix) is
-    never one. ``srcset``: each responsive service's setting as deployed
-    (:func:`imgpipe.registry.srcset_settings`). Only the chosen responsive set is served: another
-    would let anyone build the clean widths from a key and the documented names. When the chosen
-    set is one a setting asked for (watermark's), the full-size outputs are withheld too: a clean
-    full-size picture is the very thing the mark protects."""
-    chosen = srcset_source(manifests, srcset)
-    protected = marked(manifests, srcset)
-    served = []
-    for m in manifests:
-        if m.outputs is None or not m.outputs.public:
-            continue
-        if m.outputs.role == Role.RESPONSIVE and m.name != chosen:
-            continue
-        if m.outputs.role == Role.FULL and protected:
-            continue
-        served.append(f"{m.name}/")
-    return sorted(served)
+
+def visibility_of(role: Role, processor: str) -> str | None:
+    """The tag value an output is written with: its role, and for a responsive set also whose
+    (only the chosen srcset is served, and which one that is a deployment may change without
+    re-running anything). None for what is never served (facts, sidecars): no tag, no cost."""
+    if role not in PUBLIC_ROLES:
+        return None
+    return f"{role.value}:{processor}" if role == Role.RESPONSIVE else role.value
+
+
+def served_visibilities(srcset: str | None, marked: bool) -> list[str]:
+    """The tag values the CDN may serve, from two deployment facts: which responsive set is the
+    srcset (only it: another would let anyone build the clean widths from a key and the
+    documented names) and whether the pictures are published marked only (then the full-size
+    outputs are withheld too: a clean full-size picture is the very thing the mark protects).
+    Adding a producer of previews or derived pictures changes neither."""
+    values = [Role.PREVIEW.value, Role.DERIVED.value]
+    if not marked:
+        values.append(Role.FULL.value)
+    if srcset is not None:
+        values.append(f"{Role.RESPONSIVE.value}:{srcset}")
+    return sorted(values)
+
+
+def public_visibilities(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> list[str]:
+    """:func:`served_visibilities` for the deployed manifests and their ``srcset`` settings
+    (:func:`imgpipe.registry.srcset_settings`)."""
+    return served_visibilities(srcset_source(manifests, srcset), marked(manifests, srcset))
+
+
+def is_served(tags: Mapping[str, str], visibilities: Sequence[str]) -> bool:
+    """Whether an object with these tags may be served: tagged with a served visibility, not held."""
+    return tags.get(VISIBILITY_TAG) in visibilities and not is_held(tags)
 
 
 def marked(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> bool:
@@ -136,28 +156,41 @@ def marked(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None]) -> 
     return chosen is not None and srcset.get(chosen) is True
 
 
-def servable(key: str, prefixes: Sequence[str]) -> bool:
-    """Whether the CDN may serve the variant key ``key`` (the viewer path without ``/v/``)."""
+#: the file extensions of the image formats a producer writes (imgpipe.runtime's formats but JSON,
+#: held equal by a test): a viewer path ending otherwise (facts, sidecars) is no output's
+IMAGE_EXTENSIONS = ("avif", "gif", "jpg", "png", "webp")
+
+
+def servable(key: str) -> bool:
+    """Whether the variant key ``key`` (the viewer path without ``/v/``) has the shape of a public
+    image: ``<service>/<...>/<file>.<image extension>`` with no empty, ``.`` or ``..`` segment,
+    under a folder named like a service (``_backfill/`` and any other ``_`` folder never is). The
+    shape only: whether the object may be served is its own tag's to say (:func:`is_served`)."""
     if not key or "\\" in key or any(part in ("", ".", "..") for part in key.split("/")):
         return False
-    return any(key.startswith(p) and len(key) > len(p) for p in prefixes)
+    folder, _, rest = key.partition("/")
+    return (
+        bool(rest)
+        and "a" <= folder[:1] <= "z"
+        and rest.rpartition("/")[2].rpartition(".")[2] in IMAGE_EXTENSIONS
+    )
 
 
-def viewer_request_js(prefixes: Sequence[str]) -> str:
-    """The CloudFront Function on ``/v/*``: 404 for a path outside the public prefixes (the same
-    rule as :func:`servable`), else ``/v/<key>`` becomes ``/<key>`` in the variants bucket."""
-    listed = json.dumps(sorted(prefixes))
-    return f"""var PUBLIC = {listed};
+def viewer_request_js() -> str:
+    """The CloudFront Function on ``/v/*``: 404 for a path not shaped like a public image (the same
+    rule as :func:`servable`), else ``/v/<key>`` becomes ``/<key>`` in the variants bucket, whose
+    policy lets the distribution read only objects tagged with a served visibility."""
+    extensions = json.dumps(list(IMAGE_EXTENSIONS))
+    return f"""var IMAGES = {extensions};
 function servable(key) {{
   if (!key || key.indexOf("\\\\") >= 0) return false;
   var parts = key.split("/");
+  if (parts.length < 2 || !/^[a-z]/.test(parts[0])) return false;
   for (var i = 0; i < parts.length; i++) {{
     if (parts[i] === "" || parts[i] === "." || parts[i] === "..") return false;
   }}
-  for (var j = 0; j < PUBLIC.length; j++) {{
-    if (key.length > PUBLIC[j].length && key.substring(0, PUBLIC[j].length) === PUBLIC[j]) return true;
-  }}
-  return false;
+  var name = parts[parts.length - 1];
+  return IMAGES.indexOf(name.substring(name.lastIndexOf(".") + 1)) >= 0;
 }}
 function handler(event) {{
   var request = event.request;
@@ -230,21 +263,16 @@ def srcset_source(manifests: Sequence[Manifest], srcset: Mapping[str, bool | Non
 
 
 def outputs_json(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None] | None = None) -> str:
-    """JSON handed to a service that shows outputs (the API): each producer's role and facts
-    audience, and which one's responsive set is the srcset. Generated, never edited."""
-    roles = {
-        m.name: {"role": m.outputs.role.value, "audience": m.outputs.audience.value}
-        for m in manifests
-        if m.outputs is not None
+    """JSON handed to a service that shows outputs (the API, the transform service): which
+    responsive set is the srcset, whether pictures are published marked only, and who may read
+    each facts service's facts. What is public is each output's own to say (its role on the
+    event and in the catalog: :meth:`OutputsView.offered`), so no producer of images is listed
+    and adding one changes nothing here. Generated, never edited."""
+    facts = {
+        m.name: m.outputs.audience.value for m in manifests if m.outputs is not None and m.outputs.role == Role.FACTS
     }
-    served = [p.removesuffix("/") for p in public_prefixes(manifests, srcset or {})]
     return json.dumps(
-        {
-            "roles": roles,
-            "srcset": srcset_source(manifests, srcset),
-            "served": served,
-            "marked": marked(manifests, srcset or {}),
-        },
+        {"facts": facts, "srcset": srcset_source(manifests, srcset), "marked": marked(manifests, srcset or {})},
         separators=(",", ":"),
         sort_keys=True,
     )
@@ -254,35 +282,35 @@ def outputs_json(manifests: Sequence[Manifest], srcset: Mapping[str, bool | None
 class OutputsView:
     """:func:`outputs_json` (:func:`imgpipe.registry.outputs_spec`), read back."""
 
-    roles: Mapping[str, Outputs]
+    #: each facts service's audience
+    facts: Mapping[str, Audience]
     srcset: str | None
-    #: the producers whose images the CDN serves (:func:`public_prefixes`); None: a spec written
-    #: before it said so, where every public image is
-    served: frozenset[str] | None = None
     #: the pictures are published marked only (:func:`marked`): no clean rendering is handed out
     marked: bool = False
 
     @classmethod
     def parse(cls, spec: str | None) -> OutputsView:
         data = json.loads(spec or "{}")
-        roles = {
-            name: Outputs(Role(v["role"]), Audience(v.get("audience", "owner")))
-            for name, v in (data.get("roles") or {}).items()
-        }
-        served = data.get("served")
-        return cls(roles, data.get("srcset"), None if served is None else frozenset(served), data.get("marked") is True)
+        facts = {name: Audience(v) for name, v in (data.get("facts") or {}).items()}
+        # a spec from before ``facts``: each producer's role and audience
+        for name, v in (data.get("roles") or {}).items():
+            if v.get("role") == Role.FACTS.value:
+                facts.setdefault(name, Audience(v.get("audience", "owner")))
+        return cls(facts, data.get("srcset"), data.get("marked") is True)
 
-    def offered(self, processor: str) -> bool:
-        """Whether a public image of ``processor`` may be offered: a link the CDN would answer 404
-        (the clean set when the watermarked one is the srcset) is never handed out."""
-        return self.served is None or processor in self.served
+    def offered(self, variant: VariantInfo) -> bool:
+        """Whether a link to this output may be handed out: the same rule the CDN applies to its
+        tag (:func:`served_visibilities`), so a link it would answer 404 (the clean set when the
+        watermarked one is the srcset) is never handed out. A record from before roles were
+        declared is an image nobody put in a set (:func:`role_of`)."""
+        tag = visibility_of(variant.kind, variant.processor)
+        return tag is not None and tag in served_visibilities(self.srcset, self.marked)
 
     def shows_publicly(self, variants: Iterable[VariantInfo]) -> bool:
         """Whether an upload with these outputs has a public image the CDN serves: what makes
         an unsigned rendering of it (a preset) no more public than its variants already are."""
-        return any(v.public and self.served is not None and v.processor in self.served for v in variants)
+        return any(self.offered(v) for v in variants)
 
     def facts_shown_to_owner(self, processor: str) -> bool:
         # a processor the spec does not name (retired, or a forged record) shows nothing
-        found = self.roles.get(processor)
-        return found is not None and found.role == Role.FACTS and found.audience == Audience.OWNER
+        return self.facts.get(processor) == Audience.OWNER

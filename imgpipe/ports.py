@@ -78,7 +78,7 @@ class Storage(Protocol):
 
 class Releaser(Protocol):
     def release(self, bucket: str, keys: Sequence[str]) -> None:
-        """Make these outputs servable: remove the tag they were written held with (a missing
+        """Make these outputs servable: remove the held mark they were written with, keeping their visibility (a missing
         object is skipped: deleted meanwhile). Idempotent."""
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from imgpipe.config import Config
 from imgpipe.manifest import MANIFEST_FILE, Manifest, ManifestError, UploadsTrigger, load_manifest
 from imgpipe.needs import NEEDS, Need, Resource
-from imgpipe.outputs import SRCSET_SETTING, Role, outputs_json, public_prefixes
+from imgpipe.outputs import SRCSET_SETTING, Role, outputs_json, public_visibilities
 from imgpipe.settings import NoSettings, SettingsError, parse
 
 #: the repository's own services folder; IMGPIPE_SERVICES_ROOT points elsewhere (tests).
@@ -157,13 +157,13 @@ def outputs_spec(manifests: Sequence[Manifest], settings: Mapping[str, Mapping[s
     return outputs_json(manifests, srcset_settings(manifests, settings))
 
 
-def served_prefixes(
+def served_visibilities(
     manifests: Sequence[Manifest], settings: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[str]:
-    """The variants prefixes the CDN may read, with the deployment's settings (the srcset's set
-    decides which responsive set is served): the CloudFront Function, the bucket policy and the
-    local front door all take it from here (imgpipe.outputs.public_prefixes)."""
-    return public_prefixes(manifests, srcset_settings(manifests, settings))
+    """The values of the visibility tag the CDN may serve, with the deployment's settings (the
+    srcset's set decides which responsive set is served): the bucket policy and the local front
+    door both take it from here (imgpipe.outputs.served_visibilities)."""
+    return public_visibilities(manifests, srcset_settings(manifests, settings))
 
 
 def setting_names(manifest: Manifest) -> list[str]:

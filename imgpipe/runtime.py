@@ -36,7 +36,7 @@ from imgpipe.keys import (
     variant_key,
 )
 from imgpipe.limits import Limits
-from imgpipe.outputs import PUBLIC_ROLES, held_tags, role_of
+from imgpipe.outputs import PUBLIC_ROLES, VISIBILITY_TAG, held_tags, role_of, visibility_of
 from imgpipe.ports import (
     EventPublisher,
     MetricsSink,
@@ -281,11 +281,20 @@ class UploadProcessor:
                 content_type=out.content_type,
                 metadata=metadata,
                 cache_control=CACHE_CONTROL,
-                # unservable (the bucket policy, the local front door) until notify or a reviewer
-                # releases the round: in the same PUT, so never a moment when it is servable
-                tags=held_tags() if self.outputs_gated else None,
+                # servable only as its tag says (the bucket policy, the local front door), and not
+                # before notify or a reviewer releases the round where rounds may be held
+                tags=self._tags(info),
             )
             self.metrics.add_metric("VariantBytes", "Bytes", len(out.data))
+
+    def _tags(self, info: VariantInfo) -> dict[str, str] | None:
+        """A public image's visibility (what the CDN decides on, per object) and, while its round
+        may still be held, the held mark: in the PUT itself, so never a moment it is servable
+        untagged or unheld. Facts and sidecars get none, and so are never served."""
+        visibility = visibility_of(info.kind, info.processor)
+        if visibility is None:
+            return None
+        return {VISIBILITY_TAG: visibility, **(held_tags() if self.outputs_gated else {})}
 
     def _reject(self, upload: Upload, rejection: Rejection) -> Result:
         self.metrics.add_metric(f"Rejected_{rejection.reason.value}", "Count", 1)

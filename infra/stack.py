@@ -19,7 +19,7 @@ from imgpipe.registry import (
     function_config,
     outputs_spec,
     parse_settings,
-    served_prefixes,
+    served_visibilities,
     transform_bounds,
 )
 from imgpipe_tools import outputs
@@ -86,7 +86,7 @@ class ImgpipeStack(cdk.Stack):
                 # the catalog, the topic and, only in a stack with a service that declares it, the
                 # webhook secret (and with the transform service, its signing key)
                 **notification.resources_for([*manifests, *edge_services]),
-                # the producers' output roles and which responsive set is the srcset
+                # which responsive set is the srcset, whether pictures are marked only, facts audiences
                 Resource.OUTPUTS: outputs_spec(manifests, deployment.settings),
                 # Generated from every manifest: the one value that changes when a processor is added.
                 Resource.EXPECTED_PRODUCERS: expected_producers_spec(manifests, deployment.key_prefixes or None),
@@ -124,7 +124,7 @@ class ImgpipeStack(cdk.Stack):
                 removal_policy=removal,
                 site_dir=deployment.site_dir,
                 access_logs=storage.access_logs,
-                public_prefixes=served_prefixes(manifests, deployment.settings),
+                served_visibilities=served_visibilities(manifests, deployment.settings),
                 outputs_gated=names.outputs_gated,
                 alarm_topic=monitoring.ops_topic,
                 reserved_concurrency=deployment.reserved_concurrency_for(manifest),

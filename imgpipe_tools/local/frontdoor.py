@@ -41,8 +41,7 @@ from imgpipe.manifest import Manifest
 from imgpipe.needs import Need, Resource
 from imgpipe.outputs import (
     VIEWER_PREFIX,
-    held_until_released,
-    is_held,
+    is_served,
     servable,
 )
 from imgpipe.registry import (
@@ -50,7 +49,7 @@ from imgpipe.registry import (
     discover,
     function_config,
     outputs_spec,
-    served_prefixes,
+    served_visibilities,
     service_module,
     transform_bounds,
 )
@@ -291,16 +290,14 @@ class LocalFrontDoor:
         demo: Credentials | None = None,
         site: Path = SITE_DIR,
         edge: Mapping[str, tuple[Manifest, Config]] | None = None,
-        public_prefixes: Sequence[str] = (),
-        outputs_gated: bool = False,
+        served_visibilities: Sequence[str] = (),
     ) -> None:
         self.manifest = manifest
         #: path prefix ("/t/") -> the edge service the CDN would send it to, and its configuration
         self.edge = dict(edge or {})
-        #: what /v/* may serve, as the CloudFront Function decides (imgpipe/outputs.py)
-        self.public_prefixes = tuple(public_prefixes)
-        #: outputs are written held until released: one held is 404, as the bucket policy denies it
-        self.outputs_gated = outputs_gated
+        #: the visibility tags /v/* may serve, as the bucket policy decides (imgpipe/outputs.py);
+        #: a held output is 404, as the bucket policy denies it
+        self.served_visibilities = tuple(served_visibilities)
         self.site = site
         self.routes = _routes(manifest)
         self._client = clients
@@ -482,7 +479,7 @@ class LocalFrontDoor:
         path = parts.path
         if path.startswith(VIEWER_PREFIX) and method in ("GET", "HEAD"):
             key = unquote(path[len(VIEWER_PREFIX) :])
-            if not servable(key, self.public_prefixes):
+            if not servable(key):
                 return 404, {"Content-Type": "text/plain"}, b"Not Found"
             return self._variant(key)
         if path.startswith("/api/"):
@@ -518,10 +515,10 @@ class LocalFrontDoor:
 
         try:
             s3 = self._client("s3")
-            if self.outputs_gated:
-                tags = s3.get_object_tagging(Bucket=self.config.variants_bucket, Key=key)["TagSet"]
-                if is_held({t["Key"]: t["Value"] for t in tags}):
-                    return 404, {"Content-Type": "text/plain"}, b"Not Found"
+            # the bucket policy's rule, per object: tagged with a served visibility and not held
+            tags = s3.get_object_tagging(Bucket=self.config.variants_bucket, Key=key)["TagSet"]
+            if not is_served({t["Key"]: t["Value"] for t in tags}, self.served_visibilities):
+                return 404, {"Content-Type": "text/plain"}, b"Not Found"
             r = s3.get_object(Bucket=self.config.variants_bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
@@ -709,8 +706,7 @@ def start_front_door(
         endpoint=endpoint,
         port=port,
         edge=edge,
-        public_prefixes=served_prefixes(producers, settings),
-        outputs_gated=held_until_released(producers),
+        served_visibilities=served_visibilities(producers, settings),
     )
     return door.start()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from imgpipe.events import PipelineEvent
 from imgpipe.keys import MAX_KEY_BYTES, MAX_USER_METADATA_BYTES, metadata_bytes
+from imgpipe.outputs import RELEASE_TAG
 from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
 
 
@@ -46,7 +47,7 @@ class FakeStorage:
         self.releases.append((bucket, list(keys)))
         for key in keys:
             if (bucket, key) in self.tags:
-                self.tags[(bucket, key)] = {}
+                self.tags[(bucket, key)] = {k: v for k, v in self.tags[(bucket, key)].items() if k != RELEASE_TAG}
 
     def add(
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream", **state: object

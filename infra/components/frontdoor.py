@@ -44,7 +44,7 @@ from constructs import Construct
 from imgpipe.config import ENV_ORIGIN_TOKEN, ORIGIN_HEADER
 from imgpipe.manifest import Manifest
 from imgpipe.needs import Resource
-from imgpipe.outputs import HELD_UNTIL_RELEASED, RELEASE_TAG, viewer_request_js
+from imgpipe.outputs import HELD_UNTIL_RELEASED, RELEASE_TAG, VISIBILITY_TAG, viewer_request_js
 from imgpipe.registry import StackNames, function_config, parse_settings
 from imgpipe_tools import outputs
 from imgpipe_tools.outputs import PASSWORD_POLICY
@@ -138,7 +138,7 @@ class FrontDoor(Construct):
         site_dir: Path,
         access_logs: s3.IBucket,
         alarm_topic: sns.ITopic,
-        public_prefixes: Sequence[str] = (),
+        served_visibilities: Sequence[str] = (),
         outputs_gated: bool = False,
         reserved_concurrency: int | None = None,
         edge: Sequence[EdgeService] = (),
@@ -159,7 +159,7 @@ class FrontDoor(Construct):
             site_dir=site_dir,
             access_logs=access_logs,
             removal_policy=removal_policy,
-            public_prefixes=public_prefixes,
+            served_visibilities=served_visibilities,
             outputs_gated=outputs_gated,
             edge=edge,
         )
@@ -281,7 +281,7 @@ class FrontDoor(Construct):
         site_dir: Path,
         access_logs: s3.IBucket,
         removal_policy: cdk.RemovalPolicy,
-        public_prefixes: Sequence[str],
+        served_visibilities: Sequence[str],
         outputs_gated: bool,
         edge: Sequence[EdgeService],
     ) -> tuple[str, str]:
@@ -302,7 +302,7 @@ class FrontDoor(Construct):
             stack,
             self.site.behavior(uploads=s3_hosts, auth=[auth_endpoint.rstrip("/")]),
             token,
-            public_prefixes,
+            served_visibilities,
             edge,
         )
         # standard logs (v2) into the access-logs bucket, made in us-east-1 (cdn_logs.py)
@@ -473,7 +473,7 @@ class FrontDoor(Construct):
         stack: cdk.Stack,
         site: cloudfront.BehaviorOptions,
         origin_token: str,
-        public_prefixes: Sequence[str],
+        served_visibilities: Sequence[str],
         edge: Sequence[EdgeService] = (),
     ) -> cloudfront.Distribution:
         security = cloudfront.ResponseSecurityHeadersBehavior(
@@ -521,12 +521,13 @@ class FrontDoor(Construct):
             enable_accept_encoding_gzip=False,
             enable_accept_encoding_brotli=False,
         )
-        # 404 for anything but a public output (facts, sidecars, _backfill/, unknown prefixes): the
-        # same rule the local front door applies, from the same declared roles (imgpipe/outputs.py)
+        # 404 for a path not shaped like a public image (facts, sidecars, _backfill/): the same rule
+        # the local front door applies (imgpipe/outputs.py). It names no producer: whether an object
+        # is served is its own tag's to say, in the bucket policy (_grant_public_outputs)
         strip = cloudfront.Function(
             self,
             "StripV",
-            code=cloudfront.FunctionCode.from_inline(viewer_request_js(public_prefixes)),
+            code=cloudfront.FunctionCode.from_inline(viewer_request_js()),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             comment="/v/<key> -> /<key> in the variants bucket, public outputs only",
         )
@@ -610,7 +611,7 @@ class FrontDoor(Construct):
                 },
             },
         )
-        self._grant_public_outputs(variants, distribution, stack, public_prefixes)
+        self._grant_public_outputs(variants, distribution, stack, served_visibilities)
         findings = [
             ("AwsSolutions-CFR1", "The images are public by design for anyone holding a link; no country is excluded."),
         ]
@@ -659,23 +660,25 @@ class FrontDoor(Construct):
         variants: s3.IBucket,
         distribution: cloudfront.Distribution,
         stack: cdk.Stack,
-        public_prefixes: Sequence[str],
+        served_visibilities: Sequence[str],
     ) -> None:
-        """The distribution may read the public outputs' prefixes and nothing else of the variants
-        bucket: not facts, not sidecars, not backfill's files (``_backfill/``), whatever the
-        CloudFront Function lets through."""
+        """The distribution may read an object of the variants bucket only when its producer tagged
+        it with a served visibility (imgpipe/outputs.py) in the PUT that wrote it: an untagged
+        object (facts, sidecars, backfill's files under ``_backfill/``, anything written by hand)
+        is never served, whatever the CloudFront Function lets through. The condition names roles
+        and the srcset's set, never a list of producers: adding a service leaves it as it is."""
         cdk.Annotations.of(self).acknowledge_warning(
             "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac",
-            "the distribution's read grant is written here, narrowed to the public outputs' prefixes",
+            "the distribution's read grant is written here, narrowed to objects tagged public",
         )
-        if not public_prefixes:
+        if not served_visibilities:
             return
         variants.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CdnReadsPublicOutputsOnly",
                 actions=["s3:GetObject"],
                 principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
-                resources=[variants.arn_for_objects(f"{prefix}*") for prefix in sorted(public_prefixes)],
+                resources=[variants.arn_for_objects("*")],
                 conditions={
                     "StringEquals": {
                         "AWS:SourceArn": stack.format_arn(
@@ -683,7 +686,8 @@ class FrontDoor(Construct):
                             region="",
                             resource="distribution",
                             resource_name=distribution.distribution_id,
-                        )
+                        ),
+                        f"s3:ExistingObjectTag/{VISIBILITY_TAG}": sorted(served_visibilities),
                     }
                 },
             )

@@ -85,11 +85,14 @@ class NeedGrants:
         )
 
     def _release_outputs(self, role: iam.IRole) -> None:
-        # exactly the one call that makes an output written held servable (imgpipe/outputs.py); the
-        # variants bucket's object ARN is acknowledged with read_variants, which the same role has
+        # exactly the calls that make an output written held servable (imgpipe/outputs.py): read its
+        # tags and put them back without the held mark (its visibility tag stays); the variants
+        # bucket's object ARN is acknowledged with read_variants, which the same role has
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReleaseOutputs", actions=["s3:DeleteObjectTagging"], resources=[self.variants.arn_for_objects("*")]
+                sid="ReleaseOutputs",
+                actions=["s3:GetObjectTagging", "s3:PutObjectTagging"],
+                resources=[self.variants.arn_for_objects("*")],
             )
         )
 

@@ -104,7 +104,7 @@ def offered(found: Round, outputs: OutputsView | None) -> list[VariantRecord]:
     if found.held:
         return []
     outputs = outputs or OutputsView({}, None)
-    return [v for p in found.processors() for v in p.variants if v.public and outputs.offered(v.processor)]
+    return [v for p in found.processors() for v in p.variants if outputs.offered(v)]
 
 
 def status_view(
@@ -158,7 +158,7 @@ def status_view(
     outputs = outputs or OutputsView({}, None)
     # one declared responsive set, never a mix of two (a watermarked and a clean one)
     srcset, picture = responsive_snippets(
-        [v for v in variants if v.role == Role.RESPONSIVE and v.processor == outputs.srcset]
+        [v for v in variants if v.role == Role.RESPONSIVE]
     )
     held = found.shown_status == HELD
     return UploadStatus(

@@ -52,7 +52,7 @@ def eager_equal(
     transform: Transform,
     fmt: str,
     outputs: Iterable[VariantInfo],
-    served: Callable[[str], bool],
+    served: Callable[[VariantInfo], bool],
     content_type: str | None,
 ) -> VariantInfo | None:
     """The served eager output that is ``transform`` written as ``fmt``, or None (render it)."""
@@ -63,6 +63,6 @@ def eager_equal(
     if fmt == "webp" and (content_type or "").lower() not in STILL_TYPES:
         return None
     for output in outputs:
-        if output.format == fmt and served(output.processor) and _same_picture(transform, output):
+        if output.format == fmt and served(output) and _same_picture(transform, output):
             return output
     return None

@@ -15,7 +15,7 @@ from imgpipe.catalog import APPROVED
 from imgpipe.config import Config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
 from imgpipe.limits import Limits
-from imgpipe.outputs import held_tags, held_until_released, is_held
+from imgpipe.outputs import VISIBILITY_TAG, held_tags, held_until_released, is_held
 from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, expected_producers_spec, function_config
 from imgpipe.runtime import Output, UploadProcessor
 from imgpipe.settings import setting
@@ -64,9 +64,10 @@ def test_only_a_deployment_with_a_holding_service_gates_its_outputs() -> None:
 
 def test_a_gated_producer_writes_its_public_outputs_held_in_the_same_put() -> None:
     storage = _write(gated=True, role="responsive")
-    assert storage.tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] == held_tags()
-    # no moderation: nothing tagged (no cost); facts are never served anyway: not tagged either
-    assert storage.tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] and not any(_write(False, "responsive").tags.values())
+    visibility = {VISIBILITY_TAG: "responsive:demo"}
+    assert storage.tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] == {**visibility, **held_tags()}
+    # no moderation: its visibility only (what the CDN serves by); facts are never served: no tag
+    assert _write(False, "responsive").tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] == visibility
     assert not any(_write(True, "facts").tags.values())
 
 

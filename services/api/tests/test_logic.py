@@ -237,7 +237,9 @@ CLEAN = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT, services=None)))
 
 def _variant(processor: str, name: str, fmt: str, width: int, height: int, count: int) -> VariantRecord:
     key = f"{processor}/users/{SUB}/{'I' * 22}/cat.jpg/{name}"
-    role = OUTPUTS.roles[processor].role.value
+    [manifest] = [m for m in discover(DEFAULT_ROOT) if m.name == processor]
+    assert manifest.outputs is not None
+    role = manifest.outputs.role.value
     return VariantRecord(processor, "variants", key, fmt, width, height, 1000 + width, count, role=role)
 
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from imgpipe.catalog import COMPLETED, Round, VariantRecord
-from imgpipe.outputs import Audience, Outputs, OutputsView, Role
+from imgpipe.events import VariantInfo
+from imgpipe.outputs import OutputsView, Role
 from imgpipe.ports import ObjectInfo
 from imgpipe.transforms import Transform, url_path
 from services.transform.eager import eager_equal
@@ -31,7 +32,7 @@ GRAY_640 = _out("grayscale", "640w", "jpeg", (640, 427), Role.DERIVED)
 OUTPUTS = (RESIZE_640, THUMB_300, CONVERT_AVIF, GRAY_640)
 
 
-def _every(_: str) -> bool:
+def _every(_: VariantInfo) -> bool:
     return True
 
 
@@ -62,7 +63,7 @@ def test_equal_means_same_format_size_and_picture(transform: Transform, fmt: str
 def test_only_served_outputs_and_never_derived_pictures() -> None:
     card = Transform(640, None, "inside", "jpeg")
     # the clean widths when the marked set is the srcset, say
-    assert eager_equal(card, "jpeg", OUTPUTS, lambda p: p != "resize", "image/jpeg") is None
+    assert eager_equal(card, "jpeg", OUTPUTS, lambda v: v.processor != "resize", "image/jpeg") is None
     assert eager_equal(card, "jpeg", (GRAY_640,), _every, "image/jpeg") is None
 
 
@@ -72,18 +73,21 @@ def test_webp_of_an_upload_that_may_be_animated_is_rendered(content_type: str | 
     assert eager_equal(Transform(300, 300, "cover", "webp"), "webp", OUTPUTS, _every, content_type) is None
 
 
-def _service(served: tuple[str, ...] = ("resize", "thumbnail", "convert", "grayscale")) -> TransformService:
+#: resize's set is the srcset and no mark is deployed: every eager output here is served
+CLEAN = OutputsView({}, "resize")
+
+
+def _service(outputs: OutputsView = CLEAN) -> TransformService:
     uploads = FakeUploads({KEY: ("etag-1", photo())})
     uploads.head = lambda key: ObjectInfo(key, 1, "etag-1", content_type="image/jpeg")  # type: ignore[method-assign]
     found = Round("uploads", KEY, "etag-1", status=COMPLETED, variants=OUTPUTS)
-    roles = {name: Outputs(role, Audience.OWNER) for name, role in (("resize", Role.RESPONSIVE),)}
     return TransformService(
         replace(Settings()),
         uploads,
         FakeCatalog({(KEY, "etag-1"): found}),
         FakeRenderings(),
         lambda: (SECRET,),
-        outputs=OutputsView(roles, "resize", frozenset(served)),
+        outputs=outputs,
     )
 
 
@@ -104,7 +108,9 @@ def test_the_service_answers_an_equal_transform_with_the_outputs_url_without_rea
 
 
 def test_the_service_renders_what_is_not_served_or_not_equal() -> None:
-    service = _service(served=("thumbnail",))
+    # watermark's set is the srcset, and its mark withholds the clean full size: neither resize's
+    # widths nor convert's pictures are served
+    service = _service(OutputsView({}, "watermark", marked=True))
     answer = service.answer("GET", url_path(SECRET, KEY, "etag-1", Transform(640, None, "inside", "jpeg")), None)
     assert answer.status == 200 and answer.headers["Content-Type"] == "image/jpeg"
     assert service.uploads.reads == [KEY]  # type: ignore[attr-defined]

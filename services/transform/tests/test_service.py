@@ -178,8 +178,6 @@ DEFAULTS = discover(DEFAULT_ROOT, services=None)
 CLEAN = OutputsView.parse(outputs_spec(DEFAULTS))
 #: watermark's widths are the srcset: no clean picture is served
 WATERMARKED = OutputsView.parse(outputs_spec([*DEFAULTS, *discover(DEFAULT_ROOT, services="watermark")]))
-#: a deployment of resize alone: only resize's widths are served
-RESIZE_ONLY = OutputsView.parse(outputs_spec(discover(DEFAULT_ROOT, services="resize")))
 PRESETS = {"card": Preset(320, 200, "cover", "webp"), "wide": Preset(600, None, "inside", "jpeg", 70)}
 
 
@@ -240,8 +238,8 @@ def test_a_preset_path_naming_nothing_is_404_before_anything_is_read(path: str) 
         (presets(holds=("moderate",), review=REJECTED), "rejected by a reviewer"),
         (presets(variant("describe", "facts", "json")), "only facts, no image"),
         (presets(variant("thumbnail", "sidecar", "json")), "only an internal file"),
-        (presets(variant("resize"), outputs=OutputsView({}, None)), "a spec that names no served producer"),
-        (presets(variant("thumbnail", "preview"), outputs=RESIZE_ONLY), "an image of a producer not deployed"),
+        (presets(variant("resize"), outputs=OutputsView({}, None)), "a responsive set that is not the srcset"),
+        (presets(variant("watermark")), "a responsive set another one is the srcset instead of"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
