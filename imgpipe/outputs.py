@@ -169,11 +169,7 @@ def servable(key: str) -> bool:
     if not key or "\\" in key or any(part in ("", ".", "..") for part in key.split("/")):
         return False
     folder, _, rest = key.partition("/")
-    return (
-        bool(rest)
-        and "a" <= folder[:1] <= "z"
-        and rest.rpartition("/")[2].rpartition(".")[2] in IMAGE_EXTENSIONS
-    )
+    return bool(rest) and "a" <= folder[:1] <= "z" and rest.rpartition("/")[2].rpartition(".")[2] in IMAGE_EXTENSIONS
 
 
 def viewer_request_js() -> str:

@@ -137,7 +137,14 @@ class UploadProcessor:
         # as parsed, defaults included: a changed default in settings.py redoes the work as a
         # changed value in the manifest or the deployment does.
         self.settings = parse(settings_type, settings, service=processor)
-        self.settings_hash = settings_hash(as_data(self.settings))
+        written: dict[str, Any] = dict(as_data(self.settings))
+        visibility = visibility_of(role_of(output_role, ""), processor) if output_role else None
+        if visibility is not None:
+            # how its outputs are written is part of what they are: outputs from before they carried
+            # their visibility tag (so are never served) are redone by a re-run, the backfill's
+            # included, not skipped as current
+            written[VISIBILITY_TAG] = visibility
+        self.settings_hash = settings_hash(written)
         self.limits = Limits.from_settings(self.settings)
         self.metrics = metrics or NoMetrics()
         # called once the upload is known (the handler appends key/etag to every log line)

@@ -157,9 +157,7 @@ def status_view(
     ]
     outputs = outputs or OutputsView({}, None)
     # one declared responsive set, never a mix of two (a watermarked and a clean one)
-    srcset, picture = responsive_snippets(
-        [v for v in variants if v.role == Role.RESPONSIVE]
-    )
+    srcset, picture = responsive_snippets([v for v in variants if v.role == Role.RESPONSIVE])
     held = found.shown_status == HELD
     return UploadStatus(
         id=upload_id,

@@ -1,6 +1,7 @@
 """What the CDN path (/v/*) serves and what the API tells, on the local stack with watermark and
 moderate on, uploads through the API: the srcset is one declared responsive set, facts and
-backfill's files answer 404, and a held upload's answer carries the verdict, not the labels."""
+backfill's files answer 404 (and so does an image no producer tagged), and a held upload's answer
+carries the verdict, not the labels."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from imgpipe.outputs import RELEASE_TAG
+from imgpipe.outputs import RELEASE_TAG, VISIBILITY_TAG
 from imgpipe_tools.cli import main
 from imgpipe_tools.local import LocalStack
 from imgpipe_tools.resources import ENV_STATE_FILE, write_state
@@ -88,6 +89,13 @@ def test_facts_backfill_files_and_unknown_prefixes_answer_404(stack: LocalStack)
     assert _v(stack, "_backfill/backfill-20261205T010203Z/summary.json") == 404
     s3.put_object(Bucket=stack.variants_bucket, Key=f"elsewhere/{key}/x.jpg", Body=b"x")
     assert _v(stack, f"elsewhere/{key}/x.jpg") == 404
+    # what is served is the object's own tag's to say, not its prefix: an image written untagged
+    # under a producer whose images are served is not (fail-safe), and one tagged by its producer is
+    s3.put_object(Bucket=stack.variants_bucket, Key=f"thumbnail/{key}/by-hand.webp", Body=b"x")
+    assert _v(stack, f"thumbnail/{key}/by-hand.webp") == 404
+    tags = s3.get_object_tagging(Bucket=stack.variants_bucket, Key=f"thumbnail/{key}/300x300.webp")["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {VISIBILITY_TAG: "preview"}, tags
+    assert _v(stack, f"thumbnail/{key}/300x300.webp") == 200
     assert _v(stack, f"resize/../describe/{key}/description.json") == 404
 
 

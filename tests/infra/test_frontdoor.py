@@ -461,28 +461,33 @@ def _object_prefixes(statement: dict[str, Any]) -> list[str]:
     return sorted(r["Fn::Join"][1][-1].lstrip("/") for r in resources)
 
 
-def test_the_cdn_may_read_only_the_public_outputs_prefixes(synthesized: Synthesized) -> None:
-    # every service deployed: facts (describe, moderate) and backfill's _backfill/ are outside the grant
+def test_the_cdn_may_read_only_objects_tagged_with_a_served_visibility(synthesized: Synthesized) -> None:
+    # every service deployed: facts (describe, moderate) and backfill's _backfill/ are written
+    # untagged, so outside the grant, whatever their prefix; no producer is named
     reads = [s for s in _cdn_reads(synthesized) if "Fn::Join" in json.dumps(s["Resource"])]
     variants_reads = [s for s in reads if "Variants" in json.dumps(s["Resource"])]
     assert len(variants_reads) == 1, variants_reads
-    # watermark's widths are the srcset (its default): resize's clean widths and convert's clean
-    # full-size picture are outside the grant too
-    assert _object_prefixes(variants_reads[0]) == ["thumbnail/*", "watermark/*"]
+    [read] = variants_reads
+    assert _object_prefixes(read) == ["*"]
+    # watermark's widths are the srcset (its default): resize's clean widths ("responsive:resize")
+    # and convert's clean full-size picture ("full") are not among the values
+    tag = read["Condition"]["StringEquals"]["s3:ExistingObjectTag/imgpipe-visibility"]
+    assert tag == ["derived", "preview", "responsive:watermark"]
+    assert "AWS:SourceArn" in read["Condition"]["StringEquals"]
 
 
-def test_the_viewer_function_answers_404_outside_the_public_outputs(synthesized: Synthesized) -> None:
+def test_the_viewer_function_checks_the_path_s_shape_and_names_no_producer(synthesized: Synthesized) -> None:
     functions = synthesized.of_type("AWS::CloudFront::Function")
     [code] = [
-        f["Properties"]["FunctionCode"] for f in functions.values() if "PUBLIC" in f["Properties"]["FunctionCode"]
+        f["Properties"]["FunctionCode"] for f in functions.values() if "IMAGES" in f["Properties"]["FunctionCode"]
     ]
     from imgpipe.outputs import viewer_request_js
-    from imgpipe.registry import DEFAULT_ROOT, discover, served_prefixes
+    from imgpipe.registry import DEFAULT_ROOT, discover
 
-    # the same rule, from the same declared roles and settings, as the local front door's
-    assert code == viewer_request_js(served_prefixes(discover(DEFAULT_ROOT)))
-    assert '"describe/"' not in code and '"moderate/"' not in code and "_backfill" not in code
-    assert '"resize/"' not in code and '"convert/"' not in code
+    # the same rule as the local front door's (imgpipe.outputs.servable), the same in any deployment
+    assert code == viewer_request_js()
+    for m in discover(DEFAULT_ROOT):
+        assert f'"{m.name}' not in code, m.name
 
 
 def _variants_statements(s: Synthesized) -> list[dict[str, Any]]:
@@ -499,7 +504,8 @@ def test_with_moderate_the_cdn_may_never_read_an_output_written_held(synthesized
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:GetObject"
     assert deny["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert deny["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/imgpipe-release": "held"}}
-    # every producer of public images writes held, notify releases (and may only untag); no other is told
+    # every producer of public images writes held, notify releases (and may only read and put back
+    # tags: the visibility stays, the held mark goes); no other is told
     gated = {
         name
         for name, p in synthesized.stack.processors.items()
@@ -516,7 +522,10 @@ def test_with_moderate_the_cdn_may_never_read_an_output_written_held(synthesized
         if {"Ref": notify_role} in p["Properties"]["Roles"]
         for st in p["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert any(s.get("Sid") == "ReleaseOutputs" and s["Action"] == "s3:DeleteObjectTagging" for s in statements)
+    assert any(
+        s.get("Sid") == "ReleaseOutputs" and s["Action"] == ["s3:GetObjectTagging", "s3:PutObjectTagging"]
+        for s in statements
+    )
 
 
 def test_without_moderate_nothing_is_held_and_nothing_released(locked_down: Synthesized) -> None:

@@ -1,11 +1,12 @@
 """Adding a processor folder adds resources and changes none that exist.
 
 The allowed changes: notify's IMGPIPE_EXPECTED_PRODUCERS and the sources of its pipeline rule
-(the producers' exact sources), both generated from the manifests, and what the
-producers' declared output roles decide (imgpipe/outputs.py): the API's and the transform
-service's IMGPIPE_OUTPUTS, and, for a producer of public images, the CDN's viewer function and its
-read grant in the variants bucket's policy. The dashboard is not among them: it finds the services
-by metric search; nor is the backfill: its events reach each service through the service's own rule.
+(the producers' exact sources), both generated from the manifests; nothing else. What the CDN
+serves is decided per object, by the tag each producer writes its public images with
+(imgpipe/outputs.py), so neither the CDN's viewer function, nor its read grant in the variants
+bucket's policy, nor what the API and the transform service are told (IMGPIPE_OUTPUTS) lists the
+producers. The dashboard finds the services by metric search; the backfill's events reach each
+service through the service's own rule.
 Two folders are added: ``annotate``, written here, whose name sorts first, so ids derived from a
 position in the processor list would all shift and fail here (so would a processor wired by hand
 with ids that depend on the others); and ``roomcopy``, a copy of ``services/thumbnail`` with its name
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from imgpipe.outputs import VISIBILITY_TAG
 from tests.infra.synth import Synthesized, synthesize
 from tests.service_copy import copy_service
 
@@ -117,28 +119,27 @@ def _without_sources(resource: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
-def _output_role_ids(s: Synthesized) -> list[str]:
-    """What the declared output roles generate: the API and transform functions (IMGPIPE_OUTPUTS),
-    the CDN's viewer function (its public prefixes) and the variants bucket's policy (the CDN's grant)."""
+def _deployment_fact_ids(s: Synthesized) -> list[str]:
+    """What a deployment-level fact about outputs decides (which responsive set is the srcset,
+    whether pictures are published marked only, who reads each facts service's facts): the API and
+    transform functions (IMGPIPE_OUTPUTS) and the variants bucket's policy (the tag values the CDN
+    may read). A service that changes one of them (watermark, a facts service) changes these."""
     door = s.stack.frontdoor
-    [viewer] = [k for k, r in s.of_type("AWS::CloudFront::Function").items() if "PUBLIC" in json.dumps(r)]
     [policy] = [
         k for k, r in s.of_type("AWS::S3::BucketPolicy").items() if "CdnReadsPublicOutputsOnly" in json.dumps(r)
     ]
-    return [s.logical_id(door.function), *(s.logical_id(e.function) for e in s.stack.edge), viewer, policy]
+    return [s.logical_id(door.function), *(s.logical_id(e.function) for e in s.stack.edge), policy]
 
 
-def _without_output_roles(resource: dict[str, Any]) -> dict[str, Any]:
+def _without_deployment_facts(resource: dict[str, Any]) -> dict[str, Any]:
     stripped = copy.deepcopy(resource)
     props = stripped["Properties"]
     if resource["Type"] == "AWS::Lambda::Function":
         props["Environment"]["Variables"].pop("IMGPIPE_OUTPUTS")
-    elif resource["Type"] == "AWS::CloudFront::Function":
-        props.pop("FunctionCode")
     else:
         for statement in props["PolicyDocument"]["Statement"]:
             if statement.get("Sid") == "CdnReadsPublicOutputsOnly":
-                statement.pop("Resource")
+                statement["Condition"]["StringEquals"].pop(f"s3:ExistingObjectTag/{VISIBILITY_TAG}")
     return stripped
 
 
@@ -161,12 +162,9 @@ def test_every_existing_resource_keeps_its_id_and_properties(baseline: Synthesiz
     assert missing == [], f"renamed or removed: {missing}"
     notify_id = _notify_function_id(baseline)
     notify_rule = _notify_pipeline_rule_id(baseline)
-    roles = _output_role_ids(baseline)
-    allowed = {notify_id, notify_rule, *roles}
+    allowed = {notify_id, notify_rule}
     changed = [k for k, resource in before.items() if k not in allowed and _canonical(resource) != _canonical(after[k])]
     assert changed == [], f"changed by adding a processor: {changed}"
-    for lid in roles:
-        assert _without_output_roles(before[lid]) == _without_output_roles(after[lid]), lid
     assert _without_expected_producers(before[notify_id]) == _without_expected_producers(after[notify_id])
     # notify's pipeline rule admits the new producers' sources, and changes in nothing else
     assert _without_sources(before[notify_rule]) == _without_sources(after[notify_rule])

@@ -1,8 +1,9 @@
 """Each of the services added after the first four arrives as one folder and changes nothing that
 exists: synthesized with and without its folder (every service deployed), every other resource
 keeps its id and its properties, but for what the independence test allows
-(tests/infra/test_independence.py: notify's expected producers and pipeline-rule sources, what the
-output roles generate), and, for a service that may hold uploads, the gate it adds."""
+(tests/infra/test_independence.py: notify's expected producers and pipeline-rule sources), what the
+deployment-level facts about outputs decide where the service changes one (watermark's srcset,
+a facts service's audience), and, for a service that may hold uploads, the gate it adds."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from imgpipe.manifest import load_manifest
 from tests.infra.synth import Synthesized, synthesize
 from tests.infra.test_independence import (
     _canonical,
+    _deployment_fact_ids,
     _notify_function_id,
     _notify_pipeline_rule_id,
-    _output_role_ids,
+    _without_deployment_facts,
     _without_expected_producers,
     _without_gate,
-    _without_output_roles,
     _without_sources,
 )
 
@@ -48,12 +49,12 @@ def test_adding_the_folder_changes_no_existing_resource(
         after = {k: _without_gate(r) for k, r in after.items()}
     assert sorted(set(before) - set(after)) == []
     notify, rule = _notify_function_id(without), _notify_pipeline_rule_id(without)
-    roles = _output_role_ids(without)
-    allowed = {notify, rule, *roles}
+    facts = _deployment_fact_ids(without)
+    allowed = {notify, rule, *facts}
     changed = [k for k, r in before.items() if k not in allowed and _canonical(r) != _canonical(after[k])]
     assert changed == [], f"adding {service} changed {changed}"
-    for lid in roles:
-        assert _without_output_roles(before[lid]) == _without_output_roles(after[lid]), lid
+    for lid in facts:
+        assert _without_deployment_facts(before[lid]) == _without_deployment_facts(after[lid]), lid
     assert _without_expected_producers(before[notify]) == _without_expected_producers(after[notify])
     assert _without_sources(before[rule]) == _without_sources(after[rule])
     added = sorted(set(after) - set(before))

@@ -14,11 +14,12 @@ import pytest
 from imgpipe.catalog import APPROVED
 from imgpipe.config import Config
 from imgpipe.events import Upload, VariantInfo, VariantsCreated, to_entry
+from imgpipe.keys import settings_hash
 from imgpipe.limits import Limits
 from imgpipe.outputs import VISIBILITY_TAG, held_tags, held_until_released, is_held
 from imgpipe.registry import DEFAULT_ROOT, StackNames, discover, expected_producers_spec, function_config
 from imgpipe.runtime import Output, UploadProcessor
-from imgpipe.settings import setting
+from imgpipe.settings import as_data, setting
 from imgpipe_tools.review import review
 from imgpipe_tools.testing.fakes import FakePublisher, FakeStorage
 from imgpipe_tools.testing.memory_catalog import MemoryCatalog
@@ -69,6 +70,35 @@ def test_a_gated_producer_writes_its_public_outputs_held_in_the_same_put() -> No
     # no moderation: its visibility only (what the CDN serves by); facts are never served: no tag
     assert _write(False, "responsive").tags[(VAR, "demo/photos/cat.jpg/640w.jpg")] == visibility
     assert not any(_write(True, "facts").tags.values())
+
+
+def test_outputs_written_before_their_visibility_tag_are_redone_not_skipped() -> None:
+    """An output written untagged (before visibility was decided per object) is never served, so
+    the skip evidence must not call it current: a re-run (the backfill) rewrites it tagged."""
+    storage = FakeStorage()
+    etag = storage.add(UP, "photos/cat.jpg", b"image")
+    key = "demo/photos/cat.jpg/640w.jpg"
+    # as written before: the same bytes, this upload's etag, the settings' hash alone, no tag
+    old_hash = settings_hash(as_data(_Settings()))
+    metadata = {"source-etag": etag, "settings-hash": old_hash}
+    storage.put(VAR, key, b"x", content_type="image/jpeg", metadata=metadata)
+    storage.puts.clear()
+    processor = UploadProcessor(
+        processor="demo",
+        process=lambda data, s: [Output("640w", "jpeg", b"x", 640, 480)],
+        storage=storage,
+        publisher=FakePublisher(),
+        variants_bucket=VAR,
+        settings={"q": 1},
+        settings_type=_Settings,
+        output_role="responsive",
+    )
+    result = processor.handle(object_created(UP, "photos/cat.jpg", etag))
+    assert result.status == "processed", result
+    assert storage.puts == [(VAR, key)]
+    assert storage.tags[(VAR, key)] == {VISIBILITY_TAG: "responsive:demo"}
+    # and once tagged, a re-run skips it as current
+    assert processor.handle(object_created(UP, "photos/cat.jpg", etag)).status == "skipped"
 
 
 class _Sender:

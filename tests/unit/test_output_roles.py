@@ -173,7 +173,8 @@ def test_only_the_srcset_responsive_set_is_served_and_a_chosen_mark_withholds_th
         "responsive:resize",
     ]
     # the mark alone still protects the clean full-size picture
-    assert public_visibilities([watermark, convert], {"watermark": True}) == ["derived", "preview", "responsive:watermark"]
+    marked_only = ["derived", "preview", "responsive:watermark"]
+    assert public_visibilities([watermark, convert], {"watermark": True}) == marked_only
     # the shipped services through the settings as a deployment gives them
     clean = ["derived", "full", "preview", "responsive:resize"]
     assert served_visibilities(SHIPPED, {"watermark": {"srcset": False}}) == clean
