@@ -13,6 +13,7 @@ from moto import mock_aws
 from imgpipe.adapters import EventBridgePublisher, S3Storage
 from imgpipe.errors import TransientError
 from imgpipe.events import ImageRejected, Upload
+from imgpipe.outputs import VISIBILITY_TAG, held_tags
 from imgpipe.ports import ObjectChanged, ObjectMissing
 
 
@@ -43,6 +44,18 @@ def test_missing_and_changed_objects_are_told_apart(s3: Any) -> None:
     s3.put_object(Bucket="bkt", Key="k", Body=b"v2")
     with pytest.raises(ObjectChanged):
         storage.get("bkt", "k", etag="0123456789abcdef0123456789abcdef")
+
+
+def test_release_removes_the_held_mark_and_keeps_the_visibility(s3: Any) -> None:
+    storage = S3Storage(s3)
+    tags = {VISIBILITY_TAG: "responsive:resize", **held_tags()}
+    storage.put("bkt", "resize/a.jpg/640w.jpg", b"x", content_type="image/jpeg", metadata={}, tags=tags)
+    storage.release("bkt", ["resize/a.jpg/640w.jpg", "resize/gone.jpg/640w.jpg"])  # a missing one is skipped
+    after = s3.get_object_tagging(Bucket="bkt", Key="resize/a.jpg/640w.jpg")["TagSet"]
+    # the CDN serves it by this tag: deleting the object's tagging would have made it unservable
+    assert after == [{"Key": VISIBILITY_TAG, "Value": "responsive:resize"}]
+    storage.release("bkt", ["resize/a.jpg/640w.jpg"])  # idempotent
+    assert s3.get_object_tagging(Bucket="bkt", Key="resize/a.jpg/640w.jpg")["TagSet"] == after
 
 
 def test_publisher_puts_events_with_source_and_detail() -> None:
