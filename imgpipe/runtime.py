@@ -297,10 +297,11 @@ class UploadProcessor:
     def _tags(self, info: VariantInfo) -> dict[str, str] | None:
         """A public image's visibility (what the CDN decides on, per object) and, while its round
         may still be held, the held mark: in the PUT itself, so never a moment it is servable
-        untagged or unheld. Facts and sidecars get none, and so are never served."""
-        visibility = visibility_of(info.kind, info.processor)
+        untagged or unheld. Facts and sidecars get none, and so are never served; nor does the
+        output of a processor that declares no role (a test harness's): fail-safe."""
+        visibility = visibility_of(info.kind, info.processor) if self.output_role else None
         if visibility is None:
-            return None
+            return held_tags() if self.outputs_gated else None
         return {VISIBILITY_TAG: visibility, **(held_tags() if self.outputs_gated else {})}
 
     def _reject(self, upload: Upload, rejection: Rejection) -> Result:
