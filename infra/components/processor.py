@@ -181,13 +181,18 @@ class Processor(Construct):
         #: the queue its rules deliver to, when it takes its events in batches
         self.input_queue: sqs.Queue | None = None
         if manifest.batch:
-            self.input_queue = self._batch_input(manifest, reserved_concurrency, removal_policy)
+            self.input_queue = self._batch_input(manifest, reserved_concurrency, removal_policy, alarm_topic)
         self.rules = self._route(triggers, uploads_bucket, producers)
 
     def _batch_input(
-        self, manifest: Manifest, reserved_concurrency: int | None, removal_policy: cdk.RemovalPolicy
+        self,
+        manifest: Manifest,
+        reserved_concurrency: int | None,
+        removal_policy: cdk.RemovalPolicy,
+        alarm_topic: sns.ITopic,
     ) -> sqs.Queue:
-        """The input queue and the event source that reads it in batches."""
+        """The input queue, the event source that reads it in batches, and an alarm on its oldest
+        event's age."""
         assert manifest.batch is not None
         queue = sqs.Queue(
             self,
@@ -215,6 +220,26 @@ class Processor(Construct):
                 max_concurrency=reserved_concurrency if reserved_concurrency and reserved_concurrency >= 2 else None,
             )
         )
+        # An event left in the queue past its retention is dropped without a trace, so ops hear
+        # when the oldest one has waited half of it (the function failing or throttled, or the
+        # event source disabled), while there is still time to act.
+        self.input_age_alarm = cloudwatch.Alarm(
+            self,
+            "InputQueueAgeAlarm",
+            alarm_description=(
+                f"{manifest.name}: an event has waited over half of the {manifest.max_event_age_s} s its input "
+                "queue keeps it (check the function's errors and throttles, and its event source)"
+            ),
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=cdk.Duration.minutes(DLQ_ALARM_PERIOD_MINUTES), statistic="Maximum"
+            ),
+            threshold=manifest.max_event_age_s // 2,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.input_age_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        self.input_age_alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
         return queue
 
     def _route(

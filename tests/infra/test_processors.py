@@ -201,6 +201,25 @@ def test_a_batched_service_reads_its_input_queue_in_batches_and_its_failures_rea
     assert props["VisibilityTimeout"] >= 6 * m.timeout_s + m.batch.window_s
 
 
+@pytest.mark.parametrize("name", [m.name for m in MANIFESTS if m.batch])
+def test_an_input_queue_alarms_before_its_oldest_event_expires(synthesized: Synthesized, name: str) -> None:
+    """The queue drops an event after its retention (the manifest's max event age) without a
+    trace: the alarm fires at half of it, to the alarm topic."""
+    m = _manifest(synthesized, name)
+    queue = synthesized.stack.processors[name].input_queue
+    assert queue is not None
+    queue_name = {"Fn::GetAtt": [synthesized.logical_id(queue), "QueueName"]}
+    (alarm,) = [
+        a["Properties"]
+        for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"
+        and a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    ]
+    assert alarm["Threshold"] * 2 <= m.max_event_age_s
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] and alarm["OKActions"] == alarm["AlarmActions"]
+
+
 def test_only_a_service_that_asks_for_batches_has_an_input_queue(synthesized: Synthesized) -> None:
     batched = {n for n, p in synthesized.stack.processors.items() if p.input_queue is not None}
     assert batched == {m.name for m in MANIFESTS if m.batch}

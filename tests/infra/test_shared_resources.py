@@ -55,9 +55,13 @@ def test_resource_counts(synthesized: Synthesized) -> None:
     assert counts["AWS::SQS::Queue"] == 2 * services + batched
     # per service: 2 DLQ depth, Errors/Throttles/DestinationDeliveryFailures, 2 per rule, 2 more per DLQ
     # (new messages, oldest message); a rejection-rate alarm per image processor; one on the topic;
-    # Errors/Throttles of the backfill item function (every Lambda's: infra/components/function.py)
+    # Errors/Throttles of the backfill item function (every Lambda's: infra/components/function.py);
+    # the oldest event's age on each input queue
     forged = 1  # notify's ForgedEventsRejected
-    assert counts["AWS::CloudWatch::Alarm"] == services * (2 + 3 + 4) + 2 * rules + image_processors + 1 + forged + 2
+    assert (
+        counts["AWS::CloudWatch::Alarm"]
+        == services * (2 + 3 + 4) + 2 * rules + image_processors + 1 + forged + 2 + batched
+    )
     assert counts["AWS::Events::Rule"] == rules  # one per trigger: notify has two
     # No custom resources: EventBridge is enabled on the bucket natively, log groups are explicit.
     assert not [t for t in counts if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
