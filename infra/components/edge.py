@@ -27,6 +27,7 @@ from imgpipe.manifest import Manifest
 from imgpipe.transforms import NEGOTIATED, STORED_PREFIX
 from infra.components import nag
 from infra.components.function import ServiceFunction
+from infra.components.storage import prefix_access
 
 #: Accept, reduced to what ``auto`` can become (imgpipe.transforms.negotiate: AVIF, WebP, else
 #: JPEG); removed for a fixed format, which does not depend on it
@@ -103,16 +104,11 @@ class EdgeService(Construct):
             iam.PolicyStatement(sid="ReadUploads", actions=["s3:GetObject"], resources=[uploads.arn_for_objects("*")]),
             # a HEAD on a deleted upload must answer 404 (a refusal), not 403
             iam.PolicyStatement(sid="ListUploads", actions=["s3:ListBucket"], resources=[uploads.bucket_arn]),
-            iam.PolicyStatement(
-                sid="KeepLargeRenderings",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[variants.arn_for_objects(f"{STORED_PREFIX}*")],
-            ),
-            iam.PolicyStatement(
-                sid="ListLargeRenderings",
-                actions=["s3:ListBucket"],
-                resources=[variants.bucket_arn],
-                conditions={"StringLikeIfExists": {"s3:prefix": [f"{STORED_PREFIX}*"]}},
+            *prefix_access(
+                variants,
+                STORED_PREFIX,
+                ["s3:GetObject", "s3:PutObject"],
+                sids=("KeepLargeRenderings", "ListLargeRenderings"),
             ),
         ):
             self.role.add_to_principal_policy(statement)

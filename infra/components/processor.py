@@ -32,6 +32,7 @@ from constructs import Construct
 from imgpipe.manifest import Manifest, RuleTrigger, Trigger, rule_pattern
 from infra.components import nag
 from infra.components.function import ServiceFunction
+from infra.components.storage import prefix_access
 from infra.constants import (
     DLQ_ALARM_EVALUATION_PERIODS,
     DLQ_ALARM_PERIOD_MINUTES,
@@ -315,24 +316,13 @@ class Processor(Construct):
         ]
         acks = acks if reads_uploads else []
         if self.manifest.produces_variants:
-            statements += [
-                iam.PolicyStatement(
-                    sid="WriteOwnVariants",
-                    # PutObjectTagging: a PUT with tags (outputs written held, imgpipe/outputs.py)
-                    actions=["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
-                    resources=[variants.arn_for_objects(f"{name}/*")],
-                ),
-                # IfExists: a HEAD on a missing key checks ListBucket without any prefix (and
-                # must get 404); an actual listing is held to this processor's prefix when it
-                # names one. Listing reveals only keys derived from upload keys, which this
-                # role may list anyway.
-                iam.PolicyStatement(
-                    sid="ListOwnVariants",
-                    actions=["s3:ListBucket"],
-                    resources=[variants.bucket_arn],
-                    conditions={"StringLikeIfExists": {"s3:prefix": [f"{name}/*"]}},
-                ),
-            ]
+            # PutObjectTagging: a PUT with tags (outputs written held, imgpipe/outputs.py)
+            statements += prefix_access(
+                variants,
+                f"{name}/",
+                ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
+                sids=("WriteOwnVariants", "ListOwnVariants"),
+            )
             acks.append(
                 (
                     f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(_cfn(variants))}.Arn>/{name}/*]",

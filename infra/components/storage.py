@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -21,6 +22,26 @@ from infra.constants import (
     UPLOADS_NONCURRENT_VERSION_EXPIRY_DAYS,
     VARIANTS_ACCESS_LOG_PREFIX,
 )
+
+
+def prefix_access(
+    bucket: s3.IBucket, prefix: str, actions: Sequence[str], *, sids: tuple[str, str]
+) -> list[iam.PolicyStatement]:
+    """``actions`` on the objects under ``prefix`` of ``bucket``, and ListBucket held to that
+    prefix so that a HEAD on a missing key answers 404, not 403 (``sids``: the two statements').
+
+    IfExists: a HEAD checks ListBucket without any prefix (and must get 404); an actual listing
+    is held to the prefix. Listing reveals only keys derived from upload keys, which a role that
+    may write them may list anyway."""
+    return [
+        iam.PolicyStatement(sid=sids[0], actions=list(actions), resources=[bucket.arn_for_objects(f"{prefix}*")]),
+        iam.PolicyStatement(
+            sid=sids[1],
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLikeIfExists": {"s3:prefix": [f"{prefix}*"]}},
+        ),
+    ]
 
 
 def _private_bucket_props(removal_policy: cdk.RemovalPolicy) -> dict[str, object]:
