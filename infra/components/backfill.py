@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -210,59 +211,39 @@ def _cfn(bucket: s3.IBucket) -> cdk.CfnElement:
     return child
 
 
+@dataclass(frozen=True)
+class BackfillWiring:
+    """What the backfill is built from: the stack's shared pieces it uses."""
+
+    runtime: lambda_.Runtime
+    layer: lambda_.ILayerVersion
+    uploads_bucket: s3.IBucket
+    variants_bucket: s3.IBucket
+    catalog: dynamodb.ITable
+    #: the stack's event key, when its producers sign their events: the backfill signs its own too
+    event_key: secretsmanager.ISecret | None
+    key_prefixes: tuple[str, ...]
+    removal_policy: cdk.RemovalPolicy
+    alarm_topic: sns.ITopic
+
+
 class Backfill(Construct):
     """The backfill state machine and its item Lambda, which puts events on the bus with the
     backfill's source only and reads whether the catalog recorded an upload; it invokes nothing."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        runtime: lambda_.Runtime,
-        layer: lambda_.ILayerVersion,
-        uploads_bucket: s3.IBucket,
-        variants_bucket: s3.IBucket,
-        catalog: dynamodb.ITable,
-        event_key: secretsmanager.ISecret | None,
-        key_prefixes: tuple[str, ...],
-        removal_policy: cdk.RemovalPolicy,
-        alarm_topic: sns.ITopic,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, wiring: BackfillWiring) -> None:
         super().__init__(scope, construct_id)
-        results = variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
+        results = wiring.variants_bucket.arn_for_objects(f"{RESULTS_PREFIX}/*")
         # the item Lambda first: the state machine names it (and the template keeps this order)
-        self._item_lambda(
-            runtime=runtime,
-            layer=layer,
-            uploads_bucket=uploads_bucket,
-            variants_bucket=variants_bucket,
-            results=results,
-            catalog=catalog,
-            event_key=event_key,
-            key_prefixes=key_prefixes,
-            removal_policy=removal_policy,
-            alarm_topic=alarm_topic,
-        )
-        self._state_machine(uploads_bucket, variants_bucket, results, removal_policy)
+        self._item_lambda(wiring, results)
+        self._state_machine(wiring, results)
 
-    def _item_lambda(
-        self,
-        *,
-        runtime: lambda_.Runtime,
-        layer: lambda_.ILayerVersion,
-        uploads_bucket: s3.IBucket,
-        variants_bucket: s3.IBucket,
-        results: str,
-        catalog: dynamodb.ITable,
-        event_key: secretsmanager.ISecret | None,
-        key_prefixes: tuple[str, ...],
-        removal_policy: cdk.RemovalPolicy,
-        alarm_topic: sns.ITopic,
-    ) -> None:
+    def _item_lambda(self, wiring: BackfillWiring, results: str) -> None:
         """The item Lambda, and the only calls its role allows: PutEvents with the backfill's
         source, reading one catalog item at a time, HEAD and list on the uploads, the results files."""
         stack = cdk.Stack.of(self)
+        uploads_bucket, variants_bucket = wiring.uploads_bucket, wiring.variants_bucket
+        catalog, event_key = wiring.catalog, wiring.event_key
         uploads_id = stack.get_logical_id(_cfn(uploads_bucket))
         variants_id = stack.get_logical_id(_cfn(variants_bucket))
         # built like every imgpipe Lambda (logs, role, tracing, alarms, dashboard row)
@@ -271,8 +252,8 @@ class Backfill(Construct):
             "Item",
             name="backfill",
             description="imgpipe backfill: put Object Created events on the bus for a batch of existing objects",
-            runtime=runtime,
-            layer=layer,
+            runtime=wiring.runtime,
+            layer=wiring.layer,
             # its own folder, shipped as package `backfill` as a service's is; the planning is the layer's
             handler=f"{ITEM_PACKAGE}.handler.handler",
             code=processor_code(ITEM_FOLDER, ITEM_PACKAGE),
@@ -283,12 +264,12 @@ class Backfill(Construct):
                 ENV_VARIANTS_BUCKET: variants_bucket.bucket_name,
                 ENV_EVENT_BUS: DEFAULT_EVENT_BUS,
                 ENV_CATALOG_TABLE: catalog.table_name,
-                ENV_KEY_PREFIXES: json.dumps(list(key_prefixes)),
+                ENV_KEY_PREFIXES: json.dumps(list(wiring.key_prefixes)),
                 # a stack whose producers sign their events: the backfill signs its own too
                 **({ENV_EVENT_KEY_ARN: event_key.secret_arn} if event_key else {}),
             },
-            alarm_topic=alarm_topic,
-            removal_policy=removal_policy,
+            alarm_topic=wiring.alarm_topic,
+            removal_policy=wiring.removal_policy,
             # Step Functions calls it synchronously and retries; no async retries to configure.
         )
         self.item_logs, self.item_role, self.item_function = self.item.log_group, self.item.role, self.item.function
@@ -331,15 +312,14 @@ class Backfill(Construct):
             "of the variants bucket.",
         )
 
-    def _state_machine(
-        self,
-        uploads_bucket: s3.IBucket,
-        variants_bucket: s3.IBucket,
-        results: str,
-        removal_policy: cdk.RemovalPolicy,
-    ) -> None:
+    def _state_machine(self, wiring: BackfillWiring, results: str) -> None:
         """The state machine (a Distributed Map over the keys), its logs and its role."""
         stack = cdk.Stack.of(self)
+        uploads_bucket, variants_bucket, removal_policy = (
+            wiring.uploads_bucket,
+            wiring.variants_bucket,
+            wiring.removal_policy,
+        )
         variants_id = stack.get_logical_id(_cfn(variants_bucket))
         # A fixed name, so the role can name the machine (child executions) without a cycle.
         name = f"{stack.stack_name}-Backfill"
@@ -427,9 +407,7 @@ class Backfill(Construct):
         alarm_topic: sns.ITopic,
     ) -> Backfill:
         """The construct for the stack, and its output (the ARN ``imgpipe backfill`` starts)."""
-        backfill = cls(
-            stack,
-            "Backfill",
+        wiring = BackfillWiring(
             runtime=runtime,
             layer=layer,
             uploads_bucket=storage.uploads,
@@ -440,5 +418,6 @@ class Backfill(Construct):
             removal_policy=removal_policy,
             alarm_topic=alarm_topic,
         )
+        backfill = cls(stack, "Backfill", wiring)
         cdk.CfnOutput(stack, outputs.BACKFILL_STATE_MACHINE, value=backfill.state_machine.state_machine_arn)
         return backfill
