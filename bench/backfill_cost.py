@@ -33,8 +33,6 @@ BATCH_SECONDS_MAX = 30
 MAX_CONCURRENCY = 10
 ITEM_LAMBDA_GB = 256 / 1024
 LIST_PAGE = 1000  # ListObjectsV2 returns at most 1,000 keys per request
-#: notify per upload: a HEAD and a ranged GET of the upload (the catalog's facts); a HEAD per variant
-NOTIFY_S3_READS = 2
 
 
 def _per_upload(lines: list[dict[str, Any]]) -> float:
@@ -44,35 +42,41 @@ def _per_upload(lines: list[dict[str, Any]]) -> float:
     return sum(ln["usd"] for ln in lines if ln["item"] not in excluded) / 1e6
 
 
-def _lambda_seconds(lines: list[dict[str, Any]]) -> tuple[float, float, float]:
-    """(GB-s at local speed, GB-s CPU-scaled, seconds CPU-scaled) per upload, producers + notify."""
-    gb_s = scaled_gb_s = scaled_s = 0.0
-    for ln in lines:
-        note = ln["note"]
-        if ln["item"].startswith("Lambda ") and " MB" in note and "CPU-bound" in note:
-            ms, mb = float(note.split(" ms x ")[0]), float(note.split(" ms x ")[1].split(" MB")[0])
-            scaled = float(note.split("~")[1].split(" ms")[0])
-            gb_s += ms / 1000 * mb / 1024
-            scaled_gb_s += scaled / 1000 * mb / 1024
-            scaled_s += scaled / 1000
-    variants, _ = _variants_and_producers(lines)
-    notify = (1 + variants) * NOTIFY_ASSUMED_S
-    return gb_s + notify * 0.25, scaled_gb_s + notify * 0.25, scaled_s + notify
+def _reads(counts: dict[str, int]) -> int:
+    return counts.get("s3.HeadObject", 0) + counts.get("s3.GetObject", 0)
 
 
-def _variants_and_producers(lines: list[dict[str, Any]]) -> tuple[int, int]:
-    eventbridge = next(ln for ln in lines if ln["item"] == "EventBridge")
-    variants = int(eventbridge["note"].split()[0])
-    producers = sum(1 for ln in lines if ln["item"].startswith("Lambda ") and ln["item"] != "Lambda notify")
-    return variants, producers
+def _lambda_seconds(model: dict[str, Any]) -> tuple[float, float, float]:
+    """(GB-s at local speed, GB-s billed, seconds billed) per upload, producers + notify, from the
+    cost model's memory curves: each producer's CPU and wait at the memory its curve picked."""
+    gb_s = billed_gb_s = billed_s = 0.0
+    for curve in model["memory_curves"].values():
+        mb, cpu_s, wait_s = curve["chosen_mb"], curve["cpu_ms"] / 1000, curve["wait_ms"] / 1000
+        billed = cost.billed_seconds(cpu_s, wait_s, mb)
+        gb_s += (cpu_s + wait_s) * mb / 1024
+        billed_gb_s += billed * mb / 1024
+        billed_s += billed
+    notify = _notify_events(model) * NOTIFY_ASSUMED_S
+    return gb_s + notify * 0.25, billed_gb_s + notify * 0.25, billed_s + notify
+
+
+def _producers(model: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {name: r for name, r in model["requests_per_upload"].items() if name != "notify"}
+
+
+def _notify_events(model: dict[str, Any]) -> int:
+    """The upload's event and one "Variants Created" per producer."""
+    return 1 + len(_producers(model))
 
 
 def estimate(
-    objects: int, rate: float, lines: list[dict[str, Any]], max_concurrency: int = MAX_CONCURRENCY
+    objects: int, rate: float, model: dict[str, Any], max_concurrency: int = MAX_CONCURRENCY
 ) -> dict[str, Any]:
-    """One run over ``objects`` at ``rate`` objects/s: the first (everything processed) and a
-    repeat (everything current: the processors skip)."""
+    """One run over ``objects`` at ``rate`` objects/s, priced from ``model`` (``bench.cost``'s
+    cost per million uploads): the first (everything processed) and a repeat (everything current:
+    the processors skip)."""
     p, s = PRICES, SFN_PRICES
+    lines = model["lines"]
     per_batch_rate = rate / max_concurrency
     batch_items = max(1, min(BATCH_ITEMS_MAX, int(per_batch_rate * BATCH_SECONDS_MAX)))
     batches = math.ceil(objects / batch_items)
@@ -88,14 +92,17 @@ def estimate(
         "backfill events (PutEvents)": objects * 2 * p["eventbridge_custom_event"],
         "catalog checks (GetItem)": objects * p["dynamodb_read_unit"],
     }
-    variants, producers = _variants_and_producers(lines)
-    gb_s, scaled_gb_s, scaled_s = _lambda_seconds(lines)
+    producers = _producers(model)
+    notify = model["requests_per_upload"]["notify"]
+    variants = sum(r.get("s3.PutObject", 0) for r in producers.values())
+    producer_reads = sum(_reads(r) for r in producers.values())
+    events = _notify_events(model)
+    gb_s, billed_gb_s, billed_s = _lambda_seconds(model)
     # An idempotent skip makes the variants in memory to find them written (docs/decisions.md "Skip
-    # evidence"): the producers' Lambda time and their 3 reads, no PUT; the variants announced again;
-    # notify's checks and, per event, a failed conditional write on the whole round's item.
-    producers_lambda = sum(
-        ln["usd"] for ln in lines if ln["item"].startswith("Lambda ") and ln["item"] != "Lambda notify"
-    )
+    # evidence"): the producers' Lambda time and their reads, no PUT; each producer's event put
+    # again; notify's invocations and reads and, per event, a failed conditional write on the
+    # round's item.
+    producers_lambda = sum(ln["usd"] for ln in lines if ln["item"] in {f"Lambda {n}" for n in producers})
     item_units = math.ceil(
         (
             cost.CATALOG_ROUND_BYTES
@@ -107,23 +114,24 @@ def estimate(
     )
     skip_per_object = (
         producers_lambda / 1e6
-        + producers * 3 * p["s3_get"]
-        + variants * p["eventbridge_custom_event"]
-        + (1 + variants) * (NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"] + p["lambda_request"])
-        + (NOTIFY_S3_READS + variants) * p["s3_get"]
-        + (1 + variants) * item_units * p["dynamodb_write_unit"]
+        + producer_reads * p["s3_get"]
+        + len(producers) * p["eventbridge_custom_event"]
+        + events * NOTIFY_ASSUMED_S * 256 / 1024 * p["lambda_arm64_gb_s"]
+        + notify["lambda.invocations"] * p["lambda_request"]
+        + _reads(notify) * p["s3_get"]
+        + events * item_units * p["dynamodb_write_unit"]
     )
     return {
         "objects": objects,
         "rate": rate,
         "hours": round(objects / rate / 3600, 1),
-        "concurrency_needed": round(rate * scaled_s),
+        "concurrency_needed": math.ceil(rate * billed_s),
         "state_transitions": batches + 6,
         "item_lambda_gb_s": round(batches * batch_s * ITEM_LAMBDA_GB),
         "processing_gb_s": round(objects * gb_s),
-        "processing_gb_s_cpu_scaled": round(objects * scaled_gb_s),
+        "processing_gb_s_billed": round(objects * billed_gb_s),
         "s3_list": math.ceil(objects / LIST_PAGE),
-        "s3_get_head": objects * (producers * 3 + NOTIFY_S3_READS + variants),
+        "s3_get_head": objects * (producer_reads + _reads(notify)),
         "s3_put": objects * variants,
         "orchestration": {k: round(v, 2) for k, v in orchestration.items()},
         "orchestration_usd": round(sum(orchestration.values()), 2),
@@ -137,7 +145,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table docs/backfill.md shows."""
     out = [
         "| objects | rate (/s) | time | concurrency needed | state transitions | item Lambda GB-s "
-        "| processing GB-s (cpu-scaled) | S3 LIST / GET+HEAD / PUT | orchestration | processing | repeat run |",
+        "| processing GB-s (billed) | S3 LIST / GET+HEAD / PUT | orchestration | processing | repeat run |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -145,17 +153,20 @@ def table(rows: list[dict[str, Any]]) -> str:
         time = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
         out.append(
             f"| {r['objects']:,} | {r['rate']:g} | {time} | {r['concurrency_needed']:,} | {r['state_transitions']:,} "
-            f"| {r['item_lambda_gb_s']:,} | {r['processing_gb_s']:,} ({r['processing_gb_s_cpu_scaled']:,}) "
+            f"| {r['item_lambda_gb_s']:,} | {r['processing_gb_s']:,} ({r['processing_gb_s_billed']:,}) "
             f"| {r['s3_list']:,} / {r['s3_get_head']:,} / {r['s3_put']:,} "
             f"| ${r['orchestration_usd']:,.2f} | ${r['processing_usd']:,.2f} | ${r['repeat_processing_usd']:,.2f} |"
         )
     return "\n".join(out)
 
 
+def rows(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs docs/backfill.md shows."""
+    return [estimate(objects, rate, model) for objects in (1_000_000, 100_000_000) for rate in (50, 500)]
+
+
 def main() -> None:
-    lines = cost.from_latest(LATEST)["lines"]
-    rows = [estimate(objects, rate, lines) for objects in (1_000_000, 100_000_000) for rate in (50, 500)]
-    print(table(rows))
+    print(table(rows(cost.from_latest(LATEST))))
 
 
 if __name__ == "__main__":

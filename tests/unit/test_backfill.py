@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,16 +260,30 @@ def test_selection_round_trips() -> None:
 
 
 def test_the_cost_estimate_scales_with_the_objects_and_orchestration_stays_small() -> None:
+    from bench import cost
     from bench.backfill_cost import LATEST, estimate, table
 
-    lines = json.loads(LATEST.read_text())["cost"]["cost"]["lines"]
-    small, large = estimate(1_000_000, 50, lines), estimate(100_000_000, 50, lines)
+    model = cost.from_latest(LATEST)
+    small, large = estimate(1_000_000, 50, model), estimate(100_000_000, 50, model)
     assert large["processing_usd"] == pytest.approx(100 * small["processing_usd"])
     assert small["orchestration_usd"] < 0.05 * small["processing_usd"]
     # a repeat run writes no variant (it still decodes, to find them written: docs/backfill.md)
     assert small["repeat_processing_usd"] < small["processing_usd"]
     assert small["hours"] == pytest.approx(1_000_000 / 50 / 3600, abs=0.1)
+    # each object's PUTs and reads are the per-upload model's, not a count of the doc's own
+    requests = model["requests_per_upload"]
+    assert small["s3_put"] == 1_000_000 * sum(r.get("s3.PutObject", 0) for r in requests.values())
     assert "| 100,000,000 | 50 |" in table([large])
+
+
+def test_the_backfill_docs_show_the_cost_model_of_the_last_bench_run() -> None:
+    """docs/backfill.md's table is what ``python -m bench.backfill_cost`` prints: a new bench run or a
+    new request count that changes it must change the doc too."""
+    from bench import cost
+    from bench.backfill_cost import LATEST, rows, table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "backfill.md").read_text()
+    assert table(rows(cost.from_latest(LATEST))) in doc, "run `python -m bench.backfill_cost` and paste its table"
 
 
 def test_the_local_tracker_finishes_a_silent_backfill_upload_without_an_email() -> None:
