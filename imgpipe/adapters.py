@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from imgpipe.errors import TransientError
 from imgpipe.events import PipelineEvent, normalize_etag, to_entry
 from imgpipe.outputs import RELEASE_TAG
-from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
+from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable, Opened
 from imgpipe.signing import signed
 
 # PutEvents takes at most 10 entries per call.
@@ -59,6 +59,20 @@ def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
+def _object_info(key: str, r: Mapping[str, Any]) -> ObjectInfo:
+    """What a HEAD's or a GET's response headers say about the object."""
+    return ObjectInfo(
+        key=key,
+        size=int(r["ContentLength"]),
+        etag=normalize_etag(r.get("ETag")),
+        metadata=r.get("Metadata", {}),
+        content_type=r.get("ContentType"),
+        storage_class=r.get("StorageClass"),
+        archive_status=r.get("ArchiveStatus"),
+        restore=r.get("Restore"),
+    )
+
+
 class S3Storage:
     def __init__(self, s3: Any | None = None) -> None:
         self._s3 = s3
@@ -81,36 +95,38 @@ class S3Storage:
             if code in ("400", "BadRequest"):
                 raise ObjectUnreadable.customer_encrypted(key) from exc
             raise
-        return ObjectInfo(
-            key=key,
-            size=int(r["ContentLength"]),
-            etag=normalize_etag(r.get("ETag")),
-            metadata=r.get("Metadata", {}),
-            content_type=r.get("ContentType"),
-            storage_class=r.get("StorageClass"),
-            archive_status=r.get("ArchiveStatus"),
-            restore=r.get("Restore"),
-        )
+        return _object_info(key, r)
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
+        opened = self.open(bucket, key, etag=etag)
+        if opened is None:
+            raise ObjectMissing(key)
+        with opened:
+            return opened.read()
+
+    def open(self, bucket: str, key: str, *, etag: str | None = None) -> Opened | None:
         from botocore.exceptions import ClientError
 
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if etag:
             kwargs["IfMatch"] = f'"{etag}"'
         try:
-            return self.s3.get_object(**kwargs)["Body"].read()
+            r = self.s3.get_object(**kwargs)
         except ClientError as exc:
             code = _error_code(exc)
             if code in ("NoSuchKey", "404"):
-                raise ObjectMissing(key) from exc
+                return None
             if code in ("PreconditionFailed", "412"):
                 raise ObjectChanged(key) from exc
             if code == "InvalidObjectState":
-                raise ObjectUnreadable.archived(key) from exc
+                # S3's error names the class (GLACIER, DEEP_ARCHIVE) or Intelligent-Tiering's tier
+                error = exc.response.get("Error", {})
+                raise ObjectUnreadable.archived(key, error.get("AccessTier") or error.get("StorageClass")) from exc
             if code in ("400", "BadRequest", "InvalidRequest"):
                 raise ObjectUnreadable.customer_encrypted(key) from exc
             raise
+        body = r["Body"]
+        return Opened(_object_info(key, r), body.read, body.close)
 
     def put(
         self,

@@ -3,7 +3,7 @@ in-memory fakes for unit tests: :mod:`imgpipe_tools.testing.fakes`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,9 +55,31 @@ class ObjectInfo:
 ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 
+@dataclass(frozen=True)
+class Opened:
+    """An object being read: what its GET's response headers say (``info``), its body not read
+    yet. The caller looks at ``info`` (size, etag, metadata) and then reads the body, or closes it
+    unread (an object over a size limit is never held in memory)."""
+
+    info: ObjectInfo
+    read: Callable[[], bytes]
+    close: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> Opened:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 class Storage(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """Metadata of an object, or None when it does not exist."""
+
+    def open(self, bucket: str, key: str, *, etag: str | None = None) -> Opened | None:
+        """One GET: the object's metadata and its unread body, or None when it does not exist.
+        With ``etag``, raise :class:`ObjectChanged` if it no longer matches; raise
+        :class:`ObjectUnreadable` when it needs a restore or a customer's key."""
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
         """The object's bytes. With ``etag``, raise :class:`ObjectChanged` if it no longer
@@ -113,5 +135,7 @@ class ObjectUnreadable(Exception):
         )
 
     @classmethod
-    def archived(cls, key: str) -> ObjectUnreadable:
-        return cls(key, Reason.ARCHIVED, "is in an archive storage class; restore it, then upload it again")
+    def archived(cls, key: str, archive: str | None = None) -> ObjectUnreadable:
+        """``archive``: the storage class or Intelligent-Tiering tier S3 names, when it does."""
+        where = f"the {archive} archive" if archive else "an archive storage class"
+        return cls(key, Reason.ARCHIVED, f"is in {where}; restore it, then upload it again")

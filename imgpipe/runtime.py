@@ -42,8 +42,8 @@ from imgpipe.ports import (
     MetricsSink,
     NoMetrics,
     ObjectChanged,
-    ObjectMissing,
     ObjectUnreadable,
+    Opened,
     Storage,
 )
 from imgpipe.settings import as_data, parse
@@ -167,16 +167,39 @@ class UploadProcessor:
 
     def _handle(self, created: ObjectCreated) -> Result:
         upload = created.upload
+        # One GET tells what a HEAD would (size, etag, archive, the key's spelling) and holds the
+        # body unread until the checks below pass: an upload costs one read request, not two.
         try:
-            info = find_object(upload.key, lambda k: self.storage.head(upload.bucket, k))
+            opened = find_object(upload.key, lambda k: self.storage.open(upload.bucket, k, etag=upload.etag or None))
+        except ObjectChanged:
+            raise Rejection(Reason.SUPERSEDED, _superseded(upload)) from None
         except ObjectUnreadable as exc:
             raise Rejection(exc.reason, f"{upload.uri} {exc.why}") from None
-        if info is None:
+        if opened is None:
             raise Rejection(Reason.OBJECT_MISSING, f"s3://{upload.bucket}/{upload.key} does not exist (deleted?)")
-        # From here on the upload is named by the key that exists in the bucket.
-        key = info.key
-        upload = Upload(upload.bucket, key, upload.etag, upload.version_id)
+        with opened:
+            upload, data = self._read(upload, opened)
+        outputs = self.process(data, self.settings)
+        if not outputs:
+            raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
+        announced = self._announced(upload, outputs)
+        keys = tuple(v.key for v in announced.variants)
+        if self._written_before(upload, outputs):
+            # Same source, same settings, every variant in place: write nothing, announce them
+            # again so a replayed event still completes notify's round (notify de-duplicates).
+            self.publisher.publish(self.source, [announced])
+            return Result("skipped", upload.key, keys)
+        self._write(upload, outputs, announced)
+        self.publisher.publish(self.source, [announced])
+        return Result("processed", upload.key, keys)
+
+    def _read(self, upload: Upload, opened: Opened) -> tuple[Upload, bytes]:
+        """The upload named by the key that exists in the bucket, and its bytes, once what the
+        GET's headers say allows them to be read."""
+        info = opened.info
+        upload = Upload(upload.bucket, info.key, upload.etag, upload.version_id)
         if upload.etag and info.etag and info.etag != upload.etag:
+            # a store that ignored the condition: the etag still tells
             raise Rejection(Reason.SUPERSEDED, _superseded(upload))
         if info.archived:
             raise Rejection(
@@ -192,28 +215,7 @@ class UploadProcessor:
                 Reason.TOO_LARGE,
                 f"{upload.uri} is {info.size:,} bytes; the limit is {self.limits.max_bytes:,} bytes",
             )
-
-        try:
-            data = self.storage.get(upload.bucket, key, etag=upload.etag or None)
-        except ObjectMissing:
-            raise Rejection(Reason.OBJECT_MISSING, f"{upload.uri} was deleted before it could be read") from None
-        except ObjectChanged:
-            raise Rejection(Reason.SUPERSEDED, _superseded(upload)) from None
-        except ObjectUnreadable as exc:
-            raise Rejection(exc.reason, f"{upload.uri} {exc.why}") from None
-        outputs = self.process(data, self.settings)
-        if not outputs:
-            raise RuntimeError(f"processor {self.processor} made no variant for {upload.uri}")
-        announced = self._announced(upload, outputs)
-        keys = tuple(v.key for v in announced.variants)
-        if self._written_before(upload, outputs):
-            # Same source, same settings, every variant in place: write nothing, announce them
-            # again so a replayed event still completes notify's round (notify de-duplicates).
-            self.publisher.publish(self.source, [announced])
-            return Result("skipped", key, keys)
-        self._write(upload, outputs, announced)
-        self.publisher.publish(self.source, [announced])
-        return Result("processed", key, keys)
+        return upload, opened.read()
 
     def _check_writable(self, upload: Upload) -> None:
         """Reject an upload whose variants S3 would refuse (key or metadata over its limits)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from imgpipe.events import PipelineEvent
 from imgpipe.keys import MAX_KEY_BYTES, MAX_USER_METADATA_BYTES, metadata_bytes
 from imgpipe.outputs import RELEASE_TAG
-from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable
+from imgpipe.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectUnreadable, Opened
 
 
 class S3LimitExceeded(Exception):
@@ -35,6 +35,9 @@ class StoredObject:
 class FakeStorage:
     objects: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
     puts: list[tuple[str, str]] = field(default_factory=list)
+    #: one per GET sent (``open``, ``get``), whether or not its body was read
+    opens: list[tuple[str, str]] = field(default_factory=list)
+    #: one per body read: what a GET's caller held in memory
     gets: list[tuple[str, str]] = field(default_factory=list)
     #: one (bucket, keys) per delete_keys call
     deletes: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -63,6 +66,10 @@ class FakeStorage:
             return None
         if obj.sse_c:
             raise ObjectUnreadable.customer_encrypted(key)
+        return self._info(key, obj)
+
+    @staticmethod
+    def _info(key: str, obj: StoredObject) -> ObjectInfo:
         return ObjectInfo(
             key,
             len(obj.data),
@@ -75,15 +82,30 @@ class FakeStorage:
         )
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> bytes:
-        self.gets.append((bucket, key))
+        opened = self.open(bucket, key, etag=etag)
+        if opened is None:
+            raise ObjectMissing(key)
+        return opened.read()
+
+    def open(self, bucket: str, key: str, *, etag: str | None = None) -> Opened | None:
+        """As S3 answers a GET: missing, then the customer's key, the archive, the etag."""
+        self.opens.append((bucket, key))
         obj = self.objects.get((bucket, key))
         if obj is None:
-            raise ObjectMissing(key)
-        if etag and obj.etag != etag:
-            raise ObjectChanged(key)
+            return None
         if obj.sse_c:
             raise ObjectUnreadable.customer_encrypted(key)
-        return obj.data
+        info = self._info(key, obj)
+        if info.archived:
+            raise ObjectUnreadable.archived(key, obj.archive_status or obj.storage_class)
+        if etag and obj.etag != etag:
+            raise ObjectChanged(key)
+
+        def read() -> bytes:
+            self.gets.append((bucket, key))
+            return obj.data
+
+        return Opened(info, read)
 
     def put(
         self,

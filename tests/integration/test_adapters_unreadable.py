@@ -56,3 +56,40 @@ def test_sse_c_head_and_get_answer_400_and_become_unreadable() -> None:
                 call()
             assert exc.value.reason == Reason.CUSTOMER_ENCRYPTED
         stub.assert_no_pending_responses()
+
+
+def test_one_get_tells_what_a_head_would_and_leaves_the_body_unread(s3) -> None:
+    from imgpipe.ports import ObjectChanged
+
+    etag = s3.put_object(Bucket="uploads", Key="a.jpg", Body=b"image", ContentType="image/jpeg", Metadata={"m": "1"})[
+        "ETag"
+    ].strip('"')
+    storage = S3Storage(s3)
+    opened = storage.open("uploads", "a.jpg", etag=etag)
+    assert opened is not None
+    with opened:
+        assert opened.info == storage.head("uploads", "a.jpg")
+        assert opened.read() == b"image"
+    assert storage.open("uploads", "missing.jpg", etag=etag) is None
+    with pytest.raises(ObjectChanged):
+        storage.open("uploads", "a.jpg", etag="0" * 32)
+
+
+def test_an_archived_objects_get_says_which_archive_when_s3_names_it(s3) -> None:
+    s3.put_object(Bucket="uploads", Key="old.jpg", Body=b"img", StorageClass="DEEP_ARCHIVE")
+    with pytest.raises(ObjectUnreadable) as exc:
+        S3Storage(s3).open("uploads", "old.jpg")
+    assert exc.value.reason == Reason.ARCHIVED and "restore it" in exc.value.why
+    # S3 names the class (or Intelligent-Tiering's tier) in the error; moto does not
+    client = boto3.client("s3", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "get_object",
+            "InvalidObjectState",
+            "The operation is not valid for the object's storage class",
+            403,
+            service_error_meta={"StorageClass": "INTELLIGENT_TIERING", "AccessTier": "DEEP_ARCHIVE_ACCESS"},
+        )
+        with pytest.raises(ObjectUnreadable) as exc:
+            S3Storage(client).open("b", "k")
+    assert "the DEEP_ARCHIVE_ACCESS archive" in exc.value.why

@@ -180,3 +180,23 @@ def test_a_bad_setting_fails_before_any_work(parts) -> None:
     with pytest.raises(SettingsError, match="settings of demo: 'q' must be at least 1; got 0"):
         _processor(parts, q=0)
     assert process.calls == 0 and storage.puts == []
+
+
+def test_an_upload_is_read_with_one_get_and_no_head(parts) -> None:
+    storage, _, _ = parts
+    etag = storage.add(UP, "a.jpg", b"image")
+    heads: list[tuple[str, str]] = []
+    head = storage.head
+    storage.head = lambda b, k: heads.append((b, k)) or head(b, k)  # type: ignore[method-assign]
+    assert _processor(parts).handle(object_created(UP, "a.jpg", etag)).status == "processed"
+    assert storage.opens == storage.gets == [(UP, "a.jpg")]
+    # the one HEAD left is of the last variant: the skip evidence
+    assert [b for b, _ in heads] == [VAR]
+
+
+def test_an_upload_over_the_byte_cap_is_rejected_from_its_gets_headers_and_never_read(parts) -> None:
+    storage, _, _ = parts
+    etag = storage.add(UP, "x.jpg", b"x" * 101)
+    result = _processor(parts, max_bytes=100).handle(object_created(UP, "x.jpg", etag))
+    assert result.reason == Reason.TOO_LARGE
+    assert storage.opens == [(UP, "x.jpg")] and storage.gets == []
