@@ -56,8 +56,24 @@ def group_by_round(items: Sequence[_Item]) -> list[list[_Item]]:
     return [sorted(g, key=lambda i: i.event.get("detail-type") != OBJECT_CREATED) for g in groups.values()]
 
 
-def handle_batch(records: Sequence[Mapping[str, Any]], handle: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+def _steps(group: list[_Item], together: bool) -> list[list[_Item]]:
+    """How a round's events are handled: each alone, or (``together``) the upload's own event
+    alone and the rest in one step."""
+    if not together or len(group) < 2:
+        return [[item] for item in group]
+    first = 1 if group[0].event.get("detail-type") == OBJECT_CREATED else 0
+    return [[item] for item in group[:first]] + ([group[first:]] if group[first:] else [])
+
+
+def handle_batch(
+    records: Sequence[Mapping[str, Any]],
+    handle: Callable[[dict[str, Any]], Any],
+    *,
+    handle_together: Callable[[list[dict[str, Any]]], Any] | None = None,
+) -> dict[str, Any]:
     """Handles each record's event with ``handle``; returns Lambda's partial batch response.
+    With ``handle_together``, the events of one round after its upload's own are given to it at
+    once (notify records them in one write); when it fails, they are all returned to the queue.
 
     A record whose body is not a JSON object can never succeed: it is logged and dropped (not
     reported, so it is not received again and again). When every event of the batch failed, the
@@ -76,16 +92,21 @@ def handle_batch(records: Sequence[Mapping[str, Any]], handle: Callable[[dict[st
     failed: list[str] = []
     first_error: Exception | None = None
     for group in group_by_round(items):
-        for n, item in enumerate(group):
+        steps = _steps(group, handle_together is not None)
+        for n, step in enumerate(steps):
             try:
-                handle(item.event)
+                if len(step) == 1:
+                    handle(step[0].event)
+                else:
+                    assert handle_together is not None
+                    handle_together([i.event for i in step])
             except Exception as exc:
+                left = [i.message_id for s in steps[n:] for i in s]
                 log.exception(
-                    "an event failed; it and the %d after it of its upload are returned to the queue",
-                    len(group) - n - 1,
+                    "an event failed; it and the %d after it of its upload are returned to the queue", len(left) - 1
                 )
                 first_error = first_error or exc
-                failed += [i.message_id for i in group[n:]]
+                failed += left
                 break
     if items and len(failed) == len(items) and first_error is not None:
         raise first_error

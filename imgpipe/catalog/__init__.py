@@ -71,7 +71,7 @@ from .model import (
     round_sk,
     variant_attr,
 )
-from .port import Catalog, CatalogBase
+from .port import Catalog, CatalogBase, recorded_in
 from .schema import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, create_table
 
 __all__ = [
@@ -116,6 +116,7 @@ __all__ = [
     "hold_attr",
     "iso",
     "latest_of",
+    "recorded_in",
     "rejection_attr",
     "reopens",
     "round_pk",

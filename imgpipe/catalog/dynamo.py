@@ -6,7 +6,7 @@ event's (see :mod:`imgpipe.catalog` for why every variant is its own top-level a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -140,15 +140,15 @@ class DynamoCatalog(DynamoTable, CatalogBase):
         return {"updated_at": iso(now), TTL_ATTRIBUTE: int(now.timestamp()) + self.ttl_days * 86400}
 
     def _record(
-        self, upload: Upload, attr: str, attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
+        self, upload: Upload, marks: Sequence[str], attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
     ) -> Recorded:
         old: dict[str, Any] = {}
         new = self._update(
             RoundRef.of(upload),
             {**attrs, **self._stamp(now)},
             if_absent=initial,
-            condition="attribute_not_exists({attr})",
-            cond_names={"attr": attr},
+            condition=" AND ".join(f"attribute_not_exists({{m{i}}})" for i in range(len(marks))),
+            cond_names={f"m{i}": mark for i, mark in enumerate(marks)},
             return_new=True,
             old_if_failed=old,
         )

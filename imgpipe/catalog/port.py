@@ -10,7 +10,7 @@ attributes it adds to its round, so an implementation only provides one conditio
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,15 @@ class Catalog(Protocol):
         """Every output of one producer's event, in one conditional write."""
 
     def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded: ...
+
+    def record_together(
+        self, events: Sequence[VariantsCreated | ImageRejected], *, expected: list[str], now: datetime
+    ) -> Recorded | None:
+        """Several producers' events of one round in one conditional write, when none of them
+        is recorded yet (``fresh``); when one is, nothing is written and the round is returned as
+        it is (not ``fresh``): :func:`recorded_in` tells which were, and the caller records the
+        others one by one. None: they cannot share a write (the same report twice, more
+        attributes than one write takes), nothing tried."""
 
     def end_silently(self, ref: RoundRef, status: str, *, now: datetime) -> bool:
         """Set a silent final status unless the email was claimed; True if this call did it."""
@@ -126,15 +135,39 @@ def _rejection_value(event: ImageRejected, now: datetime) -> dict[str, Any]:
     return {"processor": event.processor, "reason": event.reason, "message": event.message, "at": iso(now)}
 
 
+#: attributes one write of several events sets at most: an update expression is at most 4 KB, and
+#: each attribute takes about 14 characters of it ("#a12 = :v12, "); a round's producers set far fewer
+MAX_ATTRIBUTES_PER_WRITE = 200
+
+
+def recorded_in(r: Round, event: VariantsCreated | ImageRejected) -> bool:
+    """Whether ``r`` holds ``event``'s report already (the attribute its write is conditional on)."""
+    if isinstance(event, ImageRejected):
+        return any(rej.processor == event.processor for rej in r.rejections)
+    first = event.variants[0].key
+    return any(v.processor == event.processor and v.key == first for v in r.variants)
+
+
+def _event_attrs(event: VariantsCreated | ImageRejected, now: datetime) -> tuple[str, dict[str, Any]]:
+    """What a producer's event adds to its round, and the attribute whose presence says it was
+    recorded (its first variant's record, or its rejection)."""
+    if isinstance(event, ImageRejected):
+        mark = rejection_attr(event.processor)
+        return mark, {mark: _rejection_value(event, now)}
+    attrs = {variant_attr(event.processor, v.key): _variant_value(event, v, now) for v in event.variants}
+    attrs.update(_facts_and_hold(event, now))
+    return variant_attr(event.processor, event.variants[0].key), attrs
+
+
 class CatalogBase:
     """What every implementation shares: the three event writes (each one ``_record``) and the
     read side that ``imgpipe status`` calls."""
 
     def _record(
-        self, upload: Upload, attr: str, attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
+        self, upload: Upload, marks: Sequence[str], attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
     ) -> Recorded:
-        """Write ``attrs`` unless ``attr`` is already there (a duplicate: then nothing changes).
-        ``initial`` is set only where the round does not have it yet."""
+        """Write ``attrs`` unless one of ``marks`` is already there (a duplicate: then nothing
+        changes). ``initial`` is set only where the round does not have it yet."""
         raise NotImplementedError
 
     def _reopen(self, ref: RoundRef, *, now: datetime) -> bool:
@@ -144,24 +177,37 @@ class CatalogBase:
 
     def record_upload(self, upload: Upload, facts: UploadFacts, *, expected: list[str], now: datetime) -> Recorded:
         attrs = {"uploaded_at": facts.uploaded_at or iso(now), **facts.attributes()}
-        recorded = self._record(upload, "uploaded_at", attrs, _new_round(upload, expected, now), now)
+        recorded = self._record(upload, ["uploaded_at"], attrs, _new_round(upload, expected, now), now)
         if reopens(recorded.round, upload.version_id, facts.uploaded_at):
             # The same bytes uploaded again after a delete: a new round in the same item.
             self._reopen(RoundRef.of(upload), now=now)
-            recorded = self._record(upload, "uploaded_at", attrs, _new_round(upload, expected, now), now)
+            recorded = self._record(upload, ["uploaded_at"], attrs, _new_round(upload, expected, now), now)
         return recorded
 
     def record_variants(self, event: VariantsCreated, *, expected: list[str], now: datetime) -> Recorded:
         # One write for the producer's whole event: every variant's record, or (a repeat) none.
-        attrs = {variant_attr(event.processor, v.key): _variant_value(event, v, now) for v in event.variants}
-        attrs.update(_facts_and_hold(event, now))
-        first = variant_attr(event.processor, event.variants[0].key)
-        return self._record(event.upload, first, attrs, _new_round(event.upload, expected, now), now)
+        mark, attrs = _event_attrs(event, now)
+        return self._record(event.upload, [mark], attrs, _new_round(event.upload, expected, now), now)
 
     def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded:
-        attr = rejection_attr(event.processor)
-        attrs = {attr: _rejection_value(event, now)}
-        return self._record(event.upload, attr, attrs, _new_round(event.upload, expected, now), now)
+        mark, attrs = _event_attrs(event, now)
+        return self._record(event.upload, [mark], attrs, _new_round(event.upload, expected, now), now)
+
+    def record_together(
+        self, events: Sequence[VariantsCreated | ImageRejected], *, expected: list[str], now: datetime
+    ) -> Recorded | None:
+        marks: list[str] = []
+        attrs: dict[str, Any] = {}
+        for event in events:
+            mark, more = _event_attrs(event, now)
+            if mark in marks or attrs.keys() & more.keys():
+                return None  # the same report twice in the batch: one by one sees the repeat
+            marks.append(mark)
+            attrs.update(more)
+        if len({RoundRef.of(e.upload) for e in events}) != 1 or len(attrs) > MAX_ATTRIBUTES_PER_WRITE:
+            return None
+        upload = events[0].upload
+        return self._record(upload, marks, attrs, _new_round(upload, expected, now), now)
 
     def load(self, ref: RoundRef) -> Round | None:
         raise NotImplementedError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,12 +45,12 @@ class MemoryCatalog(CatalogBase):
         return k[PARTITION_KEY], k[SORT_KEY]
 
     def _record(
-        self, upload: Upload, attr: str, attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
+        self, upload: Upload, marks: Sequence[str], attrs: Mapping[str, Any], initial: Mapping[str, Any], now: datetime
     ) -> Recorded:
         ref = RoundRef.of(upload)
         with self._lock:
             item = self.items.setdefault(self._key(ref), {**ref.item_key})
-            if attr in item:
+            if any(mark in item for mark in marks):
                 return Recorded(Round.from_item(copy.deepcopy(item)), fresh=False)
             for k, v in initial.items():
                 item.setdefault(k, v)

@@ -30,11 +30,24 @@ def handle_event(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def handle_together(notifier: Notifier, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Producers' events of one round, recorded in one write; logged as one step."""
+    results = notifier.handle_together(events)
+    for result in results:
+        logger.append_keys(source_key=result["key"], etag=result["etag"])
+        logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
+    return results
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notifier = from_config(current_config(), metrics)
     if is_batch(event):
-        return handle_batch(event["Records"], lambda e: handle_event(notifier, e))
+        return handle_batch(
+            event["Records"],
+            lambda e: handle_event(notifier, e),
+            handle_together=lambda events: handle_together(notifier, events),
+        )
     return handle_event(notifier, event)

@@ -29,6 +29,7 @@ from imgpipe.catalog import (
     Recorded,
     Round,
     UploadFacts,
+    recorded_in,
 )
 from imgpipe.errors import TransientError
 from imgpipe.events import (
@@ -134,6 +135,50 @@ class Notifier:
         verdict = check_event(event, self.home) or self._check_variant_object(event)
         if verdict is not None:
             return self._forged(event, verdict)
+        return self._handle_believed(event)
+
+    def handle_together(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Producers' events of one round, as a batch brings them: each believed or refused on
+        its own, the believed ones recorded in one conditional write and the round moved on once.
+        When some were recorded before (repeats: the failed write returns the round as it is,
+        no read), those are counted as repeats and the others recorded one by one, so a repeat
+        is still recorded once and counted as one."""
+        results: list[dict[str, Any]] = []
+        believed: list[dict[str, Any]] = []
+        for event in events:
+            verdict = check_event(event, self.home) or self._check_variant_object(event)
+            if verdict is not None:
+                results.append(self._forged(event, verdict))
+            else:
+                believed.append(event)
+        if len(believed) < 2 or any(e.get("detail-type") == OBJECT_CREATED for e in believed):
+            return [*results, *(self._handle_believed(e) for e in believed)]
+        parsed: list[VariantsCreated | ImageRejected] = []
+        for event in believed:
+            p = parse_pipeline_event(event)
+            assert isinstance(p, VariantsCreated | ImageRejected)
+            parsed.append(p)
+        expected = self._expected(parsed[0].upload.key)
+        recorded = self.catalog.record_together(parsed, expected=expected, now=self.clock())
+        if recorded is None:
+            return [*results, *(self._handle_believed(e) for e in believed)]
+        r = recorded.round
+        if not recorded.fresh:
+            new = [e for e, p in zip(believed, parsed, strict=True) if not recorded_in(r, p)]
+            repeats = len(believed) - len(new)
+            self.metrics.add_metric("DuplicatesSuppressed", "Count", repeats)
+            if new:
+                return [*results, *(self._handle_believed(e) for e in new)]
+            # only repeats: the round moves on as a repeated event moves it (an email that an
+            # earlier invocation claimed but did not send, a round that did not end)
+            result = self._advance(r)
+            return [*results, {"key": r.key, "etag": r.etag, "fresh": False, "together": repeats, **result}]
+        result = self._advance(r)
+        if result.get("suppressed"):
+            self.metrics.add_metric("DuplicatesSuppressed", "Count", 1)
+        return [*results, {"key": r.key, "etag": r.etag, "fresh": True, "together": len(believed), **result}]
+
+    def _handle_believed(self, event: dict[str, Any]) -> dict[str, Any]:
         recorded = self._record(event)
         r = recorded.round
         result = self._advance(r)

@@ -139,3 +139,31 @@ def test_an_http_service_takes_no_batches() -> None:
     with pytest.raises(ManifestError, match="triggered by events") as caught:
         parse_manifest(Path("services/probe"), {**raw, "batch": {"size": 10, "window_s": 1}})
     assert caught.value.field == "batch"
+
+
+def test_with_a_together_handler_each_rounds_upload_goes_alone_and_the_rest_at_once() -> None:
+    batch = records(
+        *variant_events(A, "resize"),  # m0
+        upload_event(A),  # m1
+        *variant_events(B, "thumbnail"),  # m2: alone in its round, handled alone
+        *variant_events(A, "convert"),  # m3
+    )
+    alone = Recorder()
+    together: list[list[str]] = []
+    assert handle_batch(batch, alone, handle_together=lambda es: together.append([ident(e) for e in es])) == {
+        "batchItemFailures": []
+    }
+    assert alone.seen == ["photos/a.jpg upload", "photos/b.jpg thumbnail"]
+    assert together == [["photos/a.jpg resize", "photos/a.jpg convert"]]
+
+
+def test_a_failed_together_step_returns_all_of_its_events_not_the_upload_handled_before() -> None:
+    batch = records(upload_event(A), *variant_events(A, "resize"), *variant_events(A, "convert"), upload_event(B))
+
+    def fail(_events: list[dict[str, Any]]) -> None:
+        raise RuntimeError("the shared write failed")
+
+    alone = Recorder()
+    result = handle_batch(batch, alone, handle_together=fail)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert alone.seen == ["photos/a.jpg upload", "photos/b.jpg upload"]

@@ -404,3 +404,109 @@ def test_a_backfill_of_some_services_completes_its_new_round_when_they_have_repo
     assert results[-1]["step"] == "email"
     stored = parts.catalog.load(RoundRef.of(CAT))
     assert stored is not None and stored.status == COMPLETED and stored.expected == ("resize",)
+
+
+# --- a batch's producers' events, recorded together ---------------------------------------------
+
+
+def _counting_writes(catalog: MemoryCatalog) -> list[int]:
+    """Counts the catalog's event writes (one entry per write: how many reports it recorded)."""
+    writes: list[int] = []
+    record = catalog._record
+
+    def counted(upload: Any, marks: Any, *args: Any) -> Any:
+        writes.append(len(marks))
+        return record(upload, marks, *args)
+
+    catalog._record = counted  # type: ignore[method-assign]
+    return writes
+
+
+def test_a_batch_of_every_producers_event_is_one_write_and_one_email() -> None:
+    parts = Parts()
+    writes = _counting_writes(parts.catalog)
+    notifier = parts.notifier()
+    notifier.handle(upload_event(CAT))
+    results = notifier.handle_together([e for p in sorted(PRODUCERS) for e in variant_events(CAT, p)])
+    assert writes == [1, len(PRODUCERS)]
+    assert [(r["step"], r["together"]) for r in results] == [("email", len(PRODUCERS))]
+    assert_one_ready_email(parts.sender)
+    assert parts.metrics.counts["DuplicatesSuppressed"] == 0
+
+
+def test_a_batch_holding_a_recorded_report_is_recorded_one_by_one_and_the_repeat_counted_once() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    [convert] = variant_events(CAT, "convert")
+    notifier.handle(convert)
+    writes = _counting_writes(parts.catalog)
+    rest = [e for p in ("resize", "thumbnail") for e in variant_events(CAT, p)]
+    results = notifier.handle_together([*rest, convert])
+    # the shared write failed its condition (convert was there) and returned the round: the
+    # new reports are recorded one by one, the repeat is not written again
+    assert writes == [3, 1, 1]
+    assert [r["fresh"] for r in results] == [True, True]
+    assert parts.metrics.counts["DuplicatesSuppressed"] == 1
+    assert_one_ready_email(parts.sender)
+
+
+def test_a_batch_of_repeats_only_is_one_failed_write_and_changes_nothing() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    producers = [e for p in sorted(PRODUCERS) for e in variant_events(CAT, p)]
+    notifier.handle_together(producers)
+    writes = _counting_writes(parts.catalog)
+    [result] = notifier.handle_together(producers)
+    assert writes == [len(PRODUCERS)]
+    assert (result["fresh"], result["step"]) == (False, "nothing")
+    assert parts.metrics.counts["DuplicatesSuppressed"] == len(PRODUCERS)
+    assert_one_ready_email(parts.sender)
+
+
+def test_the_same_report_twice_in_one_batch_is_recorded_once() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    [resize] = variant_events(CAT, "resize")
+    results = notifier.handle_together([resize, resize])
+    assert [r["fresh"] for r in results] == [True, False]
+    assert parts.metrics.counts["DuplicatesSuppressed"] == 1
+
+
+def test_a_forged_event_in_a_batch_is_refused_and_the_others_recorded_together() -> None:
+    parts = Parts()
+    notifier = parts.notifier()
+    writes = _counting_writes(parts.catalog)
+    forged = {**variant_events(CAT, "resize")[0], "source": "imgpipe.elsewhere"}
+    good = [e for p in ("convert", "thumbnail") for e in variant_events(CAT, p)]
+    results = notifier.handle_together([forged, *good])
+    assert [r["step"] for r in results] == ["forged", "wait"]
+    assert writes == [2]
+    stored = parts.catalog.load(RoundRef.of(CAT))
+    assert stored is not None and stored.pending() == ["resize"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False), st.lists(st.integers(0, 3), max_size=8), st.integers(1, 4))
+def test_any_batching_order_and_duplication_sends_exactly_one_email(
+    rnd: random.Random, repeats: list[int], batch_size: int
+) -> None:
+    """As notify's queue may hand the events over: in batches of any size, any order, any
+    repeats; each batch's upload event alone, then the rest together (imgpipe/batch.py)."""
+    parts = Parts()
+    notifier = parts.notifier()
+    events = round_events(CAT)
+    deliveries = events + [events[i] for i in repeats]
+    rnd.shuffle(deliveries)
+    for start in range(0, len(deliveries), batch_size):
+        batch = deliveries[start : start + batch_size]
+        uploads = [e for e in batch if e["detail-type"] == "Object Created"]
+        for event in uploads:
+            notifier.handle(event)
+        rest = [e for e in batch if e["detail-type"] != "Object Created"]
+        if rest:
+            notifier.handle_together(rest)
+    assert_one_ready_email(parts.sender)
+    assert parts.metrics.counts["EmailsSent"] == 1
+    assert parts.metrics.counts["DuplicatesSuppressed"] == len(repeats)
+    stored = parts.catalog.load(RoundRef.of(CAT))
+    assert stored is not None and stored.status == COMPLETED
