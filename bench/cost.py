@@ -64,12 +64,10 @@ CATALOG_CONFIRM_BYTES = 118
 
 
 def catalog_write_units(variants: Sequence[int]) -> int:
-    """Write units of one round's catalog writes: the upload event, one per producer's event (all
-    its ``variants[i]`` records at once), the email's claim and confirm, each billed on the larger
-    of the item's sizes before and after it."""
-    sizes = [0, CATALOG_ROUND_BYTES]
-    for n in variants:
-        sizes.append(sizes[-1] + CATALOG_VARIANT_BYTES * n)
+    """Write units of one round's catalog writes: the upload event, the producers' events (their
+    ``variants`` records) in one write as one batch brings them (services/notify/notifier.py), the
+    email's claim and confirm, each billed on the larger of the item's sizes before and after it."""
+    sizes = [0, CATALOG_ROUND_BYTES, CATALOG_ROUND_BYTES + CATALOG_VARIANT_BYTES * sum(variants)]
     sizes += [sizes[-1] + CATALOG_CLAIM_BYTES, sizes[-1] + CATALOG_CLAIM_BYTES + CATALOG_CONFIRM_BYTES]
     return sum(max(1, math.ceil(max(a, b) / 1024)) for a, b in itertools.pairwise(sizes))
 
@@ -82,8 +80,8 @@ def requests_per_upload(variants: Mapping[str, int]) -> dict[str, dict[str, int]
     for name, n in variants.items():
         out[name] = {
             "lambda.invocations": 1,
-            # HEAD of the upload (key, size, etag), GET of it, HEAD of its last variant (skip evidence)
-            "s3.HeadObject": 2,
+            # GET of the upload (its headers: key, size, etag, archive), HEAD of its last variant (skip evidence)
+            "s3.HeadObject": 1,
             "s3.GetObject": 1,
             "s3.PutObject": n,
             # one "Variants Created" listing them all
@@ -96,8 +94,9 @@ def requests_per_upload(variants: Mapping[str, int]) -> dict[str, dict[str, int]
         # request about their variants
         "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        # one conditional write per event (the upload's, each producer's), then the email's claim and confirm
-        "dynamodb.UpdateItem": 1 + len(variants) + 2,
+        # one conditional write for the upload's event, one for the producers' (one batch), then
+        # the email's claim and confirm
+        "dynamodb.UpdateItem": 1 + 1 + 2,
         "dynamodb.WRU": catalog_write_units(list(variants.values())),
         "sns.Publish": 1,
         # the round's completion event (docs/events.md)

@@ -48,21 +48,22 @@ SIZE = (2400, 1600)
 # (service, counter) -> requests for one upload. Counters: "<client>.<Operation>" (calls), plus
 # "events.entries" (PutEvents entries, what EventBridge bills), "dynamodb.WRU" / "dynamodb.RRU"
 # (DynamoDB's on-demand request units).
-_PRODUCER = {"lambda.invocations": 1, "s3.HeadObject": 2, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1}
+# one GET of the upload (its headers tell what a HEAD would), one HEAD of the last variant (the skip evidence)
+_PRODUCER = {"lambda.invocations": 1, "s3.HeadObject": 1, "s3.GetObject": 1, "events.PutEvents": 1, "events.entries": 1}
 BUDGET: dict[str, dict[str, int]] = {
     # one "Variants Created" entry per producer, however many variants it wrote
     "convert": {**_PRODUCER, "s3.PutObject": 2},
     "resize": {**_PRODUCER, "s3.PutObject": 4},
     "thumbnail": {**_PRODUCER, "s3.PutObject": 1},
     # two invocations (two batches); the upload's HEAD and first bytes (its facts); no HEAD per
-    # variant (the events are signed); one write for the upload, one per producer's event, then
-    # the email's claim and its confirmation
+    # variant (the events are signed); one write for the upload, one for the producers' events of
+    # the second batch together, then the email's claim and its confirmation
     "notify": {
         "lambda.invocations": 2,
         "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        "dynamodb.UpdateItem": 6,
-        "dynamodb.WRU": 10,
+        "dynamodb.UpdateItem": 4,
+        "dynamodb.WRU": 7,
         "sns.Publish": 1,
         "events.PutEvents": 1,
         "events.entries": 1,
@@ -75,13 +76,14 @@ REPLAY_BUDGET: dict[str, dict[str, int]] = {
     "convert": _PRODUCER,
     "resize": _PRODUCER,
     "thumbnail": _PRODUCER,
-    # here the whole round comes in one batch: one invocation, the same writes
+    # here the whole round comes in one batch: one invocation, the upload's write and the
+    # producers' shared write, both refused by their condition (repeats) and billed all the same
     "notify": {
         "lambda.invocations": 1,
         "s3.HeadObject": 1,
         "s3.GetObject": 1,
-        "dynamodb.UpdateItem": 4,
-        "dynamodb.WRU": 8,
+        "dynamodb.UpdateItem": 2,
+        "dynamodb.WRU": 4,
     },
 }
 
