@@ -96,16 +96,16 @@ def test_cost_per_million_adds_up_from_prices_and_request_counts() -> None:
     assert sizes["resize"]["recommended_memory_mb"] == 256
     result = cost.cost_per_million(measured, sizes)
     lines = {ln["item"]: ln["usd"] for ln in result["lines"]}
-    # 0.5 s of CPU at 640 MB's share of a vCPU (its curve's pick), 8 requests' wait, one request
+    # 0.5 s of CPU at 640 MB's share of a vCPU (its curve's pick), 7 requests' wait, one request
     curve = result["memory_curves"]["resize"]
-    assert curve["floor_mb"] == 512 and curve["chosen_mb"] == 640 and curve["wait_ms"] == 160
-    billed = 0.5 * 1769 / 640 + 8 * cost.WAIT_S_PER_REQUEST
+    assert curve["floor_mb"] == 512 and curve["chosen_mb"] == 640 and curve["wait_ms"] == 140
+    billed = 0.5 * 1769 / 640 + 7 * cost.WAIT_S_PER_REQUEST
     assert lines["Lambda resize"] == pytest.approx(1e6 * (billed * 0.625 * 0.0000133334 + 0.2e-6), abs=0.01)
-    # 2 HEAD + 1 GET, one PUT per variant (no done record)
-    assert lines["S3 requests resize"] == pytest.approx(3 * 0.4 + 4 * 5.0, abs=0.01)
+    # 1 GET of the upload + 1 HEAD of the last variant, one PUT per variant (no done record)
+    assert lines["S3 requests resize"] == pytest.approx(2 * 0.4 + 4 * 5.0, abs=0.01)
     # one Variants Created per producer and the completion event, $1 per million entries
     assert lines["EventBridge"] == pytest.approx(3.0)
-    # the upload's event, one per producer, the claim and the confirm: 5 writes, not 1 per variant's 8
+    # the upload's event, the producers' together, the claim and the confirm: 4 writes, not 1 per variant's 8
     assert lines["DynamoDB notify"] == pytest.approx(cost.catalog_write_units([4, 1]) * 0.625, abs=0.01)
     assert lines["SNS email delivery"] == pytest.approx(20.0)
     assert result["total_usd"] == pytest.approx(sum(lines.values()), abs=0.05)
@@ -123,15 +123,15 @@ def test_the_request_target_counts_calls_and_notify_s_queue_against_the_count_be
     """The budget test's upload: the handlers' calls (not PutEvents entries, DynamoDB's request
     units or the invocations, which are counted too) and notify's queue."""
     r = cost.request_target()
-    # producers: 2 HEAD, 1 GET, a PUT per variant (7), 1 PutEvents each; notify: HEAD, GET, 6
-    # UpdateItem, Publish, PutEvents
-    assert r["handlers"] == 3 * 4 + 7 + 10 == 29
+    # producers: 1 GET, 1 HEAD (the skip evidence), a PUT per variant (7), 1 PutEvents each;
+    # notify: HEAD, GET, 4 UpdateItem, Publish, PutEvents
+    assert r["handlers"] == 3 * 3 + 7 + 8 == 24
     # 4 events sent, 2 batches received and deleted
     assert r["queue"] == 4 + 2 + 2
-    assert r["total"] == 37 and r["before"] == 40 and not r["met"]
+    assert r["total"] == 32 and r["before"] == 40 and not r["met"]
     lines = {line[0]: line for line in report.check_lines({"cost": {"cost": _priced()}})}
     assert lines["invocations per upload (default services)"][3] == "met"
-    assert lines["AWS requests per upload (convert, resize, thumbnail, notify)"][1].startswith("37 = 29 ")
+    assert lines["AWS requests per upload (convert, resize, thumbnail, notify)"][1].startswith("32 = 24 ")
 
 
 def _priced() -> dict[str, Any]:

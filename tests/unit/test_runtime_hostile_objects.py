@@ -1,4 +1,4 @@
-"""Uploads that can never be processed are rejected with a reason before any GET, not retried.
+"""Uploads that can never be processed are rejected with a reason before their bytes are read, not retried.
 
 S3 refuses a variant key over 1,024 bytes and user metadata over 2 KB; an object encrypted with a
 customer-provided key (SSE-C) or in an archive storage class cannot be read. Without these checks
