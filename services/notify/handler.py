@@ -31,9 +31,10 @@ def handle_event(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_together(notifier: Notifier, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Producers' events of one round, recorded in one write; logged as one step."""
+    """Producers' events of one round, recorded in one write; each logged with what was done."""
     results = notifier.handle_together(events)
-    for result in results:
+    for event, result in zip(events, results, strict=True):
+        logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
         logger.append_keys(source_key=result["key"], etag=result["etag"])
         logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
     return results

@@ -142,41 +142,48 @@ class Notifier:
         its own, the believed ones recorded in one conditional write and the round moved on once.
         When some were recorded before (repeats: the failed write returns the round as it is,
         no read), those are counted as repeats and the others recorded one by one, so a repeat
-        is still recorded once and counted as one."""
-        results: list[dict[str, Any]] = []
-        believed: list[dict[str, Any]] = []
-        for event in events:
+        is still recorded once and counted as one. One result per event, in their order (events
+        recorded together share theirs)."""
+        results: dict[int, dict[str, Any]] = {}
+        believed: dict[int, dict[str, Any]] = {}
+        for i, event in enumerate(events):
             verdict = check_event(event, self.home) or self._check_variant_object(event)
             if verdict is not None:
-                results.append(self._forged(event, verdict))
+                results[i] = self._forged(event, verdict)
             else:
-                believed.append(event)
-        if len(believed) < 2 or any(e.get("detail-type") == OBJECT_CREATED for e in believed):
-            return [*results, *(self._handle_believed(e) for e in believed)]
-        parsed: list[VariantsCreated | ImageRejected] = []
-        for event in believed:
+                believed[i] = event
+        results.update(self._record_together(believed))
+        return [results[i] for i in range(len(events))]
+
+    def _record_together(self, believed: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        if len(believed) < 2 or any(e.get("detail-type") == OBJECT_CREATED for e in believed.values()):
+            return {i: self._handle_believed(e) for i, e in believed.items()}
+        parsed: dict[int, VariantsCreated | ImageRejected] = {}
+        for i, event in believed.items():
             p = parse_pipeline_event(event)
             assert isinstance(p, VariantsCreated | ImageRejected)
-            parsed.append(p)
-        expected = self._expected(parsed[0].upload.key)
-        recorded = self.catalog.record_together(parsed, expected=expected, now=self.clock())
+            parsed[i] = p
+        first = next(iter(parsed.values()))
+        expected = self._expected(first.upload.key)
+        recorded = self.catalog.record_together(list(parsed.values()), expected=expected, now=self.clock())
         if recorded is None:
-            return [*results, *(self._handle_believed(e) for e in believed)]
+            return {i: self._handle_believed(e) for i, e in believed.items()}
         r = recorded.round
-        if not recorded.fresh:
-            new = [e for e, p in zip(believed, parsed, strict=True) if not recorded_in(r, p)]
-            repeats = len(believed) - len(new)
-            self.metrics.add_metric("DuplicatesSuppressed", "Count", repeats)
-            if new:
-                return [*results, *(self._handle_believed(e) for e in new)]
+        if recorded.fresh:
+            result = self._advance(r)
+            if result.get("suppressed"):
+                self.metrics.add_metric("DuplicatesSuppressed", "Count", 1)
+            shared = {"key": r.key, "etag": r.etag, "fresh": True, "together": len(believed), **result}
+            return {i: dict(shared) for i in believed}
+        repeats = [i for i, p in parsed.items() if recorded_in(r, p)]
+        self.metrics.add_metric("DuplicatesSuppressed", "Count", len(repeats))
+        out = {i: self._handle_believed(e) for i, e in believed.items() if i not in repeats}
+        if not out:
             # only repeats: the round moves on as a repeated event moves it (an email that an
             # earlier invocation claimed but did not send, a round that did not end)
             result = self._advance(r)
-            return [*results, {"key": r.key, "etag": r.etag, "fresh": False, "together": repeats, **result}]
-        result = self._advance(r)
-        if result.get("suppressed"):
-            self.metrics.add_metric("DuplicatesSuppressed", "Count", 1)
-        return [*results, {"key": r.key, "etag": r.etag, "fresh": True, "together": len(believed), **result}]
+            return {i: {"key": r.key, "etag": r.etag, "fresh": False, **result} for i in repeats}
+        return out | {i: {"key": r.key, "etag": r.etag, "fresh": False, "step": "nothing"} for i in repeats}
 
     def _handle_believed(self, event: dict[str, Any]) -> dict[str, Any]:
         recorded = self._record(event)

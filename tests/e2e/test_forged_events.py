@@ -18,7 +18,8 @@ PHOTO = (SAMPLES / "coffee.jpg").read_bytes()
 
 
 class NotifyResults:
-    """Wraps notify's handling of one event (alone or in a batch) to keep what each returned."""
+    """Wraps notify's handling of events (one alone, or a batch's of one round together) to keep
+    what each event's handling returned."""
 
     def __init__(self) -> None:
         self.results: list[dict[str, Any]] = []
@@ -33,6 +34,15 @@ class NotifyResults:
 
         return handle_event
 
+    def wrap_together(self, real: Any) -> Any:
+        def handle_together(notifier: Any, events: list[dict[str, Any]]) -> Any:
+            results = real(notifier, events)
+            with self._lock:
+                self.results.extend(results)
+            return results
+
+        return handle_together
+
 
 @pytest.fixture
 def notify_results(monkeypatch: pytest.MonkeyPatch) -> NotifyResults:
@@ -41,6 +51,7 @@ def notify_results(monkeypatch: pytest.MonkeyPatch) -> NotifyResults:
     recorder = NotifyResults()
     # the handler looks it up at each call, for each event of a batch
     monkeypatch.setattr(module, "handle_event", recorder.wrap(module.handle_event))
+    monkeypatch.setattr(module, "handle_together", recorder.wrap_together(module.handle_together))
     return recorder
 
 
