@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -464,11 +465,6 @@ def run(
     return {"processors": measured, "sizing": sizes, "cost": cost_per_million(measured, sizes), "repeats": repeats}
 
 
-#: the most variants one producer makes per upload, for the worst case of notify's events (resize
-#: makes one per width, at most 5 with the default 4 widths; thumbnail and convert one per format)
-WORST_CASE_VARIANTS_PER_PRODUCER = 5
-
-
 def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
     """What one upload can cost when every invocation fails at its timeout and Lambda retries it
     ``retry_attempts`` times (each ``imgpipe dlq redrive`` repeats it once more), and the most any
@@ -478,7 +474,8 @@ def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
     for m in manifests:
         events = 1.0 if m.upload_triggers() else 0.0
         if m.listens_to_pipeline:
-            events += len(producers) * WORST_CASE_VARIANTS_PER_PRODUCER
+            # one "Variants Created" (or "Image Rejected") per producer, however many variants
+            events += len(producers)
         gb_s = events * (m.retry_attempts + 1) * m.timeout_s * m.memory_mb / 1024
         per_service[m.name] = {"events": events, "gb_s": round(gb_s, 1)}
     total = sum(s["gb_s"] for s in per_service.values())
@@ -491,7 +488,33 @@ def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
         # every reserved function busy for an hour: what a flood of uploads can spend at most
         "max_usd_per_hour": round(ceiling_gb * 3600 * PRICES["lambda_arm64_gb_s"], 2),
         "unbounded": sorted(m.name for m in manifests if not m.reserved_concurrency),
+        "reserved_gb": ceiling_gb,
     }
+
+
+def worst_case_table(manifests: Sequence[Manifest]) -> str:
+    """The worst case per upload as docs/reliability.md shows it (``python -m bench.cost --worst-case``)."""
+    result = worst_case(manifests)
+    out = ["| service | events per upload | GB-s |", "|---|---:|---:|"]
+    for m in manifests:
+        s = result["per_service"][m.name]
+        if not s["events"]:
+            continue
+        what = " (the upload and one per producer)" if m.listens_to_pipeline and m.upload_triggers() else ""
+        out.append(
+            f"| {m.name} ({m.memory_mb} MB, {m.timeout_s} s, {m.retry_attempts + 1} attempts) "
+            f"| {s['events']:g}{what} | {s['gb_s']:,g} |"
+        )
+    out.append(
+        f"| **total** (a default deployment) | | **{result['gb_s_per_upload']:,g} GB-s = ${result['usd_per_upload']:.4f}** |"
+    )
+    out.append("")
+    out.append(
+        f"Each `imgpipe dlq redrive` can repeat it once. With every reserved function busy, the stack spends at most\n"
+        f"**${result['max_usd_per_hour']:.2f} per hour** on Lambda ({result['reserved_gb']:g} GB running at once, a "
+        "default deployment), whatever arrives."
+    )
+    return "\n".join(out)
 
 
 LATEST = Path(__file__).parent / "results" / "latest.json"
@@ -505,6 +528,11 @@ def from_latest(path: Path = LATEST) -> dict[str, Any]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--worst-case"]:
+        from imgpipe.registry import discover
+
+        print(worst_case_table(discover(services=None)))
+        return
     c = from_latest()
     print(f"Cost of one million uploads: {c['basis']}")
     for ln in c["lines"]:
