@@ -505,9 +505,8 @@ def worst_case_table(manifests: Sequence[Manifest]) -> str:
             f"| {m.name} ({m.memory_mb} MB, {m.timeout_s} s, {m.retry_attempts + 1} attempts) "
             f"| {s['events']:g}{what} | {s['gb_s']:,g} |"
         )
-    out.append(
-        f"| **total** (a default deployment) | | **{result['gb_s_per_upload']:,g} GB-s = ${result['usd_per_upload']:.4f}** |"
-    )
+    total = f"{result['gb_s_per_upload']:,g} GB-s = ${result['usd_per_upload']:.4f}"
+    out.append(f"| **total** (a default deployment) | | **{total}** |")
     out.append("")
     out.append(
         f"Each `imgpipe dlq redrive` can repeat it once. With every reserved function busy, the stack spends at most\n"
