@@ -137,9 +137,18 @@ class SourceImage:
         width, height) when given. Frames are produced one at a time; with ``size`` each is
         resampled straight from the decoder's own frame, so no full-size copy is ever made.
 
-        A GIF frame may lie outside the canvas its header declares, and Pillow then grows the
-        canvas: the header checks cannot see that, so every frame's canvas is checked against
-        the pixel cap, and the running total against the animation budget, before decoding."""
+        A GIF's frames are composited by libvips where it composites them as Pillow does
+        (:data:`imgpipe.imaging.engines.FRAMES_DISPATCH`): one canvas instead of Pillow's
+        full-size copies per frame. Otherwise Pillow: a GIF frame may lie outside the canvas its
+        header declares, and Pillow then grows the canvas: the header checks cannot see that, so
+        every frame's canvas is checked against the pixel cap, and the running total against the
+        animation budget, before decoding."""
+        if engines.frames_engine(self.format) == engines.VIPS and self._data is not None:
+            from imgpipe.imaging import libvips
+
+            if libvips.composites_gif(self._data):
+                yield from self._vips_frames(size)
+                return
         im = self._take()
         budget = ANIMATION_PIXEL_FACTOR * self.limits.max_pixels
         total = 0
@@ -176,6 +185,31 @@ class SourceImage:
             frame.info = {}
             yield frame, duration
             # dropped before the next frame is decoded: the caller holds it if it needs it
+            del frame
+
+    def _vips_frames(self, size: tuple[int, int] | None) -> Iterator[tuple[Image.Image, int]]:
+        """:meth:`frames` by libvips (:func:`imgpipe.imaging.libvips.frames`): one canvas, each
+        frame shrunk as its rows stream. Only a GIF whose frames all lie inside the canvas its
+        header declares comes here (:func:`imgpipe.imaging.libvips.composites_gif`), so the
+        header's checks (pixel cap, frame count, animation budget) are the whole cost."""
+        from imgpipe.imaging import libvips
+
+        header = self._take()
+        icc = header.info.get("icc_profile")
+        header.close()  # Pillow's parse has told what it knows; its pixels are never decoded
+        data, self._data = self._data, None
+        assert data is not None
+        stored_target = oriented_size(size, self.orientation) if size else None
+        for frame, duration in libvips.frames(data, self.stored_size, self.n_frames, stored_target):
+            if frame.mode == "RGBA" and frame.getextrema()[3][0] == 255:
+                frame = frame.convert("RGB")  # RGB unless the frame shows transparency
+            if icc:
+                frame.info["icc_profile"] = icc
+            frame = orient(to_srgb(frame), self.orientation)
+            if size is not None:
+                frame = resize(frame, size)  # a no-op unless libvips rounded a side the other way
+            frame.info = {}
+            yield frame, duration or 100
             del frame
 
     @property

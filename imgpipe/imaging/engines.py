@@ -8,8 +8,9 @@ run first, with Pillow, whatever the engine (:func:`imgpipe.imaging.open_image`)
 The table was chosen from measurements (``python -m bench --only imaging``, figures in
 docs/decisions.md): Pillow's DCT-scaled decode wins on JPEG; libvips wins on PNG (it streams
 the rows through the shrink, so the full image is never in memory) and on WebP (libwebp shrinks
-while it decodes). Animations stay with Pillow: the libvips engine decodes a first frame only,
-and the frame-by-frame canvas checks of :meth:`SourceImage.frames` are Pillow's.
+while it decodes). An animation's first frame (a still made of it) stays with Pillow; the frames
+of an animated GIF are composited by libvips (:data:`FRAMES_DISPATCH`), those of animated WebP
+and PNG by Pillow.
 
 ``IMGPIPE_IMAGING_ENGINE=pillow`` or ``=vips`` forces one engine wherever it can decode, for
 the tests (every imaging property runs on both) and for the bench's A/B runs.
@@ -33,6 +34,12 @@ DISPATCH: dict[str, str] = {
 }
 #: formats the libvips engine can decode with every promise kept (tested on both engines).
 VIPS_FORMATS = frozenset({"jpeg", "png", "webp"})
+#: animation format -> the engine that composites its frames (:meth:`SourceImage.frames`). GIF
+#: goes to libvips: Pillow's GIF decoder holds about four full-canvas copies per frame (its
+#: canvas turns RGB after the first frame, and each frame is converted and cropped at full size
+#: before it is pasted), libvips one canvas; at the 50 MP cap 640 against 325 MB, a quarter of
+#: the CPU (bench ``cap`` part, docs/decisions.md).
+FRAMES_DISPATCH: dict[str, str] = {"gif": VIPS}
 
 
 def forced() -> str | None:
@@ -65,6 +72,13 @@ def engine_for(
     if chosen == PILLOW and not forced() and fmt == "jpeg" and stored and target and _dct_cannot_halve(stored, target):
         return JPEG_FULL_SCALE
     return chosen
+
+
+def frames_engine(fmt: str) -> str:
+    """The engine that composites the frames of an animation of format ``fmt``."""
+    if fmt not in FRAMES_DISPATCH:
+        return PILLOW
+    return forced() or FRAMES_DISPATCH[fmt]
 
 
 def _dct_cannot_halve(stored: tuple[int, int], target: tuple[int, int]) -> bool:

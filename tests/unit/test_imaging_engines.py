@@ -59,8 +59,8 @@ def test_a_forced_libvips_decode_really_runs_libvips(monkeypatch: pytest.MonkeyP
     ids=["gif", "webp", "apng"],
 )
 def test_animations_stay_with_pillow_even_when_libvips_is_forced(monkeypatch: pytest.MonkeyPatch, make) -> None:
-    # The libvips engine decodes a first frame only; the per-frame canvas and budget checks of
-    # SourceImage.frames (which caught GIF frames outside their canvas) are Pillow's.
+    # An animation's first frame (a still made of it) is Pillow's; the frames themselves of a
+    # GIF are composited by libvips (tests/unit/test_gif_frames.py), of WebP and APNG by Pillow.
     monkeypatch.setenv(FORCE_ENV, VIPS)
     source = open_image(make())
     assert source.animated
