@@ -51,7 +51,7 @@ def _lambda_seconds(model: dict[str, Any]) -> tuple[float, float, float]:
     cost model's memory curves: each producer's CPU and wait at the memory its curve picked."""
     gb_s = billed_gb_s = billed_s = 0.0
     for curve in model["memory_curves"].values():
-        mb, cpu_s, wait_s = curve["chosen_mb"], curve["cpu_ms"] / 1000, curve["wait_ms"] / 1000
+        mb, cpu_s, wait_s = curve.get("priced_mb", curve["chosen_mb"]), curve["cpu_ms"] / 1000, curve["wait_ms"] / 1000
         billed = cost.billed_seconds(cpu_s, wait_s, mb)
         gb_s += (cpu_s + wait_s) * mb / 1024
         billed_gb_s += billed * mb / 1024

@@ -325,8 +325,19 @@ def _describe_index_lines(measured: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"item": "DynamoDB describe", "usd": usd, "note": note}]
 
 
-def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any]) -> dict[str, Any]:
-    """Dollars per million uploads of the typical photo, by line item."""
+def deployed_memory() -> dict[str, int]:
+    """Each service's memory as its manifest deploys it."""
+    from imgpipe.registry import discover
+
+    return {m.name: m.memory_mb for m in discover(services="all")}
+
+
+def cost_per_million(
+    measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any], deployed: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Dollars per million uploads of the typical photo, by line item. Each processor is priced at
+    its curve's pick, or at ``deployed`` memory (its manifest's) where that is given and differs: a
+    manifest may keep more than the curve picks for an input the bench does not hold."""
     p = PRICES
     lines: list[dict[str, Any]] = []
     extra_scaled = 0.0
@@ -353,7 +364,13 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
         wait_s = wait_seconds(requests[name], moved_mb)
         curve = memory_curve(typical["cpu_seconds"], wait_s, floor_mb)
         curves[name] = {**curve, "cpu_ms": round(typical["cpu_seconds"] * 1000), "wait_ms": round(wait_s * 1000)}
-        memory_mb = curve["chosen_mb"]
+        memory_mb = (deployed or {}).get(name, curve["chosen_mb"])
+        curve["priced_mb"] = memory_mb
+        why = (
+            "from its curve"
+            if memory_mb == curve["chosen_mb"]
+            else f"its manifest's; its curve picks {curve['chosen_mb']}"
+        )
         mem_gb = memory_mb / 1024
         seconds = billed_seconds(typical["cpu_seconds"], wait_s, memory_mb)
         usd = 1e6 * (seconds * mem_gb * p["lambda_arm64_gb_s"] + p["lambda_request"])
@@ -365,7 +382,7 @@ def cost_per_million(measured: Mapping[str, Mapping[str, Any]], sizes: Mapping[s
                 "item": f"Lambda {name}",
                 "usd": usd,
                 "note": f"{typical['cpu_seconds'] * 1000:.0f} ms CPU at {memory_mb / FULL_VCPU_MB:.2f} vCPU"
-                f" ({memory_mb} MB, from its curve) + {wait_s * 1000:.0f} ms waiting (assumed) ="
+                f" ({memory_mb} MB, {why}) + {wait_s * 1000:.0f} ms waiting (assumed) ="
                 f" {seconds * 1000:.0f} ms billed, 1 request",
             }
         )
@@ -462,7 +479,12 @@ def run(
     for name, entry in (cap or {}).get("processors", {}).items():
         if name in sizes and "error" not in sizes[name] and entry.get("derived_memory_mb"):
             sizes[name]["memory_mb_at_cap_measured"] = entry["derived_memory_mb"]
-    return {"processors": measured, "sizing": sizes, "cost": cost_per_million(measured, sizes), "repeats": repeats}
+    return {
+        "processors": measured,
+        "sizing": sizes,
+        "cost": cost_per_million(measured, sizes, deployed_memory()),
+        "repeats": repeats,
+    }
 
 
 def worst_case(manifests: Sequence[Manifest]) -> dict[str, Any]:
@@ -523,7 +545,7 @@ def from_latest(path: Path = LATEST) -> dict[str, Any]:
     """The cost per million uploads priced again from the last bench run's measurements (time,
     memory, variants per processor) with today's request counts and prices."""
     measured = json.loads(path.read_text())["cost"]
-    return cost_per_million(measured["processors"], measured["sizing"])
+    return cost_per_million(measured["processors"], measured["sizing"], deployed_memory())
 
 
 def main() -> None:

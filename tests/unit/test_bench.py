@@ -419,3 +419,16 @@ def test_the_convert_part_reads_convert_settings_as_a_deployment_does() -> None:
     Image.new("RGB", (64, 48), (200, 40, 40)).save(buf, "PNG")
     made = convert._process(convert.Config("x", now.jpeg_full_scale, 0, 10), buf.getvalue())
     assert sorted(o.format for o in made) == ["avif", "jpeg", "webp"]
+
+
+def test_a_processor_is_priced_at_the_memory_its_manifest_deploys() -> None:
+    """A manifest may keep more memory than the curve picks (an input the bench lacks): the cost
+    table prices what is deployed and says so."""
+    measured = {"resize": _measured(0.5, 4)}
+    sizes = cost.sizing(measured)
+    picked = cost.cost_per_million(measured, sizes)
+    deployed = cost.cost_per_million(measured, sizes, {"resize": 1536})
+    assert picked["memory_curves"]["resize"]["chosen_mb"] != 1536
+    [line] = [ln for ln in deployed["lines"] if ln["item"] == "Lambda resize"]
+    assert "1536 MB, its manifest's" in line["note"]
+    assert deployed["total_usd"] != picked["total_usd"]
