@@ -4,16 +4,16 @@ picked from. ``python -m bench --only convert``, or ``python -m bench.convert [r
 Two tables, on the image bench's 12 MP inputs (the cost table's typical photo and the PNG and WebP
 ones):
 
-- **encoders**: each format's encoders and effort settings on the picture convert hands them (the
-  upload shrunk to ``max_long_edge``): Pillow's WebP ``method`` and AVIF ``speed`` (libavif with
-  libaom, the only AV1 encoder its wheel ships), libvips' own ``webpsave`` and ``heifsave`` (AV1
-  through libheif; its wheel also has libaom only: the ``svt`` and ``rav1e`` encoders are
-  reported as absent, not measured). KiB, CPU ms (all threads) and SSIM against the picture
-  encoded (what the encoder loses).
-- **per upload**: convert's whole ``process`` as configured today against the candidate (engine
-  for a JPEG wanted at over half its size, WebP method, AVIF speed): CPU, total bytes and each
-  output's SSIM against a full-decode Lanczos reference (bench/quality.py). The target: at most
-  half the CPU, at most +3% bytes, no output's SSIM below today's.
+- **per upload**: convert's whole ``process`` with the settings it shipped with (*before*) against
+  today's (*now*): CPU, total bytes and each output's SSIM against a full-decode Lanczos reference
+  (bench/quality.py). The target: at most half the CPU, at most +3% bytes, no output's SSIM below
+  before's.
+- **encoders at equal quality** (bench/encoder_match.py): each format's encoders, efforts and
+  CPU-trading options (Pillow's libwebp methods and libavif speeds and tunes, libvips'
+  ``webpsave``, ``heifsave`` and ``jpegsave``), each at the quality where its output's SSIM
+  reaches before's, with bytes and CPU there; the fastest combination per input within +3% bytes;
+  and the CPU of the decode and shrink that precede the encoders. AV1 encoders the wheels do not
+  ship (SVT-AV1, rav1e) are reported as absent, not measured.
 
 CPU time is ``time.process_time`` of this process (every thread), the median of the repeats,
 interleaved so both configurations see the same load.
@@ -21,7 +21,6 @@ interleaved so both configurations see the same load.
 
 from __future__ import annotations
 
-import io
 import statistics
 import sys
 import time
@@ -31,14 +30,13 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from bench import inputs, quality
 from imgpipe.imaging import engines
 
 INPUTS = (inputs.JPEG12, inputs.PNG12_ALPHA, inputs.WEBP12)
-#: the configuration convert shipped with before this table, and the one picked from it
-BEFORE = {"jpeg_full_scale": engines.PILLOW, "webp_method": 4, "avif_speed": 8}
+#: the settings that decide convert's encoders (the per-upload table compares them)
+KNOBS = ("webp_quality", "webp_method", "avif_quality", "avif_speed", "jpeg_quality")
 #: targets for the per-upload table
 CPU_RATIO_TARGET = 0.5
 BYTES_RATIO_TARGET = 1.03
@@ -48,8 +46,22 @@ BYTES_RATIO_TARGET = 1.03
 class Config:
     name: str
     jpeg_full_scale: str
-    webp_method: int
-    avif_speed: int
+    settings: Mapping[str, Any]  # values of KNOBS
+
+
+#: the configuration convert shipped with before these tables, spelled out so that a later change
+#: of a default does not move it
+BEFORE = Config(
+    "before",
+    engines.PILLOW,
+    {
+        "webp_quality": 80,
+        "webp_method": 4,
+        "avif_quality": 60,
+        "avif_speed": 8,
+        "jpeg_quality": 85,
+    },
+)
 
 
 def _settings() -> Any:
@@ -67,68 +79,6 @@ def _cpu(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.process_time() - started
 
 
-def _luma(img: Image.Image) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
-
-
-def _ssim_of(data: bytes, ref_luma: np.ndarray) -> float:
-    with Image.open(io.BytesIO(data)) as out:
-        return round(quality.ssim(ref_luma, _luma(out)), 4)
-
-
-def _encoder_cases(picture: Image.Image, q_webp: int, q_avif: int) -> list[tuple[str, str, str, Callable[[], bytes]]]:
-    """(format, encoder, setting, encode) for every encoder and effort measured on ``picture``."""
-    import pyvips
-
-    from imgpipe.imaging import EncodeOptions, encode
-
-    vips = pyvips.Image.new_from_memory(picture.tobytes(), picture.width, picture.height, 3, "uchar")
-    cases: list[tuple[str, str, str, Callable[[], bytes]]] = []
-    for m in (0, 1, 2, 3, 4, 6):
-        opts = EncodeOptions(webp_quality=q_webp, webp_method=m)
-        cases.append(("webp", "Pillow (libwebp)", f"method {m}", lambda o=opts: encode(picture.copy(), "webp", o)))
-    for e in (0, 2, 4):
-        cases.append(
-            ("webp", "libvips webpsave", f"effort {e}", partial(vips.webpsave_buffer, Q=q_webp, effort=e, keep=0))
-        )
-    for sp in (7, 8, 9, 10):
-        opts = EncodeOptions(avif_quality=q_avif, avif_speed=sp)
-        cases.append(("avif", "Pillow (libavif, aom)", f"speed {sp}", lambda o=opts: encode(picture.copy(), "avif", o)))
-    for e in (0, 1, 2):
-        heif = partial(vips.heifsave_buffer, Q=q_avif, compression="av1", encoder="aom", effort=e, keep=0)
-        cases.append(("avif", "libvips heifsave (libheif, aom)", f"effort {e}", heif))
-    return cases
-
-
-def encoder_rows(repeats: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Every encoder and effort on each input's convert-sized picture."""
-    from imgpipe.imaging import fit_long_edge, open_image, resize
-
-    settings = _settings()
-    rows: list[dict[str, Any]] = []
-    for spec in INPUTS:
-        source = open_image(inputs.ensure(spec).read_bytes())
-        size = fit_long_edge(source.size, settings.max_long_edge)
-        picture = resize(source.decode(min_size=size), size).convert("RGB")
-        ref = _luma(picture)
-        for fmt, encoder, knob, fn in _encoder_cases(picture, settings.webp_quality, settings.avif_quality):
-            samples = [_cpu(fn) for _ in range(repeats)]
-            made = samples[-1][0]
-            rows.append(
-                {
-                    "input": spec.name,
-                    "format": fmt,
-                    "encoder": encoder,
-                    "setting": knob,
-                    "kib": round(len(made) / 1024, 1),
-                    "cpu_ms": round(statistics.median(s for _, s in samples) * 1000, 1),
-                    "ssim": _ssim_of(made, ref),
-                }
-            )
-            log(f"  encoders {spec.name}: {fmt} {encoder} {knob}: {rows[-1]['kib']} KiB {rows[-1]['cpu_ms']} ms")
-    return rows
-
-
 def absent_encoders() -> list[str]:
     """AV1 encoders the wheels do not ship (libavif in Pillow, libheif in pyvips)."""
     from PIL import _avif
@@ -144,7 +94,7 @@ def _process(config: Config, data: bytes) -> list[Any]:
     saved = engines.JPEG_FULL_SCALE
     engines.JPEG_FULL_SCALE = config.jpeg_full_scale
     try:
-        return process(data, {"webp_method": config.webp_method, "avif_speed": config.avif_speed})
+        return process(data, dict(config.settings))
     finally:
         engines.JPEG_FULL_SCALE = saved
 
@@ -168,11 +118,7 @@ def upload_rows(configs: list[Config], repeats: int, log: Callable[[str], None])
         for c in configs:
             scores = {f"{o.name}.{o.format}": quality.score(o.format, reference, o.data, cache) for o in made[c.name]}
             rows[c.name] = {
-                "config": {
-                    "jpeg_full_scale": c.jpeg_full_scale,
-                    "webp_method": c.webp_method,
-                    "avif_speed": c.avif_speed,
-                },
+                "config": {"jpeg_full_scale": c.jpeg_full_scale, **c.settings},
                 "cpu_ms": round(statistics.median(cpu[c.name]) * 1000, 1),
                 "kib": round(sum(len(o.data) for o in made[c.name]) / 1024, 1),
                 "kib_by_output": {f"{o.name}.{o.format}": round(len(o.data) / 1024, 1) for o in made[c.name]},
@@ -202,21 +148,21 @@ def verdicts(per_upload: Mapping[str, Any], before: str, after: str) -> dict[str
 
 def current() -> Config:
     settings = _settings()
-    return Config("now", engines.JPEG_FULL_SCALE, settings.webp_method, settings.avif_speed)
+    return Config("now", engines.JPEG_FULL_SCALE, {k: getattr(settings, k) for k in KNOBS})
 
 
 def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    before = Config("before", **BEFORE)
+    from bench import encoder_match
+
     now = current()
-    configs = [before, now]
-    log(f"convert: encoders x {repeats}, then per upload: {before} against {now}")
-    per_upload = upload_rows(configs, repeats, log)
+    log(f"convert: per upload x {repeats}: {BEFORE} against {now}, then the encoders at equal quality")
+    per_upload = upload_rows([BEFORE, now], repeats, log)
     return {
         "repeats": repeats,
         "targets": {"cpu_ratio": CPU_RATIO_TARGET, "bytes_ratio": BYTES_RATIO_TARGET},
         "per_upload": per_upload,
-        "verdicts": verdicts(per_upload, before.name, now.name),
-        "encoders": encoder_rows(repeats, log),
+        "verdicts": verdicts(per_upload, BEFORE.name, now.name),
+        "matched": encoder_match.run(repeats, log),
         "absent_encoders": absent_encoders(),
     }
 

@@ -114,37 +114,86 @@ def _convert_lines(conv: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
     return lines
 
 
+def _config_label(c: Mapping[str, Any]) -> str:
+    webp = f"m{c['webp_method']} q{c.get('webp_quality', '-')}"
+    avif = f"s{c['avif_speed']} q{c.get('avif_quality', '-')}"
+    return f"{c['jpeg_full_scale']} / {webp} / {avif} / q{c.get('jpeg_quality', '-')}"
+
+
 def _convert_section(conv: Mapping[str, Any]) -> list[str]:
     out = ["## convert: encoders and settings", ""]
     out.append(
         "convert's whole `process` per upload, the configuration it shipped with (*before*: Pillow decodes a"
-        " JPEG wanted at over half its size, WebP method 4, AVIF speed 8) against today's (*now*), interleaved"
-        f" in one run, median of {conv['repeats']}. CPU of all threads; bytes of all outputs; SSIM of each"
-        " output against a full-decode Lanczos reference (bench/quality.py)."
+        " JPEG wanted at over half its size, WebP method 4 q80, AVIF speed 8 q60, JPEG q85) against"
+        f" today's (*now*), interleaved in one run, median of {conv['repeats']}. CPU of all threads; bytes of all"
+        " outputs; SSIM of each output against a full-decode Lanczos reference (bench/quality.py)."
     )
     out.append("")
     rows = []
     for name, by_config in conv["per_upload"].items():
         for config, r in by_config.items():
-            c = r["config"]
-            setting = f"{c['jpeg_full_scale']} / m{c['webp_method']} / s{c['avif_speed']}"
             ssim = ", ".join(f"{k} {v}" for k, v in r["ssim_by_output"].items())
-            rows.append([name, config, setting, f"{r['cpu_ms']:.0f}", f"{r['kib']:.1f}", ssim])
-    out += _table(["input", "config", "JPEG full-scale engine / WebP / AVIF", "CPU ms", "KiB", "SSIM"], rows)
-    out.append("")
-    out.append(
-        "Each encoder and effort on the picture convert encodes (the upload at `max_long_edge`); SSIM against"
-        " that picture. AV1 encoders the wheels do not ship: "
-        + (", ".join(conv.get("absent_encoders", [])) or "none")
-        + " (libheif in the pyvips wheel has libaom only as well)."
+            rows.append([name, config, _config_label(r["config"]), f"{r['cpu_ms']:.0f}", f"{r['kib']:.1f}", ssim])
+    out += _table(
+        [
+            "input",
+            "config",
+            "JPEG full-scale engine / WebP / AVIF / JPEG",
+            "CPU ms",
+            "KiB",
+            "SSIM",
+        ],
+        rows,
     )
     out.append("")
-    rows = [
-        [e["input"], e["format"], e["encoder"], e["setting"], f"{e['kib']}", f"{e['cpu_ms']:.0f}", f"{e['ssim']}"]
-        for e in conv["encoders"]
-    ]
-    out += _table(["input", "format", "encoder", "setting", "KiB", "CPU ms", "SSIM"], rows)
+    matched = conv.get("matched")
+    if matched:
+        out += _matched_lines(matched, conv.get("absent_encoders", []))
     return [*out, ""]
+
+
+def _matched_lines(m: Mapping[str, Any], absent: list[str]) -> list[str]:
+    load = ", ".join(f"{v:.2f}" for v in m["load_average_before"])
+    out = [
+        "Each encoder, effort and option at **equal quality**: the quality is bisected to the lowest whose output"
+        " reaches the SSIM of *before*'s output of that format (same judge as above), on the picture convert"
+        f" encodes today; KiB and CPU (all threads, median of {m['repeats']}, interleaved) there. A blank quality:"
+        " no quality reaches it. AV1 encoders the wheels do not ship: "
+        + (", ".join(absent) or "none")
+        + f" (libheif in the pyvips wheel has libaom only as well). Load average at the start: {load}.",
+        "",
+    ]
+    for name, t in m["inputs"].items():
+        targets = ", ".join(f"{k} {v}" for k, v in t["targets"].items())
+        shipped = sum(t["shipped_kib"].values())
+        fastest = t["fastest"]
+        best = (
+            "none within the bytes"
+            if fastest is None
+            else f"{'; '.join(f'{k}: {v}' for k, v in fastest['choice'].items())}: encoders {fastest['cpu_ms']:.0f} ms,"
+            f" {fastest['kib']:.1f} KiB ({fastest['kib'] / shipped:.3f}x)"
+        )
+        out.append(
+            f"**{name}**: SSIM targets {targets}; before's outputs {shipped:.1f} KiB; decode and shrink"
+            f" {t['decode_shrink_cpu_ms']:.0f} ms CPU before any encoder. Fastest combination within"
+            f" {m['bytes_ratio_target']}x bytes: {best}."
+        )
+        out.append("")
+        rows = [
+            [
+                r["format"],
+                r["encoder"],
+                r["setting"],
+                "" if r["quality"] is None else str(r["quality"]),
+                f"{r['kib']}" if "kib" in r else "",
+                f"{r['cpu_ms']:.0f}" if "cpu_ms" in r else "",
+                f"{r['ssim']}" if "ssim" in r else "",
+            ]
+            for r in t["rows"]
+        ]
+        out += _table(["format", "encoder", "setting", "quality", "KiB", "CPU ms", "SSIM"], rows)
+        out.append("")
+    return out
 
 
 def _throughput_lines(thr: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:

@@ -394,10 +394,65 @@ def test_convert_verdicts_need_half_the_cpu_bytes_within_3_percent_and_no_lower_
     v = convert.verdicts(per_upload, "before", "now")
     assert {k: x["met"] for k, x in v.items()} == {"ok": True, "slow": False, "big": False, "worse": False}
     result = {"repeats": 1, "targets": {"cpu_ratio": 0.5, "bytes_ratio": 1.03}, "per_upload": per_upload}
-    result |= {"verdicts": v, "encoders": [], "absent_encoders": ["Pillow/libavif svt"]}
+    matched_row = {"format": "webp", "encoder": "Pillow (libwebp)", "setting": "method 2", "quality": 81}
+    matched = {
+        "repeats": 1,
+        "bytes_ratio_target": 1.03,
+        "load_average_before": (1.0, 1.0, 1.0),
+        "inputs": {
+            "ok": {
+                "targets": {"webp": 0.9},
+                "shipped_kib": {"webp": 100.0},
+                "decode_shrink_cpu_ms": 90.0,
+                "rows": [matched_row | {"kib": 99.0, "cpu_ms": 120.0, "ssim": 0.9001}],
+                "fastest": {"cpu_ms": 120.0, "kib": 99.0, "choice": {"webp": "Pillow (libwebp) method 2 q81"}},
+            }
+        },
+    }
+    result |= {"verdicts": v, "matched": matched, "absent_encoders": ["Pillow/libavif svt"]}
     lines = {line[0]: line for line in report.check_lines({"convert": result})}
     assert lines["convert worse vs before"][1] == "0.40x CPU, 0.900x bytes, SSIM < before"
-    assert "Pillow/libavif svt" in "\n".join(report._convert_section(result))
+    section = "\n".join(report._convert_section(result))
+    assert "Pillow/libavif svt" in section and "vips / m4 q- / s8 q- / q-" in section
+    assert "| webp | Pillow (libwebp) | method 2 | 81 | 99.0 | 120 | 0.9001 |" in section
+    assert "webp: Pillow (libwebp) method 2 q81: encoders 120 ms, 99.0 KiB (0.990x)" in section
+
+
+def test_the_quality_search_finds_the_lowest_quality_that_reaches_the_target() -> None:
+    from bench.encoder_match import lowest_quality
+
+    encoded: list[int] = []
+
+    def encode(q: int) -> bytes:
+        encoded.append(q)
+        return bytes(q)
+
+    def ssim_of(data: bytes) -> float:  # rises with quality, in steps as real encoders do
+        return 0.9 + (len(data) // 10) / 1000
+
+    assert lowest_quality(encode, ssim_of, 0.906, 0, 100)[:1] == (60,)
+    assert lowest_quality(encode, ssim_of, 0.906, 0, 100)[2] == 0.906
+    assert len(set(encoded)) == len(encoded) / 2 <= 8  # a bisection, each quality encoded once per search
+    assert lowest_quality(encode, ssim_of, 0.95, 0, 100) is None
+    assert lowest_quality(encode, ssim_of, 0.5, 10, 100)[0] == 10
+
+
+def test_the_fastest_combination_keeps_the_bytes_of_all_formats_together_within_budget() -> None:
+    from bench.encoder_match import fastest_combination
+
+    def row(fmt: str, setting: str, kib: float, cpu: float) -> dict:
+        return {"format": fmt, "encoder": "e", "setting": setting, "quality": 50, "kib": kib, "cpu_ms": cpu}
+
+    rows = [
+        row("webp", "slow small", 100, 300),
+        row("webp", "fast big", 130, 80),
+        row("avif", "slow small", 90, 400),
+        row("avif", "fast big", 120, 200),
+        {"format": "avif", "encoder": "e", "setting": "never matched", "quality": None},
+    ]
+    assert fastest_combination(rows, 230)["choice"] == {"webp": "e fast big q50", "avif": "e slow small q50"}
+    assert fastest_combination(rows, 250)["cpu_ms"] == 280
+    assert fastest_combination(rows, 189) is None
 
 
 def test_the_cap_part_s_measured_memory_is_the_floor_of_the_cost_curve() -> None:
@@ -412,13 +467,18 @@ def test_the_convert_part_reads_convert_settings_as_a_deployment_does() -> None:
     """The convert part takes its defaults from convert's Settings class (a manifest has no settings
     table since settings are declared once) and runs convert with only the knobs it compares."""
     from bench import convert
+    from services.convert.settings import Settings
 
     now = convert.current()
-    assert (now.webp_method, now.avif_speed) == (4, 8)
+    assert dict(now.settings) == {k: getattr(Settings(), k) for k in convert.KNOBS}
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 40, 40)).save(buf, "PNG")
-    made = convert._process(convert.Config("x", now.jpeg_full_scale, 0, 10), buf.getvalue())
+    made = convert._process(
+        convert.Config("x", now.jpeg_full_scale, {"webp_method": 0, "avif_speed": 10}), buf.getvalue()
+    )
     assert sorted(o.format for o in made) == ["avif", "jpeg", "webp"]
+    # before is spelled out: a later default does not move it
+    assert convert.BEFORE.settings["avif_quality"] == 60 and convert.BEFORE.settings["webp_quality"] == 80
 
 
 def test_a_processor_is_priced_at_the_memory_its_manifest_deploys() -> None:
