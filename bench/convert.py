@@ -24,7 +24,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -151,9 +151,14 @@ def current() -> Config:
     return Config("now", engines.JPEG_FULL_SCALE, {k: getattr(settings, k) for k in KNOBS})
 
 
-def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+def matched(specs: Sequence[inputs.InputSpec], repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The encoders at equal quality (bench/encoder_match.py), judged against before's outputs."""
     from bench import encoder_match
 
+    return encoder_match.run(specs, partial(_process, BEFORE), _settings().max_long_edge, repeats, log)
+
+
+def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     now = current()
     log(f"convert: per upload x {repeats}: {BEFORE} against {now}, then the encoders at equal quality")
     per_upload = upload_rows([BEFORE, now], repeats, log)
@@ -162,12 +167,23 @@ def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[
         "targets": {"cpu_ratio": CPU_RATIO_TARGET, "bytes_ratio": BYTES_RATIO_TARGET},
         "per_upload": per_upload,
         "verdicts": verdicts(per_upload, BEFORE.name, now.name),
-        "matched": encoder_match.run(repeats, log),
+        "matched": matched(INPUTS, repeats, log),
         "absent_encoders": absent_encoders(),
     }
 
 
 if __name__ == "__main__":
-    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else 3, lambda m: print(m, file=sys.stderr))
-    for name, v in result["verdicts"].items():
-        print(name, v, result["per_upload"][name])
+    import json
+
+    def _log(m: str) -> None:
+        print(m, file=sys.stderr, flush=True)
+
+    if sys.argv[1:2] == ["matched"]:  # only the encoders at equal quality, on the inputs named
+        args = sys.argv[2:]
+        repeats = int(args[0]) if args else 3
+        specs = tuple(inputs.BY_NAME[n] for n in args[1:]) or INPUTS
+        print(json.dumps(matched(specs, repeats, _log), indent=1))
+    else:
+        result = run(int(sys.argv[1]) if len(sys.argv) > 1 else 3, _log)
+        for name, v in result["verdicts"].items():
+            print(name, v, result["per_upload"][name])

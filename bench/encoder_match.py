@@ -19,8 +19,8 @@ An effort compared at one fixed quality cannot show the trade that matters: a fa
 The CPU convert spends outside the encoders (decode and shrink) is measured the same way, so the
 table says what share of an upload's CPU the encoders can save at all.
 
-``PYTHONPATH=. .venv/bin/python -m bench.encoder_match [repeats]``; ``python -m bench --only
-convert`` runs it as part of the convert part.
+``python -m bench --only convert`` runs it as part of the convert part; ``PYTHONPATH=.
+.venv/bin/python -m bench.convert matched [repeats] [input...]`` runs it alone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import io
 import itertools
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,15 +174,14 @@ def _cpu(fn: Callable[[], Any]) -> float:
     return time.process_time() - started
 
 
-def before_outputs(data: bytes) -> list[Any]:
-    """The outputs convert made with the settings it shipped with."""
-    from bench.convert import BEFORE, _process
-
-    return _process(BEFORE, data)
-
-
-def input_table(spec: inputs.InputSpec, repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
-    from bench.convert import _settings
+def input_table(
+    spec: inputs.InputSpec,
+    before: Callable[[bytes], list[Any]],
+    max_long_edge: int,
+    repeats: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """``before`` makes the outputs convert made with the settings it shipped with."""
     from imgpipe.imaging import fit_long_edge, open_image, resize
 
     data = inputs.ensure(spec).read_bytes()
@@ -193,15 +191,13 @@ def input_table(spec: inputs.InputSpec, repeats: int, log: Callable[[str], None]
     def ssim_of(fmt: str, out: bytes) -> float:
         return quality.score(fmt, reference, out, cache).ssim
 
-    shipped = before_outputs(data)
+    shipped = before(data)
     targets = {o.format: ssim_of(o.format, o.data) for o in shipped}
     shipped_kib = {o.format: round(len(o.data) / 1024, 1) for o in shipped}
 
-    settings = _settings()
-
     def decode_and_shrink() -> Image.Image:
         source = open_image(data)
-        size = fit_long_edge(source.size, settings.max_long_edge)
+        size = fit_long_edge(source.size, max_long_edge)
         return resize(source.decode(min_size=size), size)
 
     picture = decode_and_shrink()
@@ -235,25 +231,17 @@ def input_table(spec: inputs.InputSpec, repeats: int, log: Callable[[str], None]
     }
 
 
-def run(repeats: int = 3, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    from bench.convert import INPUTS
-
+def run(
+    specs: Sequence[inputs.InputSpec],
+    before: Callable[[bytes], list[Any]],
+    max_long_edge: int,
+    repeats: int = 3,
+    log: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
     return {
         "repeats": repeats,
         "bytes_ratio_target": BYTES_RATIO_TARGET,
         "load_average_before": os.getloadavg(),
-        "inputs": {spec.name: input_table(spec, repeats, log) for spec in INPUTS},
+        "inputs": {spec.name: input_table(spec, before, max_long_edge, repeats, log) for spec in specs},
         "load_average_after": os.getloadavg(),
     }
-
-
-if __name__ == "__main__":
-    import json
-
-    names = sys.argv[2:]
-    if names:
-        import bench.convert
-
-        bench.convert.INPUTS = tuple(inputs.BY_NAME[n] for n in names)
-    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else 3, lambda m: print(m, file=sys.stderr, flush=True))
-    print(json.dumps(result, indent=1))

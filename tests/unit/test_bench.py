@@ -492,3 +492,18 @@ def test_a_processor_is_priced_at_the_memory_its_manifest_deploys() -> None:
     [line] = [ln for ln in deployed["lines"] if ln["item"] == "Lambda resize"]
     assert "1536 MB, its manifest's" in line["note"]
     assert deployed["total_usd"] != picked["total_usd"]
+
+
+def test_the_encoders_are_matched_to_before_s_ssim_on_a_small_upload() -> None:
+    from functools import partial
+
+    from bench import convert, encoder_match, inputs
+
+    spec = inputs.InputSpec("tiny-alpha", 96, 64, "png", alpha=True)
+    result = encoder_match.run([spec], partial(convert._process, convert.BEFORE), 2560, 1)
+    table = result["inputs"]["tiny-alpha"]
+    assert set(table["targets"]) == {"webp", "avif", "jpeg"}  # before's outputs of a PNG
+    matched = [r for r in table["rows"] if r["quality"] is not None]
+    assert {r["format"] for r in matched} == {"webp", "avif", "jpeg"}
+    assert all(r["ssim"] >= table["targets"][r["format"]] and r["cpu_ms"] >= 0 for r in matched)
+    assert table["fastest"]["kib"] <= sum(table["shipped_kib"].values()) * encoder_match.BYTES_RATIO_TARGET
