@@ -349,3 +349,123 @@ def test_speed_up_moto_is_idempotent() -> None:
     assert modules == list(backends.list_of_moto_modules())
     assert {"dynamodb", "events", "s3", "sqs"} <= set(modules)
     assert modules == sorted(modules) and not any(m.startswith("__") for m in modules)
+
+
+# -- items written as moto holds them ---------------------------------------------------
+EVERY_TYPE = {
+    "pk": "user#types",
+    "sk": "all",
+    "s": 'text with "quotes", unicode é and a newline\n',
+    "n": Decimal("-12.50"),
+    "big": Decimal("123456789012345678901234567890"),
+    "yes": True,
+    "nothing": None,
+    "ss": {"a", "b"},
+    "ns": {Decimal(1), Decimal("2.5")},
+    "bin": b"\x00\xffbytes",
+    "bs": {b"\x01", b"\x02"},
+    "l": ["x", Decimal(3), {"m": [True, None]}],
+    "m": {"nested": {"deeper": ["list", Decimal(0)]}, "empty": {}},
+}
+
+
+@pytest.mark.parametrize("with_binary", [True, False])
+def test_items_of_every_type_come_back_whole(table: Any, with_binary: bool) -> None:
+    item = dict(EVERY_TYPE) if with_binary else {k: v for k, v in EVERY_TYPE.items() if k not in ("bin", "bs")}
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    assert table.put_item(Item=item, ReturnValues="ALL_OLD").get("Attributes") is None
+    assert table.get_item(Key=key)["Item"] == item
+    assert table.get_item(Key=key, ProjectionExpression="s, l")["Item"] == {"s": item["s"], "l": item["l"]}
+    assert query_all(table, KeyConditionExpression=Key("pk").eq(item["pk"])) == [item]
+    assert [i for i in table.scan()["Items"] if i["pk"] == item["pk"]] == [item]
+    got = table.meta.client.batch_get_item(RequestItems={"speedups": {"Keys": [key]}})
+    assert got["Responses"]["speedups"] == [item] and got["UnprocessedKeys"] == {}
+    new = table.update_item(
+        Key=key, UpdateExpression="SET n = :n REMOVE m", ExpressionAttributeValues={":n": 7}, ReturnValues="ALL_NEW"
+    )["Attributes"]
+    updated = {**{k: v for k, v in item.items() if k != "m"}, "n": Decimal(7)}
+    assert new == updated
+    old = table.update_item(
+        Key=key, UpdateExpression="SET s = :s", ExpressionAttributeValues={":s": "x"}, ReturnValues="UPDATED_OLD"
+    )["Attributes"]
+    assert old == {"s": item["s"]}
+    page = table.query(KeyConditionExpression=Key("pk").eq(PARTITIONS[0]), Limit=2, Select="ALL_ATTRIBUTES")
+    assert page["Count"] == page["ScannedCount"] == 2 and page["Items"] == partition(PARTITIONS[0])[:2]
+    assert table.delete_item(Key=key, ReturnValues="ALL_OLD")["Attributes"] == {**updated, "s": "x"}
+    assert "Item" not in table.get_item(Key=key)
+
+
+def test_a_failed_condition_returns_the_item_as_it_is(table: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    first = ITEMS[0]
+    key = {"pk": first["pk"], "sk": first["sk"]}
+    with pytest.raises(ClientError) as failed:
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET tag = :t",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeValues={":t": "new"},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert table.meta.client.meta.config  # the client still works after the error
+    assert table.get_item(Key=key)["Item"] == first
+
+
+@pytest.mark.parametrize(
+    ("expression", "section"),
+    [
+        ("SET a = :v SET b = :v", "SET"),
+        ("REMOVE a REMOVE b", "REMOVE"),
+        ("ADD n :one ADD m :one", "ADD"),
+        ("SET a = :v REMOVE b SET c = :v", "SET"),
+    ],
+)
+def test_an_update_with_a_section_twice_is_refused(table: Any, expression: str, section: str) -> None:
+    from botocore.exceptions import ClientError
+
+    values = {k: v for k, v in {":v": "x", ":one": 1}.items() if k in expression}
+    with pytest.raises(ClientError) as refused:
+        table.update_item(
+            Key={"pk": "user#0", "sk": "doc#000"},
+            UpdateExpression=expression,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert f'The "{section}" section can only be used once' in refused.value.response["Error"]["Message"]
+
+
+def test_an_update_with_every_section_once_applies(table: Any) -> None:
+    key = {"pk": "user#0", "sk": "doc#000"}
+    table.put_item(Item={**key, "gone": "x", "count": Decimal(1), "tags": {"a", "b"}})
+    new = table.update_item(
+        Key=key,
+        UpdateExpression="SET #l = list_append(if_not_exists(#l, :empty), :one), s = :s REMOVE gone "
+        "ADD #c :inc DELETE tags :a",
+        ExpressionAttributeNames={"#l": "list", "#c": "count"},
+        ExpressionAttributeValues={":empty": [], ":one": ["x"], ":s": "v", ":inc": 2, ":a": {"a"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert new == {**key, "list": ["x"], "s": "v", "count": Decimal(3), "tags": {"b"}}
+
+
+# -- SQS ----------------------------------------------------------------------------------
+def test_a_message_is_received_within_its_retention_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.sqs import models
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="retained", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for body in ("old", "fresh"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        now = models.unix_time()
+        monkeypatch.setattr(models, "unix_time", lambda: now + 59)
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=0)["Messages"]
+        assert [m["Body"] for m in first] == ["old"]
+        handle = first[0]["ReceiptHandle"]
+        assert len(handle) == 185 and handle.isascii() and handle.isalpha() and handle.islower()
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=0)["Messages"]
+        assert again[0]["ReceiptHandle"] != handle  # a new handle per receive
+        monkeypatch.setattr(models, "unix_time", lambda: now + 61)
+        assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
