@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             100 if args.quick else throughput.SMALL_FILES_FULL,
             args.workers,
             _log,
+            50 if args.quick else throughput.TINY_FILES_FULL,
         ),
     }
     latest = args.out / "latest.json"

@@ -349,6 +349,38 @@ def test_the_throughput_targets_are_judged_from_the_measured_figures() -> None:
     assert "2 cores / 1.0 CPU-s per upload" in section and "| 500 | 0.7 |" in section
 
 
+def test_the_large_burst_needs_065_of_the_cpu_floor() -> None:
+    from bench import throughput
+
+    floor = {"uploads_per_s": 2.0}
+    small = {"uploads_per_s": 1.4}
+    assert throughput.judge_bursts(small, {"uploads_per_s": 1.3}, floor)["floor_fraction_met"] is True
+    judged = throughput.judge_bursts(small, {"uploads_per_s": 1.29}, floor)
+    assert judged["floor_fraction"] == 0.645 and judged["floor_fraction_met"] is False
+    assert judged["burst_ratio_met"] is True
+    assert throughput.judge_bursts(small, {"error": "x"}, floor) == {}
+
+
+def test_300_tiny_images_need_5_uploads_per_second_start_up_subtracted() -> None:
+    from bench import throughput
+
+    fast = throughput.tiny_result(300, 69.8, 10.0, ["completed"] * 300, "")
+    assert fast["uploads_per_s"] == 5.0 and fast["met"] is True
+    slow = throughput.tiny_result(300, 70.0, 10.0, ["completed"] * 300, "")
+    assert slow["uploads_per_s"] == 4.983 and slow["met"] is False
+    lost = throughput.tiny_result(300, 40.0, 10.0, ["completed"] * 299 + ["failed"], "")
+    assert lost["met"] is False and lost["statuses"] == {"completed": 299, "failed": 1}
+    assert throughput.tiny_result(50, 20.0, 10.0, ["completed"] * 50, "")["met"] is None  # a quick run: not judged
+    broken = throughput.tiny_result(300, 30.0, 10.0, [], "the local run did not finish")
+    assert broken["met"] is False and broken["uploads_per_s"] is None
+    lines = {line[0]: line for line in report.check_lines({"throughput": {"tiny_files": slow}})}
+    assert lines["300 tiny images, copied out"][2:4] == (">= 5 uploads/s (for 300)", "MISSED")
+    assert "4.983 uploads/s" in lines["300 tiny images, copied out"][1]
+    thr = {"tiny_files": fast, "bursts": {}, "workers_per_processor": 4, "processes": 2, "photo": "p"}
+    section = "\n".join(report._throughput_section({**thr, "wall_s_one_upload": 5.0}))
+    assert "A folder of 300 tiny images (32-96 px): 5.0 uploads/s" in section
+
+
 def test_the_cost_model_counts_describe_s_index_per_band_as_describe_writes_it() -> None:
     from services.describe.duplicates import bands
 
