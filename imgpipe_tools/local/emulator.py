@@ -24,6 +24,10 @@ compares them with moto's own) and removes work moto repeats for nothing:
   each key, which cost more than the operation (a query of 20 items: 25 ms of 6 ms-work). It is
   written as it is when it holds only plain JSON; binary attributes and anything else still go
   through moto's serializer.
+- **DynamoDB update expressions:** parsed twice per request (the text is the same for every
+  upload: values go in placeholders), now once per text; and the validator's ten passes asked
+  of every node whether it is a kind they handle (an abstract-class isinstance), now once per
+  pair of classes.
 
 Applied only by the local stack, to the moto server it runs (in its own process, or in its own
 when handlers run in threads); a test using moto through ``mock_aws`` keeps moto as it is.
@@ -53,6 +57,7 @@ def speed_up_moto() -> None:
         _receive_without_attributes()
         _count_update_clauses_once()
         _serialize_items_as_they_are()
+        _parse_update_expressions_once()
         _applied = True
 
 
@@ -154,6 +159,45 @@ def _count_update_clauses_once() -> None:
         return node
 
     ActionCountValidator.traverse = traverse
+
+
+def _parse_update_expressions_once() -> None:
+    from moto.dynamodb.parsing import ast_nodes as ast
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    # The parse of an update expression is a pure function of its text, and every user of the
+    # tree reads it (the validator works on a deep copy of its own): each text is parsed once,
+    # where moto parsed it twice per request. The stack writes a few texts with placeholders.
+    make = UpdateExpressionParser.make.__func__
+    parsed = functools.lru_cache(maxsize=256)(lambda cls, text: make(cls, text))
+    UpdateExpressionParser.make = classmethod(lambda cls, text: parsed(cls, text))
+
+    # Each of the validator's ten passes asks of every node of the tree whether it is a kind the
+    # pass handles (an isinstance against abstract classes, slow in Python): the answer depends on
+    # the pass and the node's class only, so it is asked once per pair of classes.
+    handles: dict[tuple[type, type], bool] = {}
+
+    def handled(traverser: ast.DepthFirstTraverser, node: Any) -> bool:
+        pair = (type(traverser), type(node))
+        if pair not in handles:
+            handles[pair] = isinstance(node, traverser.nodes_to_be_processed())
+        return handles[pair]
+
+    def traverse_node_recursively(self: ast.DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+        if isinstance(node, ast.Node):
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            if handled(self, node):
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    ast.DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
 
 
 #: DynamoDB operations whose result moto already holds in the wire's shape (items as typed

@@ -469,3 +469,35 @@ def test_a_message_is_received_within_its_retention_only(monkeypatch: pytest.Mon
         assert again[0]["ReceiptHandle"] != handle  # a new handle per receive
         monkeypatch.setattr(models, "unix_time", lambda: now + 61)
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+
+
+def test_one_update_text_serves_every_item_with_its_own_values(table: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    text = "SET #v = :v, earliest = if_not_exists(earliest, :v) ADD n :one REMOVE tag"
+    for round_ in range(3):
+        for n in range(4):
+            key = {"pk": "user#same-text", "sk": f"item#{n}"}
+            table.update_item(
+                Key=key,
+                UpdateExpression=text,
+                ExpressionAttributeNames={"#v": "value"},
+                ExpressionAttributeValues={":v": f"{n}-{round_}", ":one": 1},
+            )
+    other = "SET #v = :v"  # another text right after: not the cached tree of the first
+    table.update_item(
+        Key={"pk": "user#same-text", "sk": "item#0"},
+        UpdateExpression=other,
+        ExpressionAttributeNames={"#v": "value"},
+        ExpressionAttributeValues={":v": "other"},
+    )
+    got = query_all(table, KeyConditionExpression=Key("pk").eq("user#same-text"))
+    assert got == [
+        {"pk": "user#same-text", "sk": f"item#{n}", "value": "other" if n == 0 else f"{n}-2", "earliest": f"{n}-0"}
+        | {"n": Decimal(3)}
+        for n in range(4)
+    ]
+    for _ in range(2):  # a text that does not parse is refused every time, not remembered as parsed
+        with pytest.raises(ClientError) as refused:
+            table.update_item(Key={"pk": "user#same-text", "sk": "item#0"}, UpdateExpression="SET = broken")
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
