@@ -263,9 +263,38 @@ def serve_dynamodb_requests_whole() -> None:
     DynamoHandler.call_action = whole  # type: ignore[method-assign]
 
 
+def refuse_empty_part_etags_like_s3() -> None:
+    """A CompleteMultipartUpload whose part has an empty ETag is S3's InvalidPart (400); moto read
+    the element's text without looking and answered 500. The API passes the client's part list
+    on, so the emulator's 500 became the API's. Idempotent."""
+    from xml.dom import minidom
+
+    from moto.s3.exceptions import InvalidPartOrder
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response._complete_multipart_body, "_imgpipe_like_s3", False):
+        return
+
+    def text(part: Any, tag: str) -> str:
+        found = part.getElementsByTagName(tag)
+        return found[0].firstChild.wholeText if found and found[0].firstChild is not None else ""
+
+    def complete_multipart_body(self: S3Response, body: bytes) -> Any:
+        prev = 0
+        for p in minidom.parseString(body).getElementsByTagName("Part"):
+            pn = int(text(p, "PartNumber"))
+            if pn <= prev:
+                raise InvalidPartOrder()
+            yield pn, text(p, "ETag")  # "" matches no part: InvalidPart, as S3 answers
+
+    complete_multipart_body._imgpipe_like_s3 = True  # type: ignore[attr-defined]
+    S3Response._complete_multipart_body = complete_multipart_body  # type: ignore[method-assign]
+
+
 def prepare_moto() -> None:
     """Everything the local stack changes in moto: the speed-ups above, DynamoDB requests served
-    whole (:func:`serve_dynamodb_requests_whole`), presigned POSTs answered
+    whole (:func:`serve_dynamodb_requests_whole`), a part with an empty ETag refused as S3 refuses
+    it (:func:`refuse_empty_part_etags_like_s3`), presigned POSTs answered
     with the headers S3 sends, presigned PUTs refused without their signed headers
     (imgpipe_tools.local.frontdoor), and Cognito's RevokeToken (imgpipe_tools.local.revocation)."""
     from imgpipe_tools.local.frontdoor import answer_posts_like_s3, require_signed_headers_like_s3
@@ -273,6 +302,7 @@ def prepare_moto() -> None:
 
     speed_up_moto()
     serve_dynamodb_requests_whole()
+    refuse_empty_part_etags_like_s3()
     answer_posts_like_s3()
     require_signed_headers_like_s3()
     revoke_tokens_like_cognito()

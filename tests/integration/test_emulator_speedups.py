@@ -501,3 +501,23 @@ def test_one_update_text_serves_every_item_with_its_own_values(table: Any) -> No
         with pytest.raises(ClientError) as refused:
             table.update_item(Key={"pk": "user#same-text", "sk": "item#0"}, UpdateExpression="SET = broken")
         assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+# -- S3 as S3 answers -------------------------------------------------------------------------
+def test_a_part_with_an_empty_etag_is_an_invalid_part() -> None:
+    from botocore.exceptions import ClientError
+
+    emulator.refuse_empty_part_etags_like_s3()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="parts")
+        upload = s3.create_multipart_upload(Bucket="parts", Key="k")["UploadId"]
+        etag = s3.upload_part(Bucket="parts", Key="k", UploadId=upload, PartNumber=1, Body=b"x")["ETag"]
+        with pytest.raises(ClientError) as refused:
+            s3.complete_multipart_upload(
+                Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": ""}]}
+            )
+        assert refused.value.response["Error"]["Code"] == "InvalidPart"
+        parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+        s3.complete_multipart_upload(Bucket="parts", Key="k", UploadId=upload, MultipartUpload=parts)
+        assert s3.get_object(Bucket="parts", Key="k")["Body"].read() == b"x"
