@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hmac
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from imgpipe.needs import NEEDS, Need
 
@@ -124,3 +125,24 @@ def through_the_cdn(headers: Mapping[str, Any] | None, environ: Mapping[str, str
         return True
     given = next((v for k, v in (headers or {}).items() if k.lower() == ORIGIN_HEADER), None)
     return hmac.compare_digest(str(given or "").encode(), expected.encode())
+
+
+T = TypeVar("T")
+
+
+def per_config(build: Callable[[Config], T]) -> Callable[[Config], T]:
+    """``build`` (a service's ``from_config``) called once per configuration, its object reused:
+    a warm function keeps its clients and caches between invocations, and the local stack, which
+    runs every service in one process, each with its own configuration, gets one object per
+    service. ``.cache_clear()`` forgets them (a test that swaps the AWS mock)."""
+
+    @functools.cache
+    def by_env(env: str) -> T:
+        return build(Config.from_env(json.loads(env)))
+
+    @functools.wraps(build)
+    def built(config: Config) -> T:
+        return by_env(json.dumps(config.as_env(), sort_keys=True))
+
+    built.cache_clear = by_env.cache_clear  # type: ignore[attr-defined]
+    return built

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
 from imgpipe.adapters import EventBridgePublisher, S3Storage, stack_secret
-from imgpipe.config import Config, current_config
+from imgpipe.config import current_config
 from imgpipe.events import Upload
 from imgpipe.needs import Need
 from imgpipe.runtime import ProcessFn, UploadProcessor
-
-T = TypeVar("T")
 
 
 def upload_processor(
@@ -58,21 +54,3 @@ def upload_processor(
 def _event_key(arn: str | None) -> Callable[[], bytes] | None:
     """The pipeline events' signing key, read once per cold start; None where the stack has none."""
     return stack_secret(arn) if arn else None
-
-
-def per_config(build: Callable[[Config], T]) -> Callable[[Config], T]:
-    """``build`` (a service's ``from_config``) called once per configuration, its object reused:
-    a warm function keeps its clients and caches between invocations, and the local stack, which
-    runs every service in one process, each with its own configuration, gets one object per
-    service. ``.cache_clear()`` forgets them (a test that swaps the AWS mock)."""
-
-    @functools.cache
-    def by_env(env: str) -> T:
-        return build(Config.from_env(json.loads(env)))
-
-    @functools.wraps(build)
-    def built(config: Config) -> T:
-        return by_env(json.dumps(config.as_env(), sort_keys=True))
-
-    built.cache_clear = by_env.cache_clear  # type: ignore[attr-defined]
-    return built

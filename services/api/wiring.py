@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from imgpipe.config import Config
+from imgpipe.config import Config, per_config
 from imgpipe.needs import Need
 from imgpipe.outputs import OutputsView
 from imgpipe.settings import parse
 from imgpipe.signing_keys import secret_keys
 from imgpipe.transforms import KEY_CACHE_S as TRANSFORM_KEY_CACHE_S
 from imgpipe.transforms import bounds_from_json, parse_keys
-from imgpipe.wiring import per_config
 
 from .adapters import S3Uploads, UserCatalog
 from .service import UploadApi

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from imgpipe.config import Config
+from imgpipe.config import Config, per_config
 from imgpipe.needs import Need
 from imgpipe.outputs import OutputsView
 from imgpipe.settings import parse
 from imgpipe.signing_keys import secret_keys
 from imgpipe.transforms import KEY_CACHE_S, parse_keys
-from imgpipe.wiring import per_config
 
 from .adapters import CatalogRounds, S3Renderings, S3Upload
 from .service import TransformService

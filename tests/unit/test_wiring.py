@@ -1,10 +1,9 @@
-"""imgpipe.wiring.per_config: the one composition shape of a service that builds an object from
+"""imgpipe.config.per_config: the one composition shape of a service that builds an object from
 its configuration (services/api/wiring.py, services/transform/wiring.py)."""
 
 from __future__ import annotations
 
-from imgpipe.config import Config
-from imgpipe.wiring import per_config
+from imgpipe.config import Config, per_config
 
 
 def test_one_object_per_configuration_rebuilt_after_cache_clear() -> None:
