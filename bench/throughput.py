@@ -39,13 +39,13 @@ from typing import Any
 from PIL import ImageOps
 
 from bench import inputs, measure
+from imgpipe.registry import select
 
 PHOTO_SIZE = (1600, 1200)
 DISTINCT_PHOTOS = 8
 TIMEOUT_PER_UPLOAD_S = 3.0
 #: the photo the CPU floor is measured on (same generator and size as the uploads)
 FLOOR_PHOTO = inputs.InputSpec("throughput-floor", PHOTO_SIZE[0], PHOTO_SIZE[1], "jpeg", label="2 MP JPEG")
-IMAGE_PROCESSORS = ("resize", "thumbnail", "convert")
 #: the targets (docs/benchmarks.md)
 BURST_RATIO_MIN = 0.8
 FLOOR_FRACTION_MIN = 0.65
@@ -165,10 +165,16 @@ def _burst(files: Path, n: int, workers: int, wall_one: float) -> dict[str, Any]
     }
 
 
+def floor_processors(manifests: Sequence[Any]) -> list[Any]:
+    """The services whose image work the floor counts: every producer that ``imgpipe local run``
+    deploys (the default selection), so a new default producer counts without an edit here."""
+    return [m for m in select(manifests, None) if m.produces_variants]
+
+
 def cpu_floor(manifests: Sequence[Any], log: Callable[[str], None], repeats: int = 3) -> dict[str, Any]:
     """Uploads/s the cores could reach if they did nothing but the image work."""
     inputs.ensure(FLOOR_PHOTO)
-    processors = [m for m in manifests if m.name in IMAGE_PROCESSORS]
+    processors = floor_processors(manifests)
     runs = measure.processor_runs(processors, [FLOOR_PHOTO], repeats, log, "throughput: CPU floor")
     per_processor = {}
     for m in processors:

@@ -539,3 +539,14 @@ def test_the_encoders_are_matched_to_before_s_ssim_on_a_small_upload() -> None:
     assert {r["format"] for r in matched} == {"webp", "avif", "jpeg"}
     assert all(r["ssim"] >= table["targets"][r["format"]] and r["cpu_ms"] >= 0 for r in matched)
     assert table["fastest"]["kib"] <= sum(table["shipped_kib"].values()) * encoder_match.BYTES_RATIO_TARGET
+
+
+def test_the_cpu_floor_counts_every_producer_the_local_stack_deploys() -> None:
+    """The floor is the image work of an upload: every default producer's (describe's included),
+    derived from the manifests, not a list that a new producer would have to be added to."""
+    from bench import throughput
+    from imgpipe.registry import discover
+
+    deployed = {m.name for m in discover(services=None) if m.produces_variants}
+    assert {m.name for m in throughput.floor_processors(discover())} == deployed
+    assert {"convert", "describe", "resize", "thumbnail"} <= deployed
