@@ -37,10 +37,9 @@ class _Settings(Limits):
     q: int = setting(1, min=1)
 
 
-def _write(gated: bool, role: str) -> FakeStorage:
-    storage = FakeStorage()
-    etag = storage.add(UP, "photos/cat.jpg", b"image")
-    UploadProcessor(
+def _processor(storage: FakeStorage, *, role: str = "responsive", gated: bool = False) -> UploadProcessor:
+    """A producer of one 640w JPEG, writing into ``storage``."""
+    return UploadProcessor(
         processor="demo",
         process=lambda data, s: [Output("640w", "jpeg", b"x", 640, 480)],
         storage=storage,
@@ -50,7 +49,13 @@ def _write(gated: bool, role: str) -> FakeStorage:
         settings_type=_Settings,
         output_role=role,
         outputs_gated=gated,
-    ).handle(object_created(UP, "photos/cat.jpg", etag))
+    )
+
+
+def _write(gated: bool, role: str) -> FakeStorage:
+    storage = FakeStorage()
+    etag = storage.add(UP, "photos/cat.jpg", b"image")
+    _processor(storage, role=role, gated=gated).handle(object_created(UP, "photos/cat.jpg", etag))
     return storage
 
 
@@ -83,16 +88,7 @@ def test_outputs_written_before_their_visibility_tag_are_redone_not_skipped() ->
     metadata = {"source-etag": etag, "settings-hash": old_hash}
     storage.put(VAR, key, b"x", content_type="image/jpeg", metadata=metadata)
     storage.puts.clear()
-    processor = UploadProcessor(
-        processor="demo",
-        process=lambda data, s: [Output("640w", "jpeg", b"x", 640, 480)],
-        storage=storage,
-        publisher=FakePublisher(),
-        variants_bucket=VAR,
-        settings={"q": 1},
-        settings_type=_Settings,
-        output_role="responsive",
-    )
+    processor = _processor(storage)
     result = processor.handle(object_created(UP, "photos/cat.jpg", etag))
     assert result.status == "processed", result
     assert storage.puts == [(VAR, key)]
