@@ -138,12 +138,14 @@ class UploadProcessor:
         # changed value in the manifest or the deployment does.
         self.settings = parse(settings_type, settings, service=processor)
         written: dict[str, Any] = dict(as_data(self.settings))
-        visibility = visibility_of(role_of(output_role, ""), processor) if output_role else None
-        if visibility is not None:
+        # the tag its public images are written with; None for facts, sidecars and a processor
+        # that declares no role (a test harness's): never served, fail-safe
+        self.visibility = visibility_of(role_of(output_role, ""), processor) if output_role else None
+        if self.visibility is not None:
             # how its outputs are written is part of what they are: outputs from before they carried
             # their visibility tag (so are never served) are redone by a re-run, the backfill's
             # included, not skipped as current
-            written[VISIBILITY_TAG] = visibility
+            written[VISIBILITY_TAG] = self.visibility
         self.settings_hash = settings_hash(written)
         self.limits = Limits.from_settings(self.settings)
         self.metrics = metrics or NoMetrics()
@@ -281,6 +283,9 @@ class UploadProcessor:
 
     def _write(self, upload: Upload, outputs: list[Output], announced: VariantsCreated) -> None:
         metadata = self._metadata(upload)
+        # servable only as its tag says (the bucket policy, the local front door), and not before
+        # notify or a reviewer releases the round where rounds may be held
+        tags = self._tags()
         # In order: the last variant written is the evidence that the run finished (_written_before).
         for out, info in zip(outputs, announced.variants, strict=True):
             self.storage.put(
@@ -290,21 +295,17 @@ class UploadProcessor:
                 content_type=out.content_type,
                 metadata=metadata,
                 cache_control=CACHE_CONTROL,
-                # servable only as its tag says (the bucket policy, the local front door), and not
-                # before notify or a reviewer releases the round where rounds may be held
-                tags=self._tags(info),
+                tags=tags,
             )
             self.metrics.add_metric("VariantBytes", "Bytes", len(out.data))
 
-    def _tags(self, info: VariantInfo) -> dict[str, str] | None:
+    def _tags(self) -> dict[str, str] | None:
         """A public image's visibility (what the CDN decides on, per object) and, while its round
         may still be held, the held mark: in the PUT itself, so never a moment it is servable
-        untagged or unheld. Facts and sidecars get none, and so are never served; nor does the
-        output of a processor that declares no role (a test harness's): fail-safe."""
-        visibility = visibility_of(info.kind, info.processor) if self.output_role else None
-        if visibility is None:
+        untagged or unheld. Facts and sidecars get none, and so are never served."""
+        if self.visibility is None:
             return held_tags() if self.outputs_gated else None
-        return {VISIBILITY_TAG: visibility, **(held_tags() if self.outputs_gated else {})}
+        return {VISIBILITY_TAG: self.visibility, **(held_tags() if self.outputs_gated else {})}
 
     def _reject(self, upload: Upload, rejection: Rejection) -> Result:
         self.metrics.add_metric(f"Rejected_{rejection.reason.value}", "Count", 1)
