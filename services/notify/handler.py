@@ -21,12 +21,20 @@ from .wiring import from_config
 logger, tracer, metrics = powertools(__package__)
 
 
-def handle_event(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
-    """One event, alone or of a batch: handled, then logged with what was done."""
+def _event_keys(event: dict[str, Any]) -> None:
     logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
-    result = notifier.handle(event)
+
+
+def _log_step(result: dict[str, Any]) -> None:
     logger.append_keys(source_key=result["key"], etag=result["etag"])
     logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
+
+
+def handle_event(notifier: Notifier, event: dict[str, Any]) -> dict[str, Any]:
+    """One event, alone or of a batch: handled, then logged with what was done."""
+    _event_keys(event)  # before: a failure's log line names the event too
+    result = notifier.handle(event)
+    _log_step(result)
     return result
 
 
@@ -34,9 +42,8 @@ def handle_together(notifier: Notifier, events: list[dict[str, Any]]) -> list[di
     """Producers' events of one round, recorded in one write; each logged with what was done."""
     results = notifier.handle_together(events)
     for event, result in zip(events, results, strict=True):
-        logger.append_keys(detail_type=event.get("detail-type"), source=event.get("source"))
-        logger.append_keys(source_key=result["key"], etag=result["etag"])
-        logger.info("notify step", extra={k: v for k, v in result.items() if k not in ("key", "etag")})
+        _event_keys(event)
+        _log_step(result)
     return results
 
 

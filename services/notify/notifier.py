@@ -131,11 +131,14 @@ class Notifier:
         return float(self.settings.get("email_claim_wait_s", 3))
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
-        # Believe the event before it touches the catalog or an email.
-        verdict = check_event(event, self.home) or self._check_variant_object(event)
+        verdict = self._verdict(event)
         if verdict is not None:
             return self._forged(event, verdict)
         return self._handle_believed(event)
+
+    def _verdict(self, event: dict[str, Any]) -> Verdict | None:
+        """Why the event is not believed, or None: checked before it touches the catalog or an email."""
+        return check_event(event, self.home) or self._check_variant_object(event)
 
     def handle_together(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Producers' events of one round, as a batch brings them: each believed or refused on
@@ -147,7 +150,7 @@ class Notifier:
         results: dict[int, dict[str, Any]] = {}
         believed: dict[int, dict[str, Any]] = {}
         for i, event in enumerate(events):
-            verdict = check_event(event, self.home) or self._check_variant_object(event)
+            verdict = self._verdict(event)
             if verdict is not None:
                 results[i] = self._forged(event, verdict)
             else:
