@@ -186,10 +186,12 @@ class CatalogBase:
 
     def record_variants(self, event: VariantsCreated, *, expected: list[str], now: datetime) -> Recorded:
         # One write for the producer's whole event: every variant's record, or (a repeat) none.
-        mark, attrs = _event_attrs(event, now)
-        return self._record(event.upload, [mark], attrs, _new_round(event.upload, expected, now), now)
+        return self._record_event(event, expected, now)
 
     def record_rejection(self, event: ImageRejected, *, expected: list[str], now: datetime) -> Recorded:
+        return self._record_event(event, expected, now)
+
+    def _record_event(self, event: VariantsCreated | ImageRejected, expected: list[str], now: datetime) -> Recorded:
         mark, attrs = _event_attrs(event, now)
         return self._record(event.upload, [mark], attrs, _new_round(event.upload, expected, now), now)
 
