@@ -13,9 +13,9 @@ real work (nothing is de-duplicated by content).
 
 Judged here, all in the same run:
 - the large burst's throughput is at least 0.8x the small burst's (nothing grows with the burst);
-- the large burst reaches at least 0.65 of the CPU floor: cores / the CPU-seconds the three image
-  processors (resize, thumbnail, convert) spend on one such photo, each whole handler measured
-  in a fresh process on a rendered 1600x1200 JPEG of the same generator;
+- the large burst reaches at least 0.65 of the CPU floor: cores / the CPU-seconds every producer
+  the stack deploys (:func:`floor_processors`) spends on one such photo, each whole handler
+  measured in a fresh process on a rendered 1600x1200 JPEG of the same generator;
 - (full run) a folder of 1,000 small images (under 0.1 MP, mixed JPEG/PNG/WebP) goes through
   ``imgpipe local run``, variants copied out included, in under 5 minutes;
 - (full run) a folder of 300 tiny images (32-96 px: the image work is a few ms, so what is timed
